@@ -1,0 +1,258 @@
+//! Every flag of the command line, defined once. Help, the man page and shell completions are all
+//! generated from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use pgharden_pki::KeyType;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 success, 1 a check found a problem (e.g. `pki verify` rejected the certificate),
+2 a usage or runtime error.";
+
+/// Take a PostgreSQL cluster to the DISA STIG / mutual-TLS posture, and prove it.
+#[derive(Debug, Parser)]
+#[command(name = "pgharden", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Certificates: the STIG Appendix G root CA, server and client intermediate CAs, leaves, CRLs.
+    #[command(subcommand)]
+    Pki(PkiCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    Man,
+}
+
+/// Key types on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeyTypeArg {
+    /// ECDSA P-256 with SHA-256.
+    P256,
+    /// ECDSA P-384 with SHA-384 (default: FIPS 186 approved, the CNSA curve, fast).
+    P384,
+    /// RSA 2048-bit with SHA-256 (the minimum the STIG accepts).
+    Rsa2048,
+    /// RSA 3072-bit with SHA-256.
+    Rsa3072,
+    /// RSA 4096-bit with SHA-256 (Appendix G's choice; slow to generate).
+    Rsa4096,
+    /// Ed25519 (not FIPS 140-2 approved; written as PKCS#8 v1 so OpenSSL 3.0 reads it).
+    Ed25519,
+}
+
+impl From<KeyTypeArg> for KeyType {
+    fn from(k: KeyTypeArg) -> Self {
+        match k {
+            KeyTypeArg::P256 => KeyType::P256,
+            KeyTypeArg::P384 => KeyType::P384,
+            KeyTypeArg::Rsa2048 => KeyType::Rsa2048,
+            KeyTypeArg::Rsa3072 => KeyType::Rsa3072,
+            KeyTypeArg::Rsa4096 => KeyType::Rsa4096,
+            KeyTypeArg::Ed25519 => KeyType::Ed25519,
+        }
+    }
+}
+
+/// Where the PKI lives.
+#[derive(Debug, Args)]
+pub struct DirArg {
+    /// The PKI directory (made by `pgharden pki init`).
+    #[arg(long, env = "PGHARDEN_PKI_DIR", value_name = "DIR")]
+    pub dir: PathBuf,
+}
+
+/// How to unlock the CA keys.
+#[derive(Debug, Args)]
+pub struct PassphraseArgs {
+    /// Read the CA key passphrase from the first line of FILE. Without it, the environment variable
+    /// PGHARDEN_CA_PASSPHRASE is used, else pgharden asks on the terminal.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PkiCommand {
+    /// Create the hierarchy: root CA, server and client intermediate CAs, and a CRL for each.
+    #[command(after_help = "\
+Layout: DIR/root/, DIR/server-ca/, DIR/client-ca/ (ca.crt, ca.key, crl.pem each), DIR/crls.pem (every
+CRL, for ssl_crl_file / sslcrl), DIR/ledger.json. Keys are created with mode 0600; CA keys are
+encrypted (PKCS#8, PBKDF2-HMAC-SHA256 + AES-256-CBC) unless you pass --no-passphrase.
+
+Example:
+  pgharden pki init --dir /etc/pgharden/pki --org 'Example Corp' --passphrase-file ~/.ca-pass")]
+    Init {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Key type of the CAs, and the default for certificates issued later. p384 is the default
+        /// because ECDSA P-384 is FIPS 186 approved, is the NSA CNSA curve DoD systems ask for, and is
+        /// stronger than RSA-3072 at a fraction of RSA-4096's cost.
+        #[arg(long, value_enum, default_value = "p384")]
+        key_type: KeyTypeArg,
+        /// Organisation (O=) in every subject, and the prefix of the CA names.
+        #[arg(long, default_value = "pgharden")]
+        org: String,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// Store the CA keys unencrypted (for throwaway test hierarchies only).
+        #[arg(long, conflicts_with = "passphrase_file")]
+        no_passphrase: bool,
+        /// Root CA validity in days; the intermediates get at most 1825 (five years, as Appendix G).
+        #[arg(long, default_value_t = pgharden_pki::ROOT_DAYS, value_name = "N")]
+        days: u32,
+        /// How long each CRL stays valid. PostgreSQL refuses every connection once a CRL in
+        /// ssl_crl_file has expired, so re-run `pgharden pki crl` well before.
+        #[arg(long, default_value_t = pgharden_pki::CRL_DAYS, value_name = "N")]
+        crl_days: u32,
+        /// Replace an existing hierarchy (every certificate it issued stops chaining).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Issue a server certificate with a SAN for every --host (the first is also the CN).
+    #[command(after_help = "\
+libpq's sslmode=verify-full compares the host a client connects to with these names, so list every
+name and address clients use. Writes DIR/servers/NAME/server.crt (leaf + server intermediate) and
+server.key (0600).
+
+Example:
+  pgharden pki server --dir pki --host db1.example.com --host db1 --host 10.0.0.5")]
+    Server {
+        #[command(flatten)]
+        dir: DirArg,
+        /// A DNS name (a leading '*.' makes a wildcard) or an IP address; repeat for more.
+        #[arg(long = "host", required = true, value_name = "NAME_OR_IP")]
+        hosts: Vec<String>,
+        /// Directory name under DIR/servers/ (default: the first --host).
+        #[arg(long)]
+        name: Option<String>,
+        /// Validity in days (default 397).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Key type (default: the hierarchy's).
+        #[arg(long, value_enum)]
+        key_type: Option<KeyTypeArg>,
+        /// Replace an existing certificate of that name (the old one stays valid until revoked).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// Print what was issued as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Issue a client certificate whose CN is the role, for `cert` authentication.
+    #[command(after_help = "\
+Writes DIR/clients/ROLE/client.crt (leaf + client intermediate) and client.key (0600). With --cn the
+certificate's CN differs from the role, and pg_ident.conf must map it (`apply` does).
+Several --role flags issue several certificates in one run.
+
+Example:
+  pgharden pki client --dir pki --role alice --role bob
+  pgharden pki client --dir pki --role bob --cn bob@ssl-test.com")]
+    Client {
+        #[command(flatten)]
+        dir: DirArg,
+        /// The PostgreSQL role the certificate logs in as; repeat to issue several.
+        #[arg(long = "role", required = true, value_name = "ROLE")]
+        roles: Vec<String>,
+        /// Subject CN when it is not the role name (only with a single --role).
+        #[arg(long)]
+        cn: Option<String>,
+        /// Directory name under DIR/clients/ (default: the role; only with a single --role).
+        #[arg(long)]
+        name: Option<String>,
+        /// Validity in days (default 365).
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// Key type (default: the hierarchy's).
+        #[arg(long, value_enum)]
+        key_type: Option<KeyTypeArg>,
+        /// Replace an existing certificate of that name (the old one stays valid until revoked).
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+        /// Print what was issued as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a certificate and re-issue its CA's CRL.
+    #[command(after_help = "\
+The server and clients only notice after the new CRL reaches them: copy DIR/crls.pem to the
+server's ssl_crl_file and reload (`pgharden apply` does both).
+
+Example:
+  pgharden pki revoke --dir pki --cert pki/clients/bob/client.crt --reason key-compromise")]
+    Revoke {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Serial number in hex (colons and a `serial=` prefix, as openssl prints it, are fine).
+        #[arg(long, required_unless_present = "cert", conflicts_with = "cert", value_name = "HEX")]
+        serial: Option<String>,
+        /// The certificate file to revoke (its first certificate).
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
+        /// unspecified, key-compromise, ca-compromise, affiliation-changed, superseded or
+        /// cessation-of-operation.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// Re-issue the CRL of every CA (root included) with a fresh validity.
+    Crl {
+        #[command(flatten)]
+        dir: DirArg,
+        #[command(flatten)]
+        passphrase: PassphraseArgs,
+    },
+    /// List every certificate the PKI issued: kind, name, subject, serial, expiry, status.
+    List {
+        #[command(flatten)]
+        dir: DirArg,
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Explain a certificate, chain, CSR, CRL or key file in plain words.
+    Show {
+        /// The file (PEM or DER).
+        file: PathBuf,
+        /// Print the facts as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a certificate as libpq and PostgreSQL would: chain, CRLs, purpose, validity, host name.
+    #[command(after_help = "\
+Exit code 0 when the certificate would be accepted, 1 when it would be refused.
+For a server certificate, --host applies sslmode=verify-full's name rules exactly as libpq does
+(SAN dNSName and iPAddress; the CN only when there is no SAN of the host's type; '*.' wildcards
+match one label).
+
+Example:
+  pgharden pki verify --dir pki pki/servers/db1/server.crt --host db1.example.com
+  pgharden pki verify --dir pki --client pki/clients/bob/client.crt")]
+    Verify {
+        #[command(flatten)]
+        dir: DirArg,
+        /// The certificate file; further certificates in it are used as intermediates.
+        file: PathBuf,
+        /// Check verify-full host-name matching against this host (server certificates).
+        #[arg(long, conflicts_with = "client")]
+        host: Option<String>,
+        /// Verify as a client certificate (clientAuth) instead of a server certificate.
+        #[arg(long)]
+        client: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}

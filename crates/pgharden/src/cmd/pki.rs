@@ -1,0 +1,242 @@
+//! `pgharden pki …`: thin glue from flags to `pgharden_pki`, and the words and tables it prints.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use comfy_table::{Table, presets};
+use indicatif::{ProgressBar, ProgressStyle};
+use pgharden_pki::{
+    ClientRequest, InitOptions, Issued, Kind, Passphrase, Pki, Purpose, Reason, ServerRequest, Status, Trust,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::cli::{PassphraseArgs, PkiCommand};
+use crate::output::{self, Outcome};
+use crate::passphrase;
+
+pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        PkiCommand::Init { dir, key_type, org, passphrase, no_passphrase, days, crl_days, force } => {
+            let pass = if no_passphrase { None } else { Some(passphrase::choose(passphrase.passphrase_file.as_deref())?) };
+            let opts = InitOptions { key_type: key_type.into(), organization: org, days, crl_days, passphrase: pass, force };
+            init(&dir.dir, &opts)
+        }
+        PkiCommand::Server { dir, hosts, name, days, key_type, force, passphrase, json } => {
+            let mut pki = Pki::open(&dir.dir)?;
+            let pass = unlock(&pki, &passphrase)?;
+            let req = ServerRequest { hosts, name, days, key_type: key_type.map(Into::into), force };
+            let issued = pki.issue_server(&req, pass.as_ref())?;
+            report_issued(&pki, &[issued], json)
+        }
+        PkiCommand::Client { dir, roles, cn, name, days, key_type, force, passphrase, json } => {
+            if roles.len() > 1 && (cn.is_some() || name.is_some()) {
+                bail!("--cn and --name apply to a single certificate; give one --role with them");
+            }
+            let mut pki = Pki::open(&dir.dir)?;
+            let pass = unlock(&pki, &passphrase)?;
+            let base = ClientRequest { cn, name, days, key_type: key_type.map(Into::into), force, ..Default::default() };
+            let issued = issue_clients(&mut pki, &roles, &base, pass.as_ref())?;
+            report_issued(&pki, &issued, json)
+        }
+        PkiCommand::Revoke { dir, serial, cert, reason, passphrase } => {
+            let reason = Reason::parse(&reason)?;
+            let serial = match (serial, cert) {
+                (Some(s), _) => s,
+                (None, Some(file)) => pgharden_pki::serial_of_file(&file)?,
+                (None, None) => bail!("give --serial HEX or --cert FILE"),
+            };
+            let mut pki = Pki::open(&dir.dir)?;
+            let pass = unlock(&pki, &passphrase)?;
+            revoke(&mut pki, &serial, reason, pass.as_ref())
+        }
+        PkiCommand::Crl { dir, passphrase } => {
+            let mut pki = Pki::open(&dir.dir)?;
+            let pass = unlock(&pki, &passphrase)?;
+            let written = pki.reissue_crls(pass.as_ref())?;
+            let days = pki.ledger().crl_days;
+            let mut text = format!("Re-issued every CRL, valid for {days} days:\n");
+            for path in written {
+                text.push_str(&format!("  {}\n", path.display()));
+            }
+            text.push_str("Deploy crls.pem to the server's ssl_crl_file and to clients' sslcrl, then reload.\n");
+            output::print(&text)?;
+            Ok(Outcome::Success)
+        }
+        PkiCommand::List { dir, json } => list(&dir.dir, json),
+        PkiCommand::Show { file, json } => {
+            let inspection = pgharden_pki::inspect::inspect_file(&file)?;
+            if json {
+                output::json(&inspection)?;
+            } else {
+                output::print(&inspection.render_text())?;
+            }
+            Ok(Outcome::Success)
+        }
+        PkiCommand::Verify { dir, file, host, client, json } => {
+            let trust = Trust::from_pki_dir(&dir.dir)?;
+            let purpose = if client { Purpose::Client } else { Purpose::Server };
+            let report = pgharden_pki::verify_file(&trust, &file, purpose, host.as_deref())?;
+            if json {
+                output::json(&report)?;
+            } else {
+                output::print(&colour_verdict(&report.render_text()))?;
+            }
+            Ok(if report.ok { Outcome::Success } else { Outcome::Found })
+        }
+    }
+}
+
+/// The passphrase, asked for only when the CA keys are encrypted.
+fn unlock(pki: &Pki, args: &PassphraseArgs) -> anyhow::Result<Option<Passphrase>> {
+    if !pki.needs_passphrase() {
+        return Ok(None);
+    }
+    Ok(Some(passphrase::obtain(args.passphrase_file.as_deref())?))
+}
+
+fn init(dir: &Path, opts: &InitOptions) -> anyhow::Result<Outcome> {
+    let spinner = spinner(&format!("generating {} CA keys", opts.key_type));
+    let pki = Pki::init(dir, opts).with_context(|| format!("creating the PKI in {}", dir.display()))?;
+    spinner.finish_and_clear();
+    let protection = if opts.passphrase.is_some() { "CA keys encrypted" } else { "CA keys NOT encrypted" };
+    let mut text = format!("Created a {} PKI in {} ({protection}):\n", opts.key_type, dir.display());
+    for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
+        if let Some(e) = pki.ledger().ca(kind) {
+            text.push_str(&format!(
+                "  {:<23} {:<22} valid until {}\n",
+                kind.label(),
+                e.path.display().to_string(),
+                date(e.not_after)
+            ));
+        }
+    }
+    text.push_str(&format!(
+        "  {:<23} {}\nNext: pgharden pki server --dir {} --host HOSTNAME\n",
+        "CRLs (all three)",
+        pgharden_pki::CRL_BUNDLE,
+        dir.display()
+    ));
+    output::print(&text)?;
+    Ok(Outcome::Success)
+}
+
+fn issue_clients(
+    pki: &mut Pki,
+    roles: &[String],
+    base: &ClientRequest,
+    pass: Option<&Passphrase>,
+) -> anyhow::Result<Vec<Issued>> {
+    let bar = if roles.len() > 1 { progress(roles.len() as u64) } else { ProgressBar::hidden() };
+    let mut issued = Vec::with_capacity(roles.len());
+    for role in roles {
+        let req = ClientRequest { role: role.clone(), ..base.clone() };
+        issued.push(pki.issue_client(&req, pass).with_context(|| format!("issuing the certificate of role {role:?}"))?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(issued)
+}
+
+fn report_issued(pki: &Pki, issued: &[Issued], json: bool) -> anyhow::Result<Outcome> {
+    if json {
+        output::json(&issued)?;
+        return Ok(Outcome::Success);
+    }
+    let mut text = String::new();
+    for i in issued {
+        let e = &i.entry;
+        text.push_str(&format!("Issued {} certificate {}\n", e.kind.label(), e.subject));
+        if !e.sans.is_empty() {
+            text.push_str(&format!("  names:       {}\n", e.sans.join(", ")));
+        }
+        if let Some(role) = &e.role {
+            text.push_str(&format!("  role:        {role}\n"));
+        }
+        text.push_str(&format!("  serial:      {}\n", e.serial));
+        text.push_str(&format!("  valid until: {}\n", date(e.not_after)));
+        text.push_str(&format!("  certificate: {}\n", i.cert_path.display()));
+        text.push_str(&format!("  key:         {} (mode 0600)\n", i.key_path.display()));
+        if let Some(old) = &i.replaced {
+            text.push_str(&format!(
+                "  replaced {old}, which stays valid until revoked: pgharden pki revoke --dir {} --serial {old} --reason superseded\n",
+                pki.dir().display()
+            ));
+        }
+    }
+    output::print(&text)?;
+    Ok(Outcome::Success)
+}
+
+fn revoke(pki: &mut Pki, serial: &str, reason: Reason, pass: Option<&Passphrase>) -> anyhow::Result<Outcome> {
+    let entry = pki.revoke(serial, reason, pass)?;
+    let crl = pki.crl_path(entry.kind.issuer());
+    output::print(&format!(
+        "Revoked {} {} (serial {}, {}).\nRe-issued {} and {}.\n\
+         Deploy it to the server's ssl_crl_file and reload (pgharden apply does both).\n",
+        entry.kind.label(),
+        entry.subject,
+        entry.serial,
+        reason.name(),
+        crl.display(),
+        pki.dir().join(pgharden_pki::CRL_BUNDLE).display(),
+    ))?;
+    Ok(Outcome::Success)
+}
+
+fn list(dir: &Path, json: bool) -> anyhow::Result<Outcome> {
+    let pki = Pki::open(dir)?;
+    let listed = pki.list();
+    if json {
+        output::json(&listed)?;
+        return Ok(Outcome::Success);
+    }
+    let terminal = std::io::stdout().is_terminal();
+    let mut table = Table::new();
+    table.load_preset(if terminal { presets::UTF8_HORIZONTAL_ONLY } else { presets::NOTHING });
+    table.set_header(["KIND", "NAME", "SUBJECT", "SERIAL", "EXPIRES", "STATUS"]);
+    for l in &listed {
+        let status = match l.status {
+            Status::Valid => output::good(l.status.label()),
+            Status::Replaced => output::dim(l.status.label()),
+            _ => output::bad(l.status.label()),
+        };
+        table.add_row([
+            l.entry.kind.label().to_string(),
+            l.entry.name.clone(),
+            l.entry.subject.clone(),
+            l.entry.serial.clone(),
+            date(l.entry.not_after),
+            if terminal { status } else { l.status.label().to_string() },
+        ]);
+    }
+    output::print(&format!("{table}\n"))?;
+    Ok(Outcome::Success)
+}
+
+fn colour_verdict(text: &str) -> String {
+    text.replace("[ok  ]", &format!("[{}]", output::good("ok  ")))
+        .replace("[FAIL]", &format!("[{}]", output::bad("FAIL")))
+        .replace("ACCEPTED", &output::good("ACCEPTED"))
+        .replace("REJECTED", &output::bad("REJECTED"))
+}
+
+fn date(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn spinner(msg: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    bar.set_message(msg.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+fn progress(len: u64) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} certificates {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,45 @@
+//! `pgharden`: the command line. Parses arguments, calls the library crates, prints, and turns the
+//! outcome into an exit code scripts can rely on. No domain logic lives here.
+
+mod cli;
+mod cmd;
+mod output;
+mod passphrase;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use crate::cli::{Cli, Command};
+use crate::output::Outcome;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Outcome::Success) => ExitCode::from(0),
+        Ok(Outcome::Found) => ExitCode::from(1),
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::from(0),
+        Err(err) => {
+            output::error(&err);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    match cli.command {
+        Command::Pki(cmd) => cmd::pki::run(cmd),
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "pgharden", &mut out);
+            output::write_stdout(&out)?;
+            Ok(Outcome::Success)
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
+            output::write_stdout(&out)?;
+            Ok(Outcome::Success)
+        }
+    }
+}

@@ -1,0 +1,877 @@
+//! A PKI directory: the STIG Appendix G hierarchy and everything it issues.
+//!
+//! Owns: `pki init` (root CA, server and client intermediate CAs, their CRLs), issuing server and
+//! client certificates, revocation, CRL re-issue, listing, and crash recovery of an interrupted issue.
+//! Every operation holds the directory lock, checks its issuer before signing (a CA that is expired,
+//! not yet valid, revoked, not a CA, or whose key does not match its certificate issues nothing), and
+//! writes in the order *files pending → ledger → files committed*, so that after a crash each
+//! certificate on disk is in the ledger and a pending file is either finished or removed on next open.
+//! Must not: know about PostgreSQL servers or clients beyond the naming rules of roles and hosts.
+//!
+//! ```text
+//! DIR/root/{ca.crt,ca.key,crl.pem}  DIR/server-ca/…  DIR/client-ca/…  DIR/crls.pem
+//! DIR/servers/NAME/{server.crt,server.key}  DIR/clients/ROLE/{client.crt,client.key}  DIR/ledger.json
+//! ```
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType,
+    SerialNumber,
+};
+use rand::RngCore;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use crate::error::{Error, Result};
+use crate::files::{self, DIR_MODE, DirLock, KEY_MODE, PUBLIC_DIR_MODE, PUBLIC_MODE};
+use crate::key::{self, KeyType, Passphrase};
+use crate::ledger::{CrlNumbers, Entry, Kind, Ledger, Reason, Revocation};
+
+/// Default validity of the root CA, in days.
+pub const ROOT_DAYS: u32 = 3650;
+/// Longest validity of the intermediate CAs, in days.
+pub const INTERMEDIATE_DAYS: u32 = 1825;
+/// Default validity of a server certificate (the CA/Browser Forum maximum).
+pub const SERVER_DAYS: u32 = 397;
+/// Default validity of a client certificate.
+pub const CLIENT_DAYS: u32 = 365;
+/// Default validity of a CRL. PostgreSQL rejects connections once a CRL in its file has expired.
+pub const CRL_DAYS: u32 = 30;
+/// Certificates start a little in the past so a client whose clock lags does not reject them.
+const BACKDATE: Duration = Duration::minutes(5);
+/// PostgreSQL truncates identifiers to NAMEDATALEN-1 bytes.
+const MAX_ROLE_BYTES: usize = 63;
+/// Name of the file holding every CA's CRL, root first (for `ssl_crl_file` and `sslcrl`).
+pub const CRL_BUNDLE: &str = "crls.pem";
+
+/// Options for [`Pki::init`].
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    pub key_type: KeyType,
+    pub organization: String,
+    /// Root CA validity; the intermediates get at most [`INTERMEDIATE_DAYS`].
+    pub days: u32,
+    pub crl_days: u32,
+    /// `None` means the CA keys are stored unencrypted (an explicit choice).
+    pub passphrase: Option<Passphrase>,
+    pub force: bool,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            key_type: KeyType::DEFAULT,
+            organization: "pgharden".into(),
+            days: ROOT_DAYS,
+            crl_days: CRL_DAYS,
+            passphrase: None,
+            force: false,
+        }
+    }
+}
+
+/// A request for a server certificate.
+#[derive(Debug, Clone, Default)]
+pub struct ServerRequest {
+    /// DNS names and IP addresses; the first is also the subject CN (as Appendix G asks).
+    pub hosts: Vec<String>,
+    /// Directory name under `servers/`; defaults to the first host.
+    pub name: Option<String>,
+    pub days: Option<u32>,
+    pub key_type: Option<KeyType>,
+    pub force: bool,
+}
+
+/// A request for a client certificate.
+#[derive(Debug, Clone, Default)]
+pub struct ClientRequest {
+    /// The PostgreSQL role the certificate logs in as.
+    pub role: String,
+    /// Subject CN when it differs from the role (then pg_ident.conf maps it).
+    pub cn: Option<String>,
+    /// Directory name under `clients/`; defaults to the role.
+    pub name: Option<String>,
+    pub days: Option<u32>,
+    pub key_type: Option<KeyType>,
+    pub force: bool,
+}
+
+/// What an issue produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Issued {
+    pub entry: Entry,
+    /// Leaf followed by its intermediate CA.
+    pub cert_path: PathBuf,
+    pub key_path: PathBuf,
+    /// Serial of the certificate this one replaced (with `force`); it stays valid until revoked.
+    pub replaced: Option<String>,
+}
+
+/// The state of a ledger entry as `pki list` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    Valid,
+    NotYetValid,
+    Expired,
+    Revoked,
+    Replaced,
+    FileMissing,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Valid => "valid",
+            Status::NotYetValid => "not yet valid",
+            Status::Expired => "expired",
+            Status::Revoked => "revoked",
+            Status::Replaced => "replaced",
+            Status::FileMissing => "file missing",
+        }
+    }
+}
+
+/// A ledger entry with its status.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    #[serde(flatten)]
+    pub entry: Entry,
+    pub status: Status,
+}
+
+/// A CA loaded for signing.
+struct Ca {
+    kind: Kind,
+    cert_der: Vec<u8>,
+    cert_pem: String,
+    key: KeyPair,
+    not_after: OffsetDateTime,
+    ski: Vec<u8>,
+}
+
+impl Ca {
+    fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
+        Ok(Issuer::from_ca_cert_der(&self.cert_der.as_slice().into(), &self.key)?)
+    }
+}
+
+/// An open PKI directory, locked against concurrent changes for as long as it lives.
+#[derive(Debug)]
+pub struct Pki {
+    dir: PathBuf,
+    ledger: Ledger,
+    _lock: DirLock,
+}
+
+impl Pki {
+    /// Create the hierarchy of Appendix G in `opts`: root CA, server and client intermediate CAs and
+    /// an empty CRL for each.
+    pub fn init(dir: &Path, opts: &InitOptions) -> Result<Pki> {
+        validate_days("--days", opts.days)?;
+        validate_days("--crl-days", opts.crl_days)?;
+        files::ensure_dir(dir, PUBLIC_DIR_MODE)?;
+        let lock = DirLock::acquire(dir)?;
+        let ledger_path = dir.join(Ledger::FILE);
+        if ledger_path.exists() && !opts.force {
+            return Err(Error::Exists(ledger_path));
+        }
+        for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
+            let ca_dir = dir.join(kind.ca_dir());
+            files::ensure_dir(&ca_dir, DIR_MODE)?;
+            for (pending, _, _) in files::find_pending(&ca_dir)? {
+                let _ = fs::remove_file(pending);
+            }
+        }
+        let now = now();
+        let mut ledger = Ledger {
+            format: crate::ledger::FORMAT,
+            organization: opts.organization.clone(),
+            key_type: opts.key_type,
+            ca_keys_encrypted: opts.passphrase.is_some(),
+            crl_days: opts.crl_days,
+            crl_numbers: CrlNumbers::default(),
+            certificates: Vec::new(),
+        };
+        let root_until = now + Duration::days(i64::from(opts.days));
+        let mid_until = now + Duration::days(i64::from(opts.days.min(INTERMEDIATE_DAYS)));
+        let root_key = opts.key_type.generate()?;
+        let root_params = ca_params(&opts.organization, Kind::Root, now, root_until);
+        let root_cert = root_params.self_signed(&root_key)?;
+        let mut pending = Vec::new();
+        let root_entry = entry_for(Kind::Root, "root", root_cert.der(), opts.key_type, None, vec![])?;
+        pending.extend(stage_ca(dir, Kind::Root, &root_entry, root_cert.pem(), &root_key, opts)?);
+        ledger.certificates.push(root_entry);
+        let root = Ca {
+            kind: Kind::Root,
+            cert_der: root_cert.der().to_vec(),
+            cert_pem: root_cert.pem(),
+            ski: ski_of(&dir.join("root/ca.crt"), root_cert.der())?,
+            key: root_key,
+            not_after: root_until,
+        };
+        let root_issuer = root.issuer()?;
+        for kind in [Kind::ServerCa, Kind::ClientCa] {
+            let key = opts.key_type.generate()?;
+            let cert = ca_params(&opts.organization, kind, now, mid_until).signed_by(&key, &root_issuer)?;
+            let entry = entry_for(kind, kind.ca_dir(), cert.der(), opts.key_type, None, vec![])?;
+            pending.extend(stage_ca(dir, kind, &entry, cert.pem(), &key, opts)?);
+            ledger.certificates.push(entry);
+        }
+        ledger.save(dir)?;
+        for (from, to) in pending {
+            files::commit_pending(&from, &to)?;
+        }
+        let mut pki = Pki {
+            dir: dir.to_path_buf(),
+            ledger,
+            _lock: lock,
+        };
+        pki.reissue_crls(opts.passphrase.as_ref())?;
+        Ok(pki)
+    }
+
+    /// Open an existing PKI directory, finishing or discarding an issue a crash interrupted.
+    pub fn open(dir: &Path) -> Result<Pki> {
+        if !dir.is_dir() {
+            return Err(Error::NotAPki(dir.to_path_buf()));
+        }
+        let lock = DirLock::acquire(dir)?;
+        let ledger = Ledger::load(dir)?;
+        let pki = Pki {
+            dir: dir.to_path_buf(),
+            ledger,
+            _lock: lock,
+        };
+        pki.recover()?;
+        Ok(pki)
+    }
+
+    /// The PKI directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The ledger as loaded (and as updated by this handle).
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Whether issuing or revoking needs a passphrase.
+    pub fn needs_passphrase(&self) -> bool {
+        self.ledger.ca_keys_encrypted
+    }
+
+    /// Path of a CA's certificate.
+    pub fn ca_cert_path(&self, kind: Kind) -> PathBuf {
+        self.dir.join(kind.ca_dir()).join("ca.crt")
+    }
+
+    /// Path of a CA's CRL.
+    pub fn crl_path(&self, kind: Kind) -> PathBuf {
+        self.dir.join(kind.ca_dir()).join("crl.pem")
+    }
+
+    /// Every certificate with its current status.
+    pub fn list(&self) -> Vec<Listed> {
+        let now = OffsetDateTime::now_utc();
+        self.ledger
+            .certificates
+            .iter()
+            .map(|entry| Listed {
+                status: status_of(&self.dir, entry, now),
+                entry: entry.clone(),
+            })
+            .collect()
+    }
+
+    /// Issue a server certificate with a SAN for every host.
+    pub fn issue_server(&mut self, req: &ServerRequest, pass: Option<&Passphrase>) -> Result<Issued> {
+        let Some(first) = req.hosts.first() else {
+            return Err(Error::invalid("--host", "", "at least one host name or address is needed"));
+        };
+        let sans = req.hosts.iter().map(|h| parse_host(h)).collect::<Result<Vec<_>>>()?;
+        let name = req.name.clone().unwrap_or_else(|| first.clone());
+        check_dir_name(&name)?;
+        let key_type = req.key_type.unwrap_or(self.ledger.key_type);
+        let mut params = leaf_params(&self.ledger.organization, first, key_type, ExtendedKeyUsagePurpose::ServerAuth);
+        params.subject_alt_names = sans;
+        let spec = LeafSpec {
+            kind: Kind::Server,
+            name,
+            days: req.days.unwrap_or(SERVER_DAYS),
+            key_type,
+            force: req.force,
+            role: None,
+            sans: req.hosts.clone(),
+        };
+        self.issue_leaf(params, spec, pass)
+    }
+
+    /// Issue a client certificate whose CN is the role (or `cn`, to be mapped in pg_ident.conf).
+    pub fn issue_client(&mut self, req: &ClientRequest, pass: Option<&Passphrase>) -> Result<Issued> {
+        check_role(&req.role)?;
+        let cn = req.cn.clone().unwrap_or_else(|| req.role.clone());
+        if cn.is_empty() || cn.len() > 64 {
+            return Err(Error::invalid("--cn", cn, "a CN must be 1 to 64 characters"));
+        }
+        let name = req.name.clone().unwrap_or_else(|| req.role.clone());
+        check_dir_name(&name)?;
+        let key_type = req.key_type.unwrap_or(self.ledger.key_type);
+        let params = leaf_params(&self.ledger.organization, &cn, key_type, ExtendedKeyUsagePurpose::ClientAuth);
+        let spec = LeafSpec {
+            kind: Kind::Client,
+            name,
+            days: req.days.unwrap_or(CLIENT_DAYS),
+            key_type,
+            force: req.force,
+            role: Some(req.role.clone()),
+            sans: vec![],
+        };
+        self.issue_leaf(params, spec, pass)
+    }
+
+    fn issue_leaf(&mut self, mut params: CertificateParams, spec: LeafSpec, pass: Option<&Passphrase>) -> Result<Issued> {
+        validate_days("--days", spec.days)?;
+        let leaf_dir = self.dir.join(leaf_dir_name(spec.kind)).join(&spec.name);
+        let (cert_path, key_path) = leaf_paths(&leaf_dir, spec.kind);
+        let previous = self.current_at(&cert_path);
+        if !spec.force {
+            for path in [&cert_path, &key_path] {
+                if path.exists() {
+                    return Err(Error::Exists(path.clone()));
+                }
+            }
+        }
+        let ca = self.load_ca(spec.kind.issuer(), pass)?;
+        let now = now();
+        let not_after = now + Duration::days(i64::from(spec.days));
+        if not_after > ca.not_after {
+            let left = (ca.not_after - now).whole_days();
+            return Err(Error::invalid(
+                "--days",
+                spec.days.to_string(),
+                format!("the {} expires {} ({left} days from now); a certificate cannot outlive its issuer", ca.kind.label(), rfc3339(ca.not_after)),
+            ));
+        }
+        params.not_before = now;
+        params.not_after = not_after;
+        let key = spec.key_type.generate()?;
+        let cert = params.signed_by(&key, &ca.issuer()?)?;
+        let entry = entry_for(spec.kind, &spec.name, cert.der(), spec.key_type, spec.role, spec.sans)?;
+        files::ensure_dir(&leaf_dir, DIR_MODE)?;
+        let chain = format!("{}{}", cert.pem(), ca.cert_pem);
+        let key_pem = key::key_pem(&key, None)?;
+        let pending_key = files::write_pending(&key_path, &entry.serial, key_pem.as_bytes(), KEY_MODE)?;
+        let pending_cert = files::write_pending(&cert_path, &entry.serial, chain.as_bytes(), PUBLIC_MODE)?;
+        if let Some(old) = &previous {
+            if let Some(e) = self.ledger.certificates.iter_mut().find(|e| &e.serial == old) {
+                e.replaced_by = Some(entry.serial.clone());
+            }
+        }
+        self.ledger.certificates.push(entry.clone());
+        self.ledger.save(&self.dir)?;
+        files::commit_pending(&pending_key, &key_path)?;
+        files::commit_pending(&pending_cert, &cert_path)?;
+        Ok(Issued {
+            entry,
+            cert_path,
+            key_path,
+            replaced: previous,
+        })
+    }
+
+    /// Revoke a certificate by serial and re-issue its CA's CRL.
+    pub fn revoke(&mut self, serial: &str, reason: Reason, pass: Option<&Passphrase>) -> Result<Entry> {
+        let serial = normalize_serial(serial)?;
+        let entry = self
+            .ledger
+            .find(&serial)
+            .ok_or_else(|| Error::UnknownSerial(serial.clone()))?
+            .clone();
+        if entry.kind == Kind::Root {
+            return Err(Error::invalid(
+                "certificate",
+                serial,
+                "a root CA cannot be revoked; build a new PKI with `pki init --force` and redistribute its root",
+            ));
+        }
+        if entry.revoked.is_some() {
+            return Ok(entry);
+        }
+        // Load the CA first: a wrong passphrase must not leave a revocation recorded but unpublished.
+        let ca = self.load_ca(entry.kind.issuer(), pass)?;
+        let revocation = Revocation {
+            at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc()),
+            reason,
+        };
+        let mut updated = entry;
+        updated.revoked = Some(revocation);
+        if let Some(e) = self.ledger.certificates.iter_mut().find(|e| e.serial == updated.serial) {
+            *e = updated.clone();
+        }
+        self.ledger.save(&self.dir)?;
+        self.write_crl(&ca)?;
+        self.write_crl_bundle()?;
+        Ok(updated)
+    }
+
+    /// Re-issue the CRL of every CA (root included: with `ssl_crl_file` set, OpenSSL checks the whole
+    /// chain). Returns the CRL files written.
+    pub fn reissue_crls(&mut self, pass: Option<&Passphrase>) -> Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
+            let ca = self.load_ca(kind, pass)?;
+            written.push(self.write_crl(&ca)?);
+        }
+        written.push(self.write_crl_bundle()?);
+        Ok(written)
+    }
+
+    fn write_crl(&mut self, ca: &Ca) -> Result<PathBuf> {
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
+        let number = self.ledger.crl_numbers.next(ca.kind);
+        let revoked = self
+            .ledger
+            .revoked_by(ca.kind)
+            .map(|e| {
+                let bytes = hex::decode(&e.serial).map_err(|_| Error::Ledger(format!("bad serial {} in ledger", e.serial)))?;
+                let r = e.revoked.as_ref().ok_or_else(|| Error::Ledger("revocation vanished".into()))?;
+                Ok(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&bytes),
+                    revocation_time: r.at,
+                    reason_code: Some(r.reason.to_rcgen()),
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + Duration::days(i64::from(self.ledger.crl_days)),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked,
+            key_identifier_method: KeyIdMethod::PreSpecified(ca.ski.clone()),
+        };
+        let crl = params.signed_by(&ca.issuer()?)?;
+        let path = self.crl_path(ca.kind);
+        // The number is recorded before the CRL is published, so numbers never repeat.
+        self.ledger.save(&self.dir)?;
+        files::write_atomic(&path, crl.pem()?.as_bytes(), PUBLIC_MODE, true)?;
+        Ok(path)
+    }
+
+    fn write_crl_bundle(&self) -> Result<PathBuf> {
+        let mut all = Vec::new();
+        for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
+            all.extend(files::read(&self.crl_path(kind))?);
+        }
+        let path = self.dir.join(CRL_BUNDLE);
+        files::write_atomic(&path, &all, PUBLIC_MODE, true)?;
+        Ok(path)
+    }
+
+    /// The serial of the current certificate stored at `cert_path`, if any.
+    fn current_at(&self, cert_path: &Path) -> Option<String> {
+        let rel = cert_path.strip_prefix(&self.dir).ok()?;
+        self.ledger
+            .certificates
+            .iter()
+            .rev()
+            .find(|e| e.path == rel && e.replaced_by.is_none())
+            .map(|e| e.serial.clone())
+    }
+
+    /// Load a CA's certificate and key and check that it may sign.
+    fn load_ca(&self, kind: Kind, pass: Option<&Passphrase>) -> Result<Ca> {
+        let cert_path = self.ca_cert_path(kind);
+        let key_path = self.dir.join(kind.ca_dir()).join("ca.key");
+        let pem_text = fs::read_to_string(&cert_path).map_err(|e| Error::io(&cert_path, e))?;
+        let block = pem::parse(&pem_text)
+            .map_err(|e| Error::bad_file(&cert_path, format!("not a PEM certificate ({e}); truncated?")))?;
+        if block.tag() != "CERTIFICATE" {
+            return Err(Error::bad_file(&cert_path, format!("expected a CERTIFICATE, found {}", block.tag())));
+        }
+        let der = block.contents().to_vec();
+        let (_, x509) = X509Certificate::from_der(&der)
+            .map_err(|e| Error::bad_file(&cert_path, format!("corrupt certificate: {e}")))?;
+        check_issuer(&cert_path, &x509)?;
+        if let Some(e) = self.ledger.certificates.iter().find(|e| e.path == Path::new(kind.ca_dir()).join("ca.crt") && e.sha256 == fingerprint(&der)) {
+            if let Some(r) = &e.revoked {
+                return Err(Error::BadIssuer {
+                    path: cert_path,
+                    reason: format!("it was revoked on {} ({})", rfc3339(r.at), r.reason.name()),
+                });
+            }
+        }
+        let (key, _) = key::load_key(&key_path, pass)?;
+        if x509.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(Error::KeyMismatch { path: key_path, cert: cert_path });
+        }
+        let ski = ski_of(&cert_path, &der)?;
+        Ok(Ca {
+            kind,
+            cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", der.clone())),
+            not_after: x509.validity().not_after.to_datetime(),
+            cert_der: der,
+            key,
+            ski,
+        })
+    }
+
+    /// Finish or discard the pending files of an interrupted issue.
+    fn recover(&self) -> Result<()> {
+        let mut dirs: Vec<PathBuf> = [Kind::Root, Kind::ServerCa, Kind::ClientCa]
+            .iter()
+            .map(|k| self.dir.join(k.ca_dir()))
+            .collect();
+        for parent in ["servers", "clients"] {
+            if let Ok(entries) = fs::read_dir(self.dir.join(parent)) {
+                dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
+            }
+        }
+        // Keys first: a certificate must never be in place without its key.
+        let mut pending = Vec::new();
+        for dir in dirs {
+            pending.extend(files::find_pending(&dir)?);
+        }
+        pending.sort_by_key(|(p, _, _)| !p.to_string_lossy().contains(".key."));
+        for (pending_path, final_path, serial) in pending {
+            if self.ledger.find(&serial).is_some() {
+                files::commit_pending(&pending_path, &final_path)?;
+            } else {
+                fs::remove_file(&pending_path).map_err(|e| Error::io(&pending_path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+struct LeafSpec {
+    kind: Kind,
+    name: String,
+    days: u32,
+    key_type: KeyType,
+    force: bool,
+    role: Option<String>,
+    sans: Vec<String>,
+}
+
+fn leaf_dir_name(kind: Kind) -> &'static str {
+    if kind == Kind::Server { "servers" } else { "clients" }
+}
+
+fn leaf_paths(dir: &Path, kind: Kind) -> (PathBuf, PathBuf) {
+    let stem = if kind == Kind::Server { "server" } else { "client" };
+    (dir.join(format!("{stem}.crt")), dir.join(format!("{stem}.key")))
+}
+
+/// Stage a CA's key and certificate as pending files.
+fn stage_ca(
+    dir: &Path,
+    kind: Kind,
+    entry: &Entry,
+    cert_pem: String,
+    key: &KeyPair,
+    opts: &InitOptions,
+) -> Result<Vec<(PathBuf, PathBuf)>> {
+    let ca_dir = dir.join(kind.ca_dir());
+    let key_path = ca_dir.join("ca.key");
+    let cert_path = ca_dir.join("ca.crt");
+    if !opts.force {
+        for path in [&key_path, &cert_path] {
+            if path.exists() {
+                return Err(Error::Exists(path.clone()));
+            }
+        }
+    }
+    let key_pem = key::key_pem(key, opts.passphrase.as_ref())?;
+    let k = files::write_pending(&key_path, &entry.serial, key_pem.as_bytes(), KEY_MODE)?;
+    let c = files::write_pending(&cert_path, &entry.serial, cert_pem.as_bytes(), PUBLIC_MODE)?;
+    Ok(vec![(k, key_path), (c, cert_path)])
+}
+
+fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc() - BACKDATE;
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+fn validate_days(flag: &'static str, days: u32) -> Result<()> {
+    if days == 0 || days > 36500 {
+        return Err(Error::invalid(flag, days.to_string(), "must be between 1 and 36500 days"));
+    }
+    Ok(())
+}
+
+/// 16 random bytes, positive and without a leading zero byte (RFC 5280 allows up to 20 octets).
+fn random_serial() -> SerialNumber {
+    let mut bytes = [0u8; 16];
+    rand::rng().fill_bytes(&mut bytes);
+    bytes[0] = (bytes[0] & 0x7f) | 0x10;
+    SerialNumber::from_slice(&bytes)
+}
+
+fn dn(org: &str, cn: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    if !org.is_empty() {
+        dn.push(DnType::OrganizationName, org);
+    }
+    dn.push(DnType::CommonName, cn);
+    dn
+}
+
+fn ca_params(org: &str, kind: Kind, not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
+    let (cn, path_len) = match kind {
+        Kind::Root => ("Root CA", 1),
+        Kind::ServerCa => ("Server Intermediate CA", 0),
+        _ => ("Client Intermediate CA", 0),
+    };
+    let mut params = CertificateParams::default();
+    params.serial_number = Some(random_serial());
+    params.not_before = not_before;
+    params.not_after = not_after;
+    let name = if org.is_empty() { cn.to_string() } else { format!("{org} {cn}") };
+    params.distinguished_name = dn(org, &name);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.use_authority_key_identifier_extension = kind != Kind::Root;
+    params
+}
+
+fn leaf_params(org: &str, cn: &str, key_type: KeyType, eku: ExtendedKeyUsagePurpose) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.serial_number = Some(random_serial());
+    params.distinguished_name = dn(org, cn);
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    if key_type.is_rsa() && eku == ExtendedKeyUsagePurpose::ServerAuth {
+        params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
+    }
+    params.extended_key_usages = vec![eku];
+    params.use_authority_key_identifier_extension = true;
+    params
+}
+
+/// The ledger entry of a freshly made certificate.
+fn entry_for(
+    kind: Kind,
+    name: &str,
+    der: &[u8],
+    key_type: KeyType,
+    role: Option<String>,
+    sans: Vec<String>,
+) -> Result<Entry> {
+    let (_, x509) = X509Certificate::from_der(der)
+        .map_err(|e| Error::Ledger(format!("freshly issued certificate does not parse: {e}")))?;
+    let path = if kind.is_ca() {
+        PathBuf::from(kind.ca_dir()).join("ca.crt")
+    } else {
+        let (cert, _) = leaf_paths(&PathBuf::from(leaf_dir_name(kind)).join(name), kind);
+        cert
+    };
+    Ok(Entry {
+        serial: hex::encode(x509.raw_serial()),
+        kind,
+        name: name.to_string(),
+        subject: x509.subject().to_string(),
+        sans,
+        role,
+        key_type,
+        not_before: x509.validity().not_before.to_datetime(),
+        not_after: x509.validity().not_after.to_datetime(),
+        sha256: fingerprint(der),
+        path,
+        revoked: None,
+        replaced_by: None,
+    })
+}
+
+/// SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it.
+pub fn fingerprint(der: &[u8]) -> String {
+    let digest = Sha256::digest(der);
+    digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+}
+
+fn ski_of(path: &Path, der: &[u8]) -> Result<Vec<u8>> {
+    let (_, x509) = X509Certificate::from_der(der).map_err(|e| Error::bad_file(path, format!("corrupt certificate: {e}")))?;
+    x509.iter_extensions()
+        .find_map(|ext| match ext.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
+            _ => None,
+        })
+        .ok_or_else(|| Error::BadIssuer {
+            path: path.to_path_buf(),
+            reason: "it has no subject key identifier".into(),
+        })
+}
+
+/// A certificate may issue only if it is a CA allowed to sign certificates and is valid now.
+fn check_issuer(path: &Path, x509: &X509Certificate<'_>) -> Result<()> {
+    let bad = |reason: String| Error::BadIssuer {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let is_ca = x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca);
+    if !is_ca {
+        return Err(bad("it is not a CA certificate (basicConstraints CA:TRUE is missing)".into()));
+    }
+    if let Ok(Some(ku)) = x509.key_usage() {
+        if !ku.value.key_cert_sign() {
+            return Err(bad("its keyUsage does not allow keyCertSign".into()));
+        }
+    }
+    let now = OffsetDateTime::now_utc();
+    let validity = x509.validity();
+    if now < validity.not_before.to_datetime() {
+        return Err(bad(format!("it is not valid until {}", rfc3339(validity.not_before.to_datetime()))));
+    }
+    if now > validity.not_after.to_datetime() {
+        return Err(bad(format!("it expired on {}", rfc3339(validity.not_after.to_datetime()))));
+    }
+    Ok(())
+}
+
+fn status_of(dir: &Path, entry: &Entry, now: OffsetDateTime) -> Status {
+    if entry.revoked.is_some() {
+        Status::Revoked
+    } else if entry.replaced_by.is_some() {
+        Status::Replaced
+    } else if !dir.join(&entry.path).exists() {
+        Status::FileMissing
+    } else if now < entry.not_before {
+        Status::NotYetValid
+    } else if now > entry.not_after {
+        Status::Expired
+    } else {
+        Status::Valid
+    }
+}
+
+/// Parse a `--host` value into a SAN: an IP address, or a DNS name (a leading `*.` wildcard allowed).
+pub fn parse_host(host: &str) -> Result<SanType> {
+    let trimmed = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = trimmed.parse::<IpAddr>() {
+        return Ok(SanType::IpAddress(ip));
+    }
+    let bare = host.strip_prefix("*.").unwrap_or(host);
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    };
+    if host.len() > 253 || bare.is_empty() || !bare.split('.').all(label_ok) {
+        return Err(Error::invalid(
+            "--host",
+            host,
+            "not an IP address or a DNS name (letters, digits, '-' in dot-separated labels; a leading '*.' for a wildcard)",
+        ));
+    }
+    let name = host
+        .to_string()
+        .try_into()
+        .map_err(|_| Error::invalid("--host", host, "not an IA5 string"))?;
+    Ok(SanType::DnsName(name))
+}
+
+fn check_role(role: &str) -> Result<()> {
+    if role.is_empty() {
+        return Err(Error::invalid("--role", role, "a role name cannot be empty"));
+    }
+    if role.len() > MAX_ROLE_BYTES {
+        return Err(Error::invalid(
+            "--role",
+            role,
+            format!("PostgreSQL role names are at most {MAX_ROLE_BYTES} bytes; longer names are truncated and would not match"),
+        ));
+    }
+    if role.contains('\0') {
+        return Err(Error::invalid("--role", role.replace('\0', "\\0"), "contains a NUL byte"));
+    }
+    Ok(())
+}
+
+fn check_dir_name(name: &str) -> Result<()> {
+    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') || name.starts_with('.') {
+        return Err(Error::invalid(
+            "certificate directory name",
+            name,
+            "it must be a plain file name (no '/', not starting with '.'); choose one with --name",
+        ));
+    }
+    Ok(())
+}
+
+/// Normalise a serial as users paste it (`4F:A2…`, `serial=4FA2…`, `0x4fa2`) to the ledger's form.
+pub fn normalize_serial(serial: &str) -> Result<String> {
+    let s = serial.trim();
+    let s = s.strip_prefix("serial=").unwrap_or(s);
+    let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    let hex: String = s.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+    if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::invalid("serial", serial, "expected hexadecimal digits"));
+    }
+    let trimmed = hex.trim_start_matches('0');
+    let mut out = if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() };
+    if out.len() % 2 == 1 {
+        out.insert(0, '0');
+    }
+    Ok(out)
+}
+
+/// The serial (ledger form) of the first certificate in a PEM file, for `revoke --cert`.
+pub fn serial_of_file(path: &Path) -> Result<String> {
+    let text = files::read(path)?;
+    let blocks = pem::parse_many(&text).map_err(|e| Error::bad_file(path, format!("not a PEM file ({e}); truncated?")))?;
+    let block = blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .ok_or_else(|| Error::bad_file(path, "no CERTIFICATE in the file"))?;
+    let (_, x509) = X509Certificate::from_der(block.contents())
+        .map_err(|e| Error::bad_file(path, format!("corrupt certificate: {e}")))?;
+    normalize_serial(&hex::encode(x509.raw_serial()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serials_are_normalised() {
+        assert_eq!(normalize_serial("serial=4FA2").unwrap(), "4fa2");
+        assert_eq!(normalize_serial("00:4f:a2").unwrap(), "4fa2");
+        assert_eq!(normalize_serial("0x0abc").unwrap(), "0abc");
+        assert!(normalize_serial("xyz").is_err());
+    }
+
+    #[test]
+    fn hosts_are_checked() {
+        assert!(matches!(parse_host("127.0.0.1").unwrap(), SanType::IpAddress(_)));
+        assert!(matches!(parse_host("::1").unwrap(), SanType::IpAddress(_)));
+        assert!(matches!(parse_host("*.db.example.com").unwrap(), SanType::DnsName(_)));
+        let err = parse_host("my host").unwrap_err().to_string();
+        assert!(err.contains("my host"), "{err}");
+        assert!(parse_host("a..b").is_err());
+        assert!(parse_host("*.").is_err());
+    }
+
+    #[test]
+    fn role_and_dir_names_are_checked() {
+        assert!(check_role(&"r".repeat(64)).is_err());
+        assert!(check_role("Mixed Case \"quoted\" rôle").is_ok());
+        assert!(check_dir_name("../etc").is_err());
+        assert!(check_dir_name("bob").is_ok());
+    }
+}

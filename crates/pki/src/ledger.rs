@@ -1,0 +1,283 @@
+//! `ledger.json`: the record of every certificate a PKI directory has issued.
+//!
+//! Owns: the ledger's schema (versioned), reading it with errors that name the file, and writing it
+//! atomically. Revocation and CRL numbering read from here, so the ledger is written *before* a new
+//! certificate is moved into place: a certificate that exists is always one the ledger knows.
+//! Must not: generate keys or certificates.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::files;
+use crate::key::KeyType;
+
+/// The ledger's schema version; bumped on incompatible change.
+pub const FORMAT: u32 = 1;
+
+/// What a certificate is for, which decides where it lives and who issued it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Root,
+    ServerCa,
+    ClientCa,
+    Server,
+    Client,
+}
+
+impl Kind {
+    /// The CA that issues certificates of this kind (the root issues itself).
+    pub fn issuer(self) -> Kind {
+        match self {
+            Kind::Root | Kind::ServerCa | Kind::ClientCa => Kind::Root,
+            Kind::Server => Kind::ServerCa,
+            Kind::Client => Kind::ClientCa,
+        }
+    }
+
+    /// Whether this kind is a certificate authority.
+    pub fn is_ca(self) -> bool {
+        matches!(self, Kind::Root | Kind::ServerCa | Kind::ClientCa)
+    }
+
+    /// The directory of a CA kind, relative to the PKI directory.
+    pub fn ca_dir(self) -> &'static str {
+        match self {
+            Kind::ServerCa => "server-ca",
+            Kind::ClientCa => "client-ca",
+            _ => "root",
+        }
+    }
+
+    /// A plain-words name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Root => "root CA",
+            Kind::ServerCa => "server intermediate CA",
+            Kind::ClientCa => "client intermediate CA",
+            Kind::Server => "server",
+            Kind::Client => "client",
+        }
+    }
+}
+
+/// Why a certificate was revoked (RFC 5280 reason codes pgharden offers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Reason {
+    Unspecified,
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+}
+
+impl Reason {
+    /// Every reason, with its command-line spelling.
+    pub const ALL: [(Reason, &'static str); 6] = [
+        (Reason::Unspecified, "unspecified"),
+        (Reason::KeyCompromise, "key-compromise"),
+        (Reason::CaCompromise, "ca-compromise"),
+        (Reason::AffiliationChanged, "affiliation-changed"),
+        (Reason::Superseded, "superseded"),
+        (Reason::CessationOfOperation, "cessation-of-operation"),
+    ];
+
+    /// Parse the command-line spelling.
+    pub fn parse(s: &str) -> Result<Reason> {
+        Reason::ALL
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(s))
+            .map(|(r, _)| *r)
+            .ok_or_else(|| {
+                let names: Vec<_> = Reason::ALL.iter().map(|(_, n)| *n).collect();
+                Error::invalid("revocation reason", s, format!("expected one of {}", names.join(", ")))
+            })
+    }
+
+    /// The command-line spelling.
+    pub fn name(self) -> &'static str {
+        Reason::ALL
+            .iter()
+            .find(|(r, _)| *r == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("unspecified")
+    }
+
+    pub(crate) fn to_rcgen(self) -> rcgen::RevocationReason {
+        match self {
+            Reason::Unspecified => rcgen::RevocationReason::Unspecified,
+            Reason::KeyCompromise => rcgen::RevocationReason::KeyCompromise,
+            Reason::CaCompromise => rcgen::RevocationReason::CaCompromise,
+            Reason::AffiliationChanged => rcgen::RevocationReason::AffiliationChanged,
+            Reason::Superseded => rcgen::RevocationReason::Superseded,
+            Reason::CessationOfOperation => rcgen::RevocationReason::CessationOfOperation,
+        }
+    }
+}
+
+/// A revocation, once recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub reason: Reason,
+}
+
+/// One issued certificate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Serial number, lowercase hex without separators.
+    pub serial: String,
+    pub kind: Kind,
+    /// Directory name under `servers/` or `clients/` (the CA directory name for CAs).
+    pub name: String,
+    /// Subject, RFC 4514 style.
+    pub subject: String,
+    /// Host names and addresses (server certificates).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sans: Vec<String>,
+    /// The role the certificate logs in as (client certificates).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub key_type: KeyType,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// SHA-256 of the certificate DER, uppercase hex with colons (as `openssl x509 -fingerprint`).
+    pub sha256: String,
+    /// Certificate file, relative to the PKI directory.
+    pub path: PathBuf,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked: Option<Revocation>,
+    /// Serial of the certificate that replaced this one at the same path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaced_by: Option<String>,
+}
+
+/// Per-CA CRL bookkeeping.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrlNumbers {
+    pub root: u64,
+    pub server_ca: u64,
+    pub client_ca: u64,
+}
+
+impl CrlNumbers {
+    /// Take the next CRL number of a CA (CRL numbers must increase monotonically).
+    pub fn next(&mut self, ca: Kind) -> u64 {
+        let n = match ca {
+            Kind::ServerCa => &mut self.server_ca,
+            Kind::ClientCa => &mut self.client_ca,
+            _ => &mut self.root,
+        };
+        *n += 1;
+        *n
+    }
+}
+
+/// The whole ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ledger {
+    pub format: u32,
+    pub organization: String,
+    /// Key type used for new certificates unless `--key-type` says otherwise.
+    pub key_type: KeyType,
+    /// Whether the CA keys are encrypted (so a passphrase is needed to issue).
+    pub ca_keys_encrypted: bool,
+    /// Days a CRL stays valid when (re)issued.
+    pub crl_days: u32,
+    pub crl_numbers: CrlNumbers,
+    pub certificates: Vec<Entry>,
+}
+
+impl Ledger {
+    /// File name inside the PKI directory.
+    pub const FILE: &'static str = "ledger.json";
+
+    /// Read and check `DIR/ledger.json`.
+    pub fn load(dir: &Path) -> Result<Ledger> {
+        let path = dir.join(Self::FILE);
+        if !path.exists() {
+            return Err(Error::NotAPki(dir.to_path_buf()));
+        }
+        let bytes = files::read(&path)?;
+        let ledger: Ledger = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::bad_file(&path, format!("corrupt ledger: {e}")))?;
+        if ledger.format != FORMAT {
+            return Err(Error::bad_file(
+                &path,
+                format!("ledger format {} is not supported (this pgharden reads {FORMAT})", ledger.format),
+            ));
+        }
+        Ok(ledger)
+    }
+
+    /// Write the ledger atomically.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::Ledger(e.to_string()))?;
+        json.push(b'\n');
+        files::write_atomic(&dir.join(Self::FILE), &json, files::PUBLIC_MODE, true)
+    }
+
+    /// The entry with this serial.
+    pub fn find(&self, serial: &str) -> Option<&Entry> {
+        self.certificates.iter().find(|e| e.serial == serial)
+    }
+
+    /// The current (not replaced) entry of a CA.
+    pub fn ca(&self, kind: Kind) -> Option<&Entry> {
+        self.certificates
+            .iter()
+            .rev()
+            .find(|e| e.kind == kind && e.replaced_by.is_none())
+    }
+
+    /// Revoked entries issued by `ca`.
+    pub fn revoked_by(&self, ca: Kind) -> impl Iterator<Item = &Entry> {
+        self.certificates
+            .iter()
+            .filter(move |e| e.kind != Kind::Root && e.kind.issuer() == ca && e.revoked.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_parse_and_print() {
+        assert_eq!(Reason::parse("key-compromise").unwrap(), Reason::KeyCompromise);
+        assert_eq!(Reason::KeyCompromise.name(), "key-compromise");
+        let err = Reason::parse("because").unwrap_err().to_string();
+        assert!(err.contains("because") && err.contains("superseded"), "{err}");
+    }
+
+    #[test]
+    fn crl_numbers_increase_per_ca() {
+        let mut n = CrlNumbers::default();
+        assert_eq!(n.next(Kind::Root), 1);
+        assert_eq!(n.next(Kind::Root), 2);
+        assert_eq!(n.next(Kind::ClientCa), 1);
+    }
+
+    #[test]
+    fn a_missing_ledger_says_to_init() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Ledger::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("pki init"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_ledger_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(Ledger::FILE), "{not json").unwrap();
+        let err = Ledger::load(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("ledger.json") && err.contains("corrupt"), "{err}");
+    }
+}
