@@ -33,11 +33,6 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     Ok(print(&text)?)
 }
 
-/// A one-line note on standard error (progress, hints), so data on stdout stays clean.
-pub fn note(text: &str) {
-    let _ = writeln!(anstream::stderr(), "{text}");
-}
-
 /// Print an error and its causes.
 pub fn error(err: &anyhow::Error) {
     let mut e = anstream::stderr().lock();

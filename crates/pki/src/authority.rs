@@ -316,6 +316,39 @@ impl Pki {
 
     /// Issue a client certificate whose CN is the role (or `cn`, to be mapped in pg_ident.conf).
     pub fn issue_client(&mut self, req: &ClientRequest, pass: Option<&Passphrase>) -> Result<Issued> {
+        let mut issued = self.issue_clients(std::slice::from_ref(req), pass, &mut |_| {})?;
+        issued.pop().ok_or_else(|| Error::Ledger("nothing was issued".into()))
+    }
+
+    /// Issue many client certificates with one unlock of the CA and one ledger write; `progress` is
+    /// called after each certificate is staged. Either all are recorded, or (on error) none.
+    pub fn issue_clients(
+        &mut self,
+        reqs: &[ClientRequest],
+        pass: Option<&Passphrase>,
+        progress: &mut dyn FnMut(usize),
+    ) -> Result<Vec<Issued>> {
+        let ca = self.load_ca(Kind::ClientCa, pass)?;
+        let mut staged = Vec::with_capacity(reqs.len());
+        let mut seen = std::collections::HashSet::new();
+        for (i, req) in reqs.iter().enumerate() {
+            let (params, spec) = self.client_spec(req)?;
+            if !seen.insert(spec.name.clone()) {
+                return Err(Error::invalid("--role", spec.name, "given twice"));
+            }
+            match self.stage_leaf(params, spec, &ca) {
+                Ok(s) => staged.push(s),
+                Err(e) => {
+                    discard(&staged);
+                    return Err(e);
+                }
+            }
+            progress(i + 1);
+        }
+        self.commit(staged)
+    }
+
+    fn client_spec(&self, req: &ClientRequest) -> Result<(CertificateParams, LeafSpec)> {
         check_role(&req.role)?;
         let cn = req.cn.clone().unwrap_or_else(|| req.role.clone());
         if cn.is_empty() || cn.len() > 64 {
@@ -334,14 +367,21 @@ impl Pki {
             role: Some(req.role.clone()),
             sans: vec![],
         };
-        self.issue_leaf(params, spec, pass)
+        Ok((params, spec))
     }
 
-    fn issue_leaf(&mut self, mut params: CertificateParams, spec: LeafSpec, pass: Option<&Passphrase>) -> Result<Issued> {
+    fn issue_leaf(&mut self, params: CertificateParams, spec: LeafSpec, pass: Option<&Passphrase>) -> Result<Issued> {
+        let ca = self.load_ca(spec.kind.issuer(), pass)?;
+        let staged = self.stage_leaf(params, spec, &ca)?;
+        let mut issued = self.commit(vec![staged])?;
+        issued.pop().ok_or_else(|| Error::Ledger("nothing was issued".into()))
+    }
+
+    /// Sign a leaf and write its key and certificate under pending names; nothing is recorded yet.
+    fn stage_leaf(&self, mut params: CertificateParams, spec: LeafSpec, ca: &Ca) -> Result<Staged> {
         validate_days("--days", spec.days)?;
         let leaf_dir = self.dir.join(leaf_dir_name(spec.kind)).join(&spec.name);
         let (cert_path, key_path) = leaf_paths(&leaf_dir, spec.kind);
-        let previous = self.current_at(&cert_path);
         if !spec.force {
             for path in [&cert_path, &key_path] {
                 if path.exists() {
@@ -349,7 +389,6 @@ impl Pki {
                 }
             }
         }
-        let ca = self.load_ca(spec.kind.issuer(), pass)?;
         let now = now();
         let not_after = now + Duration::days(i64::from(spec.days));
         if not_after > ca.not_after {
@@ -357,7 +396,11 @@ impl Pki {
             return Err(Error::invalid(
                 "--days",
                 spec.days.to_string(),
-                format!("the {} expires {} ({left} days from now); a certificate cannot outlive its issuer", ca.kind.label(), rfc3339(ca.not_after)),
+                format!(
+                    "the {} expires {} ({left} days from now); a certificate cannot outlive its issuer",
+                    ca.kind.label(),
+                    rfc3339(ca.not_after)
+                ),
             ));
         }
         params.not_before = now;
@@ -370,21 +413,42 @@ impl Pki {
         let key_pem = key::key_pem(&key, None)?;
         let pending_key = files::write_pending(&key_path, &entry.serial, key_pem.as_bytes(), KEY_MODE)?;
         let pending_cert = files::write_pending(&cert_path, &entry.serial, chain.as_bytes(), PUBLIC_MODE)?;
-        if let Some(old) = &previous {
-            if let Some(e) = self.ledger.certificates.iter_mut().find(|e| &e.serial == old) {
-                e.replaced_by = Some(entry.serial.clone());
+        Ok(Staged {
+            entry,
+            pending: vec![(pending_key, key_path), (pending_cert, cert_path)],
+        })
+    }
+
+    /// Record staged certificates in the ledger, then move their files into place.
+    fn commit(&mut self, staged: Vec<Staged>) -> Result<Vec<Issued>> {
+        let mut issued = Vec::with_capacity(staged.len());
+        for s in &staged {
+            let cert_path = s.pending[1].1.clone();
+            let previous = self.current_at(&cert_path);
+            if let Some(old) = &previous {
+                if let Some(e) = self.ledger.certificates.iter_mut().find(|e| &e.serial == old) {
+                    e.replaced_by = Some(s.entry.serial.clone());
+                }
+            }
+            self.ledger.certificates.push(s.entry.clone());
+            issued.push(Issued {
+                entry: s.entry.clone(),
+                cert_path,
+                key_path: s.pending[0].1.clone(),
+                replaced: previous,
+            });
+        }
+        if let Err(e) = self.ledger.save(&self.dir) {
+            discard(&staged);
+            return Err(e);
+        }
+        // Keys first: a certificate must never be in place without its key.
+        for s in &staged {
+            for (pending, path) in &s.pending {
+                files::commit_pending(pending, path)?;
             }
         }
-        self.ledger.certificates.push(entry.clone());
-        self.ledger.save(&self.dir)?;
-        files::commit_pending(&pending_key, &key_path)?;
-        files::commit_pending(&pending_cert, &cert_path)?;
-        Ok(Issued {
-            entry,
-            cert_path,
-            key_path,
-            replaced: previous,
-        })
+        Ok(issued)
     }
 
     /// Revoke a certificate by serial and re-issue its CA's CRL.
@@ -550,6 +614,22 @@ impl Pki {
             }
         }
         Ok(())
+    }
+}
+
+/// A signed certificate whose files are written under pending names.
+struct Staged {
+    entry: Entry,
+    /// (pending, final) paths: key first, then certificate.
+    pending: Vec<(PathBuf, PathBuf)>,
+}
+
+/// Remove the pending files of certificates that will not be recorded.
+fn discard(staged: &[Staged]) {
+    for s in staged {
+        for (pending, _) in &s.pending {
+            let _ = fs::remove_file(pending);
+        }
     }
 }
 

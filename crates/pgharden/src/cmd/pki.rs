@@ -129,12 +129,8 @@ fn issue_clients(
     pass: Option<&Passphrase>,
 ) -> anyhow::Result<Vec<Issued>> {
     let bar = if roles.len() > 1 { progress(roles.len() as u64) } else { ProgressBar::hidden() };
-    let mut issued = Vec::with_capacity(roles.len());
-    for role in roles {
-        let req = ClientRequest { role: role.clone(), ..base.clone() };
-        issued.push(pki.issue_client(&req, pass).with_context(|| format!("issuing the certificate of role {role:?}"))?);
-        bar.inc(1);
-    }
+    let reqs: Vec<ClientRequest> = roles.iter().map(|role| ClientRequest { role: role.clone(), ..base.clone() }).collect();
+    let issued = pki.issue_clients(&reqs, pass, &mut |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     Ok(issued)
 }

