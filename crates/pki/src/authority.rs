@@ -17,12 +17,12 @@ use std::fs;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
+use rand::RngCore;
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType,
     ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType,
     SerialNumber,
 };
-use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
@@ -158,7 +158,10 @@ struct Ca {
 
 impl Ca {
     fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
-        Ok(Issuer::from_ca_cert_der(&self.cert_der.as_slice().into(), &self.key)?)
+        Ok(Issuer::from_ca_cert_der(
+            &self.cert_der.as_slice().into(),
+            &self.key,
+        )?)
     }
 }
 
@@ -206,7 +209,14 @@ impl Pki {
         let root_cert = root_params.self_signed(&root_key)?;
         let mut pending = Vec::new();
         let root_entry = entry_for(Kind::Root, "root", root_cert.der(), opts.key_type, None, vec![])?;
-        pending.extend(stage_ca(dir, Kind::Root, &root_entry, root_cert.pem(), &root_key, opts)?);
+        pending.extend(stage_ca(
+            dir,
+            Kind::Root,
+            &root_entry,
+            root_cert.pem(),
+            &root_key,
+            opts,
+        )?);
         ledger.certificates.push(root_entry);
         let root = Ca {
             kind: Kind::Root,
@@ -294,13 +304,26 @@ impl Pki {
     /// Issue a server certificate with a SAN for every host.
     pub fn issue_server(&mut self, req: &ServerRequest, pass: Option<&Passphrase>) -> Result<Issued> {
         let Some(first) = req.hosts.first() else {
-            return Err(Error::invalid("--host", "", "at least one host name or address is needed"));
+            return Err(Error::invalid(
+                "--host",
+                "",
+                "at least one host name or address is needed",
+            ));
         };
-        let sans = req.hosts.iter().map(|h| parse_host(h)).collect::<Result<Vec<_>>>()?;
+        let sans = req
+            .hosts
+            .iter()
+            .map(|h| parse_host(h))
+            .collect::<Result<Vec<_>>>()?;
         let name = req.name.clone().unwrap_or_else(|| first.clone());
         check_dir_name(&name)?;
         let key_type = req.key_type.unwrap_or(self.ledger.key_type);
-        let mut params = leaf_params(&self.ledger.organization, first, key_type, ExtendedKeyUsagePurpose::ServerAuth);
+        let mut params = leaf_params(
+            &self.ledger.organization,
+            first,
+            key_type,
+            ExtendedKeyUsagePurpose::ServerAuth,
+        );
         params.subject_alt_names = sans;
         let spec = LeafSpec {
             kind: Kind::Server,
@@ -317,7 +340,9 @@ impl Pki {
     /// Issue a client certificate whose CN is the role (or `cn`, to be mapped in pg_ident.conf).
     pub fn issue_client(&mut self, req: &ClientRequest, pass: Option<&Passphrase>) -> Result<Issued> {
         let mut issued = self.issue_clients(std::slice::from_ref(req), pass, &mut |_| {})?;
-        issued.pop().ok_or_else(|| Error::Ledger("nothing was issued".into()))
+        issued
+            .pop()
+            .ok_or_else(|| Error::Ledger("nothing was issued".into()))
     }
 
     /// Issue many client certificates with one unlock of the CA and one ledger write; `progress` is
@@ -357,7 +382,12 @@ impl Pki {
         let name = req.name.clone().unwrap_or_else(|| req.role.clone());
         check_dir_name(&name)?;
         let key_type = req.key_type.unwrap_or(self.ledger.key_type);
-        let params = leaf_params(&self.ledger.organization, &cn, key_type, ExtendedKeyUsagePurpose::ClientAuth);
+        let params = leaf_params(
+            &self.ledger.organization,
+            &cn,
+            key_type,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        );
         let spec = LeafSpec {
             kind: Kind::Client,
             name,
@@ -370,11 +400,18 @@ impl Pki {
         Ok((params, spec))
     }
 
-    fn issue_leaf(&mut self, params: CertificateParams, spec: LeafSpec, pass: Option<&Passphrase>) -> Result<Issued> {
+    fn issue_leaf(
+        &mut self,
+        params: CertificateParams,
+        spec: LeafSpec,
+        pass: Option<&Passphrase>,
+    ) -> Result<Issued> {
         let ca = self.load_ca(spec.kind.issuer(), pass)?;
         let staged = self.stage_leaf(params, spec, &ca)?;
         let mut issued = self.commit(vec![staged])?;
-        issued.pop().ok_or_else(|| Error::Ledger("nothing was issued".into()))
+        issued
+            .pop()
+            .ok_or_else(|| Error::Ledger("nothing was issued".into()))
     }
 
     /// Sign a leaf and write its key and certificate under pending names; nothing is recorded yet.
@@ -407,7 +444,14 @@ impl Pki {
         params.not_after = not_after;
         let key = spec.key_type.generate()?;
         let cert = params.signed_by(&key, &ca.issuer()?)?;
-        let entry = entry_for(spec.kind, &spec.name, cert.der(), spec.key_type, spec.role, spec.sans)?;
+        let entry = entry_for(
+            spec.kind,
+            &spec.name,
+            cert.der(),
+            spec.key_type,
+            spec.role,
+            spec.sans,
+        )?;
         files::ensure_dir(&leaf_dir, DIR_MODE)?;
         let chain = format!("{}{}", cert.pem(), ca.cert_pem);
         let key_pem = key::key_pem(&key, None)?;
@@ -472,12 +516,19 @@ impl Pki {
         // Load the CA first: a wrong passphrase must not leave a revocation recorded but unpublished.
         let ca = self.load_ca(entry.kind.issuer(), pass)?;
         let revocation = Revocation {
-            at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc()),
+            at: OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .unwrap_or(OffsetDateTime::now_utc()),
             reason,
         };
         let mut updated = entry;
         updated.revoked = Some(revocation);
-        if let Some(e) = self.ledger.certificates.iter_mut().find(|e| e.serial == updated.serial) {
+        if let Some(e) = self
+            .ledger
+            .certificates
+            .iter_mut()
+            .find(|e| e.serial == updated.serial)
+        {
             *e = updated.clone();
         }
         self.ledger.save(&self.dir)?;
@@ -499,14 +550,20 @@ impl Pki {
     }
 
     fn write_crl(&mut self, ca: &Ca) -> Result<PathBuf> {
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
+        let now = OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap_or(OffsetDateTime::now_utc());
         let number = self.ledger.crl_numbers.next(ca.kind);
         let revoked = self
             .ledger
             .revoked_by(ca.kind)
             .map(|e| {
-                let bytes = hex::decode(&e.serial).map_err(|_| Error::Ledger(format!("bad serial {} in ledger", e.serial)))?;
-                let r = e.revoked.as_ref().ok_or_else(|| Error::Ledger("revocation vanished".into()))?;
+                let bytes = hex::decode(&e.serial)
+                    .map_err(|_| Error::Ledger(format!("bad serial {} in ledger", e.serial)))?;
+                let r = e
+                    .revoked
+                    .as_ref()
+                    .ok_or_else(|| Error::Ledger("revocation vanished".into()))?;
                 Ok(RevokedCertParams {
                     serial_number: SerialNumber::from_slice(&bytes),
                     revocation_time: r.at,
@@ -560,13 +617,21 @@ impl Pki {
         let block = pem::parse(&pem_text)
             .map_err(|e| Error::bad_file(&cert_path, format!("not a PEM certificate ({e}); truncated?")))?;
         if block.tag() != "CERTIFICATE" {
-            return Err(Error::bad_file(&cert_path, format!("expected a CERTIFICATE, found {}", block.tag())));
+            return Err(Error::bad_file(
+                &cert_path,
+                format!("expected a CERTIFICATE, found {}", block.tag()),
+            ));
         }
         let der = block.contents().to_vec();
         let (_, x509) = X509Certificate::from_der(&der)
             .map_err(|e| Error::bad_file(&cert_path, format!("corrupt certificate: {e}")))?;
         check_issuer(&cert_path, &x509)?;
-        if let Some(e) = self.ledger.certificates.iter().find(|e| e.path == Path::new(kind.ca_dir()).join("ca.crt") && e.sha256 == fingerprint(&der)) {
+        if let Some(e) = self
+            .ledger
+            .certificates
+            .iter()
+            .find(|e| e.path == Path::new(kind.ca_dir()).join("ca.crt") && e.sha256 == fingerprint(&der))
+        {
             if let Some(r) = &e.revoked {
                 return Err(Error::BadIssuer {
                     path: cert_path,
@@ -576,7 +641,10 @@ impl Pki {
         }
         let (key, _) = key::load_key(&key_path, pass)?;
         if x509.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
-            return Err(Error::KeyMismatch { path: key_path, cert: cert_path });
+            return Err(Error::KeyMismatch {
+                path: key_path,
+                cert: cert_path,
+            });
         }
         let ski = ski_of(&cert_path, &der)?;
         Ok(Ca {
@@ -644,7 +712,11 @@ struct LeafSpec {
 }
 
 fn leaf_dir_name(kind: Kind) -> &'static str {
-    if kind == Kind::Server { "servers" } else { "clients" }
+    if kind == Kind::Server {
+        "servers"
+    } else {
+        "clients"
+    }
 }
 
 fn leaf_paths(dir: &Path, kind: Kind) -> (PathBuf, PathBuf) {
@@ -689,7 +761,11 @@ fn rfc3339(t: OffsetDateTime) -> String {
 
 fn validate_days(flag: &'static str, days: u32) -> Result<()> {
     if days == 0 || days > 36500 {
-        return Err(Error::invalid(flag, days.to_string(), "must be between 1 and 36500 days"));
+        return Err(Error::invalid(
+            flag,
+            days.to_string(),
+            "must be between 1 and 36500 days",
+        ));
     }
     Ok(())
 }
@@ -711,7 +787,12 @@ fn dn(org: &str, cn: &str) -> DistinguishedName {
     dn
 }
 
-fn ca_params(org: &str, kind: Kind, not_before: OffsetDateTime, not_after: OffsetDateTime) -> CertificateParams {
+fn ca_params(
+    org: &str,
+    kind: Kind,
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+) -> CertificateParams {
     let (cn, path_len) = match kind {
         Kind::Root => ("Root CA", 1),
         Kind::ServerCa => ("Server Intermediate CA", 0),
@@ -721,7 +802,11 @@ fn ca_params(org: &str, kind: Kind, not_before: OffsetDateTime, not_after: Offse
     params.serial_number = Some(random_serial());
     params.not_before = not_before;
     params.not_after = not_after;
-    let name = if org.is_empty() { cn.to_string() } else { format!("{org} {cn}") };
+    let name = if org.is_empty() {
+        cn.to_string()
+    } else {
+        format!("{org} {cn}")
+    };
     params.distinguished_name = dn(org, &name);
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -780,11 +865,16 @@ fn entry_for(
 /// SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it.
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = Sha256::digest(der);
-    digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
+    digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn ski_of(path: &Path, der: &[u8]) -> Result<Vec<u8>> {
-    let (_, x509) = X509Certificate::from_der(der).map_err(|e| Error::bad_file(path, format!("corrupt certificate: {e}")))?;
+    let (_, x509) = X509Certificate::from_der(der)
+        .map_err(|e| Error::bad_file(path, format!("corrupt certificate: {e}")))?;
     x509.iter_extensions()
         .find_map(|ext| match ext.parsed_extension() {
             x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => Some(id.0.to_vec()),
@@ -802,9 +892,15 @@ fn check_issuer(path: &Path, x509: &X509Certificate<'_>) -> Result<()> {
         path: path.to_path_buf(),
         reason,
     };
-    let is_ca = x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca);
+    let is_ca = x509
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|bc| bc.value.ca);
     if !is_ca {
-        return Err(bad("it is not a CA certificate (basicConstraints CA:TRUE is missing)".into()));
+        return Err(bad(
+            "it is not a CA certificate (basicConstraints CA:TRUE is missing)".into(),
+        ));
     }
     if let Ok(Some(ku)) = x509.key_usage() {
         if !ku.value.key_cert_sign() {
@@ -814,10 +910,16 @@ fn check_issuer(path: &Path, x509: &X509Certificate<'_>) -> Result<()> {
     let now = OffsetDateTime::now_utc();
     let validity = x509.validity();
     if now < validity.not_before.to_datetime() {
-        return Err(bad(format!("it is not valid until {}", rfc3339(validity.not_before.to_datetime()))));
+        return Err(bad(format!(
+            "it is not valid until {}",
+            rfc3339(validity.not_before.to_datetime())
+        )));
     }
     if now > validity.not_after.to_datetime() {
-        return Err(bad(format!("it expired on {}", rfc3339(validity.not_after.to_datetime()))));
+        return Err(bad(format!(
+            "it expired on {}",
+            rfc3339(validity.not_after.to_datetime())
+        )));
     }
     Ok(())
 }
@@ -850,7 +952,8 @@ pub fn parse_host(host: &str) -> Result<SanType> {
             && l.len() <= 63
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && l.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     if host.len() > 253 || bare.is_empty() || !bare.split('.').all(label_ok) {
         return Err(Error::invalid(
@@ -874,17 +977,29 @@ fn check_role(role: &str) -> Result<()> {
         return Err(Error::invalid(
             "--role",
             role,
-            format!("PostgreSQL role names are at most {MAX_ROLE_BYTES} bytes; longer names are truncated and would not match"),
+            format!(
+                "PostgreSQL role names are at most {MAX_ROLE_BYTES} bytes; longer names are truncated and would not match"
+            ),
         ));
     }
     if role.contains('\0') {
-        return Err(Error::invalid("--role", role.replace('\0', "\\0"), "contains a NUL byte"));
+        return Err(Error::invalid(
+            "--role",
+            role.replace('\0', "\\0"),
+            "contains a NUL byte",
+        ));
     }
     Ok(())
 }
 
 fn check_dir_name(name: &str) -> Result<()> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') || name.contains('\0') || name.starts_with('.') {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains('/')
+        || name.contains('\0')
+        || name.starts_with('.')
+    {
         return Err(Error::invalid(
             "certificate directory name",
             name,
@@ -899,12 +1014,20 @@ pub fn normalize_serial(serial: &str) -> Result<String> {
     let s = serial.trim();
     let s = s.strip_prefix("serial=").unwrap_or(s);
     let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
-    let hex: String = s.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
+    let hex: String = s
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase();
     if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Error::invalid("serial", serial, "expected hexadecimal digits"));
     }
     let trimmed = hex.trim_start_matches('0');
-    let mut out = if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() };
+    let mut out = if trimmed.is_empty() {
+        "0".to_string()
+    } else {
+        trimmed.to_string()
+    };
     if out.len() % 2 == 1 {
         out.insert(0, '0');
     }
@@ -914,7 +1037,8 @@ pub fn normalize_serial(serial: &str) -> Result<String> {
 /// The serial (ledger form) of the first certificate in a PEM file, for `revoke --cert`.
 pub fn serial_of_file(path: &Path) -> Result<String> {
     let text = files::read(path)?;
-    let blocks = pem::parse_many(&text).map_err(|e| Error::bad_file(path, format!("not a PEM file ({e}); truncated?")))?;
+    let blocks = pem::parse_many(&text)
+        .map_err(|e| Error::bad_file(path, format!("not a PEM file ({e}); truncated?")))?;
     let block = blocks
         .iter()
         .find(|b| b.tag() == "CERTIFICATE")
@@ -940,7 +1064,10 @@ mod tests {
     fn hosts_are_checked() {
         assert!(matches!(parse_host("127.0.0.1").unwrap(), SanType::IpAddress(_)));
         assert!(matches!(parse_host("::1").unwrap(), SanType::IpAddress(_)));
-        assert!(matches!(parse_host("*.db.example.com").unwrap(), SanType::DnsName(_)));
+        assert!(matches!(
+            parse_host("*.db.example.com").unwrap(),
+            SanType::DnsName(_)
+        ));
         let err = parse_host("my host").unwrap_err().to_string();
         assert!(err.contains("my host"), "{err}");
         assert!(parse_host("a..b").is_err());

@@ -23,7 +23,9 @@ pub enum Error {
     #[error("{path}: {reason}")]
     BadFile { path: PathBuf, reason: String },
 
-    #[error("{path}: the CA key is encrypted and no passphrase was given (use --passphrase-file, PGHARDEN_CA_PASSPHRASE or a terminal prompt)")]
+    #[error(
+        "{path}: the CA key is encrypted and no passphrase was given (use --passphrase-file, PGHARDEN_CA_PASSPHRASE or a terminal prompt)"
+    )]
     PassphraseRequired { path: PathBuf },
 
     #[error("{path}: wrong passphrase (the key could not be decrypted)")]

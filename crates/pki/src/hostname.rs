@@ -137,30 +137,25 @@ pub fn check_host(cert: &X509Certificate<'_>, host: &str) -> Result<HostCheck, H
     }
 
     let mut used_cn_fallback = false;
-    if check_cn {
-        if let Some(cn) = cert
+    if check_cn
+        && let Some(cn) = cert
             .subject()
             .iter_attributes()
             .find(|attr| *attr.attr_type() == OID_X509_COMMON_NAME)
-        {
-            used_cn_fallback = true;
-            // libpq takes the raw ASN1_STRING bytes, whatever the string type
-            // (a BMPString CN therefore trips the embedded-NUL check).
-            let (value, hit) =
-                compare_name(NameKind::CommonName, cn.attr_value().as_bytes(), host_bytes)?;
-            names_checked.push(CheckedName {
-                kind: NameKind::CommonName,
-                value,
-                matched: hit,
-            });
-            matched = hit;
-        }
+    {
+        used_cn_fallback = true;
+        // libpq takes the raw ASN1_STRING bytes, whatever the string type
+        // (a BMPString CN therefore trips the embedded-NUL check).
+        let (value, hit) = compare_name(NameKind::CommonName, cn.attr_value().as_bytes(), host_bytes)?;
+        names_checked.push(CheckedName {
+            kind: NameKind::CommonName,
+            value,
+            matched: hit,
+        });
+        matched = hit;
     }
 
-    let matched_name = names_checked
-        .iter()
-        .find(|n| n.matched)
-        .map(|n| n.value.clone());
+    let matched_name = names_checked.iter().find(|n| n.matched).map(|n| n.value.clone());
     let libpq_message = if matched {
         None
     } else {
@@ -201,9 +196,7 @@ enum SanEntry<'a> {
 }
 
 /// The dNSName and iPAddress entries of the subjectAltName extension, in order.
-fn subject_alt_names<'a>(
-    cert: &'a X509Certificate<'_>,
-) -> Result<Vec<SanEntry<'a>>, HostnameError> {
+fn subject_alt_names<'a>(cert: &'a X509Certificate<'_>) -> Result<Vec<SanEntry<'a>>, HostnameError> {
     let mut sans = cert
         .extensions()
         .iter()
@@ -243,11 +236,7 @@ fn subject_alt_names<'a>(
 
 /// `pq_verify_peer_name_matches_certificate_name`: exact (case-folded) or
 /// wildcard match; a name with an embedded NUL is an error.
-fn compare_name(
-    kind: NameKind,
-    name: &[u8],
-    host: &[u8],
-) -> Result<(String, bool), HostnameError> {
+fn compare_name(kind: NameKind, name: &[u8], host: &[u8]) -> Result<(String, bool), HostnameError> {
     let value = String::from_utf8_lossy(name).into_owned();
     if name.contains(&0) {
         return Err(HostnameError::EmbeddedNul { kind, name: value });
@@ -336,10 +325,10 @@ fn inet_aton(s: &[u8]) -> Option<[u8; 4]> {
             break;
         }
     }
-    if let Some(&c) = s.get(pos) {
-        if !(c.is_ascii() && is_c_space(c)) {
-            return None;
-        }
+    if let Some(&c) = s.get(pos)
+        && !(c.is_ascii() && is_c_space(c))
+    {
+        return None;
     }
     let max: u64 = match parts.len() {
         0 => 0xffff_ffff,
@@ -362,9 +351,7 @@ fn inet_aton(s: &[u8]) -> Option<[u8; 4]> {
 /// ERANGE and values above 0xffffffff). Returns the value and end position.
 fn strtoul_auto(s: &[u8], pos: usize) -> Option<(u64, usize)> {
     let (base, start) = if s.get(pos) == Some(&b'0') {
-        if matches!(s.get(pos + 1), Some(b'x' | b'X'))
-            && s.get(pos + 2).is_some_and(u8::is_ascii_hexdigit)
-        {
+        if matches!(s.get(pos + 1), Some(b'x' | b'X')) && s.get(pos + 2).is_some_and(u8::is_ascii_hexdigit) {
             (16, pos + 2)
         } else {
             (8, pos)
@@ -489,13 +476,14 @@ fn inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
             val = 0;
             continue;
         }
-        if ch == b'.' && tp + 4 <= 16 {
-            if let Some(v4) = inet_pton4(&s[curtok..]) {
-                tmp[tp..tp + 4].copy_from_slice(&v4);
-                tp += 4;
-                xdigits_seen = 0;
-                break;
-            }
+        if ch == b'.'
+            && tp + 4 <= 16
+            && let Some(v4) = inet_pton4(&s[curtok..])
+        {
+            tmp[tp..tp + 4].copy_from_slice(&v4);
+            tp += 4;
+            xdigits_seen = 0;
+            break;
         }
         return None;
     }
@@ -524,10 +512,7 @@ fn inet_pton6(s: &[u8]) -> Option<[u8; 16]> {
 
 /// `pg_inet_net_ntop(AF_INET, addr, 32, ...)`.
 fn format_ipv4(addr: &[u8]) -> String {
-    addr.iter()
-        .map(u8::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
+    addr.iter().map(u8::to_string).collect::<Vec<_>>().join(".")
 }
 
 /// `pg_inet_net_ntop(AF_INET6, addr, 128, ...)`: the longest run (first of
@@ -546,16 +531,16 @@ fn format_ipv6(addr: &[u8]) -> String {
                 None => (i, 1),
                 Some((base, len)) => (base, len + 1),
             });
-        } else if let Some(c) = cur.take() {
-            if best.is_none_or(|b| c.1 > b.1) {
-                best = Some(c);
-            }
-        }
-    }
-    if let Some(c) = cur {
-        if best.is_none_or(|b| c.1 > b.1) {
+        } else if let Some(c) = cur.take()
+            && best.is_none_or(|b| c.1 > b.1)
+        {
             best = Some(c);
         }
+    }
+    if let Some(c) = cur
+        && best.is_none_or(|b| c.1 > b.1)
+    {
+        best = Some(c);
     }
     if best.is_some_and(|b| b.1 < 2) {
         best = None;
@@ -563,25 +548,24 @@ fn format_ipv6(addr: &[u8]) -> String {
 
     let mut out = String::new();
     for i in 0..8 {
-        if let Some((base, len)) = best {
-            if i >= base && i < base + len {
-                if i == base {
-                    out.push(':');
-                }
-                continue;
+        if let Some((base, len)) = best
+            && i >= base
+            && i < base + len
+        {
+            if i == base {
+                out.push(':');
             }
+            continue;
         }
         if i != 0 {
             out.push(':');
         }
-        if i == 6 {
-            if let Some((0, len)) = best {
-                if len == 6 || (len == 7 && words[7] != 0x0001) || (len == 5 && words[5] == 0xffff)
-                {
-                    out.push_str(&format_ipv4(&addr[12..16]));
-                    break;
-                }
-            }
+        if i == 6
+            && let Some((0, len)) = best
+            && (len == 6 || (len == 7 && words[7] != 0x0001) || (len == 5 && words[5] == 0xffff))
+        {
+            out.push_str(&format_ipv4(&addr[12..16]));
+            break;
         }
         out.push_str(&format!("{:x}", words[i]));
     }
@@ -592,11 +576,10 @@ fn format_ipv6(addr: &[u8]) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
 mod tests {
     use super::*;
-    use rcgen::{
-        CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair, SanType,
-    };
+    use rcgen::{CertificateParams, CustomExtension, DistinguishedName, DnType, KeyPair, SanType};
     use std::net::IpAddr;
 
     /// A self-signed certificate with the given SANs and CN, as DER.
@@ -744,9 +727,7 @@ mod tests {
         assert_eq!(r.names_checked.len(), 1);
         assert_eq!(
             r.libpq_message.as_deref(),
-            Some(
-                "server certificate for \"other.example.com\" does not match host name \"db.example.com\""
-            )
+            Some("server certificate for \"other.example.com\" does not match host name \"db.example.com\"")
         );
     }
 
@@ -819,10 +800,10 @@ mod tests {
     fn first_cn_is_used() {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
-        params.distinguished_name.push(DnType::CommonName, "first.example.com");
         params
             .distinguished_name
-            .push(DnType::OrganizationName, "Org");
+            .push(DnType::CommonName, "first.example.com");
+        params.distinguished_name.push(DnType::OrganizationName, "Org");
         let key = KeyPair::generate().unwrap();
         let der = params.self_signed(&key).unwrap().der().to_vec();
         assert!(ok(&der, "first.example.com").matched);
@@ -833,10 +814,7 @@ mod tests {
     fn bad_ip_length_is_an_error() {
         // [7] with 5 bytes
         let der = make_cert_raw_san(&[0x87, 5, 1, 2, 3, 4, 5], None);
-        assert_eq!(
-            check(&der, "1.2.3.4"),
-            Err(HostnameError::InvalidIpLength(5))
-        );
+        assert_eq!(check(&der, "1.2.3.4"), Err(HostnameError::InvalidIpLength(5)));
         assert_eq!(
             HostnameError::InvalidIpLength(5).to_string(),
             "certificate contains IP address with invalid length 5"

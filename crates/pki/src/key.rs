@@ -141,8 +141,8 @@ impl Passphrase {
     /// Read a passphrase from the first line of a file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let bytes = Zeroizing::new(crate::files::read(path)?);
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Error::bad_file(path, "passphrase file is not UTF-8"))?;
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| Error::bad_file(path, "passphrase file is not UTF-8"))?;
         let first = text.lines().next().unwrap_or_default();
         Passphrase::new(first).map_err(|_| Error::bad_file(path, "passphrase file is empty"))
     }
@@ -176,14 +176,18 @@ fn pkcs8_v1(key: &KeyPair) -> Result<Zeroizing<Vec<u8>>> {
 pub fn key_pem(key: &KeyPair, passphrase: Option<&Passphrase>) -> Result<Zeroizing<String>> {
     let der = pkcs8_v1(key)?;
     let Some(pass) = passphrase else {
-        return Ok(Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec()))));
+        return Ok(Zeroizing::new(pem::encode(&pem::Pem::new(
+            "PRIVATE KEY",
+            der.to_vec(),
+        ))));
     };
     let mut salt = [0u8; 16];
     let mut iv = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     rand::rng().fill_bytes(&mut iv);
-    let params = pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
-        .map_err(|e| Error::Encrypt(e.to_string()))?;
+    let params =
+        pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
+            .map_err(|e| Error::Encrypt(e.to_string()))?;
     let info = PrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| Error::Encrypt(e.to_string()))?;
     let doc = info
         .encrypt_with_params(params, pass.expose())
@@ -262,12 +266,18 @@ fn key_type_of(path: &Path, der: &[u8]) -> Result<KeyType> {
                 2048 => Ok(KeyType::Rsa2048),
                 3072 => Ok(KeyType::Rsa3072),
                 4096 => Ok(KeyType::Rsa4096),
-                bits => Err(Error::bad_file(path, format!("RSA-{bits} is not a key size pgharden issues"))),
+                bits => Err(Error::bad_file(
+                    path,
+                    format!("RSA-{bits} is not a key size pgharden issues"),
+                )),
             }
         }
         _ => Err(Error::bad_file(
             path,
-            format!("unsupported key algorithm {oid}{}", param.map(|p| format!(" ({p})")).unwrap_or_default()),
+            format!(
+                "unsupported key algorithm {oid}{}",
+                param.map(|p| format!(" ({p})")).unwrap_or_default()
+            ),
         )),
     }
 }
@@ -314,8 +324,14 @@ mod tests {
         assert!(is_encrypted(&path).unwrap());
         assert!(load_key(&path, Some(&pass)).is_ok());
         let wrong = Passphrase::new("battery staple").unwrap();
-        assert!(matches!(load_key(&path, Some(&wrong)), Err(Error::WrongPassphrase { .. })));
-        assert!(matches!(load_key(&path, None), Err(Error::PassphraseRequired { .. })));
+        assert!(matches!(
+            load_key(&path, Some(&wrong)),
+            Err(Error::WrongPassphrase { .. })
+        ));
+        assert!(matches!(
+            load_key(&path, None),
+            Err(Error::PassphraseRequired { .. })
+        ));
     }
 
     #[test]

@@ -95,7 +95,11 @@ impl Reason {
             .map(|(r, _)| *r)
             .ok_or_else(|| {
                 let names: Vec<_> = Reason::ALL.iter().map(|(_, n)| *n).collect();
-                Error::invalid("revocation reason", s, format!("expected one of {}", names.join(", ")))
+                Error::invalid(
+                    "revocation reason",
+                    s,
+                    format!("expected one of {}", names.join(", ")),
+                )
             })
     }
 
@@ -212,7 +216,10 @@ impl Ledger {
         if ledger.format != FORMAT {
             return Err(Error::bad_file(
                 &path,
-                format!("ledger format {} is not supported (this pgharden reads {FORMAT})", ledger.format),
+                format!(
+                    "ledger format {} is not supported (this pgharden reads {FORMAT})",
+                    ledger.format
+                ),
             ));
         }
         Ok(ledger)

@@ -18,17 +18,15 @@
 mod authority;
 mod error;
 pub mod files;
-#[path = "stub/hostname.rs"]
 pub mod hostname;
-#[path = "stub/inspect.rs"]
 pub mod inspect;
 pub mod key;
 pub mod ledger;
 pub mod verify;
 
 pub use authority::{
-    CLIENT_DAYS, CRL_BUNDLE, CRL_DAYS, ClientRequest, INTERMEDIATE_DAYS, InitOptions, Issued, Listed, Pki, ROOT_DAYS,
-    SERVER_DAYS, ServerRequest, Status, fingerprint, normalize_serial, parse_host, serial_of_file,
+    CLIENT_DAYS, CRL_BUNDLE, CRL_DAYS, ClientRequest, INTERMEDIATE_DAYS, InitOptions, Issued, Listed, Pki,
+    ROOT_DAYS, SERVER_DAYS, ServerRequest, Status, fingerprint, normalize_serial, parse_host, serial_of_file,
 };
 pub use error::{Error, Result};
 pub use key::{KeyType, Passphrase};

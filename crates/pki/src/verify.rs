@@ -15,8 +15,8 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 use serde::Serialize;
 use time::OffsetDateTime;
 use webpki::{
-    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList, RevocationCheckDepth,
-    RevocationOptionsBuilder, UnknownStatusPolicy,
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList,
+    RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
@@ -68,7 +68,11 @@ impl Trust {
         if certs.is_empty() {
             return Err(Error::bad_file(path, "no CERTIFICATE in the file"));
         }
-        let target = if as_roots { &mut self.roots } else { &mut self.intermediates };
+        let target = if as_roots {
+            &mut self.roots
+        } else {
+            &mut self.intermediates
+        };
         target.extend(certs);
         Ok(())
     }
@@ -79,14 +83,16 @@ impl Trust {
         if crls.is_empty() {
             return Err(Error::bad_file(path, "no X509 CRL in the file"));
         }
-        self.crls.extend(crls.into_iter().map(|c| (path.to_path_buf(), c)));
+        self.crls
+            .extend(crls.into_iter().map(|c| (path.to_path_buf(), c)));
         Ok(())
     }
 }
 
 fn pem_blocks(path: &Path, tag: &str) -> Result<Vec<Vec<u8>>> {
     let bytes = files::read(path)?;
-    let blocks = pem::parse_many(&bytes).map_err(|e| Error::bad_file(path, format!("not a PEM file ({e}); truncated?")))?;
+    let blocks = pem::parse_many(&bytes)
+        .map_err(|e| Error::bad_file(path, format!("not a PEM file ({e}); truncated?")))?;
     Ok(blocks
         .into_iter()
         .filter(|b| b.tag() == tag)
@@ -120,7 +126,12 @@ pub struct Report {
 impl Report {
     /// Plain-words rendering, one line per check.
     pub fn render_text(&self) -> String {
-        let mut out = format!("{}\n  subject: {}\n  serial:  {}\n", self.file.display(), self.subject, self.serial);
+        let mut out = format!(
+            "{}\n  subject: {}\n  serial:  {}\n",
+            self.file.display(),
+            self.subject,
+            self.serial
+        );
         if !self.chain.is_empty() {
             out.push_str(&format!("  chain:   {}\n", self.chain.join(" -> ")));
         }
@@ -150,7 +161,15 @@ pub fn verify_file(trust: &Trust, file: &Path, purpose: Purpose, host: Option<&s
     let leaf_der = certs.remove(0);
     let mut intermediates = trust.intermediates.clone();
     intermediates.extend(certs);
-    verify_der(trust, file, &leaf_der, &intermediates, purpose, host, OffsetDateTime::now_utc())
+    verify_der(
+        trust,
+        file,
+        &leaf_der,
+        &intermediates,
+        purpose,
+        host,
+        OffsetDateTime::now_utc(),
+    )
 }
 
 fn verify_der(
@@ -162,7 +181,8 @@ fn verify_der(
     host: Option<&str>,
     at: OffsetDateTime,
 ) -> Result<Report> {
-    let (_, leaf) = X509Certificate::from_der(leaf_der).map_err(|e| Error::bad_file(file, format!("corrupt certificate: {e}")))?;
+    let (_, leaf) = X509Certificate::from_der(leaf_der)
+        .map_err(|e| Error::bad_file(file, format!("corrupt certificate: {e}")))?;
     let mut checks = vec![validity_check(&leaf, at), purpose_check(&leaf, purpose)];
     let chain = chain_check(trust, leaf_der, intermediates, purpose, at, false);
     let path = match &chain {
@@ -170,7 +190,10 @@ fn verify_der(
             checks.push(Check {
                 name: "chain",
                 ok: true,
-                detail: format!("signed by a trusted root through {} intermediate(s)", path.len().saturating_sub(2)),
+                detail: format!(
+                    "signed by a trusted root through {} intermediate(s)",
+                    path.len().saturating_sub(2)
+                ),
             });
             path.clone()
         }
@@ -184,7 +207,14 @@ fn verify_der(
         }
     };
     if chain.is_ok() {
-        checks.extend(revocation_checks(trust, leaf_der, intermediates, &path, purpose, at));
+        checks.extend(revocation_checks(
+            trust,
+            leaf_der,
+            intermediates,
+            &path,
+            purpose,
+            at,
+        ));
     }
     let host_check = match host {
         Some(h) => {
@@ -196,7 +226,11 @@ fn verify_der(
     };
     let subjects = path
         .iter()
-        .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c.subject().to_string()))
+        .filter_map(|der| {
+            X509Certificate::from_der(der)
+                .ok()
+                .map(|(_, c)| c.subject().to_string())
+        })
         .collect();
     Ok(Report {
         file: file.to_path_buf(),
@@ -214,21 +248,44 @@ fn validity_check(leaf: &X509Certificate<'_>, at: OffsetDateTime) -> Check {
     let nb = leaf.validity().not_before.to_datetime();
     let na = leaf.validity().not_after.to_datetime();
     let (ok, detail) = if at < nb {
-        (false, format!("not valid until {nb} (clock skew, or issued for the future)"))
+        (
+            false,
+            format!("not valid until {nb} (clock skew, or issued for the future)"),
+        )
     } else if at > na {
-        (false, format!("expired {} days ago, on {na}", (at - na).whole_days()))
+        (
+            false,
+            format!("expired {} days ago, on {na}", (at - na).whole_days()),
+        )
     } else {
-        (true, format!("valid until {na} ({} days left)", (na - at).whole_days()))
+        (
+            true,
+            format!("valid until {na} ({} days left)", (na - at).whole_days()),
+        )
     };
-    Check { name: "validity", ok, detail }
+    Check {
+        name: "validity",
+        ok,
+        detail,
+    }
 }
 
 fn purpose_check(leaf: &X509Certificate<'_>, purpose: Purpose) -> Check {
-    let is_ca = leaf.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca);
+    let is_ca = leaf
+        .basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|bc| bc.value.ca);
     let eku = leaf.extended_key_usage().ok().flatten().map(|e| e.value.clone());
     let (wanted, word) = match purpose {
-        Purpose::Server => (eku.as_ref().map(|e| e.server_auth || e.any), "TLS server (serverAuth)"),
-        Purpose::Client => (eku.as_ref().map(|e| e.client_auth || e.any), "TLS client (clientAuth)"),
+        Purpose::Server => (
+            eku.as_ref().map(|e| e.server_auth || e.any),
+            "TLS server (serverAuth)",
+        ),
+        Purpose::Client => (
+            eku.as_ref().map(|e| e.client_auth || e.any),
+            "TLS client (clientAuth)",
+        ),
     };
     let (ok, detail) = if is_ca {
         (false, "this is a CA certificate, not a leaf".to_string())
@@ -236,10 +293,17 @@ fn purpose_check(leaf: &X509Certificate<'_>, purpose: Purpose) -> Check {
         match wanted {
             Some(true) => (true, format!("extendedKeyUsage allows {word}")),
             Some(false) => (false, format!("extendedKeyUsage does not allow {word}")),
-            None => (true, format!("no extendedKeyUsage, so any purpose including {word}")),
+            None => (
+                true,
+                format!("no extendedKeyUsage, so any purpose including {word}"),
+            ),
         }
     };
-    Check { name: "purpose", ok, detail }
+    Check {
+        name: "purpose",
+        ok,
+        detail,
+    }
 }
 
 fn unix_time(at: OffsetDateTime) -> UnixTime {
@@ -258,24 +322,39 @@ fn chain_check(
 ) -> std::result::Result<Vec<Vec<u8>>, String> {
     let leaf_cd = CertificateDer::from(leaf_der);
     let ee = EndEntityCert::try_from(&leaf_cd).map_err(|e| explain(&e))?;
-    let root_cds: Vec<CertificateDer<'_>> = trust.roots.iter().map(|r| CertificateDer::from(r.as_slice())).collect();
+    let root_cds: Vec<CertificateDer<'_>> = trust
+        .roots
+        .iter()
+        .map(|r| CertificateDer::from(r.as_slice()))
+        .collect();
     let anchors = root_cds
         .iter()
-        .map(|r| webpki::anchor_from_trusted_cert(r).map_err(|e| format!("trusted root is unusable: {}", explain(&e))))
+        .map(|r| {
+            webpki::anchor_from_trusted_cert(r)
+                .map_err(|e| format!("trusted root is unusable: {}", explain(&e)))
+        })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let inter: Vec<CertificateDer<'_>> = intermediates.iter().map(|c| CertificateDer::from(c.as_slice())).collect();
+    let inter: Vec<CertificateDer<'_>> = intermediates
+        .iter()
+        .map(|c| CertificateDer::from(c.as_slice()))
+        .collect();
     let crls: Vec<CertRevocationList<'_>> = if with_crls {
         trust
             .crls
             .iter()
-            .filter_map(|(_, der)| OwnedCertRevocationList::from_der(der).ok().map(CertRevocationList::Owned))
+            .filter_map(|(_, der)| {
+                OwnedCertRevocationList::from_der(der)
+                    .ok()
+                    .map(CertRevocationList::Owned)
+            })
             .collect()
     } else {
         Vec::new()
     };
     let crl_refs: Vec<&CertRevocationList<'_>> = crls.iter().collect();
     let revocation = if with_crls {
-        let builder = RevocationOptionsBuilder::new(&crl_refs).map_err(|_| "no CRL is available".to_string())?;
+        let builder =
+            RevocationOptionsBuilder::new(&crl_refs).map_err(|_| "no CRL is available".to_string())?;
         Some(
             builder
                 .with_depth(RevocationCheckDepth::Chain)
@@ -291,7 +370,15 @@ fn chain_check(
         Purpose::Client => KeyUsage::client_auth(),
     };
     let path = ee
-        .verify_for_usage(webpki::ALL_VERIFICATION_ALGS, &anchors, &inter, unix_time(at), usage, revocation, None)
+        .verify_for_usage(
+            webpki::ALL_VERIFICATION_ALGS,
+            &anchors,
+            &inter,
+            unix_time(at),
+            usage,
+            revocation,
+            None,
+        )
         .map_err(|e| explain(&e))?;
     let mut out = vec![leaf_der.to_vec()];
     out.extend(path.intermediate_certificates().map(|c| c.der().to_vec()));
@@ -321,31 +408,60 @@ fn revocation_checks(
     let parsed: Vec<_> = trust
         .crls
         .iter()
-        .filter_map(|(p, der)| CertificateRevocationList::from_der(der).ok().map(|(_, crl)| (p, crl)))
+        .filter_map(|(p, der)| {
+            CertificateRevocationList::from_der(der)
+                .ok()
+                .map(|(_, crl)| (p, crl))
+        })
         .collect();
     let mut missing = Vec::new();
     let mut stale = Vec::new();
     for der in path {
-        let Ok((_, cert)) = X509Certificate::from_der(der) else { continue };
-        match parsed.iter().find(|(_, crl)| crl.issuer().as_raw() == cert.issuer().as_raw()) {
+        let Ok((_, cert)) = X509Certificate::from_der(der) else {
+            continue;
+        };
+        match parsed
+            .iter()
+            .find(|(_, crl)| crl.issuer().as_raw() == cert.issuer().as_raw())
+        {
             None => missing.push(cert.issuer().to_string()),
             Some((p, crl)) => {
                 if let Some(next) = crl.next_update() {
                     if next.to_datetime() < at {
-                        stale.push(format!("{} (next update was due {})", p.display(), next.to_datetime()));
+                        stale.push(format!(
+                            "{} (next update was due {})",
+                            p.display(),
+                            next.to_datetime()
+                        ));
                     }
                 }
             }
         }
     }
     let (ok, detail) = if !missing.is_empty() {
-        (false, format!("no CRL from {}; with CRL checking on, PostgreSQL and libpq reject the chain", missing.join(", ")))
+        (
+            false,
+            format!(
+                "no CRL from {}; with CRL checking on, PostgreSQL and libpq reject the chain",
+                missing.join(", ")
+            ),
+        )
     } else if !stale.is_empty() {
-        (false, format!("expired CRL {}; run `pgharden pki crl`", stale.join(", ")))
+        (
+            false,
+            format!("expired CRL {}; run `pgharden pki crl`", stale.join(", ")),
+        )
     } else {
-        (true, "every CA in the chain, the root included, has a current CRL".to_string())
+        (
+            true,
+            "every CA in the chain, the root included, has a current CRL".to_string(),
+        )
     };
-    checks.push(Check { name: "crls", ok, detail });
+    checks.push(Check {
+        name: "crls",
+        ok,
+        detail,
+    });
     let revoked = match chain_check(trust, leaf_der, intermediates, purpose, at, true) {
         Ok(_) => Check {
             name: "revocation",
@@ -364,7 +480,11 @@ fn revocation_checks(
 
 fn host_as_check(result: &HostCheck, host: &str) -> Check {
     let detail = if result.matched {
-        let how = if result.used_cn_fallback { " (subject CN; no SAN of that type)" } else { "" };
+        let how = if result.used_cn_fallback {
+            " (subject CN; no SAN of that type)"
+        } else {
+            ""
+        };
         format!(
             "\"{host}\" matches \"{}\"{how}",
             result.matched_name.clone().unwrap_or_default()

@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 //! The integration tests: the `pgharden` binary against real peers — the `openssl` CLI, `psql`/libpq
 //! and PostgreSQL clusters started by `testcluster`. One test binary; `support` is the shared harness.
 

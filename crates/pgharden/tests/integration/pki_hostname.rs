@@ -36,7 +36,11 @@ fn craft(pki: &TestPki, name: &str, cn: &str, sans: &[&str]) -> std::path::PathB
     let cert = params.signed_by(&key, &issuer).unwrap();
     let dir = pki.tmp.path().join(name);
     fs::create_dir_all(&dir).unwrap();
-    let chain = format!("{}{}", cert.pem(), fs::read_to_string(pki.path("server-ca/ca.crt")).unwrap());
+    let chain = format!(
+        "{}{}",
+        cert.pem(),
+        fs::read_to_string(pki.path("server-ca/ca.crt")).unwrap()
+    );
     fs::write(dir.join("server.crt"), chain).unwrap();
     fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
     dir
@@ -53,7 +57,8 @@ fn libpq_accepts(cluster: &Cluster, pki: &TestPki, host: &str) -> bool {
     if !out.ok {
         // Only a name mismatch may fail these connections; anything else is a broken test.
         assert!(
-            out.stderr.contains("does not match host name") || out.stderr.contains("could not get server's host name"),
+            out.stderr.contains("does not match host name")
+                || out.stderr.contains("could not get server's host name"),
             "{host}: unexpected failure: {}",
             out.stderr
         );
@@ -62,37 +67,128 @@ fn libpq_accepts(cluster: &Cluster, pki: &TestPki, host: &str) -> bool {
 }
 
 fn pgharden_accepts(pki: &TestPki, cert: &std::path::Path, host: &str) -> bool {
-    let out = run(&["pki", "verify", "--dir", &pki.p(""), cert.to_str().unwrap(), "--host", host]);
+    let out = run(&[
+        "pki",
+        "verify",
+        "--dir",
+        &pki.p(""),
+        cert.to_str().unwrap(),
+        "--host",
+        host,
+    ]);
     let code = out.status.code();
-    assert!(code == Some(0) || code == Some(1), "{host}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        code == Some(0) || code == Some(1),
+        "{host}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     code == Some(0)
+}
+
+/// A certificate shape and the verdict libpq's rules predict for each host.
+struct Case {
+    name: &'static str,
+    cn: &'static str,
+    /// SANs; an IP address is an iPAddress SAN unless written `dns:…`.
+    sans: &'static [&'static str],
+    hosts: &'static [(&'static str, bool)],
 }
 
 #[test]
 fn host_name_rules_agree_with_libpq() {
     let pki = TestPki::bare("p256");
-    let cluster = Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
-    cluster.write_hba("local all all trust\nhostssl all all 127.0.0.1/32 trust\n").unwrap();
-    // (certificate shape, [(host, expected)])
-    let cases: Vec<(&str, &str, Vec<&str>, Vec<(&str, bool)>)> = vec![
-        ("cn-only", "db.example.com", vec![], vec![("db.example.com", true), ("DB.Example.COM", true), ("other.example.com", false), ("127.0.0.1", false)]),
-        ("ip-san", "db.example.com", vec!["127.0.0.1"], vec![("127.0.0.1", true), ("127.0.0.2", false), ("db.example.com", true), ("other.example.com", false)]),
-        ("dns-san-wins-over-cn", "cn.example.com", vec!["db.example.com"], vec![("db.example.com", true), ("cn.example.com", false), ("127.0.0.1", false)]),
-        ("wildcard", "ignored.example.com", vec!["*.example.com"], vec![("db.example.com", true), ("DB.EXAMPLE.COM", true), ("a.b.example.com", false), ("example.com", false), ("ignored.example.com", true)]),
-        ("ip-host-falls-back-to-cn", "127.0.0.1", vec!["db.example.com"], vec![("127.0.0.1", true), ("db.example.com", true), ("127.0.0.2", false)]),
-        ("ip-as-dns-san", "db.example.com", vec!["dns:127.0.0.1"], vec![("127.0.0.1", true), ("db.example.com", false)]),
+    let cluster =
+        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    cluster
+        .write_hba("local all all trust\nhostssl all all 127.0.0.1/32 trust\n")
+        .unwrap();
+    let cases = [
+        Case {
+            name: "cn-only",
+            cn: "db.example.com",
+            sans: &[],
+            hosts: &[
+                ("db.example.com", true),
+                ("DB.Example.COM", true),
+                ("other.example.com", false),
+                ("127.0.0.1", false),
+            ],
+        },
+        Case {
+            name: "ip-san",
+            cn: "db.example.com",
+            sans: &["127.0.0.1"],
+            // libpq parses IPv4 hosts with inet_aton, so "127.1" is 127.0.0.1.
+            hosts: &[
+                ("127.0.0.1", true),
+                ("127.1", true),
+                ("127.0.0.2", false),
+                ("db.example.com", true),
+                ("other.example.com", false),
+            ],
+        },
+        Case {
+            name: "dns-san-wins-over-cn",
+            cn: "cn.example.com",
+            sans: &["db.example.com"],
+            hosts: &[
+                ("db.example.com", true),
+                ("cn.example.com", false),
+                ("127.0.0.1", false),
+            ],
+        },
+        Case {
+            name: "wildcard",
+            cn: "ignored.example.com",
+            sans: &["*.example.com"],
+            hosts: &[
+                ("db.example.com", true),
+                ("DB.EXAMPLE.COM", true),
+                ("a.b.example.com", false),
+                ("example.com", false),
+                ("ignored.example.com", true),
+            ],
+        },
+        Case {
+            name: "ip-host-falls-back-to-cn",
+            cn: "127.0.0.1",
+            sans: &["db.example.com"],
+            hosts: &[
+                ("127.0.0.1", true),
+                ("db.example.com", true),
+                ("127.0.0.2", false),
+            ],
+        },
+        Case {
+            name: "ip-as-dns-san",
+            cn: "db.example.com",
+            sans: &["dns:127.0.0.1"],
+            hosts: &[("127.0.0.1", true), ("db.example.com", false)],
+        },
     ];
     let mut first = true;
-    for (name, cn, sans, hosts) in cases {
-        let dir = craft(&pki, name, cn, &sans);
-        cluster.write_file("server.crt", &fs::read(dir.join("server.crt")).unwrap(), 0o600).unwrap();
-        cluster.write_file("server.key", &fs::read(dir.join("server.key")).unwrap(), 0o600).unwrap();
+    for Case {
+        name,
+        cn,
+        sans,
+        hosts,
+    } in cases
+    {
+        let dir = craft(&pki, name, cn, sans);
+        cluster
+            .write_file("server.crt", &fs::read(dir.join("server.crt")).unwrap(), 0o600)
+            .unwrap();
+        cluster
+            .write_file("server.key", &fs::read(dir.join("server.key")).unwrap(), 0o600)
+            .unwrap();
         if first {
-            cluster.append_conf("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n").unwrap();
+            cluster
+                .append_conf("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")
+                .unwrap();
             first = false;
         }
         reload(&cluster);
-        for (host, expected) in hosts {
+        for &(host, expected) in hosts {
             let libpq = libpq_accepts(&cluster, &pki, host);
             let ours = pgharden_accepts(&pki, &dir.join("server.crt"), host);
             assert_eq!(libpq, expected, "{name}: libpq on {host}");
@@ -106,7 +202,13 @@ fn host_name_rules_agree_with_libpq() {
 fn issued_server_certificate_matches_its_hosts_only() {
     let pki = TestPki::new("p384");
     let cert = pki.path("servers/localhost/server.crt");
-    for (host, expected) in [("localhost", true), ("LOCALHOST", true), ("127.0.0.1", true), ("::1", false), ("db.example.com", false)] {
+    for (host, expected) in [
+        ("localhost", true),
+        ("LOCALHOST", true),
+        ("127.0.0.1", true),
+        ("::1", false),
+        ("db.example.com", false),
+    ] {
         assert_eq!(pgharden_accepts(&pki, &cert, host), expected, "{host}");
     }
 }

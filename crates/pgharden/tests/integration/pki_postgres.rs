@@ -19,18 +19,23 @@ pgh alice@example.com alice
 ";
 
 fn mtls_cluster(pki: &TestPki) -> Cluster {
-    let cluster = Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster =
+        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
     install_server_tls(&cluster, pki, "localhost");
     cluster.write_hba(HBA).unwrap();
     cluster.write_ident(IDENT).unwrap();
     reload(&cluster);
-    cluster.psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;").unwrap();
+    cluster
+        .psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;")
+        .unwrap();
     cluster
 }
 
 /// `ssl = on` and every `ssl_*` file are reloadable; the harness reports a file the server rejected.
 pub fn reload(cluster: &Cluster) {
-    cluster.reload().unwrap_or_else(|e| panic!("reload failed: {e}\n{}", cluster.log()));
+    cluster
+        .reload()
+        .unwrap_or_else(|e| panic!("reload failed: {e}\n{}", cluster.log()));
 }
 
 fn connect(cluster: &Cluster, pki: &TestPki, user: &str, cert_of: &str, sslmode: &str) -> Psql {
@@ -42,7 +47,11 @@ fn connect(cluster: &Cluster, pki: &TestPki, user: &str, cert_of: &str, sslmode:
         pki.p(&format!("{cert_of}.crt")),
         pki.p(&format!("{cert_of}.key")),
     );
-    psql(cluster, &conninfo, "SELECT current_user, ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+    psql(
+        cluster,
+        &conninfo,
+        "SELECT current_user, ssl, version FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+    )
 }
 
 fn mutual_tls_works_end_to_end(key_type: &str) {
@@ -50,30 +59,68 @@ fn mutual_tls_works_end_to_end(key_type: &str) {
     let cluster = mtls_cluster(&pki);
 
     let bob = connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full");
-    assert!(bob.ok, "{key_type}: bob must connect: {}\n{}", bob.stderr, cluster.log());
-    assert!(bob.stdout.starts_with("bob|t|TLSv1."), "{key_type}: {}", bob.stdout);
+    assert!(
+        bob.ok,
+        "{key_type}: bob must connect: {}\n{}",
+        bob.stderr,
+        cluster.log()
+    );
+    assert!(
+        bob.stdout.starts_with("bob|t|TLSv1."),
+        "{key_type}: {}",
+        bob.stdout
+    );
 
     let alice = connect(&cluster, &pki, "alice", "clients/alice/client", "verify-full");
-    assert!(alice.ok && alice.stdout.starts_with("alice|t|"), "{key_type}: CN alice@example.com maps to alice: {alice:?}");
+    assert!(
+        alice.ok && alice.stdout.starts_with("alice|t|"),
+        "{key_type}: CN alice@example.com maps to alice: {alice:?}"
+    );
 
     let stolen = connect(&cluster, &pki, "alice", "clients/bob/client", "verify-full");
-    assert!(!stolen.ok, "{key_type}: bob's certificate must not log in as alice");
-    assert!(stolen.stderr.contains("certificate authentication failed for user \"alice\""), "{}", stolen.stderr);
+    assert!(
+        !stolen.ok,
+        "{key_type}: bob's certificate must not log in as alice"
+    );
+    assert!(
+        stolen
+            .stderr
+            .contains("certificate authentication failed for user \"alice\""),
+        "{}",
+        stolen.stderr
+    );
 
     let plain = connect(&cluster, &pki, "bob", "clients/bob/client", "disable");
-    assert!(!plain.ok && plain.stderr.contains("no encryption"), "{key_type}: plaintext must be refused: {}", plain.stderr);
+    assert!(
+        !plain.ok && plain.stderr.contains("no encryption"),
+        "{key_type}: plaintext must be refused: {}",
+        plain.stderr
+    );
 
     let server_as_client = connect(&cluster, &pki, "bob", "servers/localhost/server", "verify-full");
-    assert!(!server_as_client.ok, "{key_type}: a server certificate is not a client certificate");
+    assert!(
+        !server_as_client.ok,
+        "{key_type}: a server certificate is not a client certificate"
+    );
 
     pki.ok(&["pki", "revoke", "--cert", &pki.p("clients/bob/client.crt")]);
-    cluster.write_file("crls.pem", &fs::read(pki.path("crls.pem")).unwrap(), 0o600).unwrap();
+    cluster
+        .write_file("crls.pem", &fs::read(pki.path("crls.pem")).unwrap(), 0o600)
+        .unwrap();
     reload(&cluster);
     let revoked = connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full");
     assert!(!revoked.ok, "{key_type}: a revoked certificate must be refused");
-    assert!(revoked.stderr.contains("certificate revoked"), "{key_type}: {}", revoked.stderr);
+    assert!(
+        revoked.stderr.contains("certificate revoked"),
+        "{key_type}: {}",
+        revoked.stderr
+    );
     let alice = connect(&cluster, &pki, "alice", "clients/alice/client", "verify-full");
-    assert!(alice.ok, "{key_type}: alice is unaffected by bob's revocation: {}", alice.stderr);
+    assert!(
+        alice.ok,
+        "{key_type}: alice is unaffected by bob's revocation: {}",
+        alice.stderr
+    );
 }
 
 #[test]
@@ -105,5 +152,10 @@ fn tls_without_a_client_certificate_is_refused() {
     );
     let out = psql(&cluster, &conninfo, "SELECT 1");
     assert!(!out.ok, "a connection without a certificate must fail");
-    assert!(out.stderr.contains("connection requires a valid client certificate"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("connection requires a valid client certificate"),
+        "{}",
+        out.stderr
+    );
 }
