@@ -157,6 +157,18 @@ struct Ca {
 }
 
 impl Ca {
+    fn new(dir: &Path, kind: Kind, der: &[u8], key: KeyPair, not_after: OffsetDateTime) -> Result<Ca> {
+        let path = dir.join(kind.ca_dir()).join("ca.crt");
+        Ok(Ca {
+            kind,
+            cert_der: der.to_vec(),
+            cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())),
+            ski: ski_of(&path, der)?,
+            key,
+            not_after,
+        })
+    }
+
     fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
         Ok(Issuer::from_ca_cert_der(
             &self.cert_der.as_slice().into(),
@@ -218,22 +230,21 @@ impl Pki {
             opts,
         )?);
         ledger.certificates.push(root_entry);
-        let root = Ca {
-            kind: Kind::Root,
-            cert_der: root_cert.der().to_vec(),
-            cert_pem: root_cert.pem(),
-            ski: ski_of(&dir.join("root/ca.crt"), root_cert.der())?,
-            key: root_key,
-            not_after: root_until,
-        };
-        let root_issuer = root.issuer()?;
-        for kind in [Kind::ServerCa, Kind::ClientCa] {
-            let key = opts.key_type.generate()?;
-            let cert = ca_params(&opts.organization, kind, now, mid_until).signed_by(&key, &root_issuer)?;
-            let entry = entry_for(kind, kind.ca_dir(), cert.der(), opts.key_type, None, vec![])?;
-            pending.extend(stage_ca(dir, kind, &entry, cert.pem(), &key, opts)?);
-            ledger.certificates.push(entry);
+        let root = Ca::new(dir, Kind::Root, root_cert.der(), root_key, root_until)?;
+        let mut cas = Vec::new();
+        {
+            let root_issuer = root.issuer()?;
+            for kind in [Kind::ServerCa, Kind::ClientCa] {
+                let key = opts.key_type.generate()?;
+                let cert =
+                    ca_params(&opts.organization, kind, now, mid_until).signed_by(&key, &root_issuer)?;
+                let entry = entry_for(kind, kind.ca_dir(), cert.der(), opts.key_type, None, vec![])?;
+                pending.extend(stage_ca(dir, kind, &entry, cert.pem(), &key, opts)?);
+                ledger.certificates.push(entry);
+                cas.push(Ca::new(dir, kind, cert.der(), key, mid_until)?);
+            }
         }
+        cas.insert(0, root);
         ledger.save(dir)?;
         for (from, to) in pending {
             files::commit_pending(&from, &to)?;
@@ -243,7 +254,11 @@ impl Pki {
             ledger,
             _lock: lock,
         };
-        pki.reissue_crls(opts.passphrase.as_ref())?;
+        // The CA keys are still in memory: sign the first CRLs without decrypting them again.
+        for ca in &cas {
+            pki.write_crl(ca)?;
+        }
+        pki.write_crl_bundle()?;
         Ok(pki)
     }
 
@@ -646,15 +661,13 @@ impl Pki {
                 cert: cert_path,
             });
         }
-        let ski = ski_of(&cert_path, &der)?;
-        Ok(Ca {
+        Ca::new(
+            &self.dir,
             kind,
-            cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", der.clone())),
-            not_after: x509.validity().not_after.to_datetime(),
-            cert_der: der,
+            &der,
             key,
-            ski,
-        })
+            x509.validity().not_after.to_datetime(),
+        )
     }
 
     /// Finish or discard the pending files of an interrupted issue.
@@ -1051,6 +1064,70 @@ pub fn serial_of_file(path: &Path) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn issued_pki() -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("pki");
+        let opts = InitOptions {
+            key_type: KeyType::P256,
+            ..Default::default()
+        };
+        let mut pki = Pki::init(&dir, &opts).unwrap();
+        let req = ClientRequest {
+            role: "bob".into(),
+            ..Default::default()
+        };
+        pki.issue_client(&req, None).unwrap();
+        (tmp, dir)
+    }
+
+    #[test]
+    fn open_finishes_recorded_pending_files_and_removes_unrecorded_ones() {
+        let (_tmp, dir) = issued_pki();
+        let bob = dir.join("clients/bob");
+        let serial = Ledger::load(&dir)
+            .unwrap()
+            .certificates
+            .last()
+            .unwrap()
+            .serial
+            .clone();
+        // A crash after the ledger write, before the renames: the files exist only as pending.
+        for name in ["client.crt", "client.key"] {
+            let path = bob.join(name);
+            fs::rename(&path, files::pending_name(&path, &serial)).unwrap();
+        }
+        // A crash before the ledger write: pending files of a serial nobody recorded.
+        let orphan =
+            files::write_pending(&dir.join("clients/bob/client.crt"), "0badc0de", b"x", PUBLIC_MODE).unwrap();
+        Pki::open(&dir).unwrap();
+        assert!(bob.join("client.crt").exists() && bob.join("client.key").exists());
+        assert!(!orphan.exists());
+        assert!(files::find_pending(&bob).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_failed_batch_records_nothing_and_leaves_no_files() {
+        let (_tmp, dir) = issued_pki();
+        let mut pki = Pki::open(&dir).unwrap();
+        let before = pki.ledger().certificates.len();
+        let reqs: Vec<ClientRequest> = ["carol", "bob", "dave"]
+            .iter()
+            .map(|r| ClientRequest {
+                role: r.to_string(),
+                ..Default::default()
+            })
+            .collect();
+        let err = pki.issue_clients(&reqs, None, &mut |_| {}).unwrap_err();
+        assert!(matches!(err, Error::Exists(_)), "{err}");
+        assert_eq!(Ledger::load(&dir).unwrap().certificates.len(), before);
+        assert!(!dir.join("clients/carol/client.crt").exists());
+        assert!(
+            files::find_pending(&dir.join("clients/carol"))
+                .unwrap()
+                .is_empty()
+        );
+    }
 
     #[test]
     fn serials_are_normalised() {
