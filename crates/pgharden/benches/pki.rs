@@ -16,7 +16,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const PASS: &str = "bench passphrase 0123456789";
+const PASS: &str = "bench-passphrase-0123456789";
 
 const OPENSSL_CNF: &str = "\
 [req]
@@ -138,162 +138,91 @@ fn openssl_version() -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Run one openssl command line (arguments never contain spaces here, so it reads like the appendix).
+fn ossl(dir: &Path, line: &str) {
+    let args: Vec<&str> = line.split_whitespace().collect();
+    sh(dir, "openssl", &args);
+}
+
+/// Sign a CSR with a CA, as Appendix G does with `openssl x509 -req`.
+fn ossl_sign(dir: &Path, csr: &str, ca: &str, ext: &str, days: u32, md: &str, out: &str) {
+    ossl(
+        dir,
+        &format!(
+            "x509 -extfile openssl.cnf -extensions {ext} -req -days {days} {md} -CA {ca}.crt -CAkey {ca}.key \
+             -passin pass:{PASS} -CAcreateserial -in {csr} -out {out}"
+        ),
+    );
+}
+
 /// Appendix G 2.7.1, command for command (non-interactive passphrases).
 fn openssl_hierarchy(key: Key, encrypted: bool) -> Duration {
     let tmp = tempfile::tempdir().expect("tempdir");
     let d = tmp.path();
     std::fs::write(d.join("openssl.cnf"), OPENSSL_CNF).expect("write cnf");
-    let pass_out = format!("pass:{PASS}");
-    let (md, newkey): (&str, Vec<&str>) = match key {
-        Key::Rsa4096 => ("-sha256", vec!["-newkey", "rsa:4096"]),
+    let (md, genkey, newkey) = match key {
+        Key::Rsa4096 => (
+            "-sha256",
+            "-algorithm RSA -pkeyopt rsa_keygen_bits:4096",
+            "-newkey rsa:4096",
+        ),
         Key::P384 => (
             "-sha384",
-            vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"],
+            "-algorithm EC -pkeyopt ec_paramgen_curve:P-384",
+            "-newkey ec -pkeyopt ec_paramgen_curve:P-384",
         ),
     };
-    let genkey = |out: &str| {
-        let mut args = match key {
-            Key::Rsa4096 => vec!["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:4096"],
-            Key::P384 => vec![
-                "genpkey",
-                "-algorithm",
-                "EC",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-384",
-            ],
-        };
-        if encrypted {
-            args.extend(["-aes256", "-pass", &pass_out]);
-        }
-        args.extend(["-out", out]);
-        sh(d, "openssl", &args);
+    let protect = if encrypted {
+        format!("-aes256 -pass pass:{PASS}")
+    } else {
+        String::new()
     };
     let start = Instant::now();
-    genkey("ca.key");
-    sh(
+    ossl(d, &format!("genpkey {genkey} {protect} -out ca.key"));
+    ossl(
         d,
-        "openssl",
-        &[
-            "req",
-            "-new",
-            "-x509",
-            md,
-            "-days",
-            "1825",
-            "-key",
-            "ca.key",
-            "-passin",
-            &pass_out,
-            "-out",
-            "ca.crt",
-            "-subj",
-            "/O=bench/CN=root-ca",
-            "-config",
-            "openssl.cnf",
-            "-extensions",
-            "v3_ca",
-        ],
+        &format!(
+            "req -new -x509 {md} -days 1825 -key ca.key -passin pass:{PASS} -out ca.crt -subj /O=bench/CN=root-ca \
+             -config openssl.cnf -extensions v3_ca"
+        ),
     );
     for name in ["server-intermediate", "client-intermediate"] {
-        let key_file = format!("{name}.key");
-        let csr = format!("{name}.csr");
-        let crt = format!("{name}.crt");
-        genkey(&key_file);
-        sh(
+        ossl(d, &format!("genpkey {genkey} {protect} -out {name}.key"));
+        ossl(
             d,
-            "openssl",
-            &[
-                "req",
-                "-new",
-                md,
-                "-key",
-                &key_file,
-                "-passin",
-                &pass_out,
-                "-out",
-                &csr,
-                "-subj",
-                &format!("/O=bench/CN={name}"),
-                "-config",
-                "openssl.cnf",
-            ],
+            &format!(
+                "req -new {md} -key {name}.key -passin pass:{PASS} -out {name}.csr -subj /O=bench/CN={name} \
+                 -config openssl.cnf"
+            ),
         );
-        sh(
+        ossl_sign(
             d,
-            "openssl",
-            &[
-                "x509",
-                "-extfile",
-                "openssl.cnf",
-                "-extensions",
-                "v3_ca",
-                "-req",
-                "-days",
-                "1825",
-                md,
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-passin",
-                &pass_out,
-                "-CAcreateserial",
-                "-in",
-                &csr,
-                "-out",
-                &crt,
-            ],
+            &format!("{name}.csr"),
+            "ca",
+            "v3_ca",
+            1825,
+            md,
+            &format!("{name}.crt"),
         );
     }
     for (leaf, ca, cn) in [
         ("server", "server-intermediate", "db.example.com"),
         ("client", "client-intermediate", "bob"),
     ] {
-        let mut args = vec!["req", "-nodes", "-new"];
-        args.extend(&newkey);
-        let keyout = format!("{leaf}.key");
-        let csr = format!("{leaf}.csr");
-        let subj = format!("/O=bench/CN={cn}");
-        args.extend([
-            md,
-            "-keyout",
-            &keyout,
-            "-out",
-            &csr,
-            "-subj",
-            &subj,
-            "-config",
-            "openssl.cnf",
-        ]);
-        sh(d, "openssl", &args);
-        let ca_crt = format!("{ca}.crt");
-        let ca_key = format!("{ca}.key");
-        let crt = format!("{leaf}.crt");
-        sh(
+        ossl(
             d,
-            "openssl",
-            &[
-                "x509",
-                "-extfile",
-                "openssl.cnf",
-                "-extensions",
-                "usr_cert",
-                "-req",
-                "-days",
-                "1825",
-                md,
-                "-CA",
-                &ca_crt,
-                "-CAkey",
-                &ca_key,
-                "-passin",
-                &pass_out,
-                "-CAcreateserial",
-                "-in",
-                &csr,
-                "-out",
-                &crt,
-            ],
+            &format!(
+                "req -nodes -new {newkey} {md} -keyout {leaf}.key -out {leaf}.csr -subj /O=bench/CN={cn} -config openssl.cnf"
+            ),
+        );
+        ossl_sign(
+            d,
+            &format!("{leaf}.csr"),
+            ca,
+            "usr_cert",
+            1825,
+            md,
+            &format!("{leaf}.crt"),
         );
     }
     start.elapsed()
@@ -406,100 +335,34 @@ fn openssl_clients(n: usize) -> Duration {
     let tmp = tempfile::tempdir().expect("tempdir");
     let d = tmp.path();
     std::fs::write(d.join("openssl.cnf"), OPENSSL_CNF).expect("write cnf");
-    let pass_out = format!("pass:{PASS}");
-    sh(
+    let p384 = "-pkeyopt ec_paramgen_curve:P-384";
+    ossl(
         d,
-        "openssl",
-        &[
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-384",
-            "-aes256",
-            "-pass",
-            &pass_out,
-            "-out",
-            "ca.key",
-        ],
+        &format!("genpkey -algorithm EC {p384} -aes256 -pass pass:{PASS} -out ca.key"),
     );
-    sh(
+    ossl(
         d,
-        "openssl",
-        &[
-            "req",
-            "-new",
-            "-x509",
-            "-sha384",
-            "-days",
-            "1825",
-            "-key",
-            "ca.key",
-            "-passin",
-            &pass_out,
-            "-out",
-            "ca.crt",
-            "-subj",
-            "/CN=client-ca",
-            "-config",
-            "openssl.cnf",
-            "-extensions",
-            "v3_ca",
-        ],
+        &format!(
+            "req -new -x509 -sha384 -days 1825 -key ca.key -passin pass:{PASS} -out ca.crt -subj /CN=client-ca \
+             -config openssl.cnf -extensions v3_ca"
+        ),
     );
     let start = Instant::now();
     for i in 0..n {
-        let key = format!("c{i}.key");
-        let csr = format!("c{i}.csr");
-        let crt = format!("c{i}.crt");
-        let subj = format!("/CN=role{i}");
-        sh(
+        ossl(
             d,
-            "openssl",
-            &[
-                "req",
-                "-nodes",
-                "-new",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-384",
-                "-sha384",
-                "-keyout",
-                &key,
-                "-out",
-                &csr,
-                "-subj",
-                &subj,
-                "-config",
-                "openssl.cnf",
-            ],
+            &format!(
+                "req -nodes -new -newkey ec {p384} -sha384 -keyout c{i}.key -out c{i}.csr -subj /CN=role{i} -config openssl.cnf"
+            ),
         );
-        sh(
+        ossl_sign(
             d,
-            "openssl",
-            &[
-                "x509",
-                "-extfile",
-                "openssl.cnf",
-                "-extensions",
-                "usr_cert",
-                "-req",
-                "-days",
-                "365",
-                "-sha384",
-                "-CA",
-                "ca.crt",
-                "-CAkey",
-                "ca.key",
-                "-passin",
-                &pass_out,
-                "-CAcreateserial",
-                "-in",
-                &csr,
-                "-out",
-                &crt,
-            ],
+            &format!("c{i}.csr"),
+            "ca",
+            "usr_cert",
+            365,
+            "-sha384",
+            &format!("c{i}.crt"),
         );
     }
     start.elapsed()
