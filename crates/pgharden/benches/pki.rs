@@ -35,15 +35,9 @@ keyUsage = digitalSignature
 ";
 
 fn main() {
-    let rounds: usize = std::env::var("PGHARDEN_BENCH_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3);
+    let rounds: usize = std::env::var("PGHARDEN_BENCH_ROUNDS").ok().and_then(|r| r.parse().ok()).unwrap_or(3);
     let bin = env!("CARGO_BIN_EXE_pgharden");
-    println!(
-        "pgharden PKI benchmark ({rounds} rounds each, median wall time; {})",
-        openssl_version()
-    );
+    println!("pgharden PKI benchmark ({rounds} rounds each, median wall time; {})", openssl_version());
     println!();
     println!(
         "{:<44} {:>12} {:>12} {:>9}",
@@ -70,16 +64,8 @@ fn main() {
     let per_process = pgharden_per_process(bin, per_process_n);
     let openssl_n = 100;
     let ossl = openssl_clients(openssl_n);
-    println!(
-        "{:<44} {:>12} {:>14}",
-        "issuing client certificates (P-384)", "wall time", "certs/second"
-    );
-    println!(
-        "{:<44} {:>12} {:>14.0}",
-        format!("pgharden, {n} in one run"),
-        ms(batch),
-        rate(n, batch)
-    );
+    println!("{:<44} {:>12} {:>14}", "issuing client certificates (P-384)", "wall time", "certs/second");
+    println!("{:<44} {:>12} {:>14.0}", format!("pgharden, {n} in one run"), ms(batch), rate(n, batch));
     println!(
         "{:<44} {:>12} {:>14.1}",
         format!("pgharden, one process each ({per_process_n})"),
@@ -118,23 +104,12 @@ fn median(rounds: usize, mut f: impl FnMut() -> Duration) -> Duration {
 }
 
 fn sh(dir: &Path, program: &str, args: &[&str]) {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(program).args(args).current_dir(dir).output().expect("spawn");
+    assert!(out.status.success(), "{program} {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 fn openssl_version() -> String {
-    let out = Command::new("openssl")
-        .arg("version")
-        .output()
-        .expect("openssl is installed");
+    let out = Command::new("openssl").arg("version").output().expect("openssl is installed");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -161,22 +136,14 @@ fn openssl_hierarchy(key: Key, encrypted: bool) -> Duration {
     let d = tmp.path();
     std::fs::write(d.join("openssl.cnf"), OPENSSL_CNF).expect("write cnf");
     let (md, genkey, newkey) = match key {
-        Key::Rsa4096 => (
-            "-sha256",
-            "-algorithm RSA -pkeyopt rsa_keygen_bits:4096",
-            "-newkey rsa:4096",
-        ),
+        Key::Rsa4096 => ("-sha256", "-algorithm RSA -pkeyopt rsa_keygen_bits:4096", "-newkey rsa:4096"),
         Key::P384 => (
             "-sha384",
             "-algorithm EC -pkeyopt ec_paramgen_curve:P-384",
             "-newkey ec -pkeyopt ec_paramgen_curve:P-384",
         ),
     };
-    let protect = if encrypted {
-        format!("-aes256 -pass pass:{PASS}")
-    } else {
-        String::new()
-    };
+    let protect = if encrypted { format!("-aes256 -pass pass:{PASS}") } else { String::new() };
     let start = Instant::now();
     ossl(d, &format!("genpkey {genkey} {protect} -out ca.key"));
     ossl(
@@ -195,35 +162,18 @@ fn openssl_hierarchy(key: Key, encrypted: bool) -> Duration {
                  -config openssl.cnf"
             ),
         );
-        ossl_sign(
-            d,
-            &format!("{name}.csr"),
-            "ca",
-            "v3_ca",
-            1825,
-            md,
-            &format!("{name}.crt"),
-        );
+        ossl_sign(d, &format!("{name}.csr"), "ca", "v3_ca", 1825, md, &format!("{name}.crt"));
     }
-    for (leaf, ca, cn) in [
-        ("server", "server-intermediate", "db.example.com"),
-        ("client", "client-intermediate", "bob"),
-    ] {
+    for (leaf, ca, cn) in
+        [("server", "server-intermediate", "db.example.com"), ("client", "client-intermediate", "bob")]
+    {
         ossl(
             d,
             &format!(
                 "req -nodes -new {newkey} {md} -keyout {leaf}.key -out {leaf}.csr -subj /O=bench/CN={cn} -config openssl.cnf"
             ),
         );
-        ossl_sign(
-            d,
-            &format!("{leaf}.csr"),
-            ca,
-            "usr_cert",
-            1825,
-            md,
-            &format!("{leaf}.crt"),
-        );
+        ossl_sign(d, &format!("{leaf}.csr"), ca, "usr_cert", 1825, md, &format!("{leaf}.crt"));
     }
     start.elapsed()
 }
@@ -243,16 +193,8 @@ fn pgharden_hierarchy(bin: &str, key: Key, encrypted: bool) -> Duration {
         Key::Rsa4096 => "rsa4096",
         Key::P384 => "p384",
     };
-    let unlock: Vec<&str> = if encrypted {
-        vec!["--passphrase-file", &pass]
-    } else {
-        vec![]
-    };
-    let protect: Vec<&str> = if encrypted {
-        unlock.clone()
-    } else {
-        vec!["--no-passphrase"]
-    };
+    let unlock: Vec<&str> = if encrypted { vec!["--passphrase-file", &pass] } else { vec![] };
+    let protect: Vec<&str> = if encrypted { unlock.clone() } else { vec!["--no-passphrase"] };
     let start = Instant::now();
     let init = ["pki", "init", "--dir", dir, "--key-type", kt, "--org", "bench"];
     sh(tmp.path(), bin, &[&init[..], &protect].concat());
@@ -267,42 +209,19 @@ fn pgharden_ready(bin: &str) -> (tempfile::TempDir, String, String) {
     let tmp = tempfile::tempdir().expect("tempdir");
     let pass = pass_file(tmp.path());
     let dir = tmp.path().join("pki").to_string_lossy().into_owned();
-    sh(
-        tmp.path(),
-        bin,
-        &[
-            "pki",
-            "init",
-            "--dir",
-            &dir,
-            "--key-type",
-            "p384",
-            "--passphrase-file",
-            &pass,
-        ],
-    );
+    sh(tmp.path(), bin, &["pki", "init", "--dir", &dir, "--key-type", "p384", "--passphrase-file", &pass]);
     (tmp, dir, pass)
 }
 
 fn pgharden_batch(bin: &str, n: usize) -> Duration {
     let (tmp, dir, pass) = pgharden_ready(bin);
-    let mut args = vec![
-        "pki".to_string(),
-        "client".into(),
-        "--dir".into(),
-        dir,
-        "--passphrase-file".into(),
-        pass,
-    ];
+    let mut args =
+        vec!["pki".to_string(), "client".into(), "--dir".into(), dir, "--passphrase-file".into(), pass];
     for i in 0..n {
         args.extend(["--role".to_string(), format!("role{i}")]);
     }
     let start = Instant::now();
-    let out = Command::new(bin)
-        .args(&args)
-        .current_dir(tmp.path())
-        .output()
-        .expect("spawn");
+    let out = Command::new(bin).args(&args).current_dir(tmp.path()).output().expect("spawn");
     let elapsed = start.elapsed();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     elapsed
@@ -313,20 +232,7 @@ fn pgharden_per_process(bin: &str, n: usize) -> Duration {
     let start = Instant::now();
     for i in 0..n {
         let role = format!("role{i}");
-        sh(
-            tmp.path(),
-            bin,
-            &[
-                "pki",
-                "client",
-                "--dir",
-                &dir,
-                "--role",
-                &role,
-                "--passphrase-file",
-                &pass,
-            ],
-        );
+        sh(tmp.path(), bin, &["pki", "client", "--dir", &dir, "--role", &role, "--passphrase-file", &pass]);
     }
     start.elapsed()
 }
@@ -336,10 +242,7 @@ fn openssl_clients(n: usize) -> Duration {
     let d = tmp.path();
     std::fs::write(d.join("openssl.cnf"), OPENSSL_CNF).expect("write cnf");
     let p384 = "-pkeyopt ec_paramgen_curve:P-384";
-    ossl(
-        d,
-        &format!("genpkey -algorithm EC {p384} -aes256 -pass pass:{PASS} -out ca.key"),
-    );
+    ossl(d, &format!("genpkey -algorithm EC {p384} -aes256 -pass pass:{PASS} -out ca.key"));
     ossl(
         d,
         &format!(
@@ -355,15 +258,7 @@ fn openssl_clients(n: usize) -> Duration {
                 "req -nodes -new -newkey ec {p384} -sha384 -keyout c{i}.key -out c{i}.csr -subj /CN=role{i} -config openssl.cnf"
             ),
         );
-        ossl_sign(
-            d,
-            &format!("c{i}.csr"),
-            "ca",
-            "usr_cert",
-            365,
-            "-sha384",
-            &format!("c{i}.crt"),
-        );
+        ossl_sign(d, &format!("c{i}.csr"), "ca", "usr_cert", 365, "-sha384", &format!("c{i}.crt"));
     }
     start.elapsed()
 }

@@ -195,12 +195,7 @@ Example:
         #[command(flatten)]
         dir: DirArg,
         /// Serial number in hex (colons and a `serial=` prefix, as openssl prints it, are fine).
-        #[arg(
-            long,
-            required_unless_present = "cert",
-            conflicts_with = "cert",
-            value_name = "HEX"
-        )]
+        #[arg(long, required_unless_present = "cert", conflicts_with = "cert", value_name = "HEX")]
         serial: Option<String>,
         /// The certificate file to revoke (its first certificate).
         #[arg(long, value_name = "FILE")]

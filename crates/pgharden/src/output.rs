@@ -45,10 +45,7 @@ pub fn error(err: &anyhow::Error) {
 
 /// Whether an error is a closed pipe (`pgharden … | head`), which is not a failure.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    err.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
+    err.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
 }
 
 /// Green "ok" / red "FAIL" style words for terminals.

@@ -30,6 +30,7 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 
 use crate::error::{Error, Result};
 use crate::files::{self, DIR_MODE, DirLock, KEY_MODE, PUBLIC_DIR_MODE, PUBLIC_MODE};
+use crate::inspect::rfc3339;
 use crate::key::{self, KeyType, Passphrase};
 use crate::ledger::{CrlNumbers, Entry, Kind, Ledger, Reason, Revocation};
 
@@ -170,10 +171,7 @@ impl Ca {
     }
 
     fn issuer(&self) -> Result<Issuer<'static, &KeyPair>> {
-        Ok(Issuer::from_ca_cert_der(
-            &self.cert_der.as_slice().into(),
-            &self.key,
-        )?)
+        Ok(Issuer::from_ca_cert_der(&self.cert_der.as_slice().into(), &self.key)?)
     }
 }
 
@@ -221,14 +219,7 @@ impl Pki {
         let root_cert = root_params.self_signed(&root_key)?;
         let mut pending = Vec::new();
         let root_entry = entry_for(Kind::Root, "root", root_cert.der(), opts.key_type, None, vec![])?;
-        pending.extend(stage_ca(
-            dir,
-            Kind::Root,
-            &root_entry,
-            root_cert.pem(),
-            &root_key,
-            opts,
-        )?);
+        pending.extend(stage_ca(dir, Kind::Root, &root_entry, root_cert.pem(), &root_key, opts)?);
         ledger.certificates.push(root_entry);
         let root = Ca::new(dir, Kind::Root, root_cert.der(), root_key, root_until)?;
         let mut cas = Vec::new();
@@ -249,11 +240,7 @@ impl Pki {
         for (from, to) in pending {
             files::commit_pending(&from, &to)?;
         }
-        let mut pki = Pki {
-            dir: dir.to_path_buf(),
-            ledger,
-            _lock: lock,
-        };
+        let mut pki = Pki { dir: dir.to_path_buf(), ledger, _lock: lock };
         // The CA keys are still in memory: sign the first CRLs without decrypting them again.
         for ca in &cas {
             pki.write_crl(ca)?;
@@ -269,11 +256,7 @@ impl Pki {
         }
         let lock = DirLock::acquire(dir)?;
         let ledger = Ledger::load(dir)?;
-        let pki = Pki {
-            dir: dir.to_path_buf(),
-            ledger,
-            _lock: lock,
-        };
+        let pki = Pki { dir: dir.to_path_buf(), ledger, _lock: lock };
         pki.recover()?;
         Ok(pki)
     }
@@ -309,36 +292,21 @@ impl Pki {
         self.ledger
             .certificates
             .iter()
-            .map(|entry| Listed {
-                status: status_of(&self.dir, entry, now),
-                entry: entry.clone(),
-            })
+            .map(|entry| Listed { status: status_of(&self.dir, entry, now), entry: entry.clone() })
             .collect()
     }
 
     /// Issue a server certificate with a SAN for every host.
     pub fn issue_server(&mut self, req: &ServerRequest, pass: Option<&Passphrase>) -> Result<Issued> {
         let Some(first) = req.hosts.first() else {
-            return Err(Error::invalid(
-                "--host",
-                "",
-                "at least one host name or address is needed",
-            ));
+            return Err(Error::invalid("--host", "", "at least one host name or address is needed"));
         };
-        let sans = req
-            .hosts
-            .iter()
-            .map(|h| parse_host(h))
-            .collect::<Result<Vec<_>>>()?;
+        let sans = req.hosts.iter().map(|h| parse_host(h)).collect::<Result<Vec<_>>>()?;
         let name = req.name.clone().unwrap_or_else(|| first.clone());
         check_dir_name(&name)?;
         let key_type = req.key_type.unwrap_or(self.ledger.key_type);
-        let mut params = leaf_params(
-            &self.ledger.organization,
-            first,
-            key_type,
-            ExtendedKeyUsagePurpose::ServerAuth,
-        );
+        let mut params =
+            leaf_params(&self.ledger.organization, first, key_type, ExtendedKeyUsagePurpose::ServerAuth);
         params.subject_alt_names = sans;
         let spec = LeafSpec {
             kind: Kind::Server,
@@ -355,9 +323,7 @@ impl Pki {
     /// Issue a client certificate whose CN is the role (or `cn`, to be mapped in pg_ident.conf).
     pub fn issue_client(&mut self, req: &ClientRequest, pass: Option<&Passphrase>) -> Result<Issued> {
         let mut issued = self.issue_clients(std::slice::from_ref(req), pass, &mut |_| {})?;
-        issued
-            .pop()
-            .ok_or_else(|| Error::Ledger("nothing was issued".into()))
+        issued.pop().ok_or_else(|| Error::Ledger("nothing was issued".into()))
     }
 
     /// Issue many client certificates with one unlock of the CA and one ledger write; `progress` is
@@ -397,12 +363,8 @@ impl Pki {
         let name = req.name.clone().unwrap_or_else(|| req.role.clone());
         check_dir_name(&name)?;
         let key_type = req.key_type.unwrap_or(self.ledger.key_type);
-        let params = leaf_params(
-            &self.ledger.organization,
-            &cn,
-            key_type,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        );
+        let params =
+            leaf_params(&self.ledger.organization, &cn, key_type, ExtendedKeyUsagePurpose::ClientAuth);
         let spec = LeafSpec {
             kind: Kind::Client,
             name,
@@ -424,9 +386,7 @@ impl Pki {
         let ca = self.load_ca(spec.kind.issuer(), pass)?;
         let staged = self.stage_leaf(params, spec, &ca)?;
         let mut issued = self.commit(vec![staged])?;
-        issued
-            .pop()
-            .ok_or_else(|| Error::Ledger("nothing was issued".into()))
+        issued.pop().ok_or_else(|| Error::Ledger("nothing was issued".into()))
     }
 
     /// Sign a leaf and write its key and certificate under pending names; nothing is recorded yet.
@@ -459,23 +419,13 @@ impl Pki {
         params.not_after = not_after;
         let key = spec.key_type.generate()?;
         let cert = params.signed_by(&key, &ca.issuer()?)?;
-        let entry = entry_for(
-            spec.kind,
-            &spec.name,
-            cert.der(),
-            spec.key_type,
-            spec.role,
-            spec.sans,
-        )?;
+        let entry = entry_for(spec.kind, &spec.name, cert.der(), spec.key_type, spec.role, spec.sans)?;
         files::ensure_dir(&leaf_dir, DIR_MODE)?;
         let chain = format!("{}{}", cert.pem(), ca.cert_pem);
         let key_pem = key::key_pem(&key, None)?;
         let pending_key = files::write_pending(&key_path, &entry.serial, key_pem.as_bytes(), KEY_MODE)?;
         let pending_cert = files::write_pending(&cert_path, &entry.serial, chain.as_bytes(), PUBLIC_MODE)?;
-        Ok(Staged {
-            entry,
-            pending: vec![(pending_key, key_path), (pending_cert, cert_path)],
-        })
+        Ok(Staged { entry, pending: vec![(pending_key, key_path), (pending_cert, cert_path)] })
     }
 
     /// Record staged certificates in the ledger, then move their files into place.
@@ -513,11 +463,7 @@ impl Pki {
     /// Revoke a certificate by serial and re-issue its CA's CRL.
     pub fn revoke(&mut self, serial: &str, reason: Reason, pass: Option<&Passphrase>) -> Result<Entry> {
         let serial = normalize_serial(serial)?;
-        let entry = self
-            .ledger
-            .find(&serial)
-            .ok_or_else(|| Error::UnknownSerial(serial.clone()))?
-            .clone();
+        let entry = self.ledger.find(&serial).ok_or_else(|| Error::UnknownSerial(serial.clone()))?.clone();
         if entry.kind == Kind::Root {
             return Err(Error::invalid(
                 "certificate",
@@ -531,19 +477,12 @@ impl Pki {
         // Load the CA first: a wrong passphrase must not leave a revocation recorded but unpublished.
         let ca = self.load_ca(entry.kind.issuer(), pass)?;
         let revocation = Revocation {
-            at: OffsetDateTime::now_utc()
-                .replace_nanosecond(0)
-                .unwrap_or(OffsetDateTime::now_utc()),
+            at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc()),
             reason,
         };
         let mut updated = entry;
         updated.revoked = Some(revocation);
-        if let Some(e) = self
-            .ledger
-            .certificates
-            .iter_mut()
-            .find(|e| e.serial == updated.serial)
-        {
+        if let Some(e) = self.ledger.certificates.iter_mut().find(|e| e.serial == updated.serial) {
             *e = updated.clone();
         }
         self.ledger.save(&self.dir)?;
@@ -565,9 +504,7 @@ impl Pki {
     }
 
     fn write_crl(&mut self, ca: &Ca) -> Result<PathBuf> {
-        let now = OffsetDateTime::now_utc()
-            .replace_nanosecond(0)
-            .unwrap_or(OffsetDateTime::now_utc());
+        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
         let number = self.ledger.crl_numbers.next(ca.kind);
         let revoked = self
             .ledger
@@ -575,10 +512,7 @@ impl Pki {
             .map(|e| {
                 let bytes = hex::decode(&e.serial)
                     .map_err(|_| Error::Ledger(format!("bad serial {} in ledger", e.serial)))?;
-                let r = e
-                    .revoked
-                    .as_ref()
-                    .ok_or_else(|| Error::Ledger("revocation vanished".into()))?;
+                let r = e.revoked.as_ref().ok_or_else(|| Error::Ledger("revocation vanished".into()))?;
                 Ok(RevokedCertParams {
                     serial_number: SerialNumber::from_slice(&bytes),
                     revocation_time: r.at,
@@ -656,26 +590,15 @@ impl Pki {
         }
         let (key, _) = key::load_key(&key_path, pass)?;
         if x509.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
-            return Err(Error::KeyMismatch {
-                path: key_path,
-                cert: cert_path,
-            });
+            return Err(Error::KeyMismatch { path: key_path, cert: cert_path });
         }
-        Ca::new(
-            &self.dir,
-            kind,
-            &der,
-            key,
-            x509.validity().not_after.to_datetime(),
-        )
+        Ca::new(&self.dir, kind, &der, key, x509.validity().not_after.to_datetime())
     }
 
     /// Finish or discard the pending files of an interrupted issue.
     fn recover(&self) -> Result<()> {
-        let mut dirs: Vec<PathBuf> = [Kind::Root, Kind::ServerCa, Kind::ClientCa]
-            .iter()
-            .map(|k| self.dir.join(k.ca_dir()))
-            .collect();
+        let mut dirs: Vec<PathBuf> =
+            [Kind::Root, Kind::ServerCa, Kind::ClientCa].iter().map(|k| self.dir.join(k.ca_dir())).collect();
         for parent in ["servers", "clients"] {
             if let Ok(entries) = fs::read_dir(self.dir.join(parent)) {
                 dirs.extend(entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()));
@@ -725,11 +648,7 @@ struct LeafSpec {
 }
 
 fn leaf_dir_name(kind: Kind) -> &'static str {
-    if kind == Kind::Server {
-        "servers"
-    } else {
-        "clients"
-    }
+    if kind == Kind::Server { "servers" } else { "clients" }
 }
 
 fn leaf_paths(dir: &Path, kind: Kind) -> (PathBuf, PathBuf) {
@@ -767,18 +686,9 @@ fn now() -> OffsetDateTime {
     now.replace_nanosecond(0).unwrap_or(now)
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
-}
-
 fn validate_days(flag: &'static str, days: u32) -> Result<()> {
     if days == 0 || days > 36500 {
-        return Err(Error::invalid(
-            flag,
-            days.to_string(),
-            "must be between 1 and 36500 days",
-        ));
+        return Err(Error::invalid(flag, days.to_string(), "must be between 1 and 36500 days"));
     }
     Ok(())
 }
@@ -815,11 +725,7 @@ fn ca_params(
     params.serial_number = Some(random_serial());
     params.not_before = not_before;
     params.not_after = not_after;
-    let name = if org.is_empty() {
-        cn.to_string()
-    } else {
-        format!("{org} {cn}")
-    };
+    let name = if org.is_empty() { cn.to_string() } else { format!("{org} {cn}") };
     params.distinguished_name = dn(org, &name);
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(path_len));
     params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
@@ -862,7 +768,7 @@ fn entry_for(
         serial: hex::encode(x509.raw_serial()),
         kind,
         name: name.to_string(),
-        subject: x509.subject().to_string(),
+        subject: crate::inspect::format_name(x509.subject()),
         sans,
         role,
         key_type,
@@ -878,11 +784,7 @@ fn entry_for(
 /// SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it.
 pub fn fingerprint(der: &[u8]) -> String {
     let digest = Sha256::digest(der);
-    digest
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
 
 fn ski_of(path: &Path, der: &[u8]) -> Result<Vec<u8>> {
@@ -901,19 +803,10 @@ fn ski_of(path: &Path, der: &[u8]) -> Result<Vec<u8>> {
 
 /// A certificate may issue only if it is a CA allowed to sign certificates and is valid now.
 fn check_issuer(path: &Path, x509: &X509Certificate<'_>) -> Result<()> {
-    let bad = |reason: String| Error::BadIssuer {
-        path: path.to_path_buf(),
-        reason,
-    };
-    let is_ca = x509
-        .basic_constraints()
-        .ok()
-        .flatten()
-        .is_some_and(|bc| bc.value.ca);
+    let bad = |reason: String| Error::BadIssuer { path: path.to_path_buf(), reason };
+    let is_ca = x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca);
     if !is_ca {
-        return Err(bad(
-            "it is not a CA certificate (basicConstraints CA:TRUE is missing)".into(),
-        ));
+        return Err(bad("it is not a CA certificate (basicConstraints CA:TRUE is missing)".into()));
     }
     if let Ok(Some(ku)) = x509.key_usage() {
         if !ku.value.key_cert_sign() {
@@ -923,16 +816,10 @@ fn check_issuer(path: &Path, x509: &X509Certificate<'_>) -> Result<()> {
     let now = OffsetDateTime::now_utc();
     let validity = x509.validity();
     if now < validity.not_before.to_datetime() {
-        return Err(bad(format!(
-            "it is not valid until {}",
-            rfc3339(validity.not_before.to_datetime())
-        )));
+        return Err(bad(format!("it is not valid until {}", rfc3339(validity.not_before.to_datetime()))));
     }
     if now > validity.not_after.to_datetime() {
-        return Err(bad(format!(
-            "it expired on {}",
-            rfc3339(validity.not_after.to_datetime())
-        )));
+        return Err(bad(format!("it expired on {}", rfc3339(validity.not_after.to_datetime()))));
     }
     Ok(())
 }
@@ -965,8 +852,7 @@ pub fn parse_host(host: &str) -> Result<SanType> {
             && l.len() <= 63
             && !l.starts_with('-')
             && !l.ends_with('-')
-            && l.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     };
     if host.len() > 253 || bare.is_empty() || !bare.split('.').all(label_ok) {
         return Err(Error::invalid(
@@ -975,10 +861,8 @@ pub fn parse_host(host: &str) -> Result<SanType> {
             "not an IP address or a DNS name (letters, digits, '-' in dot-separated labels; a leading '*.' for a wildcard)",
         ));
     }
-    let name = host
-        .to_string()
-        .try_into()
-        .map_err(|_| Error::invalid("--host", host, "not an IA5 string"))?;
+    let name =
+        host.to_string().try_into().map_err(|_| Error::invalid("--host", host, "not an IA5 string"))?;
     Ok(SanType::DnsName(name))
 }
 
@@ -996,11 +880,7 @@ fn check_role(role: &str) -> Result<()> {
         ));
     }
     if role.contains('\0') {
-        return Err(Error::invalid(
-            "--role",
-            role.replace('\0', "\\0"),
-            "contains a NUL byte",
-        ));
+        return Err(Error::invalid("--role", role.replace('\0', "\\0"), "contains a NUL byte"));
     }
     Ok(())
 }
@@ -1027,20 +907,12 @@ pub fn normalize_serial(serial: &str) -> Result<String> {
     let s = serial.trim();
     let s = s.strip_prefix("serial=").unwrap_or(s);
     let s = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
-    let hex: String = s
-        .chars()
-        .filter(|c| *c != ':')
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let hex: String = s.chars().filter(|c| *c != ':').collect::<String>().to_ascii_lowercase();
     if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(Error::invalid("serial", serial, "expected hexadecimal digits"));
     }
     let trimmed = hex.trim_start_matches('0');
-    let mut out = if trimmed.is_empty() {
-        "0".to_string()
-    } else {
-        trimmed.to_string()
-    };
+    let mut out = if trimmed.is_empty() { "0".to_string() } else { trimmed.to_string() };
     if out.len() % 2 == 1 {
         out.insert(0, '0');
     }
@@ -1068,15 +940,9 @@ mod tests {
     fn issued_pki() -> (tempfile::TempDir, PathBuf) {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("pki");
-        let opts = InitOptions {
-            key_type: KeyType::P256,
-            ..Default::default()
-        };
+        let opts = InitOptions { key_type: KeyType::P256, ..Default::default() };
         let mut pki = Pki::init(&dir, &opts).unwrap();
-        let req = ClientRequest {
-            role: "bob".into(),
-            ..Default::default()
-        };
+        let req = ClientRequest { role: "bob".into(), ..Default::default() };
         pki.issue_client(&req, None).unwrap();
         (tmp, dir)
     }
@@ -1085,13 +951,7 @@ mod tests {
     fn open_finishes_recorded_pending_files_and_removes_unrecorded_ones() {
         let (_tmp, dir) = issued_pki();
         let bob = dir.join("clients/bob");
-        let serial = Ledger::load(&dir)
-            .unwrap()
-            .certificates
-            .last()
-            .unwrap()
-            .serial
-            .clone();
+        let serial = Ledger::load(&dir).unwrap().certificates.last().unwrap().serial.clone();
         // A crash after the ledger write, before the renames: the files exist only as pending.
         for name in ["client.crt", "client.key"] {
             let path = bob.join(name);
@@ -1113,20 +973,13 @@ mod tests {
         let before = pki.ledger().certificates.len();
         let reqs: Vec<ClientRequest> = ["carol", "bob", "dave"]
             .iter()
-            .map(|r| ClientRequest {
-                role: r.to_string(),
-                ..Default::default()
-            })
+            .map(|r| ClientRequest { role: r.to_string(), ..Default::default() })
             .collect();
         let err = pki.issue_clients(&reqs, None, &mut |_| {}).unwrap_err();
         assert!(matches!(err, Error::Exists(_)), "{err}");
         assert_eq!(Ledger::load(&dir).unwrap().certificates.len(), before);
         assert!(!dir.join("clients/carol/client.crt").exists());
-        assert!(
-            files::find_pending(&dir.join("clients/carol"))
-                .unwrap()
-                .is_empty()
-        );
+        assert!(files::find_pending(&dir.join("clients/carol")).unwrap().is_empty());
     }
 
     #[test]
@@ -1141,10 +994,7 @@ mod tests {
     fn hosts_are_checked() {
         assert!(matches!(parse_host("127.0.0.1").unwrap(), SanType::IpAddress(_)));
         assert!(matches!(parse_host("::1").unwrap(), SanType::IpAddress(_)));
-        assert!(matches!(
-            parse_host("*.db.example.com").unwrap(),
-            SanType::DnsName(_)
-        ));
+        assert!(matches!(parse_host("*.db.example.com").unwrap(), SanType::DnsName(_)));
         let err = parse_host("my host").unwrap_err().to_string();
         assert!(err.contains("my host"), "{err}");
         assert!(parse_host("a..b").is_err());

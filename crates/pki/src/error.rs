@@ -38,11 +38,7 @@ pub enum Error {
     BadIssuer { path: PathBuf, reason: String },
 
     #[error("invalid {what} {value:?}: {reason}")]
-    InvalidInput {
-        what: &'static str,
-        value: String,
-        reason: String,
-    },
+    InvalidInput { what: &'static str, value: String, reason: String },
 
     #[error("{0}")]
     Ledger(String),
@@ -68,24 +64,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.into(),
-            source,
-        }
+        Error::Io { path: path.into(), source }
     }
 
     pub(crate) fn bad_file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::BadFile {
-            path: path.into(),
-            reason: reason.into(),
-        }
+        Error::BadFile { path: path.into(), reason: reason.into() }
     }
 
     pub(crate) fn invalid(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidInput {
-            what,
-            value: value.into(),
-            reason: reason.into(),
-        }
+        Error::InvalidInput { what, value: value.into(), reason: reason.into() }
     }
 }

@@ -32,11 +32,7 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(mode)
-        .create(dir)
-        .map_err(|e| Error::io(dir, e))
+    fs::DirBuilder::new().recursive(true).mode(mode).create(dir).map_err(|e| Error::io(dir, e))
 }
 
 /// Write `bytes` to a new file created with `mode` (never widened later), and fsync it.
@@ -53,9 +49,7 @@ fn write_fresh(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 
 /// fsync a directory so a rename inside it survives a crash.
 pub fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io(dir, e))
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
 }
 
 fn parent(path: &Path) -> &Path {

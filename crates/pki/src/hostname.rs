@@ -124,11 +124,7 @@ pub fn check_host(cert: &X509Certificate<'_>, host: &str) -> Result<HostCheck, H
                 (NameKind::Ip, value, hit)
             }
         };
-        names_checked.push(CheckedName {
-            kind,
-            value,
-            matched: hit,
-        });
+        names_checked.push(CheckedName { kind, value, matched: hit });
         if hit {
             matched = true;
             check_cn = false;
@@ -138,36 +134,20 @@ pub fn check_host(cert: &X509Certificate<'_>, host: &str) -> Result<HostCheck, H
 
     let mut used_cn_fallback = false;
     if check_cn
-        && let Some(cn) = cert
-            .subject()
-            .iter_attributes()
-            .find(|attr| *attr.attr_type() == OID_X509_COMMON_NAME)
+        && let Some(cn) =
+            cert.subject().iter_attributes().find(|attr| *attr.attr_type() == OID_X509_COMMON_NAME)
     {
         used_cn_fallback = true;
         // libpq takes the raw ASN1_STRING bytes, whatever the string type
         // (a BMPString CN therefore trips the embedded-NUL check).
         let (value, hit) = compare_name(NameKind::CommonName, cn.attr_value().as_bytes(), host_bytes)?;
-        names_checked.push(CheckedName {
-            kind: NameKind::CommonName,
-            value,
-            matched: hit,
-        });
+        names_checked.push(CheckedName { kind: NameKind::CommonName, value, matched: hit });
         matched = hit;
     }
 
     let matched_name = names_checked.iter().find(|n| n.matched).map(|n| n.value.clone());
-    let libpq_message = if matched {
-        None
-    } else {
-        Some(mismatch_message(&names_checked, host))
-    };
-    Ok(HostCheck {
-        matched,
-        matched_name,
-        names_checked,
-        used_cn_fallback,
-        libpq_message,
-    })
+    let libpq_message = if matched { None } else { Some(mismatch_message(&names_checked, host)) };
+    Ok(HostCheck { matched, matched_name, names_checked, used_cn_fallback, libpq_message })
 }
 
 /// The text of `pq_verify_peer_name_matches_certificate` on a mismatch
@@ -175,10 +155,7 @@ pub fn check_host(cert: &X509Certificate<'_>, host: &str) -> Result<HostCheck, H
 fn mismatch_message(names: &[CheckedName], host: &str) -> String {
     match names {
         [] => "could not get server's host name from server certificate".to_string(),
-        [only] => format!(
-            "server certificate for \"{}\" does not match host name \"{}\"",
-            only.value, host
-        ),
+        [only] => format!("server certificate for \"{}\" does not match host name \"{}\"", only.value, host),
         [first, rest @ ..] => {
             let others = rest.len();
             let noun = if others == 1 { "name" } else { "names" };
@@ -197,17 +174,12 @@ enum SanEntry<'a> {
 
 /// The dNSName and iPAddress entries of the subjectAltName extension, in order.
 fn subject_alt_names<'a>(cert: &'a X509Certificate<'_>) -> Result<Vec<SanEntry<'a>>, HostnameError> {
-    let mut sans = cert
-        .extensions()
-        .iter()
-        .filter(|ext| ext.oid == OID_X509_EXT_SUBJECT_ALT_NAME);
+    let mut sans = cert.extensions().iter().filter(|ext| ext.oid == OID_X509_EXT_SUBJECT_ALT_NAME);
     let Some(ext) = sans.next() else {
         return Ok(Vec::new());
     };
     if sans.next().is_some() {
-        return Err(HostnameError::BadSubjectAltName(
-            "the extension appears more than once".to_string(),
-        ));
+        return Err(HostnameError::BadSubjectAltName("the extension appears more than once".to_string()));
     }
     let general_names = match ext.parsed_extension() {
         ParsedExtension::SubjectAlternativeName(san) => &san.general_names,
@@ -215,9 +187,7 @@ fn subject_alt_names<'a>(cert: &'a X509Certificate<'_>) -> Result<Vec<SanEntry<'
             return Err(HostnameError::BadSubjectAltName(error.to_string()));
         }
         _ => {
-            return Err(HostnameError::BadSubjectAltName(
-                "the extension was not decoded".to_string(),
-            ));
+            return Err(HostnameError::BadSubjectAltName("the extension was not decoded".to_string()));
         }
     };
     let mut out = Vec::new();
@@ -367,20 +337,13 @@ fn strtoul_auto(s: &[u8], pos: usize) -> Option<(u64, usize)> {
             Some(d) => u64::from(d),
             None => break,
         };
-        match value
-            .checked_mul(u64::from(base))
-            .and_then(|v| v.checked_add(digit))
-        {
+        match value.checked_mul(u64::from(base)).and_then(|v| v.checked_add(digit)) {
             Some(v) => value = v,
             None => overflow = true,
         }
         end += 1;
     }
-    if overflow || value > 0xffff_ffff {
-        None
-    } else {
-        Some((value, end))
-    }
+    if overflow || value > 0xffff_ffff { None } else { Some((value, end)) }
 }
 
 /// glibc's `inet_pton4`: strict dotted quad, no leading zeros.
@@ -590,14 +553,10 @@ mod tests {
             params.distinguished_name.push(DnType::CommonName, cn);
         }
         for s in sans {
-            params
-                .subject_alt_names
-                .push(SanType::DnsName((*s).try_into().unwrap()));
+            params.subject_alt_names.push(SanType::DnsName((*s).try_into().unwrap()));
         }
         for ip in ips {
-            params
-                .subject_alt_names
-                .push(SanType::IpAddress(ip.parse::<IpAddr>().unwrap()));
+            params.subject_alt_names.push(SanType::IpAddress(ip.parse::<IpAddr>().unwrap()));
         }
         let key = KeyPair::generate().unwrap();
         params.self_signed(&key).unwrap().der().to_vec()
@@ -612,9 +571,7 @@ mod tests {
         }
         let mut content = vec![0x30, u8::try_from(general_names.len()).unwrap()];
         content.extend_from_slice(general_names);
-        params
-            .custom_extensions
-            .push(CustomExtension::from_oid_content(&[2, 5, 29, 17], content));
+        params.custom_extensions.push(CustomExtension::from_oid_content(&[2, 5, 29, 17], content));
         let key = KeyPair::generate().unwrap();
         params.self_signed(&key).unwrap().der().to_vec()
     }
@@ -800,9 +757,7 @@ mod tests {
     fn first_cn_is_used() {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "first.example.com");
+        params.distinguished_name.push(DnType::CommonName, "first.example.com");
         params.distinguished_name.push(DnType::OrganizationName, "Org");
         let key = KeyPair::generate().unwrap();
         let der = params.self_signed(&key).unwrap().der().to_vec();
@@ -832,13 +787,7 @@ mod tests {
         let mut names = vec![0x82, 9];
         names.extend_from_slice(b"a\0b.c.com");
         let der = make_cert_raw_san(&names, None);
-        assert!(matches!(
-            check(&der, "a"),
-            Err(HostnameError::EmbeddedNul {
-                kind: NameKind::Dns,
-                ..
-            })
-        ));
+        assert!(matches!(check(&der, "a"), Err(HostnameError::EmbeddedNul { kind: NameKind::Dns, .. })));
     }
 
     #[test]

@@ -240,26 +240,11 @@ pub enum InspectError {
     #[error("{file}: the file is empty")]
     Empty { file: String },
     #[error("{file}: truncated PEM: BEGIN {label} without END (block {block})")]
-    TruncatedPem {
-        file: String,
-        block: usize,
-        label: String,
-    },
+    TruncatedPem { file: String, block: usize, label: String },
     #[error("{file}: corrupt PEM in block {block} ({label}): {detail}")]
-    CorruptPem {
-        file: String,
-        block: usize,
-        label: String,
-        detail: String,
-    },
+    CorruptPem { file: String, block: usize, label: String, detail: String },
     #[error("{file}: PEM block {block} ({label}) does not hold a valid {expected}: {detail}")]
-    BadDer {
-        file: String,
-        block: usize,
-        label: String,
-        expected: String,
-        detail: String,
-    },
+    BadDer { file: String, block: usize, label: String, expected: String, detail: String },
     #[error("{file}: not recognised: neither PEM nor a DER certificate, CRL, certificate request or key")]
     Unrecognized { file: String },
 }
@@ -276,17 +261,11 @@ pub fn inspect_file(path: &Path) -> Result<Inspection, InspectError> {
         if error.kind() == std::io::ErrorKind::NotFound {
             InspectError::NotFound { file: file.clone() }
         } else {
-            InspectError::Unreadable {
-                file: file.clone(),
-                error,
-            }
+            InspectError::Unreadable { file: file.clone(), error }
         }
     })?;
     let mut inspection = inspect_bytes(&file, &bytes)?;
-    if inspection
-        .items
-        .iter()
-        .any(|item| matches!(item, Item::PrivateKey(_)))
+    if inspection.items.iter().any(|item| matches!(item, Item::PrivateKey(_)))
         && let Some(warning) = key_permission_warning(path)
     {
         inspection.warnings.push(warning);
@@ -339,11 +318,7 @@ pub fn inspect_bytes_at(origin: &str, bytes: &[u8], now: OffsetDateTime) -> Resu
     }
 
     link_items(&mut decoded);
-    Ok(Inspection {
-        file,
-        items: decoded.into_iter().map(|d| d.item).collect(),
-        warnings,
-    })
+    Ok(Inspection { file, items: decoded.into_iter().map(|d| d.item).collect(), warnings })
 }
 
 impl Item {
@@ -372,11 +347,7 @@ fn key_permission_warning(path: &Path) -> Option<String> {
     let root_owned = meta.uid() == 0;
     // be-secure-common.c / fe-secure-openssl.c: root-owned files may be
     // u=rw,g=r (0640) or less; any other owner needs u=rw (0600) or less.
-    let too_open = if root_owned {
-        mode & 0o037 != 0
-    } else {
-        mode & 0o077 != 0
-    };
+    let too_open = if root_owned { mode & 0o037 != 0 } else { mode & 0o077 != 0 };
     too_open.then(|| {
         format!(
             "private key file has mode {mode:04o}{}: PostgreSQL and libpq refuse a key file with group or world access; it must be 0600 or less, or 0640 or less if owned by root",
@@ -414,10 +385,7 @@ fn split_pem(file: &str, text: &str) -> Result<Vec<PemBlock>, InspectError> {
         let start = offset;
         offset += line.len();
         let t = line.trim();
-        if let Some(label) = t
-            .strip_prefix("-----BEGIN ")
-            .and_then(|r| r.strip_suffix("-----"))
-        {
+        if let Some(label) = t.strip_prefix("-----BEGIN ").and_then(|r| r.strip_suffix("-----")) {
             if let Some((label, _)) = open {
                 return Err(InspectError::TruncatedPem {
                     file: file.to_string(),
@@ -450,25 +418,14 @@ fn split_pem(file: &str, text: &str) -> Result<Vec<PemBlock>, InspectError> {
                 label: label.clone(),
                 detail: describe_pem_error(&e),
             })?;
-            let legacy_encrypted = pem
-                .headers()
-                .get("Proc-Type")
-                .is_some_and(|v| v.to_ascii_uppercase().contains("ENCRYPTED"));
+            let legacy_encrypted =
+                pem.headers().get("Proc-Type").is_some_and(|v| v.to_ascii_uppercase().contains("ENCRYPTED"));
             let dek_info = pem.headers().get("DEK-Info").map(str::to_string);
-            blocks.push(PemBlock {
-                label,
-                der: pem.into_contents(),
-                legacy_encrypted,
-                dek_info,
-            });
+            blocks.push(PemBlock { label, der: pem.into_contents(), legacy_encrypted, dek_info });
         }
     }
     if let Some((label, _)) = open {
-        return Err(InspectError::TruncatedPem {
-            file: file.to_string(),
-            block: blocks.len() + 1,
-            label,
-        });
+        return Err(InspectError::TruncatedPem { file: file.to_string(), block: blocks.len() + 1, label });
     }
     if blocks.is_empty() {
         return Err(InspectError::CorruptPem {
@@ -522,13 +479,9 @@ fn decode_pem_block(index: usize, block: &PemBlock, now: OffsetDateTime) -> Deco
         "ENCRYPTED PRIVATE KEY" => {
             encrypted_pkcs8_key(index, label, der).map_err(want("encrypted PKCS#8 private key"))
         }
-        "EC PRIVATE KEY" if block.legacy_encrypted => Ok(legacy_encrypted_key(
-            index,
-            label,
-            "SEC1 (EC PRIVATE KEY)",
-            "EC",
-            block.dek_info.as_deref(),
-        )),
+        "EC PRIVATE KEY" if block.legacy_encrypted => {
+            Ok(legacy_encrypted_key(index, label, "SEC1 (EC PRIVATE KEY)", "EC", block.dek_info.as_deref()))
+        }
         "RSA PRIVATE KEY" if block.legacy_encrypted => Ok(legacy_encrypted_key(
             index,
             label,
@@ -544,11 +497,7 @@ fn decode_pem_block(index: usize, block: &PemBlock, now: OffsetDateTime) -> Deco
             let description = known_other_block(other)
                 .map_or_else(|| format!("unknown PEM block type \"{other}\""), str::to_string);
             Ok(Decoded {
-                item: Item::Unknown(UnknownBlock {
-                    index,
-                    pem_label: label,
-                    description,
-                }),
+                item: Item::Unknown(UnknownBlock { index, pem_label: label, description }),
                 der: None,
                 spki_sha256: None,
             })
@@ -664,10 +613,7 @@ fn certificate(
                 }
             }
             ParsedExtension::ParseError { error } => {
-                notes.push(format!(
-                    "extension {} could not be decoded: {error}",
-                    oid_name(&ext.oid)
-                ));
+                notes.push(format!("extension {} could not be decoded: {error}", oid_name(&ext.oid)));
             }
             _ => other_extensions.push(format!(
                 "{}{}",
@@ -682,11 +628,8 @@ fn certificate(
             (Some(aki), Some(ski)) => aki == ski,
             _ => true,
         };
-    let self_signature_verifies = if self_signed {
-        signature_outcome(cert.verify_signature(None))
-    } else {
-        None
-    };
+    let self_signature_verifies =
+        if self_signed { signature_outcome(cert.verify_signature(None)) } else { None };
     if self_signature_verifies == Some(false) {
         notes.push("the self-signature does NOT verify with the certificate's own key".into());
     }
@@ -777,23 +720,11 @@ fn validity_status(
     now: OffsetDateTime,
 ) -> (String, bool, bool) {
     if now < not_before {
-        (
-            format!("not yet valid (starts in {})", human_duration(not_before - now)),
-            false,
-            true,
-        )
+        (format!("not yet valid (starts in {})", human_duration(not_before - now)), false, true)
     } else if now > not_after {
-        (
-            format!("EXPIRED {} ago", human_duration(now - not_after)),
-            true,
-            false,
-        )
+        (format!("EXPIRED {} ago", human_duration(now - not_after)), true, false)
     } else {
-        (
-            format!("valid, expires in {}", human_duration(not_after - now)),
-            false,
-            false,
-        )
+        (format!("valid, expires in {}", human_duration(not_after - now)), false, false)
     }
 }
 
@@ -811,7 +742,8 @@ fn human_duration(d: time::Duration) -> String {
     }
 }
 
-fn rfc3339(t: OffsetDateTime) -> String {
+/// A timestamp as RFC 3339 (UTC), the one way pgharden prints times.
+pub(crate) fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
@@ -827,10 +759,7 @@ fn key_usage_names(ku: &KeyUsage) -> Vec<String> {
         (ku.encipher_only(), "encipher only (encipherOnly)"),
         (ku.decipher_only(), "decipher only (decipherOnly)"),
     ];
-    all.iter()
-        .filter(|(set, _)| *set)
-        .map(|(_, name)| (*name).to_string())
-        .collect()
+    all.iter().filter(|(set, _)| *set).map(|(_, name)| (*name).to_string()).collect()
 }
 
 fn eku_names(e: &ExtendedKeyUsage<'_>) -> Vec<String> {
@@ -889,12 +818,12 @@ fn oid_name(oid: &x509_parser::asn1_rs::Oid<'_>) -> String {
 // Names (RFC 4514)
 // ---------------------------------------------------------------------------
 
-/// RFC 4514: RDNs from last to first, `,` between RDNs, `+` inside one.
-fn format_name(name: &X509Name<'_>) -> String {
-    let rdns: Vec<String> = name
-        .iter_rdn()
-        .map(|rdn| rdn.iter().map(format_attribute).collect::<Vec<_>>().join("+"))
-        .collect();
+/// RFC 4514: RDNs from last to first, `,` between RDNs, `+` inside one. This is also the form
+/// PostgreSQL matches with `clientname=DN` (OpenSSL's RFC 2253 printing), so pgharden shows names
+/// this way everywhere.
+pub fn format_name(name: &X509Name<'_>) -> String {
+    let rdns: Vec<String> =
+        name.iter_rdn().map(|rdn| rdn.iter().map(format_attribute).collect::<Vec<_>>().join("+")).collect();
     rdns.into_iter().rev().collect::<Vec<_>>().join(",")
 }
 
@@ -943,10 +872,8 @@ fn attribute_string(any: &Any<'_>) -> Option<String> {
         20 => Some(data.iter().map(|&b| char::from(b)).collect()),
         // BMPString: UTF-16BE
         30 => {
-            let units: Vec<u16> = data
-                .chunks(2)
-                .map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]))
-                .collect();
+            let units: Vec<u16> =
+                data.chunks(2).map(|c| u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
             Some(String::from_utf16_lossy(&units))
         }
         // UniversalString: UTF-32BE
@@ -1014,17 +941,13 @@ fn csr(index: usize, pem_label: Option<String>, der: &[u8]) -> Result<Decoded, S
             match ext {
                 ParsedExtension::SubjectAlternativeName(san) => {
                     subject_alt_names = san.general_names.iter().map(general_name).collect();
-                    requested_extensions.push(format!(
-                        "subject alternative names: {}",
-                        subject_alt_names.join(", ")
-                    ));
+                    requested_extensions
+                        .push(format!("subject alternative names: {}", subject_alt_names.join(", ")));
                 }
                 ParsedExtension::BasicConstraints(bc) => requested_extensions.push(format!(
                     "basic constraints: CA={}{}",
                     bc.ca,
-                    bc.path_len_constraint
-                        .map(|p| format!(", pathlen={p}"))
-                        .unwrap_or_default()
+                    bc.path_len_constraint.map(|p| format!(", pathlen={p}")).unwrap_or_default()
                 )),
                 ParsedExtension::KeyUsage(ku) => {
                     requested_extensions.push(format!("key usage: {}", key_usage_names(ku).join(", ")))
@@ -1083,10 +1006,9 @@ fn crl(index: usize, pem_label: Option<String>, der: &[u8], now: OffsetDateTime)
     let next_update = list.next_update().map(|t| t.to_datetime());
     let stale = next_update.is_some_and(|n| now > n);
     let status = match next_update {
-        _ if now < this_update => format!(
-            "not yet current (issued {} in the future)",
-            human_duration(this_update - now)
-        ),
+        _ if now < this_update => {
+            format!("not yet current (issued {} in the future)", human_duration(this_update - now))
+        }
         None => "current (no next update given)".to_string(),
         Some(n) if now > n => format!("STALE: the next update was due {} ago", human_duration(now - n)),
         Some(n) => format!("current, next update due in {}", human_duration(n - now)),
@@ -1098,10 +1020,9 @@ fn crl(index: usize, pem_label: Option<String>, der: &[u8], now: OffsetDateTime)
             ParsedExtension::AuthorityKeyIdentifier(aki) => {
                 authority_key_id = aki.key_identifier.as_ref().map(|ki| colon_hex(ki.0));
             }
-            ParsedExtension::ParseError { error } => notes.push(format!(
-                "extension {} could not be decoded: {error}",
-                oid_name(&ext.oid)
-            )),
+            ParsedExtension::ParseError { error } => {
+                notes.push(format!("extension {} could not be decoded: {error}", oid_name(&ext.oid)))
+            }
             _ => {}
         }
     }
@@ -1213,13 +1134,8 @@ fn key_summary(
             }
         }
         OID_EC => {
-            let curve_oid = params
-                .filter(|p| p.tag == der::OID)
-                .and_then(|p| der::oid_to_string(p.value));
-            match curve_oid
-                .as_deref()
-                .and_then(|o| CURVES.iter().find(|c| c.0 == o))
-            {
+            let curve_oid = params.filter(|p| p.tag == der::OID).and_then(|p| der::oid_to_string(p.value));
+            match curve_oid.as_deref().and_then(|o| CURVES.iter().find(|c| c.0 == o)) {
                 Some((_, name, bits, openssl)) => KeySummary {
                     algorithm: "EC".to_string(),
                     bits: Some(*bits),
@@ -1293,12 +1209,7 @@ fn spki_summary(spki: &[u8]) -> KeySummary {
         } else {
             None
         };
-        Some(key_summary(
-            &oid,
-            alg_kids.get(1).copied(),
-            modulus,
-            Some(key_bytes),
-        ))
+        Some(key_summary(&oid, alg_kids.get(1).copied(), modulus, Some(key_bytes)))
     })();
     parsed.unwrap_or_else(|| KeySummary {
         algorithm: "unknown".to_string(),
@@ -1447,9 +1358,7 @@ fn sec1_key(index: usize, pem_label: Option<String>, der_bytes: &[u8]) -> Result
 ///   privateKey OCTET STRING, [0] attributes OPTIONAL, [1] publicKey OPTIONAL }
 fn pkcs8_key(index: usize, pem_label: Option<String>, der_bytes: &[u8]) -> Result<Decoded, String> {
     let bad = || "not a PKCS#8 PrivateKeyInfo structure".to_string();
-    let top = der::read_all(der_bytes)
-        .filter(|t| t.tag == der::SEQUENCE)
-        .ok_or_else(bad)?;
+    let top = der::read_all(der_bytes).filter(|t| t.tag == der::SEQUENCE).ok_or_else(bad)?;
     let kids = der::children(top.value).ok_or_else(bad)?;
     if kids.len() < 3
         || kids[0].tag != der::INTEGER
@@ -1531,16 +1440,7 @@ fn pkcs8_key(index: usize, pem_label: Option<String>, der_bytes: &[u8]) -> Resul
                 .into(),
         );
     }
-    Ok(private_key_item(
-        index,
-        pem_label,
-        KeyParts {
-            format,
-            key: Some(key),
-            spki,
-            notes,
-        },
-    ))
+    Ok(private_key_item(index, pem_label, KeyParts { format, key: Some(key), spki, notes }))
 }
 
 const ENCRYPTED_KEY_NOTE: &str = "encrypted: the PostgreSQL server needs ssl_passphrase_command \
@@ -1549,9 +1449,7 @@ const ENCRYPTED_KEY_NOTE: &str = "encrypted: the PostgreSQL server needs ssl_pas
 /// EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm, encryptedData OCTET STRING }
 fn encrypted_pkcs8_key(index: usize, pem_label: Option<String>, der_bytes: &[u8]) -> Result<Decoded, String> {
     let bad = || "not an EncryptedPrivateKeyInfo structure".to_string();
-    let top = der::read_all(der_bytes)
-        .filter(|t| t.tag == der::SEQUENCE)
-        .ok_or_else(bad)?;
+    let top = der::read_all(der_bytes).filter(|t| t.tag == der::SEQUENCE).ok_or_else(bad)?;
     let kids = der::children(top.value).ok_or_else(bad)?;
     if kids.len() != 2 || kids[0].tag != der::SEQUENCE || kids[1].tag != der::OCTET_STRING {
         return Err(bad());
@@ -1652,10 +1550,8 @@ fn encryption_info(alg: der::Tlv<'_>) -> Option<EncryptionInfo> {
         let kdf_text = match (kdf_oid.as_str(), kdf_params) {
             ("1.2.840.113549.1.5.12", Some(kp)) => {
                 // PBKDF2-params: salt, iterationCount, keyLength OPTIONAL, prf DEFAULT hmacWithSHA1
-                info.iterations = kp
-                    .get(1)
-                    .filter(|t| t.tag == der::INTEGER)
-                    .and_then(|t| der::small_uint(t.value));
+                info.iterations =
+                    kp.get(1).filter(|t| t.tag == der::INTEGER).and_then(|t| der::small_uint(t.value));
                 let prf = kp
                     .iter()
                     .skip(2)
@@ -1672,9 +1568,7 @@ fn encryption_info(alg: der::Tlv<'_>) -> Option<EncryptionInfo> {
             }
             ("1.3.6.1.4.1.11591.4.11", Some(kp)) => {
                 let int = |i: usize| {
-                    kp.get(i)
-                        .filter(|t| t.tag == der::INTEGER)
-                        .and_then(|t| der::small_uint(t.value))
+                    kp.get(i).filter(|t| t.tag == der::INTEGER).and_then(|t| der::small_uint(t.value))
                 };
                 info.kdf = Some("scrypt".to_string());
                 info.scrypt_n = int(1);
@@ -1729,9 +1623,7 @@ fn legacy_encrypted_key(
     algorithm: &str,
     dek_info: Option<&str>,
 ) -> Decoded {
-    let cipher = dek_info
-        .and_then(|d| d.split(',').next())
-        .map(|c| c.trim().to_string());
+    let cipher = dek_info.and_then(|d| d.split(',').next()).map(|c| c.trim().to_string());
     let description = format!(
         "OpenSSL legacy PEM encryption: key from the passphrase by EVP_BytesToKey (one MD5 round), {}",
         cipher.as_deref().unwrap_or("unknown cipher")
@@ -1778,29 +1670,17 @@ fn spki_public_key(index: usize, pem_label: Option<String>, der_bytes: &[u8]) ->
     if kids.len() != 2 || kids[0].tag != der::SEQUENCE || kids[1].tag != der::BIT_STRING {
         return Err("not a SubjectPublicKeyInfo structure".to_string());
     }
-    Ok(public_key_item(
-        index,
-        pem_label,
-        "SubjectPublicKeyInfo",
-        der_bytes.to_vec(),
-    ))
+    Ok(public_key_item(index, pem_label, "SubjectPublicKeyInfo", der_bytes.to_vec()))
 }
 
 fn pkcs1_public_key(index: usize, pem_label: Option<String>, der_bytes: &[u8]) -> Result<Decoded, String> {
     let bad = || "not an RSAPublicKey structure".to_string();
-    let top = der::read_all(der_bytes)
-        .filter(|t| t.tag == der::SEQUENCE)
-        .ok_or_else(bad)?;
+    let top = der::read_all(der_bytes).filter(|t| t.tag == der::SEQUENCE).ok_or_else(bad)?;
     let kids = der::children(top.value).ok_or_else(bad)?;
     if kids.len() != 2 || kids.iter().any(|k| k.tag != der::INTEGER) {
         return Err(bad());
     }
-    Ok(public_key_item(
-        index,
-        pem_label,
-        "PKCS#1 (RSA PUBLIC KEY)",
-        rsa_spki(kids[0].raw, kids[1].raw),
-    ))
+    Ok(public_key_item(index, pem_label, "PKCS#1 (RSA PUBLIC KEY)", rsa_spki(kids[0].raw, kids[1].raw)))
 }
 
 fn public_key_item(index: usize, pem_label: Option<String>, format: &str, spki: Vec<u8>) -> Decoded {
@@ -1835,25 +1715,17 @@ fn link_items(decoded: &mut [Decoded]) {
                 let Ok((_, cert)) = x509_parser::parse_x509_certificate(der_i) else {
                     continue;
                 };
-                find_issuer(
-                    decoded,
-                    i,
-                    cert.issuer().as_raw(),
-                    c.authority_key_id.as_deref(),
-                    |issuer| signature_outcome(cert.verify_signature(Some(issuer.public_key()))),
-                )
+                find_issuer(decoded, i, cert.issuer().as_raw(), c.authority_key_id.as_deref(), |issuer| {
+                    signature_outcome(cert.verify_signature(Some(issuer.public_key())))
+                })
             }
             Item::Crl(c) => {
                 let Ok((_, list)) = x509_parser::parse_x509_crl(der_i) else {
                     continue;
                 };
-                find_issuer(
-                    decoded,
-                    i,
-                    list.issuer().as_raw(),
-                    c.authority_key_id.as_deref(),
-                    |issuer| signature_outcome(list.verify_signature(issuer.public_key())),
-                )
+                find_issuer(decoded, i, list.issuer().as_raw(), c.authority_key_id.as_deref(), |issuer| {
+                    signature_outcome(list.verify_signature(issuer.public_key()))
+                })
             }
             _ => None,
         };
@@ -1923,10 +1795,7 @@ fn find_issuer(
         if issuer.subject().as_raw() != issuer_name {
             continue;
         }
-        let link = IssuerLink {
-            item: j + 1,
-            signature_verified: verify(&issuer),
-        };
+        let link = IssuerLink { item: j + 1, signature_verified: verify(&issuer) };
         if link.signature_verified == Some(true) {
             return Some(link);
         }
@@ -1943,21 +1812,13 @@ fn find_issuer(
 
 /// Uppercase hex with colons, as OpenSSL prints fingerprints and key ids.
 fn colon_hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":")
 }
 
 /// Lowercase hex without colons or leading zero bytes.
 fn serial_hex(raw: &[u8]) -> String {
     let stripped = der::strip_leading_zeros(raw);
-    if stripped.is_empty() {
-        "00".to_string()
-    } else {
-        hex::encode(stripped)
-    }
+    if stripped.is_empty() { "00".to_string() } else { hex::encode(stripped) }
 }
 
 fn signature_algorithm_name(oid: &str) -> String {
@@ -2014,9 +1875,7 @@ mod der {
             if n == 0 || n > 4 || rest.len() < n {
                 return None;
             }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
             rest = &rest[n..];
             len
         };
@@ -2024,14 +1883,7 @@ mod der {
             return None;
         }
         let header = input.len() - rest.len();
-        Some((
-            Tlv {
-                tag,
-                value: &rest[..len],
-                raw: &input[..header + len],
-            },
-            &rest[len..],
-        ))
+        Some((Tlv { tag, value: &rest[..len], raw: &input[..header + len] }, &rest[len..]))
     }
 
     /// Exactly one element filling `input`.
@@ -2131,10 +1983,7 @@ struct Section {
 
 impl Section {
     fn new(title: String) -> Self {
-        Section {
-            title,
-            rows: Vec::new(),
-        }
+        Section { title, rows: Vec::new() }
     }
     fn row(&mut self, label: &'static str, value: impl Into<String>) {
         self.rows.push((label, value.into()));
@@ -2168,11 +2017,7 @@ fn yes_no(b: bool) -> &'static str {
 }
 
 fn items_list(items: &[usize]) -> String {
-    items
-        .iter()
-        .map(|i| format!("#{i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    items.iter().map(|i| format!("#{i}")).collect::<Vec<_>>().join(", ")
 }
 
 fn link_text(link: &IssuerLink) -> String {
@@ -2185,11 +2030,7 @@ fn link_text(link: &IssuerLink) -> String {
 }
 
 fn empty_dash(s: &str) -> String {
-    if s.is_empty() {
-        "(empty)".to_string()
-    } else {
-        s.to_string()
-    }
+    if s.is_empty() { "(empty)".to_string() } else { s.to_string() }
 }
 
 impl Inspection {
@@ -2238,9 +2079,7 @@ fn item_section(item: &Item) -> Section {
                     Some(bc) => format!(
                         "{}{}{}",
                         yes_no(bc.ca),
-                        bc.path_len
-                            .map(|p| format!(", path length {p}"))
-                            .unwrap_or_default(),
+                        bc.path_len.map(|p| format!(", path length {p}")).unwrap_or_default(),
                         if bc.critical { " (critical)" } else { "" }
                     ),
                 },
@@ -2284,10 +2123,7 @@ fn item_section(item: &Item) -> Section {
             let mut s = Section::new(format!("#{} certificate revocation list (CRL)", c.index));
             s.row("Issuer", empty_dash(&c.issuer));
             s.row("This update", c.this_update.clone());
-            s.row(
-                "Next update",
-                c.next_update.clone().unwrap_or_else(|| "(none)".to_string()),
-            );
+            s.row("Next update", c.next_update.clone().unwrap_or_else(|| "(none)".to_string()));
             s.row("Status", c.status.clone());
             s.opt("CRL number", c.crl_number.clone());
             s.opt("Authority key ID", c.authority_key_id.clone());
@@ -2311,10 +2147,7 @@ fn item_section(item: &Item) -> Section {
             s
         }
         Item::PrivateKey(k) => {
-            let what = k
-                .key
-                .as_ref()
-                .map_or("encrypted".to_string(), |key| key.description.clone());
+            let what = k.key.as_ref().map_or("encrypted".to_string(), |key| key.description.clone());
             let mut s = Section::new(format!("#{} private key: {what}", k.index));
             s.row("Format", k.format.clone());
             s.row("Encrypted", yes_no(k.encrypted));
@@ -2348,11 +2181,8 @@ fn item_section(item: &Item) -> Section {
             s
         }
         Item::Unknown(u) => {
-            let mut s = Section::new(format!(
-                "#{} other block: {}",
-                u.index,
-                u.pem_label.as_deref().unwrap_or("?")
-            ));
+            let mut s =
+                Section::new(format!("#{} other block: {}", u.index, u.pem_label.as_deref().unwrap_or("?")));
             s.opt("PEM type", u.pem_label.clone());
             s.row("Note", u.description.clone());
             s
@@ -2494,27 +2324,12 @@ mod tests {
         assert_eq!(leaf.key.bits, Some(256));
         assert_eq!(leaf.signature_algorithm, "ecdsa-with-SHA384");
         assert!(!leaf.self_signed);
-        assert_eq!(
-            leaf.subject_alt_names,
-            vec!["DNS:db.example.com".to_string(), "IP:10.0.0.5".to_string()]
-        );
-        assert_eq!(
-            leaf.extended_key_usage,
-            vec!["TLS server (serverAuth)".to_string()]
-        );
-        assert_eq!(
-            leaf.key_usage,
-            vec!["digital signature (digitalSignature)".to_string()]
-        );
+        assert_eq!(leaf.subject_alt_names, vec!["DNS:db.example.com".to_string(), "IP:10.0.0.5".to_string()]);
+        assert_eq!(leaf.extended_key_usage, vec!["TLS server (serverAuth)".to_string()]);
+        assert_eq!(leaf.key_usage, vec!["digital signature (digitalSignature)".to_string()]);
         assert_eq!(leaf.sha256_fingerprint, sha256_colon(&p.leaf_der));
         assert_eq!(leaf.sha256_fingerprint.len(), 32 * 3 - 1);
-        assert_eq!(
-            leaf.issued_by,
-            Some(IssuerLink {
-                item: 2,
-                signature_verified: Some(true)
-            })
-        );
+        assert_eq!(leaf.issued_by, Some(IssuerLink { item: 2, signature_verified: Some(true) }));
         assert!(leaf.authority_key_id.is_some());
 
         let root = cert(&ins.items[1]);
@@ -2524,11 +2339,7 @@ mod tests {
         assert_eq!(root.key.curve.as_deref(), Some("P-384"));
         assert_eq!(
             root.basic_constraints,
-            Some(BasicConstraintsInfo {
-                ca: true,
-                path_len: None,
-                critical: true
-            })
+            Some(BasicConstraintsInfo { ca: true, path_len: None, critical: true })
         );
         assert!(root.key_usage.iter().any(|u| u.contains("keyCertSign")));
         assert_eq!(root.issued, vec![1]);
@@ -2575,10 +2386,7 @@ mod tests {
             let c = cert(&ins.items[0]);
             (c.status.clone(), c.expired, c.not_yet_valid)
         };
-        assert_eq!(
-            at(datetime!(2026-01-04 0:00 UTC)),
-            ("EXPIRED 3 days ago".to_string(), true, false)
-        );
+        assert_eq!(at(datetime!(2026-01-04 0:00 UTC)), ("EXPIRED 3 days ago".to_string(), true, false));
         assert_eq!(
             at(datetime!(2024-12-30 0:00 UTC)),
             ("not yet valid (starts in 2 days)".to_string(), false, true)
@@ -2593,15 +2401,11 @@ mod tests {
         let root = root_params.self_signed(&root_key).unwrap();
         let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
         let int_params = ca_params("Intermediate", Some(0));
-        let int = int_params
-            .signed_by(&int_key, &Issuer::from_params(&root_params, &root_key))
-            .unwrap();
+        let int = int_params.signed_by(&int_key, &Issuer::from_params(&root_params, &root_key)).unwrap();
         let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut lp = leaf_params();
         lp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        let leaf = lp
-            .signed_by(&leaf_key, &Issuer::from_params(&int_params, &int_key))
-            .unwrap();
+        let leaf = lp.signed_by(&leaf_key, &Issuer::from_params(&int_params, &int_key)).unwrap();
         let ins = inspect(&format!("{}{}{}", leaf.pem(), int.pem(), root.pem()));
         let (l, i, r) = (cert(&ins.items[0]), cert(&ins.items[1]), cert(&ins.items[2]));
         assert_eq!(l.role, "TLS client certificate");
@@ -2629,14 +2433,9 @@ mod tests {
         assert_eq!(r.key.description, "EC P-256 (prime256v1)");
         assert_eq!(r.signature_algorithm, "ecdsa-with-SHA256");
         assert_eq!(r.signature_verifies, Some(true));
-        assert_eq!(
-            r.subject_alt_names,
-            vec!["DNS:db.example.com".to_string(), "IP:10.0.0.5".to_string()]
-        );
+        assert_eq!(r.subject_alt_names, vec!["DNS:db.example.com".to_string(), "IP:10.0.0.5".to_string()]);
         assert!(
-            r.requested_extensions
-                .iter()
-                .any(|e| e.contains("TLS server (serverAuth)")),
+            r.requested_extensions.iter().any(|e| e.contains("TLS server (serverAuth)")),
             "{:?}",
             r.requested_extensions
         );
@@ -2689,18 +2488,9 @@ mod tests {
         assert_eq!(c.revoked_count, 1);
         assert_eq!(c.revoked[0].serial, "0abc");
         assert_eq!(c.revoked[0].revocation_date, "2025-01-01T12:00:00Z");
-        assert_eq!(
-            c.revoked[0].reason.as_deref(),
-            Some("key compromise (keyCompromise)")
-        );
+        assert_eq!(c.revoked[0].reason.as_deref(), Some("key compromise (keyCompromise)"));
         assert_eq!(c.signature_algorithm, "ecdsa-with-SHA384");
-        assert_eq!(
-            c.issued_by,
-            Some(IssuerLink {
-                item: 2,
-                signature_verified: Some(true)
-            })
-        );
+        assert_eq!(c.issued_by, Some(IssuerLink { item: 2, signature_verified: Some(true) }));
         assert_eq!(c.authority_key_id, cert(&ins.items[1]).subject_key_id);
         assert_eq!(cert(&ins.items[1]).issued, vec![1]);
 
@@ -2732,10 +2522,9 @@ mod tests {
 
     #[test]
     fn pkcs8_p256_and_p384() {
-        for (alg, curve, bits) in [
-            (&rcgen::PKCS_ECDSA_P256_SHA256, "P-256", 256),
-            (&rcgen::PKCS_ECDSA_P384_SHA384, "P-384", 384),
-        ] {
+        for (alg, curve, bits) in
+            [(&rcgen::PKCS_ECDSA_P256_SHA256, "P-256", 256), (&rcgen::PKCS_ECDSA_P384_SHA384, "P-384", 384)]
+        {
             let k = KeyPair::generate_for(alg).unwrap();
             let info = key_item(&k.serialize_pem());
             assert_eq!(info.format, "PKCS#8 v1 (PrivateKeyInfo)");
@@ -2871,9 +2660,7 @@ mod tests {
         let params =
             pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(2048, &[7u8; 16], [9u8; 16]).unwrap();
         let doc = pki.encrypt_with_params(params, b"secret").unwrap();
-        let pem_text = doc
-            .to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
-            .unwrap();
+        let pem_text = doc.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF).unwrap();
         let info = key_item(&pem_text);
         assert!(info.encrypted);
         assert_eq!(info.format, "encrypted PKCS#8 (EncryptedPrivateKeyInfo)");
@@ -2884,26 +2671,17 @@ mod tests {
         assert_eq!(e.kdf.as_deref(), Some("PBKDF2-HMAC-SHA256"));
         assert_eq!(e.iterations, Some(2048));
         assert_eq!(e.cipher.as_deref(), Some("AES-256-CBC"));
-        assert_eq!(
-            e.description,
-            "PBES2: PBKDF2-HMAC-SHA256, 2048 iterations, AES-256-CBC"
-        );
+        assert_eq!(e.description, "PBES2: PBKDF2-HMAC-SHA256, 2048 iterations, AES-256-CBC");
         let text = inspect(&pem_text).render_text();
         assert!(text.contains("Encrypted:"));
         assert!(text.contains("PBKDF2-HMAC-SHA256, 2048 iterations, AES-256-CBC"));
         assert!(text.contains("not available without the passphrase"));
 
         let doc = pki.encrypt(b"secret").unwrap();
-        let info = key_item(
-            &doc.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF)
-                .unwrap(),
-        );
+        let info = key_item(&doc.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF).unwrap());
         let e = info.encryption.as_ref().unwrap();
         assert_eq!(e.kdf.as_deref(), Some("scrypt"));
-        assert_eq!(
-            (e.scrypt_n, e.scrypt_r, e.scrypt_p),
-            (Some(16384), Some(8), Some(1))
-        );
+        assert_eq!((e.scrypt_n, e.scrypt_r, e.scrypt_p), (Some(16384), Some(8), Some(1)));
         assert_eq!(e.description, "PBES2: scrypt (N=16384, r=8, p=1), AES-256-CBC");
 
         // DER form is recognised too.
@@ -2940,9 +2718,7 @@ mod tests {
             revoked_certs: Vec::new(),
             key_identifier_method: KeyIdMethod::Sha256,
         };
-        let list = params
-            .signed_by(&Issuer::from_params(&p.root_params, &p.root_key))
-            .unwrap();
+        let list = params.signed_by(&Issuer::from_params(&p.root_params, &p.root_key)).unwrap();
         let ins = inspect_bytes_at("l.der", list.der(), NOW).unwrap();
         let Item::Crl(c) = &ins.items[0] else {
             panic!("not a CRL");
@@ -2976,24 +2752,15 @@ mod tests {
         let cut = p.leaf_pem.find("-----END").unwrap();
         let err = inspect_bytes_at("leaf.pem", &p.leaf_pem.as_bytes()[..cut], NOW).unwrap_err();
         assert!(matches!(err, InspectError::TruncatedPem { block: 1, .. }));
-        assert_eq!(
-            err.to_string(),
-            "leaf.pem: truncated PEM: BEGIN CERTIFICATE without END (block 1)"
-        );
+        assert_eq!(err.to_string(), "leaf.pem: truncated PEM: BEGIN CERTIFICATE without END (block 1)");
         // second block truncated
         let text = format!("{}{}", p.root_pem, &p.leaf_pem[..cut]);
         let err = inspect_bytes_at("chain.pem", text.as_bytes(), NOW).unwrap_err();
-        assert!(
-            matches!(err, InspectError::TruncatedPem { block: 2, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, InspectError::TruncatedPem { block: 2, .. }), "{err}");
         // BEGIN followed by another BEGIN
         let text = format!("{}{}", &p.leaf_pem[..cut], p.root_pem);
         let err = inspect_bytes_at("chain.pem", text.as_bytes(), NOW).unwrap_err();
-        assert!(
-            matches!(err, InspectError::TruncatedPem { block: 1, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, InspectError::TruncatedPem { block: 1, .. }), "{err}");
     }
 
     #[test]
@@ -3004,10 +2771,7 @@ mod tests {
         lines[2] = format!("!!{}", &lines[2][2..]);
         let err = inspect_bytes_at("bad.pem", lines.join("\n").as_bytes(), NOW).unwrap_err();
         assert!(matches!(err, InspectError::CorruptPem { block: 1, .. }), "{err}");
-        assert!(
-            err.to_string()
-                .starts_with("bad.pem: corrupt PEM in block 1 (CERTIFICATE)")
-        );
+        assert!(err.to_string().starts_with("bad.pem: corrupt PEM in block 1 (CERTIFICATE)"));
 
         // mismatched END
         let text = p.leaf_pem.replace("END CERTIFICATE", "END X509 CRL");
@@ -3019,13 +2783,7 @@ mod tests {
         let text = format!("{}{}", p.leaf_pem, garbage);
         let err = inspect_bytes_at("mixed.pem", text.as_bytes(), NOW).unwrap_err();
         match &err {
-            InspectError::BadDer {
-                file,
-                block,
-                label,
-                expected,
-                ..
-            } => {
+            InspectError::BadDer { file, block, label, expected, .. } => {
                 assert_eq!(file, "mixed.pem");
                 assert_eq!(*block, 2);
                 assert_eq!(label, "X509 CRL");
@@ -3033,10 +2791,7 @@ mod tests {
             }
             other => panic!("unexpected {other:?}"),
         }
-        assert!(
-            err.to_string()
-                .starts_with("mixed.pem: PEM block 2 (X509 CRL) does not hold a valid CRL")
-        );
+        assert!(err.to_string().starts_with("mixed.pem: PEM block 2 (X509 CRL) does not hold a valid CRL"));
     }
 
     #[test]
@@ -3056,10 +2811,8 @@ mod tests {
     #[test]
     fn unknown_block_is_reported_not_fatal() {
         let p = pki();
-        let text = format!(
-            "some text before\n-----BEGIN FOO BAR-----\nAAAA\n-----END FOO BAR-----\n{}",
-            p.leaf_pem
-        );
+        let text =
+            format!("some text before\n-----BEGIN FOO BAR-----\nAAAA\n-----END FOO BAR-----\n{}", p.leaf_pem);
         let ins = inspect(&text);
         assert_eq!(ins.items.len(), 2);
         let Item::Unknown(u) = &ins.items[0] else {
@@ -3102,10 +2855,7 @@ mod tests {
         assert_eq!(ins.warnings.len(), 1, "{:?}", ins.warnings);
         assert!(ins.warnings[0].contains("0644"));
         assert!(ins.warnings[0].contains("0600"));
-        assert!(
-            ins.render_text()
-                .contains("WARNING: private key file has mode 0644")
-        );
+        assert!(ins.render_text().contains("WARNING: private key file has mode 0644"));
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(inspect_file(&path).unwrap().warnings.is_empty());

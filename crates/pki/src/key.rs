@@ -111,13 +111,10 @@ impl FromStr for KeyType {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        KeyType::ALL
-            .into_iter()
-            .find(|k| k.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                let names: Vec<_> = KeyType::ALL.iter().map(|k| k.name()).collect();
-                Error::invalid("key type", s, format!("expected one of {}", names.join(", ")))
-            })
+        KeyType::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            let names: Vec<_> = KeyType::ALL.iter().map(|k| k.name()).collect();
+            Error::invalid("key type", s, format!("expected one of {}", names.join(", ")))
+        })
     }
 }
 
@@ -167,19 +164,14 @@ fn pkcs8_v1(key: &KeyPair) -> Result<Zeroizing<Vec<u8>>> {
         return Ok(Zeroizing::new(der.to_vec()));
     }
     info.public_key = None;
-    info.to_der()
-        .map(Zeroizing::new)
-        .map_err(|e| Error::Encrypt(e.to_string()))
+    info.to_der().map(Zeroizing::new).map_err(|e| Error::Encrypt(e.to_string()))
 }
 
 /// The PEM text of a key file: `PRIVATE KEY`, or `ENCRYPTED PRIVATE KEY` when a passphrase is given.
 pub fn key_pem(key: &KeyPair, passphrase: Option<&Passphrase>) -> Result<Zeroizing<String>> {
     let der = pkcs8_v1(key)?;
     let Some(pass) = passphrase else {
-        return Ok(Zeroizing::new(pem::encode(&pem::Pem::new(
-            "PRIVATE KEY",
-            der.to_vec(),
-        ))));
+        return Ok(Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec()))));
     };
     let mut salt = [0u8; 16];
     let mut iv = [0u8; 16];
@@ -189,11 +181,8 @@ pub fn key_pem(key: &KeyPair, passphrase: Option<&Passphrase>) -> Result<Zeroizi
         pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
             .map_err(|e| Error::Encrypt(e.to_string()))?;
     let info = PrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| Error::Encrypt(e.to_string()))?;
-    let doc = info
-        .encrypt_with_params(params, pass.expose())
-        .map_err(|e| Error::Encrypt(e.to_string()))?;
-    doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF)
-        .map_err(|e| Error::Encrypt(e.to_string()))
+    let doc = info.encrypt_with_params(params, pass.expose()).map_err(|e| Error::Encrypt(e.to_string()))?;
+    doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).map_err(|e| Error::Encrypt(e.to_string()))
 }
 
 /// Whether the key file at `path` is encrypted (without needing the passphrase).
@@ -222,9 +211,7 @@ pub fn load_key(path: &Path, passphrase: Option<&Passphrase>) -> Result<(KeyPair
             let pass = passphrase.ok_or_else(|| Error::PassphraseRequired { path: path.into() })?;
             let enc = EncryptedPrivateKeyInfoRef::try_from(block.contents())
                 .map_err(|e| Error::bad_file(path, format!("corrupt encrypted key: {e}")))?;
-            let doc = enc
-                .decrypt(pass.expose())
-                .map_err(|_| Error::WrongPassphrase { path: path.into() })?;
+            let doc = enc.decrypt(pass.expose()).map_err(|_| Error::WrongPassphrase { path: path.into() })?;
             // A wrong passphrase can, rarely, still produce valid padding: the result then is not PKCS#8.
             if PrivateKeyInfoRef::try_from(doc.as_bytes()).is_err() {
                 return Err(Error::WrongPassphrase { path: path.into() });
@@ -266,10 +253,7 @@ fn key_type_of(path: &Path, der: &[u8]) -> Result<KeyType> {
                 2048 => Ok(KeyType::Rsa2048),
                 3072 => Ok(KeyType::Rsa3072),
                 4096 => Ok(KeyType::Rsa4096),
-                bits => Err(Error::bad_file(
-                    path,
-                    format!("RSA-{bits} is not a key size pgharden issues"),
-                )),
+                bits => Err(Error::bad_file(path, format!("RSA-{bits} is not a key size pgharden issues"))),
             }
         }
         _ => Err(Error::bad_file(
@@ -324,14 +308,8 @@ mod tests {
         assert!(is_encrypted(&path).unwrap());
         assert!(load_key(&path, Some(&pass)).is_ok());
         let wrong = Passphrase::new("battery staple").unwrap();
-        assert!(matches!(
-            load_key(&path, Some(&wrong)),
-            Err(Error::WrongPassphrase { .. })
-        ));
-        assert!(matches!(
-            load_key(&path, None),
-            Err(Error::PassphraseRequired { .. })
-        ));
+        assert!(matches!(load_key(&path, Some(&wrong)), Err(Error::WrongPassphrase { .. })));
+        assert!(matches!(load_key(&path, None), Err(Error::PassphraseRequired { .. })));
     }
 
     #[test]

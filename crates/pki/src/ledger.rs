@@ -89,27 +89,15 @@ impl Reason {
 
     /// Parse the command-line spelling.
     pub fn parse(s: &str) -> Result<Reason> {
-        Reason::ALL
-            .iter()
-            .find(|(_, name)| name.eq_ignore_ascii_case(s))
-            .map(|(r, _)| *r)
-            .ok_or_else(|| {
-                let names: Vec<_> = Reason::ALL.iter().map(|(_, n)| *n).collect();
-                Error::invalid(
-                    "revocation reason",
-                    s,
-                    format!("expected one of {}", names.join(", ")),
-                )
-            })
+        Reason::ALL.iter().find(|(_, name)| name.eq_ignore_ascii_case(s)).map(|(r, _)| *r).ok_or_else(|| {
+            let names: Vec<_> = Reason::ALL.iter().map(|(_, n)| *n).collect();
+            Error::invalid("revocation reason", s, format!("expected one of {}", names.join(", ")))
+        })
     }
 
     /// The command-line spelling.
     pub fn name(self) -> &'static str {
-        Reason::ALL
-            .iter()
-            .find(|(r, _)| *r == self)
-            .map(|(_, n)| *n)
-            .unwrap_or("unspecified")
+        Reason::ALL.iter().find(|(r, _)| *r == self).map(|(_, n)| *n).unwrap_or("unspecified")
     }
 
     pub(crate) fn to_rcgen(self) -> rcgen::RevocationReason {
@@ -216,10 +204,7 @@ impl Ledger {
         if ledger.format != FORMAT {
             return Err(Error::bad_file(
                 &path,
-                format!(
-                    "ledger format {} is not supported (this pgharden reads {FORMAT})",
-                    ledger.format
-                ),
+                format!("ledger format {} is not supported (this pgharden reads {FORMAT})", ledger.format),
             ));
         }
         Ok(ledger)
@@ -239,10 +224,7 @@ impl Ledger {
 
     /// The current (not replaced) entry of a CA.
     pub fn ca(&self, kind: Kind) -> Option<&Entry> {
-        self.certificates
-            .iter()
-            .rev()
-            .find(|e| e.kind == kind && e.replaced_by.is_none())
+        self.certificates.iter().rev().find(|e| e.kind == kind && e.replaced_by.is_none())
     }
 
     /// Revoked entries issued by `ca`.

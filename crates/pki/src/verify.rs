@@ -24,6 +24,8 @@ use x509_parser::revocation_list::CertificateRevocationList;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::hostname::{self, HostCheck};
+use crate::inspect::format_name;
+use crate::inspect::rfc3339;
 use crate::ledger::Kind;
 
 /// Which side of a connection the certificate is for.
@@ -68,11 +70,7 @@ impl Trust {
         if certs.is_empty() {
             return Err(Error::bad_file(path, "no CERTIFICATE in the file"));
         }
-        let target = if as_roots {
-            &mut self.roots
-        } else {
-            &mut self.intermediates
-        };
+        let target = if as_roots { &mut self.roots } else { &mut self.intermediates };
         target.extend(certs);
         Ok(())
     }
@@ -83,8 +81,7 @@ impl Trust {
         if crls.is_empty() {
             return Err(Error::bad_file(path, "no X509 CRL in the file"));
         }
-        self.crls
-            .extend(crls.into_iter().map(|c| (path.to_path_buf(), c)));
+        self.crls.extend(crls.into_iter().map(|c| (path.to_path_buf(), c)));
         Ok(())
     }
 }
@@ -93,11 +90,7 @@ fn pem_blocks(path: &Path, tag: &str) -> Result<Vec<Vec<u8>>> {
     let bytes = files::read(path)?;
     let blocks = pem::parse_many(&bytes)
         .map_err(|e| Error::bad_file(path, format!("not a PEM file ({e}); truncated?")))?;
-    Ok(blocks
-        .into_iter()
-        .filter(|b| b.tag() == tag)
-        .map(|b| b.contents().to_vec())
-        .collect())
+    Ok(blocks.into_iter().filter(|b| b.tag() == tag).map(|b| b.contents().to_vec()).collect())
 }
 
 /// One check and its outcome.
@@ -126,12 +119,8 @@ pub struct Report {
 impl Report {
     /// Plain-words rendering, one line per check.
     pub fn render_text(&self) -> String {
-        let mut out = format!(
-            "{}\n  subject: {}\n  serial:  {}\n",
-            self.file.display(),
-            self.subject,
-            self.serial
-        );
+        let mut out =
+            format!("{}\n  subject: {}\n  serial:  {}\n", self.file.display(), self.subject, self.serial);
         if !self.chain.is_empty() {
             out.push_str(&format!("  chain:   {}\n", self.chain.join(" -> ")));
         }
@@ -161,15 +150,7 @@ pub fn verify_file(trust: &Trust, file: &Path, purpose: Purpose, host: Option<&s
     let leaf_der = certs.remove(0);
     let mut intermediates = trust.intermediates.clone();
     intermediates.extend(certs);
-    verify_der(
-        trust,
-        file,
-        &leaf_der,
-        &intermediates,
-        purpose,
-        host,
-        OffsetDateTime::now_utc(),
-    )
+    verify_der(trust, file, &leaf_der, &intermediates, purpose, host, OffsetDateTime::now_utc())
 }
 
 fn verify_der(
@@ -187,34 +168,25 @@ fn verify_der(
     let chain = chain_check(trust, leaf_der, intermediates, purpose, at, false);
     let path = match &chain {
         Ok(path) => {
+            let via = match path.len().saturating_sub(2) {
+                0 => "directly".to_string(),
+                1 => "through 1 intermediate CA".to_string(),
+                n => format!("through {n} intermediate CAs"),
+            };
             checks.push(Check {
                 name: "chain",
                 ok: true,
-                detail: format!(
-                    "signed by a trusted root through {} intermediate(s)",
-                    path.len().saturating_sub(2)
-                ),
+                detail: format!("signed by the trusted root {via}"),
             });
             path.clone()
         }
         Err(detail) => {
-            checks.push(Check {
-                name: "chain",
-                ok: false,
-                detail: detail.clone(),
-            });
+            checks.push(Check { name: "chain", ok: false, detail: detail.clone() });
             Vec::new()
         }
     };
     if chain.is_ok() {
-        checks.extend(revocation_checks(
-            trust,
-            leaf_der,
-            intermediates,
-            &path,
-            purpose,
-            at,
-        ));
+        checks.extend(revocation_checks(trust, leaf_der, intermediates, &path, purpose, at));
     }
     let host_check = match host {
         Some(h) => {
@@ -226,15 +198,11 @@ fn verify_der(
     };
     let subjects = path
         .iter()
-        .filter_map(|der| {
-            X509Certificate::from_der(der)
-                .ok()
-                .map(|(_, c)| c.subject().to_string())
-        })
+        .filter_map(|der| X509Certificate::from_der(der).ok().map(|(_, c)| format_name(c.subject())))
         .collect();
     Ok(Report {
         file: file.to_path_buf(),
-        subject: leaf.subject().to_string(),
+        subject: format_name(leaf.subject()),
         serial: hex::encode(leaf.raw_serial()),
         purpose,
         chain: subjects,
@@ -248,44 +216,21 @@ fn validity_check(leaf: &X509Certificate<'_>, at: OffsetDateTime) -> Check {
     let nb = leaf.validity().not_before.to_datetime();
     let na = leaf.validity().not_after.to_datetime();
     let (ok, detail) = if at < nb {
-        (
-            false,
-            format!("not valid until {nb} (clock skew, or issued for the future)"),
-        )
+        (false, format!("not valid until {} (clock skew, or issued for the future)", rfc3339(nb)))
     } else if at > na {
-        (
-            false,
-            format!("expired {} days ago, on {na}", (at - na).whole_days()),
-        )
+        (false, format!("expired {} days ago, on {}", (at - na).whole_days(), rfc3339(na)))
     } else {
-        (
-            true,
-            format!("valid until {na} ({} days left)", (na - at).whole_days()),
-        )
+        (true, format!("valid until {} ({} days left)", rfc3339(na), (na - at).whole_days()))
     };
-    Check {
-        name: "validity",
-        ok,
-        detail,
-    }
+    Check { name: "validity", ok, detail }
 }
 
 fn purpose_check(leaf: &X509Certificate<'_>, purpose: Purpose) -> Check {
-    let is_ca = leaf
-        .basic_constraints()
-        .ok()
-        .flatten()
-        .is_some_and(|bc| bc.value.ca);
+    let is_ca = leaf.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca);
     let eku = leaf.extended_key_usage().ok().flatten().map(|e| e.value.clone());
     let (wanted, word) = match purpose {
-        Purpose::Server => (
-            eku.as_ref().map(|e| e.server_auth || e.any),
-            "TLS server (serverAuth)",
-        ),
-        Purpose::Client => (
-            eku.as_ref().map(|e| e.client_auth || e.any),
-            "TLS client (clientAuth)",
-        ),
+        Purpose::Server => (eku.as_ref().map(|e| e.server_auth || e.any), "TLS server (serverAuth)"),
+        Purpose::Client => (eku.as_ref().map(|e| e.client_auth || e.any), "TLS client (clientAuth)"),
     };
     let (ok, detail) = if is_ca {
         (false, "this is a CA certificate, not a leaf".to_string())
@@ -293,17 +238,10 @@ fn purpose_check(leaf: &X509Certificate<'_>, purpose: Purpose) -> Check {
         match wanted {
             Some(true) => (true, format!("extendedKeyUsage allows {word}")),
             Some(false) => (false, format!("extendedKeyUsage does not allow {word}")),
-            None => (
-                true,
-                format!("no extendedKeyUsage, so any purpose including {word}"),
-            ),
+            None => (true, format!("no extendedKeyUsage, so any purpose including {word}")),
         }
     };
-    Check {
-        name: "purpose",
-        ok,
-        detail,
-    }
+    Check { name: "purpose", ok, detail }
 }
 
 fn unix_time(at: OffsetDateTime) -> UnixTime {
@@ -322,11 +260,8 @@ fn chain_check(
 ) -> std::result::Result<Vec<Vec<u8>>, String> {
     let leaf_cd = CertificateDer::from(leaf_der);
     let ee = EndEntityCert::try_from(&leaf_cd).map_err(|e| explain(&e))?;
-    let root_cds: Vec<CertificateDer<'_>> = trust
-        .roots
-        .iter()
-        .map(|r| CertificateDer::from(r.as_slice()))
-        .collect();
+    let root_cds: Vec<CertificateDer<'_>> =
+        trust.roots.iter().map(|r| CertificateDer::from(r.as_slice())).collect();
     let anchors = root_cds
         .iter()
         .map(|r| {
@@ -334,19 +269,13 @@ fn chain_check(
                 .map_err(|e| format!("trusted root is unusable: {}", explain(&e)))
         })
         .collect::<std::result::Result<Vec<_>, _>>()?;
-    let inter: Vec<CertificateDer<'_>> = intermediates
-        .iter()
-        .map(|c| CertificateDer::from(c.as_slice()))
-        .collect();
+    let inter: Vec<CertificateDer<'_>> =
+        intermediates.iter().map(|c| CertificateDer::from(c.as_slice())).collect();
     let crls: Vec<CertRevocationList<'_>> = if with_crls {
         trust
             .crls
             .iter()
-            .filter_map(|(_, der)| {
-                OwnedCertRevocationList::from_der(der)
-                    .ok()
-                    .map(CertRevocationList::Owned)
-            })
+            .filter_map(|(_, der)| OwnedCertRevocationList::from_der(der).ok().map(CertRevocationList::Owned))
             .collect()
     } else {
         Vec::new()
@@ -382,12 +311,12 @@ fn chain_check(
         .map_err(|e| explain(&e))?;
     let mut out = vec![leaf_der.to_vec()];
     out.extend(path.intermediate_certificates().map(|c| c.der().to_vec()));
-    // webpki hands back the anchor, not its certificate: find the root certificate it came from.
-    let anchor_subject = path.anchor().subject.as_ref().to_vec();
+    // webpki hands back the anchor, not its certificate: the root is the one that issued the top.
+    let top_issuer = out
+        .last()
+        .and_then(|der| X509Certificate::from_der(der).ok().map(|(_, c)| c.issuer().as_raw().to_vec()));
     if let Some(root) = trust.roots.iter().find(|r| {
-        X509Certificate::from_der(r)
-            .map(|(_, c)| c.subject().as_raw() == anchor_subject.as_slice())
-            .unwrap_or(false)
+        X509Certificate::from_der(r).is_ok_and(|(_, c)| Some(c.subject().as_raw()) == top_issuer.as_deref())
     }) {
         out.push(root.clone());
     }
@@ -408,11 +337,7 @@ fn revocation_checks(
     let parsed: Vec<_> = trust
         .crls
         .iter()
-        .filter_map(|(p, der)| {
-            CertificateRevocationList::from_der(der)
-                .ok()
-                .map(|(_, crl)| (p, crl))
-        })
+        .filter_map(|(p, der)| CertificateRevocationList::from_der(der).ok().map(|(_, crl)| (p, crl)))
         .collect();
     let mut missing = Vec::new();
     let mut stale = Vec::new();
@@ -420,10 +345,7 @@ fn revocation_checks(
         let Ok((_, cert)) = X509Certificate::from_der(der) else {
             continue;
         };
-        match parsed
-            .iter()
-            .find(|(_, crl)| crl.issuer().as_raw() == cert.issuer().as_raw())
-        {
+        match parsed.iter().find(|(_, crl)| crl.issuer().as_raw() == cert.issuer().as_raw()) {
             None => missing.push(cert.issuer().to_string()),
             Some((p, crl)) => {
                 if let Some(next) = crl.next_update() {
@@ -431,7 +353,7 @@ fn revocation_checks(
                         stale.push(format!(
                             "{} (next update was due {})",
                             p.display(),
-                            next.to_datetime()
+                            rfc3339(next.to_datetime())
                         ));
                     }
                 }
@@ -447,32 +369,14 @@ fn revocation_checks(
             ),
         )
     } else if !stale.is_empty() {
-        (
-            false,
-            format!("expired CRL {}; run `pgharden pki crl`", stale.join(", ")),
-        )
+        (false, format!("expired CRL {}; run `pgharden pki crl`", stale.join(", ")))
     } else {
-        (
-            true,
-            "every CA in the chain, the root included, has a current CRL".to_string(),
-        )
+        (true, "every CA in the chain, the root included, has a current CRL".to_string())
     };
-    checks.push(Check {
-        name: "crls",
-        ok,
-        detail,
-    });
+    checks.push(Check { name: "crls", ok, detail });
     let revoked = match chain_check(trust, leaf_der, intermediates, purpose, at, true) {
-        Ok(_) => Check {
-            name: "revocation",
-            ok: true,
-            detail: "not revoked".into(),
-        },
-        Err(detail) => Check {
-            name: "revocation",
-            ok: false,
-            detail,
-        },
+        Ok(_) => Check { name: "revocation", ok: true, detail: "not revoked".into() },
+        Err(detail) => Check { name: "revocation", ok: false, detail },
     };
     checks.push(revoked);
     checks
@@ -480,26 +384,15 @@ fn revocation_checks(
 
 fn host_as_check(result: &HostCheck, host: &str) -> Check {
     let detail = if result.matched {
-        let how = if result.used_cn_fallback {
-            " (subject CN; no SAN of that type)"
-        } else {
-            ""
-        };
-        format!(
-            "\"{host}\" matches \"{}\"{how}",
-            result.matched_name.clone().unwrap_or_default()
-        )
+        let how = if result.used_cn_fallback { " (subject CN; no SAN of that type)" } else { "" };
+        format!("\"{host}\" matches \"{}\"{how}", result.matched_name.clone().unwrap_or_default())
     } else {
         result
             .libpq_message
             .clone()
             .unwrap_or_else(|| format!("\"{host}\" matches no name in the certificate"))
     };
-    Check {
-        name: "host name",
-        ok: result.matched,
-        detail,
-    }
+    Check { name: "host name", ok: result.matched, detail }
 }
 
 /// webpki's errors, in the words a DBA would use.

@@ -56,12 +56,7 @@ pub struct ClusterOptions {
 impl ClusterOptions {
     /// Defaults for `install`: automatic OS user, no extra arguments or settings.
     pub fn new(install: Installation) -> Self {
-        ClusterOptions {
-            install,
-            os_user: None,
-            initdb_args: Vec::new(),
-            settings: Vec::new(),
-        }
+        ClusterOptions { install, os_user: None, initdb_args: Vec::new(), settings: Vec::new() }
     }
 
     /// Defaults with [`Installation::for_tests`].
@@ -145,12 +140,7 @@ impl Cluster {
         let dir = tempfile::Builder::new()
             .prefix("pgharden-testcluster-")
             .tempdir_in(std::env::temp_dir())
-            .ctx(|| {
-                format!(
-                    "creating a temporary directory in {}",
-                    std::env::temp_dir().display()
-                )
-            })?;
+            .ctx(|| format!("creating a temporary directory in {}", std::env::temp_dir().display()))?;
         let root = dir.path().to_path_buf();
         set_mode(&root, 0o711)?;
 
@@ -260,9 +250,7 @@ impl Cluster {
                 }
             }
         }
-        Err(last.unwrap_or_else(|| Error::NotRunning {
-            data_dir: self.data_dir.clone(),
-        }))
+        Err(last.unwrap_or_else(|| Error::NotRunning { data_dir: self.data_dir.clone() }))
     }
 
     /// Spawn postgres and wait for readiness. On error, the flag says whether
@@ -275,10 +263,7 @@ impl Cluster {
             .open(&self.log_path)
             .ctx(|| format!("opening {}", self.log_path.display()))
             .map_err(fail)?;
-        let log2 = log
-            .try_clone()
-            .ctx(|| "duplicating the log file handle".to_owned())
-            .map_err(fail)?;
+        let log2 = log.try_clone().ctx(|| "duplicating the log file handle".to_owned()).map_err(fail)?;
 
         let mut cmd = self.server_command("postgres");
         cmd.arg("-D")
@@ -291,9 +276,7 @@ impl Cluster {
         for (k, v) in &self.settings {
             cmd.arg("-c").arg(format!("{k}={v}"));
         }
-        cmd.stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log2));
+        cmd.stdin(Stdio::null()).stdout(Stdio::from(log)).stderr(Stdio::from(log2));
         set_parent_death_signal(&mut cmd);
         let command = command_line(&cmd);
 
@@ -392,9 +375,7 @@ impl Cluster {
     /// exchange leaves no trace in the log. If the log does not receive LOG messages (a test enabled
     /// `logging_collector`, say), errors cannot be seen and this returns Ok.
     pub fn reload(&self) -> Result<(), Error> {
-        let pid = self.running_pid().ok_or_else(|| Error::NotRunning {
-            data_dir: self.data_dir.clone(),
-        })?;
+        let pid = self.running_pid().ok_or_else(|| Error::NotRunning { data_dir: self.data_dir.clone() })?;
         let offset = self.log_len();
         kill(Pid::from_raw(pid as i32), Signal::SIGHUP)
             .ctx(|| format!("sending SIGHUP to the postmaster (pid {pid})"))?;
@@ -420,18 +401,9 @@ impl Cluster {
         }
 
         let log = self.log_since(offset);
-        let bad: Vec<&str> = log
-            .lines()
-            .filter(|l| l.contains("was not reloaded") || l.contains("contains errors"))
-            .collect();
-        if bad.is_empty() {
-            Ok(())
-        } else {
-            Err(Error::Reload {
-                reason: bad.join("; "),
-                log,
-            })
-        }
+        let bad: Vec<&str> =
+            log.lines().filter(|l| l.contains("was not reloaded") || l.contains("contains errors")).collect();
+        if bad.is_empty() { Ok(()) } else { Err(Error::Reload { reason: bad.join("; "), log }) }
     }
 
     /// Connect to the socket, send an SSLRequest, and wait for the answer, which
@@ -550,9 +522,7 @@ impl Cluster {
 
     /// The log's current length in bytes.
     pub fn log_len(&self) -> usize {
-        fs::metadata(&self.log_path)
-            .map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX))
-            .unwrap_or(0)
+        fs::metadata(&self.log_path).map(|m| usize::try_from(m.len()).unwrap_or(usize::MAX)).unwrap_or(0)
     }
 
     fn log_tail(&self) -> String {
@@ -567,17 +537,12 @@ impl Cluster {
     /// directories are created with mode 0700.
     pub fn write_file(&self, rel: &str, contents: &[u8], mode: u32) -> Result<PathBuf, Error> {
         let rel_path = Path::new(rel);
-        let invalid = |reason: &str| Error::InvalidPath {
-            path: rel.to_owned(),
-            reason: reason.to_owned(),
-        };
+        let invalid = |reason: &str| Error::InvalidPath { path: rel.to_owned(), reason: reason.to_owned() };
         if rel.is_empty() {
             return Err(invalid("empty"));
         }
         if !rel_path.components().all(|c| matches!(c, Component::Normal(_))) {
-            return Err(invalid(
-                "must be relative to the data directory, without `..` or `.`",
-            ));
+            return Err(invalid("must be relative to the data directory, without `..` or `.`"));
         }
         let target = self.data_dir.join(rel_path);
         let (Some(parent), Some(name)) = (target.parent(), target.file_name()) else {
@@ -616,8 +581,7 @@ impl Cluster {
             // is still empty.
             f.set_permissions(fs::Permissions::from_mode(mode))
                 .ctx(|| format!("setting mode {mode:o} on {}", tmp.display()))?;
-            f.write_all(contents)
-                .ctx(|| format!("writing {}", tmp.display()))?;
+            f.write_all(contents).ctx(|| format!("writing {}", tmp.display()))?;
             drop(f);
             fs::rename(&tmp, &target).ctx(|| format!("renaming {} to {}", tmp.display(), target.display()))
         })();
@@ -632,17 +596,14 @@ impl Cluster {
     /// on the command line.
     pub fn append_conf(&self, text: &str) -> Result<(), Error> {
         let path = self.data_dir.join("postgresql.conf");
-        let mut f = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .ctx(|| format!("opening {}", path.display()))?;
+        let mut f =
+            OpenOptions::new().append(true).open(&path).ctx(|| format!("opening {}", path.display()))?;
         let mut block = String::from("\n");
         block.push_str(text);
         if !text.ends_with('\n') {
             block.push('\n');
         }
-        f.write_all(block.as_bytes())
-            .ctx(|| format!("appending to {}", path.display()))
+        f.write_all(block.as_bytes()).ctx(|| format!("appending to {}", path.display()))
     }
 
     /// Replace pg_hba.conf (mode 0600). Call [`Cluster::reload`] afterwards.
@@ -689,9 +650,8 @@ impl Cluster {
             sql: sql.to_owned(),
             stderr,
         };
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| psql_error(format!("could not be spawned: {e}"), String::new()))?;
+        let mut child =
+            cmd.spawn().map_err(|e| psql_error(format!("could not be spawned: {e}"), String::new()))?;
         let stdin = child.stdin.take();
         // Feed stdin from another thread: psql may fill its stdout pipe before
         // it has read all of a long script.
@@ -797,11 +757,8 @@ impl Drop for Cluster {
         if std::env::var_os(KEEP_ENV).is_some_and(|v| v == "1") {
             if let Some(dir) = self.dir.take() {
                 let kept = dir.keep();
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "{KEEP_ENV}=1: keeping cluster directory {}",
-                    kept.display()
-                );
+                let _ =
+                    writeln!(std::io::stderr(), "{KEEP_ENV}=1: keeping cluster directory {}", kept.display());
             }
         }
         // Otherwise the TempDir is dropped with `self` and removes the directory.
@@ -846,10 +803,7 @@ fn initdb_superuser(args: &[String]) -> String {
 /// escalation was needed (the process is gone in every case but a failed kill).
 fn shut_down(child: &mut Child) -> Result<(), String> {
     let pid = Pid::from_raw(child.id() as i32);
-    let steps = [
-        (Signal::SIGINT, FAST_SHUTDOWN_TIMEOUT),
-        (Signal::SIGQUIT, IMMEDIATE_SHUTDOWN_TIMEOUT),
-    ];
+    let steps = [(Signal::SIGINT, FAST_SHUTDOWN_TIMEOUT), (Signal::SIGQUIT, IMMEDIATE_SHUTDOWN_TIMEOUT)];
     for (i, (sig, timeout)) in steps.into_iter().enumerate() {
         if let Ok(Some(_)) = child.try_wait() {
             return Ok(());

@@ -54,18 +54,10 @@ impl Installation {
         }
         if let Some(lib) = &libdir {
             if !lib.is_dir() {
-                return Err(not_found(format!(
-                    "library directory {} does not exist",
-                    lib.display()
-                )));
+                return Err(not_found(format!("library directory {} does not exist", lib.display())));
             }
         }
-        let mut probe = Installation {
-            bindir: bindir.clone(),
-            libdir,
-            major: 0,
-            version: String::new(),
-        };
+        let mut probe = Installation { bindir: bindir.clone(), libdir, major: 0, version: String::new() };
         let mut cmd = probe.command("postgres");
         cmd.arg("--version");
         let out = cmd
@@ -82,9 +74,7 @@ impl Installation {
             });
         }
         let (version, major) = parse_version(&stdout).ok_or_else(|| {
-            not_found(format!(
-                "cannot parse the output of `postgres --version`: {stdout:?}"
-            ))
+            not_found(format!("cannot parse the output of `postgres --version`: {stdout:?}"))
         })?;
         probe.version = version;
         probe.major = major;
@@ -95,11 +85,9 @@ impl Installation {
     pub fn debian(major: u32) -> Result<Self, Error> {
         let bindir = PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"));
         let inst = Self::from_bindir(&bindir).map_err(|e| match e {
-            Error::InstallationNotFound { path, reason, .. } => Error::InstallationNotFound {
-                path,
-                reason,
-                hint: install_hint(Some(major)),
-            },
+            Error::InstallationNotFound { path, reason, .. } => {
+                Error::InstallationNotFound { path, reason, hint: install_hint(Some(major)) }
+            }
             other => other,
         })?;
         if inst.major != major {
@@ -162,11 +150,7 @@ impl Installation {
     /// one (relocatable bundles may not), else `/usr/bin/psql`.
     pub fn psql_path(&self) -> PathBuf {
         let own = self.bin("psql");
-        if own.is_file() {
-            own
-        } else {
-            PathBuf::from("/usr/bin/psql")
-        }
+        if own.is_file() { own } else { PathBuf::from("/usr/bin/psql") }
     }
 
     /// A `Command` for one of this installation's binaries with a predictable
@@ -223,10 +207,7 @@ mod tests {
             parse_version("postgres (PostgreSQL) 15.14 (Debian 15.14-0+deb12u1)\n"),
             Some(("15.14".to_owned(), 15))
         );
-        assert_eq!(
-            parse_version("postgres (PostgreSQL) 17devel\n"),
-            Some(("17devel".to_owned(), 17))
-        );
+        assert_eq!(parse_version("postgres (PostgreSQL) 17devel\n"), Some(("17devel".to_owned(), 17)));
         assert_eq!(parse_version("something else"), None);
     }
 }

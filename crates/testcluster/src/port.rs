@@ -19,10 +19,7 @@ pub fn free_port() -> Result<u16, Error> {
     for _ in 0..100 {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .ctx(|| "binding 127.0.0.1:0 to find a free port".to_owned())?;
-        let port = listener
-            .local_addr()
-            .ctx(|| "reading the address of a bound socket".to_owned())?
-            .port();
+        let port = listener.local_addr().ctx(|| "reading the address of a bound socket".to_owned())?.port();
         drop(listener);
         let mut seen = HANDED_OUT.lock().unwrap_or_else(|p| p.into_inner());
         if seen.insert(port) {

@@ -44,9 +44,7 @@ impl OsUser {
         let uid = nix::unistd::geteuid();
         match User::from_uid(uid) {
             Ok(Some(u)) => Ok(Self::from_user(u)),
-            Ok(None) => Err(Error::OsUser(format!(
-                "the current uid {uid} has no passwd entry"
-            ))),
+            Ok(None) => Err(Error::OsUser(format!("the current uid {uid} has no passwd entry"))),
             Err(e) => Err(Error::OsUser(format!("looking up uid {uid}: {e}"))),
         }
     }
@@ -64,11 +62,7 @@ impl OsUser {
     }
 
     fn from_user(u: User) -> Self {
-        OsUser {
-            name: u.name,
-            uid: u.uid.as_raw(),
-            gid: u.gid.as_raw(),
-        }
+        OsUser { name: u.name, uid: u.uid.as_raw(), gid: u.gid.as_raw() }
     }
 
     /// Decide who the server runs as. As root: the requested user, default
@@ -147,20 +141,16 @@ pub(crate) fn spawn_long_lived(mut cmd: Command) -> io::Result<Child> {
         // If the thread cannot be created, `rx` is dropped with the closure,
         // every send below fails, and we fall back to spawning on the calling
         // thread: the server then dies with that thread, which is still safe.
-        let _ = std::thread::Builder::new()
-            .name("testcluster-spawner".into())
-            .spawn(move || {
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
-                }
-            });
+        let _ = std::thread::Builder::new().name("testcluster-spawner".into()).spawn(move || {
+            for (mut cmd, reply) in rx {
+                let _ = reply.send(cmd.spawn());
+            }
+        });
         tx
     });
     let (reply_tx, reply_rx) = mpsc::channel();
     match tx.send((cmd, reply_tx)) {
-        Ok(()) => reply_rx
-            .recv()
-            .unwrap_or_else(|_| Err(io::Error::other("spawner thread vanished"))),
+        Ok(()) => reply_rx.recv().unwrap_or_else(|_| Err(io::Error::other("spawner thread vanished"))),
         Err(mpsc::SendError((returned, _))) => {
             cmd = returned;
             cmd.spawn()

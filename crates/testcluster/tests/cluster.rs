@@ -38,12 +38,7 @@ fn wait_until_gone(pid: u32, timeout: Duration) -> bool {
 
 fn pid_from_pidfile(data_dir: &Path) -> Result<u32, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(data_dir.join("postmaster.pid"))?;
-    Ok(text
-        .lines()
-        .next()
-        .ok_or("empty postmaster.pid")?
-        .trim()
-        .parse()?)
+    Ok(text.lines().next().ok_or("empty postmaster.pid")?.trim().parse()?)
 }
 
 #[test]
@@ -74,19 +69,9 @@ fn starts_answers_and_has_the_expected_layout() -> TestResult {
     }
     let pid = c.pid().ok_or("no pid")?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let uid_line = status
-        .lines()
-        .find(|l| l.starts_with("Uid:"))
-        .ok_or("no Uid line")?;
-    let uids: Vec<u32> = uid_line
-        .split_whitespace()
-        .skip(1)
-        .map(str::parse)
-        .collect::<Result<_, _>>()?;
-    assert!(
-        uids.iter().all(|&u| u == c.os_user().uid),
-        "postmaster uids {uids:?}"
-    );
+    let uid_line = status.lines().find(|l| l.starts_with("Uid:")).ok_or("no Uid line")?;
+    let uids: Vec<u32> = uid_line.split_whitespace().skip(1).map(str::parse).collect::<Result<_, _>>()?;
+    assert!(uids.iter().all(|&u| u == c.os_user().uid), "postmaster uids {uids:?}");
 
     // Layout and ownership.
     for dir in [c.data_dir(), c.socket_dir()] {
@@ -106,11 +91,7 @@ fn starts_answers_and_has_the_expected_layout() -> TestResult {
 
     // The log has the startup messages.
     assert!(c.log_len() > 0);
-    assert!(
-        c.log().contains("database system is ready to accept connections"),
-        "{}",
-        c.log()
-    );
+    assert!(c.log().contains("database system is ready to accept connections"), "{}", c.log());
     Ok(())
 }
 
@@ -118,9 +99,7 @@ fn starts_answers_and_has_the_expected_layout() -> TestResult {
 fn bad_hba_line_fails_reload_and_server_keeps_answering() -> TestResult {
     let c = Cluster::start_default()?;
     c.write_hba("local all all trust\nthis is not a valid line\n")?;
-    let err = c
-        .reload()
-        .expect_err("reload with a broken pg_hba.conf must fail");
+    let err = c.reload().expect_err("reload with a broken pg_hba.conf must fail");
     let msg = err.to_string();
     assert!(matches!(err, Error::Reload { .. }), "{msg}");
     assert!(msg.contains("pg_hba.conf"), "{msg}");
@@ -149,9 +128,7 @@ fn bad_postgresql_conf_fails_reload_good_change_applies() -> TestResult {
     assert_eq!(c.psql("SHOW work_mem")?, "7MB");
 
     c.append_conf("work_mem = 'not a size'")?;
-    let err = c
-        .reload()
-        .expect_err("invalid postgresql.conf must fail the reload");
+    let err = c.reload().expect_err("invalid postgresql.conf must fail the reload");
     let msg = err.to_string();
     assert!(msg.contains("contains errors"), "{msg}");
     assert!(msg.contains("work_mem"), "{msg}");
@@ -191,12 +168,7 @@ fn psql_command_runs_as_caller_with_clean_environment() -> TestResult {
     let cmd = c.psql_command();
     let envs: Vec<(String, Option<String>)> = cmd
         .get_envs()
-        .map(|(k, v)| {
-            (
-                k.to_string_lossy().into_owned(),
-                v.map(|v| v.to_string_lossy().into_owned()),
-            )
-        })
+        .map(|(k, v)| (k.to_string_lossy().into_owned(), v.map(|v| v.to_string_lossy().into_owned())))
         .collect();
     let get = |key: &str| envs.iter().find(|(k, _)| k == key).and_then(|(_, v)| v.clone());
     let home = PathBuf::from(get("HOME").ok_or("HOME not set")?);
@@ -223,9 +195,7 @@ fn psql_command_runs_as_caller_with_clean_environment() -> TestResult {
 #[test]
 fn psql_errors_carry_stderr_and_sql_and_statements_run_in_order() -> TestResult {
     let c = Cluster::start_default()?;
-    let err = c
-        .psql("select 1;\nselect * from no_such_table;")
-        .expect_err("must fail");
+    let err = c.psql("select 1;\nselect * from no_such_table;").expect_err("must fail");
     let msg = err.to_string();
     assert!(msg.contains("no_such_table\" does not exist"), "{msg}");
     assert!(msg.contains("select * from no_such_table;"), "{msg}");
@@ -240,9 +210,7 @@ fn psql_errors_carry_stderr_and_sql_and_statements_run_in_order() -> TestResult 
 
 #[test]
 fn two_clusters_in_parallel_get_different_ports() -> TestResult {
-    let handles: Vec<_> = (0..2)
-        .map(|_| std::thread::spawn(Cluster::start_default))
-        .collect();
+    let handles: Vec<_> = (0..2).map(|_| std::thread::spawn(Cluster::start_default)).collect();
     let mut clusters = Vec::new();
     for h in handles {
         clusters.push(h.join().map_err(|_| "thread panicked")??);
@@ -295,9 +263,7 @@ fn restart_keeps_the_port() -> TestResult {
 
 #[test]
 fn init_then_configure_then_start() -> TestResult {
-    let opts = ClusterOptions::for_tests()?
-        .setting("work_mem", "3MB")
-        .initdb_arg("--data-checksums");
+    let opts = ClusterOptions::for_tests()?.setting("work_mem", "3MB").initdb_arg("--data-checksums");
     let mut c = Cluster::init(opts)?;
     assert!(!c.is_running());
     assert!(c.data_dir().join("PG_VERSION").exists());
@@ -307,10 +273,7 @@ fn init_then_configure_then_start() -> TestResult {
     assert_eq!(c.psql("SHOW data_checksums")?, "on");
     assert_eq!(c.psql("SHOW fsync")?, "off");
     assert_eq!(c.psql("SHOW work_mem")?, "3MB");
-    assert_eq!(
-        c.psql("select source from pg_settings where name = 'work_mem'")?,
-        "command line"
-    );
+    assert_eq!(c.psql("select source from pg_settings where name = 'work_mem'")?, "command line");
     // Documented behaviour: command-line settings beat postgresql.conf.
     c.append_conf("work_mem = '9MB'")?;
     c.reload()?;
@@ -350,10 +313,7 @@ fn write_file_sets_owner_and_mode() -> TestResult {
     assert!(leftovers.is_empty(), "{leftovers:?}");
 
     for bad in ["", "/etc/passwd", "../x", "a/../../x", "./x"] {
-        assert!(
-            matches!(c.write_file(bad, b"", 0o600), Err(Error::InvalidPath { .. })),
-            "{bad:?} accepted"
-        );
+        assert!(matches!(c.write_file(bad, b"", 0o600), Err(Error::InvalidPath { .. })), "{bad:?} accepted");
     }
     Ok(())
 }
@@ -365,10 +325,7 @@ fn startup_failure_reports_command_and_log_tail() -> TestResult {
     let msg = err.to_string();
     assert!(matches!(err, Error::StartFailed { .. }), "{msg}");
     assert!(msg.contains("shared_buffers=bogus"), "command missing: {msg}");
-    assert!(
-        msg.contains("invalid value for parameter \"shared_buffers\""),
-        "log tail missing: {msg}"
-    );
+    assert!(msg.contains("invalid value for parameter \"shared_buffers\""), "log tail missing: {msg}");
     Ok(())
 }
 
@@ -399,8 +356,7 @@ fn panicking_test_still_cleans_up() -> TestResult {
     let (tx, rx) = std::sync::mpsc::channel();
     let handle = std::thread::spawn(move || {
         let c = Cluster::start_default().expect("cluster starts");
-        tx.send((c.root_dir().to_path_buf(), c.pid().expect("running")))
-            .expect("receiver alive");
+        tx.send((c.root_dir().to_path_buf(), c.pid().expect("running"))).expect("receiver alive");
         panic!("simulated test failure while a cluster is alive");
     });
     assert!(handle.join().is_err(), "the thread should have panicked");
@@ -415,9 +371,7 @@ fn panicking_test_still_cleans_up() -> TestResult {
 /// that thread.
 #[test]
 fn server_outlives_the_thread_that_started_it() -> TestResult {
-    let c = std::thread::spawn(Cluster::start_default)
-        .join()
-        .map_err(|_| "thread panicked")??;
+    let c = std::thread::spawn(Cluster::start_default).join().map_err(|_| "thread panicked")??;
     std::thread::sleep(Duration::from_millis(300));
     assert!(c.is_running());
     assert_eq!(c.psql("select 1")?, "1");
@@ -471,10 +425,8 @@ fn killed_test_process_takes_its_server_along() -> TestResult {
     let gone = wait_until_gone(pid, Duration::from_secs(30));
     // Clean up what the killed process could not.
     if !gone {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
+        let _ =
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
     }
     let _ = std::fs::remove_dir_all(&root);
     assert!(gone, "postmaster {pid} survived the death of its test process");

@@ -18,16 +18,7 @@ use crate::passphrase;
 
 pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
     match cmd {
-        PkiCommand::Init {
-            dir,
-            key_type,
-            org,
-            passphrase,
-            no_passphrase,
-            days,
-            crl_days,
-            force,
-        } => {
+        PkiCommand::Init { dir, key_type, org, passphrase, no_passphrase, days, crl_days, force } => {
             let pass = if no_passphrase {
                 None
             } else {
@@ -43,39 +34,14 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
             };
             init(&dir.dir, &opts)
         }
-        PkiCommand::Server {
-            dir,
-            hosts,
-            name,
-            days,
-            key_type,
-            force,
-            passphrase,
-            json,
-        } => {
+        PkiCommand::Server { dir, hosts, name, days, key_type, force, passphrase, json } => {
             let mut pki = Pki::open(&dir.dir)?;
             let pass = unlock(&pki, &passphrase)?;
-            let req = ServerRequest {
-                hosts,
-                name,
-                days,
-                key_type: key_type.map(Into::into),
-                force,
-            };
+            let req = ServerRequest { hosts, name, days, key_type: key_type.map(Into::into), force };
             let issued = pki.issue_server(&req, pass.as_ref())?;
             report_issued(&pki, &[issued], json)
         }
-        PkiCommand::Client {
-            dir,
-            roles,
-            cn,
-            name,
-            days,
-            key_type,
-            force,
-            passphrase,
-            json,
-        } => {
+        PkiCommand::Client { dir, roles, cn, name, days, key_type, force, passphrase, json } => {
             if roles.len() > 1 && (cn.is_some() || name.is_some()) {
                 bail!("--cn and --name apply to a single certificate; give one --role with them");
             }
@@ -92,13 +58,7 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
             let issued = issue_clients(&mut pki, &roles, &base, pass.as_ref())?;
             report_issued(&pki, &issued, json)
         }
-        PkiCommand::Revoke {
-            dir,
-            serial,
-            cert,
-            reason,
-            passphrase,
-        } => {
+        PkiCommand::Revoke { dir, serial, cert, reason, passphrase } => {
             let reason = Reason::parse(&reason)?;
             let serial = match (serial, cert) {
                 (Some(s), _) => s,
@@ -134,13 +94,7 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
             }
             Ok(Outcome::Success)
         }
-        PkiCommand::Verify {
-            dir,
-            file,
-            host,
-            client,
-            json,
-        } => {
+        PkiCommand::Verify { dir, file, host, client, json } => {
             let trust = Trust::from_pki_dir(&dir.dir)?;
             let purpose = if client { Purpose::Client } else { Purpose::Server };
             let report = pgharden_pki::verify_file(&trust, &file, purpose, host.as_deref())?;
@@ -149,11 +103,7 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
             } else {
                 output::print(&colour_verdict(&report.render_text()))?;
             }
-            Ok(if report.ok {
-                Outcome::Success
-            } else {
-                Outcome::Found
-            })
+            Ok(if report.ok { Outcome::Success } else { Outcome::Found })
         }
     }
 }
@@ -170,16 +120,8 @@ fn init(dir: &Path, opts: &InitOptions) -> anyhow::Result<Outcome> {
     let spinner = spinner(&format!("generating {} CA keys", opts.key_type));
     let pki = Pki::init(dir, opts).with_context(|| format!("creating the PKI in {}", dir.display()))?;
     spinner.finish_and_clear();
-    let protection = if opts.passphrase.is_some() {
-        "CA keys encrypted"
-    } else {
-        "CA keys NOT encrypted"
-    };
-    let mut text = format!(
-        "Created a {} PKI in {} ({protection}):\n",
-        opts.key_type,
-        dir.display()
-    );
+    let protection = if opts.passphrase.is_some() { "CA keys encrypted" } else { "CA keys NOT encrypted" };
+    let mut text = format!("Created a {} PKI in {} ({protection}):\n", opts.key_type, dir.display());
     for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
         if let Some(e) = pki.ledger().ca(kind) {
             text.push_str(&format!(
@@ -206,18 +148,9 @@ fn issue_clients(
     base: &ClientRequest,
     pass: Option<&Passphrase>,
 ) -> anyhow::Result<Vec<Issued>> {
-    let bar = if roles.len() > 1 {
-        progress(roles.len() as u64)
-    } else {
-        ProgressBar::hidden()
-    };
-    let reqs: Vec<ClientRequest> = roles
-        .iter()
-        .map(|role| ClientRequest {
-            role: role.clone(),
-            ..base.clone()
-        })
-        .collect();
+    let bar = if roles.len() > 1 { progress(roles.len() as u64) } else { ProgressBar::hidden() };
+    let reqs: Vec<ClientRequest> =
+        roles.iter().map(|role| ClientRequest { role: role.clone(), ..base.clone() }).collect();
     let issued = pki.issue_clients(&reqs, pass, &mut |done| bar.set_position(done as u64))?;
     bar.finish_and_clear();
     Ok(issued)
@@ -278,11 +211,7 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<Outcome> {
     }
     let terminal = std::io::stdout().is_terminal();
     let mut table = Table::new();
-    table.load_preset(if terminal {
-        presets::UTF8_HORIZONTAL_ONLY
-    } else {
-        presets::NOTHING
-    });
+    table.load_preset(if terminal { presets::UTF8_HORIZONTAL_ONLY } else { presets::NOTHING });
     table.set_header(["KIND", "NAME", "SUBJECT", "SERIAL", "EXPIRES", "STATUS"]);
     for l in &listed {
         let status = match l.status {
@@ -296,11 +225,7 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<Outcome> {
             l.entry.subject.clone(),
             l.entry.serial.clone(),
             date(l.entry.not_after),
-            if terminal {
-                status
-            } else {
-                l.status.label().to_string()
-            },
+            if terminal { status } else { l.status.label().to_string() },
         ]);
     }
     output::print(&format!("{table}\n"))?;

@@ -17,10 +17,7 @@ fn every_key_is_0600_and_certificates_0644_even_with_umask_000() {
         bin = env!("CARGO_BIN_EXE_pgharden"),
         d = dir.display()
     );
-    let out = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
+    let out = std::process::Command::new("sh").args(["-c", &script]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for key in [
         "root/ca.key",
@@ -31,30 +28,13 @@ fn every_key_is_0600_and_certificates_0644_even_with_umask_000() {
     ] {
         assert_eq!(mode(&dir.join(key)), 0o600, "{key}");
     }
-    for cert in [
-        "root/ca.crt",
-        "servers/db/server.crt",
-        "clients/bob/client.crt",
-        "crls.pem",
-        "ledger.json",
-    ] {
-        assert_eq!(
-            mode(&dir.join(cert)) & 0o077,
-            0o044 & mode(&dir.join(cert)),
-            "{cert}"
-        );
-        assert_eq!(
-            mode(&dir.join(cert)) & 0o022,
-            0,
-            "{cert} must not be group/world writable"
-        );
+    for cert in ["root/ca.crt", "servers/db/server.crt", "clients/bob/client.crt", "crls.pem", "ledger.json"]
+    {
+        assert_eq!(mode(&dir.join(cert)) & 0o077, 0o044 & mode(&dir.join(cert)), "{cert}");
+        assert_eq!(mode(&dir.join(cert)) & 0o022, 0, "{cert} must not be group/world writable");
     }
     for d in ["root", "server-ca", "client-ca", "servers/db", "clients/bob"] {
-        assert_eq!(
-            mode(&dir.join(d)) & 0o077,
-            0,
-            "{d} holds keys and must be private"
-        );
+        assert_eq!(mode(&dir.join(d)) & 0o077, 0, "{d} holds keys and must be private");
     }
 }
 
@@ -63,10 +43,7 @@ fn nothing_is_overwritten_without_force() {
     let pki = TestPki::new("p256");
     let before = fs::read(pki.path("clients/bob/client.crt")).unwrap();
     let err = pki.fails(&["pki", "client", "--role", "bob"], 2);
-    assert!(
-        err.contains("clients/bob/client") && err.contains("--force"),
-        "{err}"
-    );
+    assert!(err.contains("clients/bob/client") && err.contains("--force"), "{err}");
     assert_eq!(fs::read(pki.path("clients/bob/client.crt")).unwrap(), before);
     let err = fails(&["pki", "init", "--dir", &pki.p(""), "--no-passphrase"], 2);
     assert!(err.contains("ledger.json") && err.contains("--force"), "{err}");
@@ -82,10 +59,7 @@ fn nothing_is_overwritten_without_force() {
 #[test]
 fn a_missing_directory_says_to_init() {
     let err = fails(&["pki", "server", "--dir", "/nonexistent/pki", "--host", "db"], 2);
-    assert!(
-        err.contains("/nonexistent/pki") && err.contains("pki init"),
-        "{err}"
-    );
+    assert!(err.contains("/nonexistent/pki") && err.contains("pki init"), "{err}");
     let err = fails(&["pki", "list", "--dir", "/nonexistent/pki"], 2);
     assert!(err.contains("/nonexistent/pki"), "{err}");
 }
@@ -96,10 +70,7 @@ fn passphrases_are_required_and_checked() {
     let dir = tmp.path().join("pki");
     let d = dir.to_str().unwrap();
     let err = fails(&["pki", "init", "--dir", d], 2);
-    assert!(
-        err.contains("--no-passphrase") && err.contains("PGHARDEN_CA_PASSPHRASE"),
-        "{err}"
-    );
+    assert!(err.contains("--no-passphrase") && err.contains("PGHARDEN_CA_PASSPHRASE"), "{err}");
 
     let out = pgharden()
         .args(["pki", "init", "--dir", d, "--key-type", "p256"])
@@ -107,47 +78,22 @@ fn passphrases_are_required_and_checked() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(
-        fs::read_to_string(dir.join("root/ca.key"))
-            .unwrap()
-            .contains("ENCRYPTED PRIVATE KEY")
-    );
+    assert!(fs::read_to_string(dir.join("root/ca.key")).unwrap().contains("ENCRYPTED PRIVATE KEY"));
 
     let err = fails(&["pki", "client", "--dir", d, "--role", "bob"], 2);
     assert!(err.contains("PGHARDEN_CA_PASSPHRASE"), "{err}");
     let wrong = tmp.path().join("wrong");
     fs::write(&wrong, "not the passphrase\n").unwrap();
     let err = fails(
-        &[
-            "pki",
-            "client",
-            "--dir",
-            d,
-            "--role",
-            "bob",
-            "--passphrase-file",
-            wrong.to_str().unwrap(),
-        ],
+        &["pki", "client", "--dir", d, "--role", "bob", "--passphrase-file", wrong.to_str().unwrap()],
         2,
     );
-    assert!(
-        err.contains("wrong passphrase") && err.contains("client-ca/ca.key"),
-        "{err}"
-    );
+    assert!(err.contains("wrong passphrase") && err.contains("client-ca/ca.key"), "{err}");
     assert!(!dir.join("clients/bob").join("client.crt").exists());
 
     let right = tmp.path().join("right");
     fs::write(&right, "the right passphrase\n").unwrap();
-    ok(&[
-        "pki",
-        "client",
-        "--dir",
-        d,
-        "--role",
-        "bob",
-        "--passphrase-file",
-        right.to_str().unwrap(),
-    ]);
+    ok(&["pki", "client", "--dir", d, "--role", "bob", "--passphrase-file", right.to_str().unwrap()]);
     let err = fails(
         &[
             "pki",
@@ -163,10 +109,7 @@ fn passphrases_are_required_and_checked() {
     );
     assert!(err.contains("wrong passphrase"), "{err}");
     let list = ok(&["pki", "list", "--dir", d]);
-    assert!(
-        !list.contains("revoked"),
-        "a failed revoke records nothing: {list}"
-    );
+    assert!(!list.contains("revoked"), "a failed revoke records nothing: {list}");
 }
 
 #[test]
@@ -176,10 +119,7 @@ fn a_truncated_ca_certificate_is_named() {
     let text = fs::read_to_string(&path).unwrap();
     fs::write(&path, &text[..text.len() / 2]).unwrap();
     let err = pki.fails(&["pki", "client", "--role", "bob"], 2);
-    assert!(
-        err.contains("client-ca/ca.crt") && err.contains("truncated"),
-        "{err}"
-    );
+    assert!(err.contains("client-ca/ca.crt") && err.contains("truncated"), "{err}");
 }
 
 #[test]
@@ -187,10 +127,7 @@ fn a_key_that_does_not_match_its_certificate_is_named() {
     let pki = TestPki::bare("p256");
     fs::copy(pki.path("server-ca/ca.key"), pki.path("client-ca/ca.key")).unwrap();
     let err = pki.fails(&["pki", "client", "--role", "bob"], 2);
-    assert!(
-        err.contains("client-ca/ca.key") && err.contains("does not belong"),
-        "{err}"
-    );
+    assert!(err.contains("client-ca/ca.key") && err.contains("does not belong"), "{err}");
 }
 
 /// Replace the client intermediate's certificate with one for the same key but other properties.
@@ -198,14 +135,9 @@ fn replace_client_ca(pki: &TestPki, edit: impl FnOnce(&mut rcgen::CertificatePar
     let root = ca_issuer(pki, "root");
     let (key, _) = pgharden_pki::key::load_key(&pki.path("client-ca/ca.key"), None).unwrap();
     let mut params = rcgen::CertificateParams::default();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "client-ca");
+    params.distinguished_name.push(rcgen::DnType::CommonName, "client-ca");
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(0));
-    params.key_usages = vec![
-        rcgen::KeyUsagePurpose::KeyCertSign,
-        rcgen::KeyUsagePurpose::CrlSign,
-    ];
+    params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(10);
     params.not_after = now + time::Duration::days(10);
@@ -217,27 +149,17 @@ fn replace_client_ca(pki: &TestPki, edit: impl FnOnce(&mut rcgen::CertificatePar
 #[test]
 fn an_expired_or_future_or_non_ca_issuer_issues_nothing() {
     let pki = TestPki::bare("p256");
-    replace_client_ca(&pki, |p| {
-        p.not_after = time::OffsetDateTime::now_utc() - time::Duration::days(1)
-    });
+    replace_client_ca(&pki, |p| p.not_after = time::OffsetDateTime::now_utc() - time::Duration::days(1));
     let err = pki.fails(&["pki", "client", "--role", "bob"], 2);
-    assert!(
-        err.contains("client-ca/ca.crt") && err.contains("expired"),
-        "{err}"
-    );
+    assert!(err.contains("client-ca/ca.crt") && err.contains("expired"), "{err}");
 
-    replace_client_ca(&pki, |p| {
-        p.not_before = time::OffsetDateTime::now_utc() + time::Duration::days(1)
-    });
+    replace_client_ca(&pki, |p| p.not_before = time::OffsetDateTime::now_utc() + time::Duration::days(1));
     let err = pki.fails(&["pki", "client", "--role", "bob"], 2);
     assert!(err.contains("not valid until"), "{err}");
 
     replace_client_ca(&pki, |p| p.is_ca = rcgen::IsCa::ExplicitNoCa);
     let err = pki.fails(&["pki", "client", "--role", "bob"], 2);
-    assert!(
-        err.contains("client-ca/ca.crt") && err.contains("not a CA"),
-        "{err}"
-    );
+    assert!(err.contains("client-ca/ca.crt") && err.contains("not a CA"), "{err}");
     assert!(!pki.path("clients/bob/client.crt").exists());
 }
 
@@ -266,25 +188,10 @@ fn revocation_is_recorded_and_published() {
         .map(|c| std::str::from_utf8(c).unwrap())
         .collect::<Vec<_>>()
         .join(":");
-    let out = pki.ok(&[
-        "pki",
-        "revoke",
-        "--serial",
-        &format!("serial={pasted}"),
-        "--reason",
-        "superseded",
-    ]);
-    assert!(
-        out.contains(&serial) && out.contains("client-ca/crl.pem"),
-        "{out}"
-    );
+    let out = pki.ok(&["pki", "revoke", "--serial", &format!("serial={pasted}"), "--reason", "superseded"]);
+    assert!(out.contains(&serial) && out.contains("client-ca/crl.pem"), "{out}");
     let list: serde_json::Value = serde_json::from_str(&pki.ok(&["pki", "list", "--json"])).unwrap();
-    let bob = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["serial"] == serial.as_str())
-        .unwrap();
+    let bob = list.as_array().unwrap().iter().find(|e| e["serial"] == serial.as_str()).unwrap();
     assert_eq!(bob["status"], "revoked");
     assert_eq!(bob["revoked"]["reason"], "superseded");
     let (_, crl) = openssl(&["crl", "-in", &pki.p("client-ca/crl.pem"), "-noout", "-text"]);
@@ -325,61 +232,20 @@ fn crl_reissue_bumps_numbers_and_validity() {
 #[test]
 fn verify_explains_and_sets_the_exit_code() {
     let pki = TestPki::new("p256");
-    let out = pki.ok(&[
-        "pki",
-        "verify",
-        &pki.p("servers/localhost/server.crt"),
-        "--host",
-        "localhost",
-    ]);
-    assert!(
-        out.contains("ACCEPTED") && out.contains("[ok  ] revocation"),
-        "{out}"
-    );
-    let out = pki.fails(
-        &[
-            "pki",
-            "verify",
-            "--client",
-            &pki.p("servers/localhost/server.crt"),
-        ],
-        1,
-    );
-    assert!(
-        out.contains("REJECTED") && out.contains("does not allow TLS client"),
-        "{out}"
-    );
+    let out = pki.ok(&["pki", "verify", &pki.p("servers/localhost/server.crt"), "--host", "localhost"]);
+    assert!(out.contains("ACCEPTED") && out.contains("[ok  ] revocation"), "{out}");
+    let out = pki.fails(&["pki", "verify", "--client", &pki.p("servers/localhost/server.crt")], 1);
+    assert!(out.contains("REJECTED") && out.contains("does not allow TLS client"), "{out}");
     pki.ok(&["pki", "verify", "--client", &pki.p("clients/bob/client.crt")]);
     pki.ok(&["pki", "revoke", "--cert", &pki.p("clients/bob/client.crt")]);
-    let out = pki.fails(
-        &[
-            "pki",
-            "verify",
-            "--client",
-            &pki.p("clients/bob/client.crt"),
-            "--json",
-        ],
-        1,
-    );
+    let out = pki.fails(&["pki", "verify", "--client", &pki.p("clients/bob/client.crt"), "--json"], 1);
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["ok"], false);
-    let revocation = report["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "revocation")
-        .unwrap();
+    let revocation = report["checks"].as_array().unwrap().iter().find(|c| c["name"] == "revocation").unwrap();
     assert_eq!(revocation["ok"], false);
     // Without the root's CRL, PostgreSQL would reject the chain; so does verify.
-    fs::write(
-        pki.path("root/crl.pem"),
-        fs::read(pki.path("client-ca/crl.pem")).unwrap(),
-    )
-    .unwrap();
-    let out = pki.fails(
-        &["pki", "verify", "--client", &pki.p("clients/alice/client.crt")],
-        1,
-    );
+    fs::write(pki.path("root/crl.pem"), fs::read(pki.path("client-ca/crl.pem")).unwrap()).unwrap();
+    let out = pki.fails(&["pki", "verify", "--client", &pki.p("clients/alice/client.crt")], 1);
     assert!(out.contains("no CRL from"), "{out}");
 }
 
@@ -428,12 +294,8 @@ fn a_killed_issue_leaves_a_consistent_directory() {
 
 fn check_consistent(pki: &TestPki) {
     let list: serde_json::Value = serde_json::from_str(&pki.ok(&["pki", "list", "--json"])).unwrap();
-    let known: std::collections::HashSet<String> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["serial"].as_str().unwrap().to_string())
-        .collect();
+    let known: std::collections::HashSet<String> =
+        list.as_array().unwrap().iter().map(|e| e["serial"].as_str().unwrap().to_string()).collect();
     let clients = pki.path("clients");
     let Ok(entries) = fs::read_dir(&clients) else {
         return;
@@ -442,11 +304,7 @@ fn check_consistent(pki: &TestPki) {
         let dir = entry.unwrap().path();
         for f in fs::read_dir(&dir).unwrap() {
             let name = f.unwrap().file_name().to_string_lossy().into_owned();
-            assert!(
-                !name.contains(".pending-"),
-                "{}: pending file survived: {name}",
-                dir.display()
-            );
+            assert!(!name.contains(".pending-"), "{}: pending file survived: {name}", dir.display());
         }
         let cert = dir.join("client.crt");
         if !cert.exists() {
@@ -454,11 +312,7 @@ fn check_consistent(pki: &TestPki) {
         }
         let serial = pgharden_pki::serial_of_file(&cert).unwrap();
         assert!(known.contains(&serial), "{} is not in the ledger", cert.display());
-        assert!(
-            key_matches(&cert, &dir.join("client.key")),
-            "{}: key does not match",
-            dir.display()
-        );
+        assert!(key_matches(&cert, &dir.join("client.key")), "{}: key does not match", dir.display());
     }
 }
 
@@ -471,10 +325,7 @@ fn key_matches(cert: &Path, key: &Path) -> bool {
 #[test]
 fn completions_man_and_help_are_generated() {
     let bash = ok(&["completions", "bash"]);
-    assert!(
-        bash.contains("pgharden") && bash.contains("--key-type"),
-        "bash completion"
-    );
+    assert!(bash.contains("pgharden") && bash.contains("--key-type"), "bash completion");
     let man = ok(&["man"]);
     assert!(man.contains(".TH pgharden"), "{man}");
     let help = ok(&["pki", "init", "--help"]);
@@ -485,19 +336,9 @@ fn completions_man_and_help_are_generated() {
 
 #[test]
 fn a_closed_pipe_is_not_an_error() {
-    let mut child = pgharden()
-        .args(["man"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = pgharden().args(["man"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
 }

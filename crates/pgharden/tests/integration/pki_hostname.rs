@@ -36,11 +36,7 @@ fn craft(pki: &TestPki, name: &str, cn: &str, sans: &[&str]) -> std::path::PathB
     let cert = params.signed_by(&key, &issuer).unwrap();
     let dir = pki.tmp.path().join(name);
     fs::create_dir_all(&dir).unwrap();
-    let chain = format!(
-        "{}{}",
-        cert.pem(),
-        fs::read_to_string(pki.path("server-ca/ca.crt")).unwrap()
-    );
+    let chain = format!("{}{}", cert.pem(), fs::read_to_string(pki.path("server-ca/ca.crt")).unwrap());
     fs::write(dir.join("server.crt"), chain).unwrap();
     fs::write(dir.join("server.key"), key.serialize_pem()).unwrap();
     dir
@@ -67,21 +63,9 @@ fn libpq_accepts(cluster: &Cluster, pki: &TestPki, host: &str) -> bool {
 }
 
 fn pgharden_accepts(pki: &TestPki, cert: &std::path::Path, host: &str) -> bool {
-    let out = run(&[
-        "pki",
-        "verify",
-        "--dir",
-        &pki.p(""),
-        cert.to_str().unwrap(),
-        "--host",
-        host,
-    ]);
+    let out = run(&["pki", "verify", "--dir", &pki.p(""), cert.to_str().unwrap(), "--host", host]);
     let code = out.status.code();
-    assert!(
-        code == Some(0) || code == Some(1),
-        "{host}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(code == Some(0) || code == Some(1), "{host}: {}", String::from_utf8_lossy(&out.stderr));
     code == Some(0)
 }
 
@@ -99,9 +83,7 @@ fn host_name_rules_agree_with_libpq() {
     let pki = TestPki::bare("p256");
     let cluster =
         Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
-    cluster
-        .write_hba("local all all trust\nhostssl all all 127.0.0.1/32 trust\n")
-        .unwrap();
+    cluster.write_hba("local all all trust\nhostssl all all 127.0.0.1/32 trust\n").unwrap();
     let cases = [
         Case {
             name: "cn-only",
@@ -131,11 +113,7 @@ fn host_name_rules_agree_with_libpq() {
             name: "dns-san-wins-over-cn",
             cn: "cn.example.com",
             sans: &["db.example.com"],
-            hosts: &[
-                ("db.example.com", true),
-                ("cn.example.com", false),
-                ("127.0.0.1", false),
-            ],
+            hosts: &[("db.example.com", true), ("cn.example.com", false), ("127.0.0.1", false)],
         },
         Case {
             name: "wildcard",
@@ -153,11 +131,7 @@ fn host_name_rules_agree_with_libpq() {
             name: "ip-host-falls-back-to-cn",
             cn: "127.0.0.1",
             sans: &["db.example.com"],
-            hosts: &[
-                ("127.0.0.1", true),
-                ("db.example.com", true),
-                ("127.0.0.2", false),
-            ],
+            hosts: &[("127.0.0.1", true), ("db.example.com", true), ("127.0.0.2", false)],
         },
         Case {
             name: "ip-as-dns-san",
@@ -167,20 +141,10 @@ fn host_name_rules_agree_with_libpq() {
         },
     ];
     let mut first = true;
-    for Case {
-        name,
-        cn,
-        sans,
-        hosts,
-    } in cases
-    {
+    for Case { name, cn, sans, hosts } in cases {
         let dir = craft(&pki, name, cn, sans);
-        cluster
-            .write_file("server.crt", &fs::read(dir.join("server.crt")).unwrap(), 0o600)
-            .unwrap();
-        cluster
-            .write_file("server.key", &fs::read(dir.join("server.key")).unwrap(), 0o600)
-            .unwrap();
+        cluster.write_file("server.crt", &fs::read(dir.join("server.crt")).unwrap(), 0o600).unwrap();
+        cluster.write_file("server.key", &fs::read(dir.join("server.key")).unwrap(), 0o600).unwrap();
         if first {
             cluster
                 .append_conf("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n")

@@ -14,34 +14,14 @@ fn hierarchy_is_accepted_by_openssl(key_type: &str) {
     ] {
         for crls in [false, true] {
             let (ok, out) = openssl_verify(&pki, leaf, inter, purpose, crls);
-            assert!(
-                ok && out.contains(": OK"),
-                "{key_type} {leaf} {purpose} crls={crls}: {out}"
-            );
+            assert!(ok && out.contains(": OK"), "{key_type} {leaf} {purpose} crls={crls}: {out}");
         }
     }
-    let (ok, out) = openssl_verify(
-        &pki,
-        "servers/localhost/server.crt",
-        "server-ca/ca.crt",
-        "sslclient",
-        true,
-    );
-    assert!(
-        !ok && out.contains("unsuitable certificate purpose"),
-        "{key_type}: {out}"
-    );
-    let (ok, out) = openssl_verify(
-        &pki,
-        "clients/bob/client.crt",
-        "client-ca/ca.crt",
-        "sslserver",
-        false,
-    );
-    assert!(
-        !ok && out.contains("unsuitable certificate purpose"),
-        "{key_type}: {out}"
-    );
+    let (ok, out) =
+        openssl_verify(&pki, "servers/localhost/server.crt", "server-ca/ca.crt", "sslclient", true);
+    assert!(!ok && out.contains("unsuitable certificate purpose"), "{key_type}: {out}");
+    let (ok, out) = openssl_verify(&pki, "clients/bob/client.crt", "client-ca/ca.crt", "sslserver", false);
+    assert!(!ok && out.contains("unsuitable certificate purpose"), "{key_type}: {out}");
 
     for key in [
         "root/ca.key",
@@ -54,35 +34,13 @@ fn hierarchy_is_accepted_by_openssl(key_type: &str) {
         assert!(ok, "{key_type}: openssl cannot read {key}: {out}");
     }
 
-    pki.ok(&[
-        "pki",
-        "revoke",
-        "--cert",
-        &pki.p("clients/bob/client.crt"),
-        "--reason",
-        "key-compromise",
-    ]);
-    let (ok, out) = openssl_verify(
-        &pki,
-        "clients/bob/client.crt",
-        "client-ca/ca.crt",
-        "sslclient",
-        true,
-    );
+    pki.ok(&["pki", "revoke", "--cert", &pki.p("clients/bob/client.crt"), "--reason", "key-compromise"]);
+    let (ok, out) = openssl_verify(&pki, "clients/bob/client.crt", "client-ca/ca.crt", "sslclient", true);
     assert!(!ok && out.contains("certificate revoked"), "{key_type}: {out}");
-    let (ok, out) = openssl_verify(
-        &pki,
-        "clients/alice/client.crt",
-        "client-ca/ca.crt",
-        "sslclient",
-        true,
-    );
+    let (ok, out) = openssl_verify(&pki, "clients/alice/client.crt", "client-ca/ca.crt", "sslclient", true);
     assert!(ok, "{key_type}: alice must stay valid: {out}");
     let (_, crl) = openssl(&["crl", "-in", &pki.p("client-ca/crl.pem"), "-noout", "-text"]);
-    assert!(
-        crl.contains("Key Compromise") && crl.contains("CRL Number"),
-        "{crl}"
-    );
+    assert!(crl.contains("Key Compromise") && crl.contains("CRL Number"), "{crl}");
 }
 
 #[test]
@@ -122,10 +80,7 @@ fn certificates_carry_the_right_extensions() {
     for inter in ["server-ca/ca.crt", "client-ca/ca.crt"] {
         let t = text(inter);
         assert!(t.contains("CA:TRUE, pathlen:0"), "{t}");
-        assert!(
-            t.contains("Authority Key Identifier") && t.contains("Subject Key Identifier"),
-            "{t}"
-        );
+        assert!(t.contains("Authority Key Identifier") && t.contains("Subject Key Identifier"), "{t}");
     }
     let server = text("servers/localhost/server.crt");
     assert!(server.contains("DNS:localhost, IP Address:127.0.0.1"), "{server}");
@@ -133,30 +88,20 @@ fn certificates_carry_the_right_extensions() {
         server.contains("TLS Web Server Authentication") && server.contains("Digital Signature"),
         "{server}"
     );
-    assert!(
-        server.contains("CA:FALSE") && server.contains("CN = localhost"),
-        "{server}"
-    );
+    assert!(server.contains("CA:FALSE") && server.contains("CN = localhost"), "{server}");
     let alice = text("clients/alice/client.crt");
     assert!(
         alice.contains("CN = alice@example.com") && alice.contains("TLS Web Client Authentication"),
         "{alice}"
     );
     // Random serials: no two certificates share one, and none is small.
-    let serials: std::collections::HashSet<_> = [
-        "root/ca.crt",
-        "server-ca/ca.crt",
-        "client-ca/ca.crt",
-        "clients/bob/client.crt",
-    ]
-    .iter()
-    .map(|c| openssl(&["x509", "-in", &pki.p(c), "-noout", "-serial"]).1)
-    .collect();
+    let serials: std::collections::HashSet<_> =
+        ["root/ca.crt", "server-ca/ca.crt", "client-ca/ca.crt", "clients/bob/client.crt"]
+            .iter()
+            .map(|c| openssl(&["x509", "-in", &pki.p(c), "-noout", "-serial"]).1)
+            .collect();
     assert_eq!(serials.len(), 4);
-    assert!(
-        serials.iter().all(|s| s.trim().len() >= "serial=".len() + 30),
-        "{serials:?}"
-    );
+    assert!(serials.iter().all(|s| s.trim().len() >= "serial=".len() + 30), "{serials:?}");
     // Explicit validity: the server certificate's 397 days, not rcgen's 1975–4096 default.
     let (_, dates) = openssl(&[
         "x509",
@@ -187,20 +132,10 @@ fn encrypted_ca_keys_open_in_openssl_with_the_passphrase_only() {
     ]);
     let key = dir.join("root/ca.key");
     let (_, der) = openssl(&["asn1parse", "-in", key.to_str().unwrap()]);
-    assert!(
-        der.contains("PBES2") && der.contains("hmacWithSHA256") && der.contains("aes-256-cbc"),
-        "{der}"
-    );
+    assert!(der.contains("PBES2") && der.contains("hmacWithSHA256") && der.contains("aes-256-cbc"), "{der}");
     let passin = format!("file:{}", pass.display());
     let (ok, out) = openssl(&["pkey", "-in", key.to_str().unwrap(), "-passin", &passin, "-noout"]);
     assert!(ok, "{out}");
-    let (ok, _) = openssl(&[
-        "pkey",
-        "-in",
-        key.to_str().unwrap(),
-        "-passin",
-        "pass:wrong",
-        "-noout",
-    ]);
+    let (ok, _) = openssl(&["pkey", "-in", key.to_str().unwrap(), "-passin", "pass:wrong", "-noout"]);
     assert!(!ok, "a wrong passphrase must not open the key");
 }

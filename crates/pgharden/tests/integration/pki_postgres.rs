@@ -25,17 +25,13 @@ fn mtls_cluster(pki: &TestPki) -> Cluster {
     cluster.write_hba(HBA).unwrap();
     cluster.write_ident(IDENT).unwrap();
     reload(&cluster);
-    cluster
-        .psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;")
-        .unwrap();
+    cluster.psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;").unwrap();
     cluster
 }
 
 /// `ssl = on` and every `ssl_*` file are reloadable; the harness reports a file the server rejected.
 pub fn reload(cluster: &Cluster) {
-    cluster
-        .reload()
-        .unwrap_or_else(|e| panic!("reload failed: {e}\n{}", cluster.log()));
+    cluster.reload().unwrap_or_else(|e| panic!("reload failed: {e}\n{}", cluster.log()));
 }
 
 fn connect(cluster: &Cluster, pki: &TestPki, user: &str, cert_of: &str, sslmode: &str) -> Psql {
@@ -59,17 +55,8 @@ fn mutual_tls_works_end_to_end(key_type: &str) {
     let cluster = mtls_cluster(&pki);
 
     let bob = connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full");
-    assert!(
-        bob.ok,
-        "{key_type}: bob must connect: {}\n{}",
-        bob.stderr,
-        cluster.log()
-    );
-    assert!(
-        bob.stdout.starts_with("bob|t|TLSv1."),
-        "{key_type}: {}",
-        bob.stdout
-    );
+    assert!(bob.ok, "{key_type}: bob must connect: {}\n{}", bob.stderr, cluster.log());
+    assert!(bob.stdout.starts_with("bob|t|TLSv1."), "{key_type}: {}", bob.stdout);
 
     let alice = connect(&cluster, &pki, "alice", "clients/alice/client", "verify-full");
     assert!(
@@ -78,14 +65,9 @@ fn mutual_tls_works_end_to_end(key_type: &str) {
     );
 
     let stolen = connect(&cluster, &pki, "alice", "clients/bob/client", "verify-full");
+    assert!(!stolen.ok, "{key_type}: bob's certificate must not log in as alice");
     assert!(
-        !stolen.ok,
-        "{key_type}: bob's certificate must not log in as alice"
-    );
-    assert!(
-        stolen
-            .stderr
-            .contains("certificate authentication failed for user \"alice\""),
+        stolen.stderr.contains("certificate authentication failed for user \"alice\""),
         "{}",
         stolen.stderr
     );
@@ -98,29 +80,16 @@ fn mutual_tls_works_end_to_end(key_type: &str) {
     );
 
     let server_as_client = connect(&cluster, &pki, "bob", "servers/localhost/server", "verify-full");
-    assert!(
-        !server_as_client.ok,
-        "{key_type}: a server certificate is not a client certificate"
-    );
+    assert!(!server_as_client.ok, "{key_type}: a server certificate is not a client certificate");
 
     pki.ok(&["pki", "revoke", "--cert", &pki.p("clients/bob/client.crt")]);
-    cluster
-        .write_file("crls.pem", &fs::read(pki.path("crls.pem")).unwrap(), 0o600)
-        .unwrap();
+    cluster.write_file("crls.pem", &fs::read(pki.path("crls.pem")).unwrap(), 0o600).unwrap();
     reload(&cluster);
     let revoked = connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full");
     assert!(!revoked.ok, "{key_type}: a revoked certificate must be refused");
-    assert!(
-        revoked.stderr.contains("certificate revoked"),
-        "{key_type}: {}",
-        revoked.stderr
-    );
+    assert!(revoked.stderr.contains("certificate revoked"), "{key_type}: {}", revoked.stderr);
     let alice = connect(&cluster, &pki, "alice", "clients/alice/client", "verify-full");
-    assert!(
-        alice.ok,
-        "{key_type}: alice is unaffected by bob's revocation: {}",
-        alice.stderr
-    );
+    assert!(alice.ok, "{key_type}: alice is unaffected by bob's revocation: {}", alice.stderr);
 }
 
 #[test]
@@ -152,10 +121,5 @@ fn tls_without_a_client_certificate_is_refused() {
     );
     let out = psql(&cluster, &conninfo, "SELECT 1");
     assert!(!out.ok, "a connection without a certificate must fail");
-    assert!(
-        out.stderr
-            .contains("connection requires a valid client certificate"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("connection requires a valid client certificate"), "{}", out.stderr);
 }

@@ -9,9 +9,7 @@ use tempfile::TempDir;
 /// The binary under test, with the environment cleared of anything that would change its behaviour.
 pub fn pgharden() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgharden"));
-    cmd.env_remove("PGHARDEN_CA_PASSPHRASE")
-        .env_remove("PGHARDEN_PKI_DIR")
-        .env("NO_COLOR", "1");
+    cmd.env_remove("PGHARDEN_CA_PASSPHRASE").env_remove("PGHARDEN_PKI_DIR").env("NO_COLOR", "1");
     cmd
 }
 
@@ -36,16 +34,8 @@ pub fn ok(args: &[&str]) -> String {
 /// Run, insist on exit code `code`, return stderr (and stdout appended).
 pub fn fails(args: &[&str], code: i32) -> String {
     let out = run(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "pgharden {args:?} should exit {code}:\n{text}"
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(code), "pgharden {args:?} should exit {code}:\n{text}");
     text
 }
 
@@ -70,15 +60,7 @@ impl TestPki {
     pub fn bare(key_type: &str) -> TestPki {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("pki");
-        ok(&[
-            "pki",
-            "init",
-            "--dir",
-            dir.to_str().unwrap(),
-            "--key-type",
-            key_type,
-            "--no-passphrase",
-        ]);
+        ok(&["pki", "init", "--dir", dir.to_str().unwrap(), "--key-type", key_type, "--no-passphrase"]);
         TestPki { tmp, dir }
     }
 
@@ -127,15 +109,9 @@ impl TestPki {
 
 /// Run `openssl` with arguments; returns (success, combined output).
 pub fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("openssl is installed (apt-get install openssl)");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out =
+        Command::new("openssl").args(args).output().expect("openssl is installed (apt-get install openssl)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text)
 }
 
@@ -151,15 +127,7 @@ pub fn openssl_verify(
     let inter = pki.p(intermediate);
     let leaf = pki.p(leaf);
     let crl = pki.p("crls.pem");
-    let mut args = vec![
-        "verify",
-        "-CAfile",
-        &root,
-        "-untrusted",
-        &inter,
-        "-purpose",
-        purpose,
-    ];
+    let mut args = vec!["verify", "-CAfile", &root, "-untrusted", &inter, "-purpose", purpose];
     if crls {
         args.extend(["-crl_check_all", "-CRLfile", &crl]);
     }
@@ -170,11 +138,7 @@ pub fn openssl_verify(
 /// The permission bits of a file.
 pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode()
-        & 0o7777
+    fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
 }
 
 /// Result of a psql connection attempt.
@@ -189,17 +153,7 @@ pub struct Psql {
 pub fn psql(cluster: &testcluster::Cluster, conninfo: &str, sql: &str) -> Psql {
     let out = cluster
         .psql_command()
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            conninfo,
-            "-c",
-            sql,
-        ])
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql])
         .output()
         .expect("running psql");
     Psql {
@@ -213,23 +167,9 @@ pub fn psql(cluster: &testcluster::Cluster, conninfo: &str, sql: &str) -> Psql {
 /// server at them (`ssl_*` settings), for tests that do by hand what `apply` will automate.
 pub fn install_server_tls(cluster: &testcluster::Cluster, pki: &TestPki, server: &str) {
     let read = |rel: &str| fs::read(pki.path(rel)).unwrap();
-    cluster
-        .write_file(
-            "server.crt",
-            &read(&format!("servers/{server}/server.crt")),
-            0o600,
-        )
-        .unwrap();
-    cluster
-        .write_file(
-            "server.key",
-            &read(&format!("servers/{server}/server.key")),
-            0o600,
-        )
-        .unwrap();
-    cluster
-        .write_file("root.crt", &read("root/ca.crt"), 0o600)
-        .unwrap();
+    cluster.write_file("server.crt", &read(&format!("servers/{server}/server.crt")), 0o600).unwrap();
+    cluster.write_file("server.key", &read(&format!("servers/{server}/server.key")), 0o600).unwrap();
+    cluster.write_file("root.crt", &read("root/ca.crt"), 0o600).unwrap();
     cluster.write_file("crls.pem", &read("crls.pem"), 0o600).unwrap();
     cluster
         .append_conf(
