@@ -23,6 +23,17 @@ pub enum Command {
     /// Certificates: the STIG Appendix G root CA, server and client intermediate CAs, leaves, CRLs.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Install a role's certificate for libpq: ~/.postgresql/{root.crt,postgresql.crt,postgresql.key,root.crl}.
+    #[command(after_help = "\
+Every file is written with mode 0600 in a 0700 directory, owned by the owner of the home directory
+(run as root to install for another user). root.crl holds every CA's CRL, because libpq checks
+revocation for the whole server chain. Existing files are kept as NAME.bak-TIMESTAMP with --force.
+Prints the sslmode=verify-full connection string, ready to paste.
+
+Example:
+  pgharden client --pki /etc/pgharden/pki --role alice --host db1.example.com
+  sudo pgharden client --pki pki --role bob --home /home/bob --host db1.example.com")]
+    Client(ClientArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
     Completions {
         #[arg(value_enum)]
@@ -30,6 +41,34 @@ pub enum Command {
     },
     /// Print the man page (roff) to standard output.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// The PKI directory (made by `pgharden pki init`).
+    #[arg(long, env = "PGHARDEN_PKI_DIR", value_name = "DIR")]
+    pub pki: PathBuf,
+    /// The role whose client certificate to install.
+    #[arg(long)]
+    pub role: String,
+    /// Home directory to install into (default: $HOME).
+    #[arg(long, value_name = "DIR")]
+    pub home: Option<PathBuf>,
+    /// Server host name for the connection string (default: the PKI's only server certificate's first name).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Server port for the connection string.
+    #[arg(long, default_value_t = 5432)]
+    pub port: u16,
+    /// Database for the connection string.
+    #[arg(long, default_value = "postgres")]
+    pub dbname: String,
+    /// Replace existing files (backups are kept).
+    #[arg(long)]
+    pub force: bool,
+    /// Print what was installed as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Key types on the command line.

@@ -20,6 +20,7 @@ mod error;
 pub mod files;
 pub mod hostname;
 pub mod inspect;
+pub mod install;
 pub mod key;
 pub mod ledger;
 pub mod verify;
@@ -29,6 +30,7 @@ pub use authority::{
     ROOT_DAYS, SERVER_DAYS, ServerRequest, Status, fingerprint, normalize_serial, parse_host, serial_of_file,
 };
 pub use error::{Error, Result};
+pub use install::{ClientInstall, Installed, connection_uri, install_client};
 pub use key::{KeyType, Passphrase};
 pub use ledger::{Entry, Kind, Ledger, Reason};
 pub use verify::{Purpose, Report, Trust, verify_file};

@@ -123,3 +123,65 @@ fn tls_without_a_client_certificate_is_refused() {
     assert!(!out.ok, "a connection without a certificate must fail");
     assert!(out.stderr.contains("connection requires a valid client certificate"), "{}", out.stderr);
 }
+
+/// `pgharden client` installs ~/.postgresql/ for a role, and the connection string it prints works
+/// with nothing else: libpq finds the certificate, key, root and CRLs there by itself.
+#[test]
+fn client_files_in_home_let_psql_connect_with_the_printed_string() {
+    use std::os::unix::fs::MetadataExt;
+
+    let pki = TestPki::new("p384");
+    let cluster = mtls_cluster(&pki);
+    let home = pki.tmp.path().join("home");
+    fs::create_dir(&home).unwrap();
+    let out = crate::support::pgharden()
+        .args(["client", "--pki", &pki.p(""), "--role", "bob", "--host", "127.0.0.1"])
+        .args(["--port", &cluster.port().to_string()])
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let uri = text.lines().find_map(|l| l.trim().strip_prefix("psql '")).unwrap().trim_end_matches('\'');
+    assert_eq!(uri, format!("postgresql://bob@127.0.0.1:{}/postgres?sslmode=verify-full", cluster.port()));
+    for f in ["root.crt", "postgresql.crt", "postgresql.key", "root.crl"] {
+        assert_eq!(crate::support::mode(&home.join(".postgresql").join(f)), 0o600, "{f}");
+    }
+    let psql = cluster
+        .psql_command()
+        .env("HOME", &home)
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            uri,
+            "-c",
+            "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ])
+        .output()
+        .unwrap();
+    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "bob|t");
+
+    // Installing for another account (as root): the files belong to the home's owner.
+    let other = pki.tmp.path().join("other");
+    fs::create_dir(&other).unwrap();
+    let uid = cluster.os_user().uid;
+    std::os::unix::fs::chown(&other, Some(uid), Some(cluster.os_user().gid)).unwrap();
+    let out = crate::support::run(&[
+        "client",
+        "--pki",
+        &pki.p(""),
+        "--role",
+        "alice",
+        "--home",
+        other.to_str().unwrap(),
+        "--host",
+        "127.0.0.1",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("sslrootcert="), "a foreign home needs explicit paths: {stdout}");
+    assert_eq!(fs::metadata(other.join(".postgresql/postgresql.key")).unwrap().uid(), uid);
+}
