@@ -348,13 +348,15 @@ impl Cluster {
     pub fn stop(&mut self) -> Result<(), Error> {
         let child = self.lock_child().take();
         let Some(mut child) = child else {
-            return Ok(());
+            return self.stop_adopted();
         };
         shut_down(&mut child).map_err(|reason| Error::StopFailed {
             pid: child.id(),
             reason,
             log_tail: self.log_tail(),
-        })
+        })?;
+        // Our child may have been replaced by a server someone restarted with pg_ctl.
+        self.stop_adopted()
     }
 
     /// Stop and start again, on the same port.
@@ -438,15 +440,54 @@ impl Cluster {
 
     fn running_pid(&self) -> Option<u32> {
         let mut guard = self.lock_child();
-        let child = guard.as_mut()?;
+        let Some(child) = guard.as_mut() else {
+            return self.adopted_pid();
+        };
         match child.try_wait() {
             Ok(None) => Some(child.id()),
             // Exited (reaped now) or unknowable: either way not usable.
             _ => {
                 *guard = None;
-                None
+                self.adopted_pid()
             }
         }
+    }
+
+    /// A postmaster that is not our child but serves this data directory: the code under test
+    /// restarted the server with `pg_ctl`, as an operator's tool would. PostgreSQL removes
+    /// `postmaster.pid` when it shuts down, so a live pid there is that server.
+    fn adopted_pid(&self) -> Option<u32> {
+        let text = fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        let pid: i32 = text.lines().next()?.trim().parse().ok()?;
+        kill(Pid::from_raw(pid), None).ok()?;
+        u32::try_from(pid).ok()
+    }
+
+    /// Stop a postmaster we did not start (see [`Cluster::adopted_pid`]): fast shutdown, then
+    /// immediate, waiting for `postmaster.pid` to go away.
+    fn stop_adopted(&self) -> Result<(), Error> {
+        let Some(pid) = self.adopted_pid() else {
+            return Ok(());
+        };
+        let pid_file = self.data_dir.join("postmaster.pid");
+        for (sig, timeout) in
+            [(Signal::SIGINT, FAST_SHUTDOWN_TIMEOUT), (Signal::SIGQUIT, IMMEDIATE_SHUTDOWN_TIMEOUT)]
+        {
+            let _ = kill(Pid::from_raw(pid as i32), sig);
+            let deadline = Instant::now() + timeout;
+            while pid_file.exists() && Instant::now() < deadline {
+                std::thread::sleep(POLL);
+            }
+            if !pid_file.exists() {
+                return Ok(());
+            }
+        }
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        Err(Error::StopFailed {
+            pid,
+            reason: "the adopted postmaster ignored SIGINT and SIGQUIT".into(),
+            log_tail: self.log_tail(),
+        })
     }
 
     fn lock_child(&self) -> MutexGuard<'_, Option<Child>> {

@@ -465,3 +465,26 @@ fn cluster_can_be_shared_between_threads() {
     assert_send_sync::<Installation>();
     assert_send_sync::<Error>();
 }
+
+/// A server restarted with `pg_ctl` (as the code under test may do) is adopted: `reload` reaches
+/// it and dropping the cluster stops it.
+#[test]
+fn a_server_restarted_with_pg_ctl_is_adopted_and_stopped() {
+    let cluster = Cluster::start_default().unwrap();
+    let pg_ctl = cluster.install().bin("pg_ctl");
+    let data = cluster.data_dir().to_path_buf();
+    let user = cluster.os_user().clone();
+    let mut cmd = Command::new(&pg_ctl);
+    cmd.args(["restart", "-D"]).arg(&data).args(["-m", "fast", "-w", "-l"]).arg(cluster.log_path());
+    if nix::unistd::Uid::effective().is_root() {
+        use std::os::unix::process::CommandExt;
+        cmd.uid(user.uid).gid(user.gid);
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(cluster.psql("select 1").unwrap(), "1");
+    let pid = cluster.pid().expect("the restarted server is found through postmaster.pid");
+    cluster.reload().unwrap();
+    drop(cluster);
+    assert!(wait_until_gone(pid, Duration::from_secs(10)), "the adopted postmaster {pid} must be stopped");
+}
