@@ -23,6 +23,22 @@ pub enum Command {
     /// Certificates: the STIG Appendix G root CA, server and client intermediate CAs, leaves, CRLs.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// Take a cluster to the STIG / mutual-TLS posture: plan, write with backups, validate, reload or restart.
+    #[command(after_help = "\
+What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
+  TLS: server.crt (+ intermediate), server.key (0600), root.crt, root.crl into PGDATA; ssl = on,
+       ssl_min_protocol_version = TLSv1.2, strong ssl_ciphers.
+  pg_hba.conf: the owner's `local … peer` line first, `hostssl … cert clientcert=verify-full map=pgharden`
+       for each --allow network, `hostnossl … reject`; every other line is commented out, not deleted.
+  pg_ident.conf: map pgharden: every certificate CN to the role of the same name, plus --cn mappings.
+  Logging (Appendix C), pgaudit (Appendix B, when installed), pgcrypto (Appendix E), scram-sha-256.
+Every changed file is kept as FILE.pgharden-TIMESTAMP. The server checks the new files before it
+loads them; if it refuses them, or the reload or restart fails, every file is put back.
+
+Examples:
+  pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1.example.com --plan
+  sudo pgharden apply --pgdata /var/lib/pgsql/15/data --pki pki --host db1 --allow 10.0.0.0/8 --yes")]
+    Apply(ApplyArgs),
     /// Install a role's certificate for libpq: ~/.postgresql/{root.crt,postgresql.crt,postgresql.key,root.crl}.
     #[command(after_help = "\
 Every file is written with mode 0600 in a 0700 directory, owned by the owner of the home directory
@@ -41,6 +57,37 @@ Example:
     },
     /// Print the man page (roff) to standard output.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A superuser connection (libpq keyword string or URI) to a cluster on this host; or --pgdata.
+    #[arg(required_unless_present = "pgdata", conflicts_with = "pgdata")]
+    pub conninfo: Option<String>,
+    /// The cluster's data directory; pgharden connects as its owner through the Unix socket.
+    #[arg(long, value_name = "DIR")]
+    pub pgdata: Option<PathBuf>,
+    /// The PKI directory (made by `pgharden pki init`).
+    #[arg(long, env = "PGHARDEN_PKI_DIR", value_name = "DIR")]
+    pub pki: PathBuf,
+    /// Host names clients connect to; the server certificate must carry them all (repeat).
+    #[arg(long = "host", required = true, value_name = "NAME_OR_IP")]
+    pub hosts: Vec<String>,
+    /// Networks allowed to connect with a client certificate (repeat; default: loopback, as Appendix G).
+    #[arg(long = "allow", value_name = "CIDR", default_values_t = ["127.0.0.1/32".to_string(), "::1/128".to_string()])]
+    pub allow: Vec<String>,
+    /// Log to syslog (facility LOCAL0) instead of the logging collector's files.
+    #[arg(long)]
+    pub syslog: bool,
+    /// Only print what would change (a diff of every file and setting).
+    #[arg(long)]
+    pub plan: bool,
+    /// Apply without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the plan (with --plan) or the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
         Command::Pki(cmd) => cmd::pki::run(cmd),
         Command::Client(args) => cmd::client::run(&args),
+        Command::Apply(args) => cmd::apply::run(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pgharden", &mut out);

@@ -1,4 +1,5 @@
 //! One module per top-level command.
 
+pub mod apply;
 pub mod client;
 pub mod pki;

@@ -1,0 +1,101 @@
+//! [`Sql`] over a real connection (`pgharden-pgconn`): as the cluster owner through the Unix socket
+//! (peer authentication, the way `sudo -u postgres psql` gets in), or from a CONNINFO.
+//!
+//! Owns: opening those connections and turning simple-query results into text rows.
+//! Must not: decide what to run.
+
+use pgharden_pgconn::tokio_postgres::SimpleQueryMessage;
+use pgharden_pgconn::{BlockingClient, Settings};
+
+use crate::discover::Cluster;
+use crate::error::{Error, Result};
+use crate::sql::{Rows, Sql};
+
+/// A live connection.
+pub struct Db {
+    client: BlockingClient,
+    what: String,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("what", &self.what).finish()
+    }
+}
+
+impl Db {
+    /// Connect to `dbname` over the cluster's Unix socket as its owner, to `role`.
+    pub fn local(cluster: &Cluster, role: &str, dbname: &str) -> Result<Db> {
+        let pm = cluster.postmaster.as_ref().ok_or_else(|| {
+            Error::bad(
+                &cluster.data_dir,
+                "the server is not running (no live postmaster.pid); start it first",
+            )
+        })?;
+        let socket_dir = pm.socket_dir.as_ref().ok_or_else(|| {
+            Error::bad(
+                &cluster.data_dir,
+                "the server listens on no Unix socket (unix_socket_directories is empty)",
+            )
+        })?;
+        let owner = &cluster.owner;
+        if !owner.can_act_as() {
+            return Err(Error::bad(
+                &cluster.data_dir,
+                format!(
+                    "run pgharden as root or as the cluster owner ({}) to connect through peer authentication",
+                    owner.name
+                ),
+            ));
+        }
+        let client =
+            BlockingClient::connect_unix_as_os_user(socket_dir, pm.port, role, owner.uid, owner.gid, dbname)
+                .map_err(|e| Error::Rejected {
+                    reason: format!(
+                        "connecting to {dbname} as {role} through {} as OS user {}: {e} \
+                     (pg_hba.conf must allow `local all {role} peer`)",
+                        socket_dir.display(),
+                        owner.name
+                    ),
+                })?;
+        Ok(Db { client, what: format!("{role}@{dbname} via {}", socket_dir.display()) })
+    }
+
+    /// Connect with resolved libpq settings (from a CONNINFO, PG* variables and ~/.postgresql).
+    pub fn remote(settings: &Settings) -> Result<Db> {
+        let client =
+            BlockingClient::connect(settings).map_err(|e| Error::Rejected { reason: e.to_string() })?;
+        Ok(Db { client, what: format!("{}@{}", settings.user, settings.dbname) })
+    }
+
+    /// Parse and resolve a CONNINFO the way libpq does.
+    pub fn settings(conninfo: &str) -> Result<Settings> {
+        pgharden_pgconn::Conninfo::parse(conninfo)
+            .and_then(|c| c.resolve(&pgharden_pgconn::Env::from_process()))
+            .map_err(|e| Error::Rejected { reason: format!("CONNINFO: {e}") })
+    }
+}
+
+impl Sql for Db {
+    fn query(&mut self, sql: &str) -> Result<Rows> {
+        let messages = self
+            .client
+            .block_on(self.client.client().simple_query(sql))
+            .map_err(|e| Error::Rejected { reason: format!("{} ({}): {e}", first_line(sql), self.what) })?;
+        let mut rows = Vec::new();
+        for m in messages {
+            match m {
+                SimpleQueryMessage::Row(row) => {
+                    rows.push((0..row.len()).map(|i| row.get(i).map(str::to_string)).collect());
+                }
+                SimpleQueryMessage::CommandComplete(_) => {}
+                _ => {}
+            }
+        }
+        Ok(rows)
+    }
+}
+
+fn first_line(sql: &str) -> &str {
+    sql.lines().next().unwrap_or(sql)
+}

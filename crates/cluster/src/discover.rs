@@ -1,0 +1,236 @@
+//! Finding a cluster: data directory, configuration files, version, owner, server state, extensions.
+//!
+//! Owns: the rules of Appendix F made exact — ask a running server (`SHOW data_directory`,
+//! `config_file`, `hba_file`, `ident_file`), and for a stopped one read `PG_VERSION`, the
+//! postmaster's command line or Debian's `/etc/postgresql/VERSION/NAME/` (where Debian keeps the
+//! configuration, while RHEL and initdb keep it in PGDATA). Never guess: a path that cannot be
+//! established is an error that says what was tried.
+//! Must not: change anything.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::owner::Owner;
+use crate::postmaster::Postmaster;
+use crate::sql::Sql;
+
+/// Where Debian keeps cluster configuration.
+pub const DEBIAN_ETC: &str = "/etc/postgresql";
+
+/// Everything apply and audit need to know about a cluster.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cluster {
+    pub data_dir: PathBuf,
+    pub config_file: PathBuf,
+    pub hba_file: PathBuf,
+    pub ident_file: PathBuf,
+    /// `postgresql.auto.conf` (ALTER SYSTEM), read after postgresql.conf: its settings win.
+    pub auto_conf: PathBuf,
+    /// Major version (14, 15, …) and, when the server runs, `server_version_num`.
+    pub major: u32,
+    pub version_num: Option<u32>,
+    pub owner: Owner,
+    pub postmaster: Option<Postmaster>,
+    /// Directory of the server binaries (`pg_ctl`, `postgres`).
+    pub bindir: Option<PathBuf>,
+    /// Whether the layout is Debian's (configuration under /etc/postgresql).
+    pub debian: bool,
+    pub extensions: Extensions,
+}
+
+/// Extensions the STIG asks for, and whether their files are installed.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Extensions {
+    pub pgaudit: bool,
+    pub pgcrypto: bool,
+}
+
+/// Read `PGDATA/PG_VERSION`.
+pub fn major_version(data_dir: &Path) -> Result<u32> {
+    let path = data_dir.join("PG_VERSION");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::bad(&path, format!("not a PostgreSQL data directory ({e})")))?;
+    text.trim().parse().map_err(|_| Error::bad(&path, format!("unexpected contents {:?}", text.trim())))
+}
+
+/// Discover a running cluster by asking its server over `sql`.
+pub fn from_server(data_dir_hint: Option<&Path>, sql: &mut dyn Sql) -> Result<Cluster> {
+    let rows = sql.query(
+        "SELECT current_setting('data_directory'), current_setting('config_file'), current_setting('hba_file'), \
+         current_setting('ident_file'), current_setting('server_version_num')",
+    )?;
+    let row = rows.first().ok_or_else(|| Error::Rejected { reason: "SHOW returned nothing".into() })?;
+    let col = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
+    let data_dir = PathBuf::from(col(0));
+    if let Some(hint) = data_dir_hint {
+        if !same_path(hint, &data_dir) {
+            return Err(Error::bad(
+                hint,
+                format!("the server on this socket serves {}, not this data directory", data_dir.display()),
+            ));
+        }
+    }
+    let version_num: u32 = col(4).parse().unwrap_or(0);
+    let config_file = PathBuf::from(col(1));
+    let mut cluster = offline_parts(&data_dir, config_file, PathBuf::from(col(2)), PathBuf::from(col(3)))?;
+    cluster.version_num = Some(version_num);
+    cluster.major = version_num / 10000;
+    cluster.extensions = available_extensions(sql)?;
+    Ok(cluster)
+}
+
+/// Discover a cluster from its data directory alone (the server may be stopped). The configuration
+/// file is where the running postmaster's command line says, else PGDATA/postgresql.conf, else the
+/// Debian cluster under /etc/postgresql whose `data_directory` is this one.
+pub fn from_data_dir(data_dir: &Path) -> Result<Cluster> {
+    let data_dir = data_dir.canonicalize().map_err(|e| Error::io(data_dir, e))?;
+    let major = major_version(&data_dir)?;
+    let postmaster = Postmaster::read(&data_dir)?;
+    let config_file = postmaster
+        .as_ref()
+        .and_then(|pm| config_file_from_command_line(&pm.command_line()))
+        .or_else(|| Some(data_dir.join("postgresql.conf")).filter(|p| p.exists()))
+        .or_else(|| debian_config_for(&data_dir, major))
+        .ok_or_else(|| {
+            Error::bad(
+                &data_dir,
+                format!("no postgresql.conf here, and no {DEBIAN_ETC}/{major}/*/postgresql.conf names this data directory"),
+            )
+        })?;
+    let conf_dir = config_file.parent().map(Path::to_path_buf).unwrap_or_else(|| data_dir.clone());
+    let tree = pgharden_conf::postgresql_conf::ConfTree::load(&config_file)
+        .map_err(|e| Error::bad(&config_file, e.to_string()))?;
+    // hba_file and ident_file default to the directory given with -D: PGDATA, or Debian's /etc dir.
+    let default_dir = if same_path(&conf_dir, &data_dir) { data_dir.clone() } else { conf_dir.clone() };
+    let file_setting = |name: &str, default: &str| {
+        tree.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| absolute(&data_dir, v))
+            .unwrap_or_else(|| default_dir.join(default))
+    };
+    let hba_file = file_setting("hba_file", "pg_hba.conf");
+    let ident_file = file_setting("ident_file", "pg_ident.conf");
+    let mut cluster = offline_parts(&data_dir, config_file, hba_file, ident_file)?;
+    cluster.major = major;
+    cluster.extensions = installed_extensions(cluster.bindir.as_deref(), major);
+    Ok(cluster)
+}
+
+fn offline_parts(
+    data_dir: &Path,
+    config_file: PathBuf,
+    hba_file: PathBuf,
+    ident_file: PathBuf,
+) -> Result<Cluster> {
+    let major = major_version(data_dir)?;
+    let postmaster = Postmaster::read(data_dir)?;
+    let bindir = postmaster.as_ref().and_then(Postmaster::bindir).or_else(|| {
+        Some(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))).filter(|p| p.join("pg_ctl").exists())
+    });
+    Ok(Cluster {
+        debian: config_file.starts_with(DEBIAN_ETC),
+        auto_conf: data_dir.join("postgresql.auto.conf"),
+        data_dir: data_dir.to_path_buf(),
+        config_file,
+        hba_file,
+        ident_file,
+        major,
+        version_num: None,
+        owner: Owner::of(data_dir)?,
+        postmaster,
+        bindir,
+        extensions: Extensions::default(),
+    })
+}
+
+/// `-c config_file=X` or `--config-file=X` / `--config_file=X` on the postmaster's command line.
+fn config_file_from_command_line(args: &[String]) -> Option<PathBuf> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let value = if a == "-c" { it.next().map(String::as_str) } else { Some(a.as_str()) };
+        let Some(v) = value else { continue };
+        for prefix in ["config_file=", "--config_file=", "--config-file="] {
+            if let Some(path) = v.strip_prefix(prefix) {
+                return Some(PathBuf::from(path));
+            }
+        }
+    }
+    None
+}
+
+/// Debian: the `/etc/postgresql/MAJOR/NAME/postgresql.conf` whose `data_directory` is `data_dir`.
+fn debian_config_for(data_dir: &Path, major: u32) -> Option<PathBuf> {
+    let dir = Path::new(DEBIAN_ETC).join(major.to_string());
+    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path().join("postgresql.conf")).find(|conf| {
+        pgharden_conf::postgresql_conf::ConfTree::load(conf)
+            .ok()
+            .and_then(|t| t.get("data_directory").map(|d| same_path(Path::new(d), data_dir)))
+            .unwrap_or(false)
+    })
+}
+
+fn absolute(base: &Path, value: &str) -> PathBuf {
+    let p = Path::new(value);
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}
+
+fn same_path(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+/// Extensions whose control files the server can see.
+fn available_extensions(sql: &mut dyn Sql) -> Result<Extensions> {
+    let rows = sql.query("SELECT name FROM pg_available_extensions WHERE name IN ('pgaudit', 'pgcrypto')")?;
+    let has = |n: &str| rows.iter().any(|r| r.first().cloned().flatten().as_deref() == Some(n));
+    Ok(Extensions { pgaudit: has("pgaudit"), pgcrypto: has("pgcrypto") })
+}
+
+/// Extensions installed on disk, for a stopped server: a control file in the share directory and,
+/// for pgaudit, its library (Debian `/usr/share/postgresql/N`, RHEL and source builds `BINDIR/../share`).
+fn installed_extensions(bindir: Option<&Path>, major: u32) -> Extensions {
+    let mut share = vec![PathBuf::from(format!("/usr/share/postgresql/{major}/extension"))];
+    let mut lib = vec![PathBuf::from(format!("/usr/lib/postgresql/{major}/lib"))];
+    if let Some(prefix) = bindir.and_then(Path::parent) {
+        share.extend([prefix.join("share/extension"), prefix.join("share/postgresql/extension")]);
+        lib.extend([prefix.join("lib"), prefix.join("lib/postgresql")]);
+    }
+    let control = |name: &str| share.iter().any(|d| d.join(format!("{name}.control")).exists());
+    let library = |name: &str| lib.iter().any(|d| d.join(format!("{name}.so")).exists());
+    Extensions { pgaudit: control("pgaudit") && library("pgaudit"), pgcrypto: control("pgcrypto") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_file_is_read_from_debian_style_command_lines() {
+        let args: Vec<String> = [
+            "/usr/lib/postgresql/15/bin/postgres",
+            "-D",
+            "/var/lib/postgresql/15/main",
+            "-c",
+            "config_file=/etc/postgresql/15/main/postgresql.conf",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            config_file_from_command_line(&args),
+            Some(PathBuf::from("/etc/postgresql/15/main/postgresql.conf"))
+        );
+        assert_eq!(config_file_from_command_line(&["postgres".into(), "-D".into(), "/x".into()]), None);
+    }
+
+    #[test]
+    fn a_directory_without_pg_version_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = major_version(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("PG_VERSION") && err.contains("not a PostgreSQL data directory"), "{err}");
+    }
+}

@@ -1,0 +1,292 @@
+//! Carrying out a plan, safely.
+//!
+//! Owns the order that keeps a cluster working:
+//! 1. write every file atomically, owned by the cluster owner, keeping the old version;
+//! 2. ask the running server whether it accepts the files (`pg_file_settings`, `pg_hba_file_rules`,
+//!    `pg_ident_file_mappings` errors) before it loads them;
+//! 3. reload, or restart when a parameter needs it — and confirm: the reload took (the server log
+//!    must not say "was not reloaded" / "contains errors"), every wanted value is in force;
+//! 4. run the SQL (extensions) once the configuration is live.
+//!
+//! Any failure puts every file back and reloads or restarts the server on its old configuration,
+//! and the error says what failed and what was restored. Must not: decide what to change.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::discover::Cluster;
+use crate::error::{Error, Result};
+use crate::files::Journal;
+use crate::plan::Plan;
+use crate::sql::Sql;
+
+/// Where the server's early output goes when pgharden restarts it with pg_ctl (inside PGDATA,
+/// owned by the cluster owner, like the server's own logs).
+pub const PG_CTL_LOG: &str = "pgharden-pg_ctl.log";
+
+/// What an apply did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    pub files: Vec<PathBuf>,
+    pub backups: Vec<PathBuf>,
+    pub restarted: bool,
+    pub reloaded: bool,
+    pub sql: Vec<String>,
+}
+
+/// Connections an apply needs: one for checks, and new ones after a restart or per database.
+pub trait Connector {
+    fn connect(&mut self, dbname: &str) -> Result<Box<dyn Sql>>;
+}
+
+impl<F: FnMut(&str) -> Result<Box<dyn Sql>>> Connector for F {
+    fn connect(&mut self, dbname: &str) -> Result<Box<dyn Sql>> {
+        self(dbname)
+    }
+}
+
+/// Carry out `plan` on the running cluster.
+pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) -> Result<Applied> {
+    if cluster.postmaster.is_none() {
+        return Err(Error::bad(
+            &cluster.data_dir,
+            "the server is not running; apply validates with the live server, so start it first",
+        ));
+    }
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let mut journal = Journal::new(stamp);
+    let mut sql = connector.connect("postgres")?;
+    for f in &plan.files {
+        if let Err(e) = journal.replace(&f.path, &f.contents, f.mode, &cluster.owner) {
+            return Err(undo(&mut journal, cluster, None, e));
+        }
+    }
+    if let Err(e) = server_accepts_files(sql.as_mut(), cluster.major) {
+        return Err(undo(&mut journal, cluster, None, e));
+    }
+    let (restarted, reloaded) = if plan.files.is_empty() {
+        (false, false)
+    } else if plan.restart.is_some() {
+        if let Err(e) = restart(cluster) {
+            return Err(undo(&mut journal, cluster, Some(Recovery::Start), e));
+        }
+        sql = connector.connect("postgres")?;
+        (true, false)
+    } else {
+        if let Err(e) = reload_and_confirm(cluster, sql.as_mut()) {
+            return Err(undo(&mut journal, cluster, Some(Recovery::Reload), e));
+        }
+        (false, true)
+    };
+    if let Err(e) = settings_in_force(sql.as_mut(), plan) {
+        let recovery = if restarted { Recovery::Restart } else { Recovery::Reload };
+        return Err(undo(&mut journal, cluster, Some(recovery), e));
+    }
+    let mut ran = Vec::new();
+    for action in &plan.sql {
+        let mut conn = connector.connect(&action.database)?;
+        conn.execute(&action.statement)?;
+        ran.push(format!("[{}] {}", action.database, action.statement));
+    }
+    Ok(Applied {
+        files: plan.files.iter().map(|f| f.path.clone()).collect(),
+        backups: journal.backups(),
+        restarted,
+        reloaded,
+        sql: ran,
+    })
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Recovery {
+    /// The server stopped: start it on the restored files.
+    Start,
+    Reload,
+    Restart,
+}
+
+/// Put the files back and bring the server onto them; the error keeps the original cause.
+fn undo(journal: &mut Journal, cluster: &Cluster, recovery: Option<Recovery>, cause: Error) -> Error {
+    let failed = journal.roll_back();
+    let recovered = match recovery {
+        None => Ok(()),
+        Some(Recovery::Start) => pg_ctl(cluster, "start"),
+        Some(Recovery::Restart) => restart(cluster),
+        Some(Recovery::Reload) => cluster.postmaster.as_ref().map_or(Ok(()), |pm| pm.reload()),
+    };
+    let mut outcome = "every file was restored".to_string();
+    if !failed.is_empty() {
+        let list: Vec<String> = failed.iter().map(|(p, e)| format!("{} ({e})", p.display())).collect();
+        outcome = format!("could NOT restore {}: put the .pgharden-* backups back by hand", list.join(", "));
+    }
+    match recovered {
+        Ok(()) if recovery.is_some() => {
+            outcome.push_str(" and the server runs on its previous configuration")
+        }
+        Ok(()) => {}
+        Err(e) => outcome.push_str(&format!("; bringing the server back failed too: {e}")),
+    }
+    Error::RolledBack { cause: Box::new(cause), outcome }
+}
+
+/// The server's own verdict on the files now on disk, before it loads them.
+fn server_accepts_files(sql: &mut dyn Sql, major: u32) -> Result<()> {
+    let mut problems = Vec::new();
+    let mut collect = |query: &str| -> Result<()> {
+        for row in sql.query(query)? {
+            let cols: Vec<String> = row.into_iter().map(|c| c.unwrap_or_default()).collect();
+            problems.push(cols.join(": "));
+        }
+        Ok(())
+    };
+    // "could not be applied" only means the parameter changes at the next restart, which the plan
+    // does; a hostssl line "cannot match because SSL is disabled" until the same reload turns ssl on.
+    collect(
+        "SELECT sourcefile || ':' || coalesce(sourceline::text, '?'), coalesce(name, ''), error \
+         FROM pg_file_settings WHERE error IS NOT NULL AND error <> 'setting could not be applied'",
+    )?;
+    collect(
+        "SELECT 'pg_hba.conf line ' || line_number, error FROM pg_hba_file_rules \
+         WHERE error IS NOT NULL AND error <> 'hostssl record cannot match because SSL is disabled'",
+    )?;
+    if major >= 15 {
+        collect(
+            "SELECT 'pg_ident.conf line ' || line_number, error FROM pg_ident_file_mappings WHERE error IS NOT NULL",
+        )?;
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Rejected {
+            reason: format!("the server reports errors in the new files: {}", problems.join("; ")),
+        })
+    }
+}
+
+/// Reload and make sure it took: the backend sees a new load time, and the server log, when the
+/// server writes one we can read, has no "was not reloaded" or "contains errors" since.
+fn reload_and_confirm(cluster: &Cluster, sql: &mut dyn Sql) -> Result<()> {
+    let before = sql.value("SELECT pg_conf_load_time()")?;
+    let log = current_log(cluster, sql);
+    let offset = log.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+    sql.execute("SELECT pg_reload_conf()")?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sql.value("SELECT pg_conf_load_time()")? == before {
+        if Instant::now() > deadline {
+            return Err(Error::Rejected { reason: "the server did not reload within 10 seconds".into() });
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if let Some(path) = log {
+        let text = std::fs::read(&path).unwrap_or_default();
+        let new = String::from_utf8_lossy(text.get(offset as usize..).unwrap_or_default()).into_owned();
+        let bad: Vec<&str> = new
+            .lines()
+            .filter(|l| {
+                l.contains("was not reloaded")
+                    || l.contains("contains errors")
+                    || l.contains("could not load")
+            })
+            .collect();
+        if !bad.is_empty() {
+            return Err(Error::Rejected { reason: format!("{}: {}", path.display(), bad.join(" | ")) });
+        }
+    }
+    Ok(())
+}
+
+/// The log file the server writes now, when it runs the logging collector.
+fn current_log(cluster: &Cluster, sql: &mut dyn Sql) -> Option<PathBuf> {
+    let rel = sql.value("SELECT pg_current_logfile()").ok().flatten()?;
+    let path = Path::new(&rel);
+    Some(if path.is_absolute() { path.to_path_buf() } else { cluster.data_dir.join(path) })
+}
+
+/// Every setting of the plan is the server's current value and none waits for a restart.
+fn settings_in_force(sql: &mut dyn Sql, plan: &Plan) -> Result<()> {
+    let mut wrong = Vec::new();
+    for s in &plan.settings {
+        let row = sql.query(&format!(
+            "SELECT current_setting({0}), pending_restart FROM pg_settings WHERE name = {0}",
+            crate::sql::literal(&s.name)
+        ))?;
+        let Some(row) = row.into_iter().next() else {
+            wrong.push(format!("{} is unknown to the server", s.name));
+            continue;
+        };
+        let current = row.first().cloned().flatten().unwrap_or_default();
+        let pending = row.get(1).cloned().flatten().as_deref() == Some("t");
+        let wanted =
+            pgharden_conf::postgresql_conf::Value::raw(&s.to).map(|v| v.decoded()).unwrap_or(s.to.clone());
+        if pending || !crate::plan::same_value(&current, &wanted) {
+            wrong.push(format!(
+                "{} is {current:?}, wanted {wanted:?}{}",
+                s.name,
+                if pending { " (restart pending)" } else { "" }
+            ));
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Rejected {
+            reason: format!("settings not in force after the change: {}", wrong.join("; ")),
+        })
+    }
+}
+
+/// Restart with the tools of the layout: `pg_ctlcluster` for Debian clusters, `pg_ctl` otherwise.
+fn restart(cluster: &Cluster) -> Result<()> {
+    pg_ctl(cluster, "restart")
+}
+
+fn pg_ctl(cluster: &Cluster, action: &str) -> Result<()> {
+    let mut cmd = if let Some((version, name)) = debian_cluster(cluster) {
+        let mut c = Command::new("pg_ctlcluster");
+        c.args([&version, &name, action, "--", "-w", "-t", "120"]);
+        c
+    } else {
+        let bindir = cluster.bindir.as_ref().ok_or_else(|| {
+            Error::bad(&cluster.data_dir, "cannot find pg_ctl: the server binaries' directory is unknown")
+        })?;
+        let mut c = cluster.owner.command(bindir.join("pg_ctl"));
+        c.arg(action).arg("-D").arg(&cluster.data_dir).args(["-w", "-t", "120", "-s"]);
+        // Without -l the new postmaster would inherit our pipes, and we would wait for it forever.
+        c.arg("-l").arg(cluster.data_dir.join(PG_CTL_LOG));
+        if action == "restart" {
+            c.args(["-m", "fast"]);
+        }
+        c
+    };
+    let out =
+        cmd.output().map_err(|e| Error::Command { command: format!("{cmd:?}"), output: e.to_string() })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Command {
+            command: format!("pg_ctl {action}"),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .trim()
+            .to_string(),
+        })
+    }
+}
+
+/// `(version, name)` of a Debian cluster whose configuration lives in /etc/postgresql/VERSION/NAME,
+/// when Debian's `pg_ctlcluster` is installed to manage it.
+fn debian_cluster(cluster: &Cluster) -> Option<(String, String)> {
+    if !cluster.debian || !Path::new("/usr/bin/pg_ctlcluster").exists() {
+        return None;
+    }
+    let dir = cluster.config_file.parent()?;
+    let name = dir.file_name()?.to_string_lossy().into_owned();
+    let version = dir.parent()?.file_name()?.to_string_lossy().into_owned();
+    Some((version, name))
+}

@@ -1,0 +1,474 @@
+//! Which pg_hba.conf rule a connection meets (`check_hba` in hba.c), and which rules can never be
+//! met because an earlier rule takes every connection they would (`shadowed`).
+//!
+//! check_hba walks the rules in order and takes the first whose connection type, address,
+//! database and user all match; the method of that rule then decides, and a failure there (a
+//! `cert` rule without a client certificate, a `reject` rule) does not fall through to later
+//! rules. No matching rule is an implicit reject.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use super::{ConnType, Method, Rule, RuleRef};
+use crate::tokens::{Item, Token};
+use crate::{NEWEST_MAJOR, pg_regex};
+
+/// How the client reached the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnectionKind {
+    /// Unix-domain socket.
+    Local,
+    /// TCP/IP.
+    Tcp,
+}
+
+/// A connection attempt to evaluate.
+#[derive(Clone, Copy)]
+pub struct Connection<'a> {
+    pub kind: ConnectionKind,
+    pub database: &'a str,
+    pub user: &'a str,
+    /// The client address (TCP only); None makes address checks undecidable.
+    pub address: Option<IpAddr>,
+    pub ssl: bool,
+    pub gss_encrypted: bool,
+    /// Whether the client presents a certificate the server's CA accepts.
+    pub client_cert: bool,
+    /// A physical-replication connection (`replication=true`), which only the `replication`
+    /// keyword matches in the database field.
+    pub replication: bool,
+    /// Whether `user` is a member (directly or indirectly, superuser status aside) of the named
+    /// role; None makes `+group`, `samerole` and `samegroup` undecidable.
+    pub user_groups: Option<&'a dyn Fn(&str) -> bool>,
+}
+
+impl<'a> Connection<'a> {
+    /// A Unix-socket connection.
+    pub fn local(database: &'a str, user: &'a str) -> Self {
+        Self {
+            kind: ConnectionKind::Local,
+            database,
+            user,
+            address: None,
+            ssl: false,
+            gss_encrypted: false,
+            client_cert: false,
+            replication: false,
+            user_groups: None,
+        }
+    }
+
+    /// A plaintext TCP connection from `address`.
+    pub fn tcp(database: &'a str, user: &'a str, address: IpAddr) -> Self {
+        Self { kind: ConnectionKind::Tcp, address: Some(address), ..Self::local(database, user) }
+    }
+
+    /// The same connection over TLS, with or without a client certificate.
+    pub fn with_ssl(self, client_cert: bool) -> Self {
+        Self { ssl: true, client_cert, ..self }
+    }
+}
+
+impl fmt::Debug for Connection<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("kind", &self.kind)
+            .field("database", &self.database)
+            .field("user", &self.user)
+            .field("address", &self.address)
+            .field("ssl", &self.ssl)
+            .field("gss_encrypted", &self.gss_encrypted)
+            .field("client_cert", &self.client_cert)
+            .field("replication", &self.replication)
+            .field("user_groups", &self.user_groups.map(|_| ".."))
+            .finish()
+    }
+}
+
+/// Why a rule did not match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoMatchReason {
+    ConnectionType,
+    Address,
+    Database,
+    User,
+}
+
+impl fmt::Display for NoMatchReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NoMatchReason::ConnectionType => "connection type (local/host, SSL, GSS encryption) differs",
+            NoMatchReason::Address => "client address not in the rule's address range",
+            NoMatchReason::Database => "database not in the rule's list",
+            NoMatchReason::User => "user not in the rule's list",
+        })
+    }
+}
+
+/// Why a rule's match cannot be decided without the running system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Undecidable {
+    /// Needs reverse and forward DNS.
+    Hostname(String),
+    /// Needs the server's interface addresses.
+    SameHost,
+    SameNet,
+    /// The connection has no address.
+    UnknownAddress,
+    /// Needs role membership (no `user_groups` given).
+    Membership(String),
+    /// A regular expression pgharden cannot run faithfully.
+    Regex(String),
+    /// An `@file` list that was not read (parse from text instead of `HbaSet::load`).
+    UnreadFile(String),
+}
+
+impl fmt::Display for Undecidable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Undecidable::Hostname(h) => write!(f, "host name {h} needs DNS"),
+            Undecidable::SameHost => f.write_str("samehost needs the server's interface addresses"),
+            Undecidable::SameNet => f.write_str("samenet needs the server's interface networks"),
+            Undecidable::UnknownAddress => f.write_str("the client address is unknown"),
+            Undecidable::Membership(r) => write!(f, "membership in role {r} is unknown"),
+            Undecidable::Regex(e) => f.write_str(e),
+            Undecidable::UnreadFile(t) => write!(f, "@{t} was not read"),
+        }
+    }
+}
+
+/// What happens to the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The matched rule's method authenticates the client.
+    Authenticate(Method),
+    /// A `reject` rule matched.
+    Reject,
+    /// The matched rule demands a client certificate the connection lacks: authentication fails
+    /// ("connection requires a valid client certificate"); later rules are not tried.
+    CertificateRequired,
+    /// No rule matched ("no pg_hba.conf entry for host ...").
+    ImplicitReject,
+    /// A rule before any certain match could not be decided (see `Evaluation::undecidable`).
+    Undecidable,
+}
+
+/// The result of `evaluate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Evaluation {
+    pub outcome: Outcome,
+    /// The first rule that certainly matches. It is the rule the server uses only if
+    /// `undecidable` is empty (otherwise one of those may match first).
+    pub matched: Option<RuleRef>,
+    pub why: String,
+    pub rejected_by_reject_rule: bool,
+    /// The rules before `matched` that certainly do not match, and why.
+    pub checked: Vec<(RuleRef, NoMatchReason)>,
+    /// The rules before `matched` whose match cannot be decided here.
+    pub undecidable: Vec<(RuleRef, Undecidable)>,
+}
+
+impl Evaluation {
+    /// True if the outcome does not depend on DNS, interfaces or role membership.
+    pub fn is_certain(&self) -> bool {
+        self.undecidable.is_empty()
+    }
+}
+
+/// Three-valued match of one part of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tri {
+    Yes,
+    No,
+    Unknown(Undecidable),
+}
+
+impl Tri {
+    /// Any certain yes wins; otherwise any unknown; otherwise no.
+    fn any(results: impl IntoIterator<Item = Tri>) -> Tri {
+        let mut unknown = None;
+        for r in results {
+            match r {
+                Tri::Yes => return Tri::Yes,
+                Tri::Unknown(u) => unknown = unknown.or(Some(u)),
+                Tri::No => {}
+            }
+        }
+        unknown.map_or(Tri::No, Tri::Unknown)
+    }
+}
+
+/// Evaluates with the rules of the newest PostgreSQL version (regular expressions in the
+/// database and user fields, 16+).
+pub fn evaluate(rules: &[Rule], conn: &Connection<'_>) -> Evaluation {
+    evaluate_as(NEWEST_MAJOR, rules, conn)
+}
+
+/// Evaluates as PostgreSQL `major` would: before 16, `/name` is a literal name, not a regex.
+pub fn evaluate_as(major: u32, rules: &[Rule], conn: &Connection<'_>) -> Evaluation {
+    let mut checked = Vec::new();
+    let mut undecidable = Vec::new();
+    for rule in rules {
+        match rule_matches(major, rule, conn) {
+            Err(reason) => checked.push((rule.at.clone(), reason)),
+            Ok(Tri::Unknown(u)) => undecidable.push((rule.at.clone(), u)),
+            Ok(_) => return matched(rule, conn, checked, undecidable),
+        }
+    }
+    let (outcome, why) = if undecidable.is_empty() {
+        (Outcome::ImplicitReject, "no rule matches: implicit reject".to_owned())
+    } else {
+        (
+            Outcome::Undecidable,
+            format!("no rule certainly matches; {} rule(s) undecidable", undecidable.len()),
+        )
+    };
+    Evaluation { outcome, matched: None, why, rejected_by_reject_rule: false, checked, undecidable }
+}
+
+fn matched(
+    rule: &Rule,
+    conn: &Connection<'_>,
+    checked: Vec<(RuleRef, NoMatchReason)>,
+    undecidable: Vec<(RuleRef, Undecidable)>,
+) -> Evaluation {
+    let method = rule.effective_method();
+    let (outcome, mut why) = if method == Method::Reject {
+        (Outcome::Reject, format!("{} matches and rejects the connection", rule.at))
+    } else if rule.requires_client_cert() && !conn.client_cert {
+        (
+            Outcome::CertificateRequired,
+            format!("{} matches and requires a client certificate, which the connection lacks", rule.at),
+        )
+    } else {
+        (Outcome::Authenticate(method.clone()), format!("{} matches: {method} authentication", rule.at))
+    };
+    let rejected = outcome == Outcome::Reject;
+    let outcome = if undecidable.is_empty() { outcome } else { Outcome::Undecidable };
+    if let Some((first, reason)) = undecidable.first() {
+        why = format!("{first} may match first ({reason}); otherwise {why}");
+    }
+    Evaluation {
+        outcome,
+        matched: Some(rule.at.clone()),
+        why,
+        rejected_by_reject_rule: rejected,
+        checked,
+        undecidable,
+    }
+}
+
+/// check_hba's tests in its order: connection type, address, database, user. A certain "no"
+/// anywhere settles it; otherwise the first unknown.
+fn rule_matches(major: u32, rule: &Rule, conn: &Connection<'_>) -> Result<Tri, NoMatchReason> {
+    if !conn_type_matches(rule.conn_type, conn) {
+        return Err(NoMatchReason::ConnectionType);
+    }
+    let parts = [
+        (address_matches(rule, conn), NoMatchReason::Address),
+        (database_matches(major, &rule.databases, conn), NoMatchReason::Database),
+        (
+            Tri::any(rule.users.iter().map(|i| item_matches(i, &|t| user_token(major, t, conn)))),
+            NoMatchReason::User,
+        ),
+    ];
+    let mut first_unknown = None;
+    for (tri, reason) in parts {
+        match tri {
+            Tri::No => return Err(reason),
+            Tri::Unknown(u) => first_unknown = first_unknown.or(Some(u)),
+            Tri::Yes => {}
+        }
+    }
+    Ok(first_unknown.map_or(Tri::Yes, Tri::Unknown))
+}
+
+fn conn_type_matches(rule: ConnType, conn: &Connection<'_>) -> bool {
+    match (rule, conn.kind) {
+        (ConnType::Local, kind) => kind == ConnectionKind::Local,
+        (_, ConnectionKind::Local) => false,
+        (ConnType::Host, _) => true,
+        (ConnType::HostSsl, _) => conn.ssl,
+        (ConnType::HostNoSsl, _) => !conn.ssl,
+        (ConnType::HostGssEnc, _) => conn.gss_encrypted,
+        (ConnType::HostNoGssEnc, _) => !conn.gss_encrypted,
+    }
+}
+
+fn address_matches(rule: &Rule, conn: &Connection<'_>) -> Tri {
+    use super::Address;
+    let Some(address) = &rule.address else { return Tri::Yes };
+    match (address, conn.address) {
+        (Address::All, _) => Tri::Yes,
+        (Address::SameHost, _) => Tri::Unknown(Undecidable::SameHost),
+        (Address::SameNet, _) => Tri::Unknown(Undecidable::SameNet),
+        (Address::Hostname(h), _) => Tri::Unknown(Undecidable::Hostname(h.clone())),
+        (Address::Net { .. }, None) => Tri::Unknown(Undecidable::UnknownAddress),
+        (net, Some(client)) => {
+            if net.contains(client) == Some(true) {
+                Tri::Yes
+            } else {
+                Tri::No
+            }
+        }
+    }
+}
+
+fn item_matches(item: &Item, token_matches: &dyn Fn(&Token) -> Tri) -> Tri {
+    match item {
+        Item::Token(t) => token_matches(t),
+        Item::File { tokens: Some(tokens), .. } => Tri::any(tokens.iter().map(token_matches)),
+        Item::File { target, tokens: None } => Tri::Unknown(Undecidable::UnreadFile(target.clone())),
+    }
+}
+
+fn database_matches(major: u32, databases: &[Item], conn: &Connection<'_>) -> Tri {
+    Tri::any(databases.iter().map(|i| item_matches(i, &|t| database_token(major, t, conn))))
+}
+
+/// `check_db` for one token.
+fn database_token(major: u32, t: &Token, conn: &Connection<'_>) -> Tri {
+    if conn.replication {
+        // Physical replication connections match only the replication keyword.
+        return bool_tri(t.is_keyword("replication"));
+    }
+    if t.is_keyword("all") {
+        Tri::Yes
+    } else if t.is_keyword("sameuser") {
+        bool_tri(conn.database == conn.user)
+    } else if t.is_keyword("samegroup") || t.is_keyword("samerole") {
+        membership(conn, conn.database)
+    } else if t.is_keyword("replication") {
+        Tri::No
+    } else {
+        name_token(major, t, conn.database)
+    }
+}
+
+/// `check_role` for one token.
+fn user_token(major: u32, t: &Token, conn: &Connection<'_>) -> Tri {
+    if let Some(group) = t.member_check() {
+        membership(conn, group)
+    } else if t.is_keyword("all") {
+        Tri::Yes
+    } else {
+        name_token(major, t, conn.user)
+    }
+}
+
+/// A regular expression (16+) or an exact, case-sensitive name.
+fn name_token(major: u32, t: &Token, name: &str) -> Tri {
+    match t.regex_pattern() {
+        Some(pattern) if major >= 16 => match pg_regex::compile(pattern) {
+            Ok(re) => bool_tri(re.is_match(name)),
+            Err(e) => Tri::Unknown(Undecidable::Regex(e)),
+        },
+        _ => bool_tri(t.text == name),
+    }
+}
+
+fn membership(conn: &Connection<'_>, role: &str) -> Tri {
+    match conn.user_groups {
+        Some(is_member) => bool_tri(is_member(role)),
+        None => Tri::Unknown(Undecidable::Membership(role.to_owned())),
+    }
+}
+
+fn bool_tri(b: bool) -> Tri {
+    if b { Tri::Yes } else { Tri::No }
+}
+
+/// Rules that can never match because an earlier rule matches every connection they would
+/// (newest-version semantics): (shadowed rule, the earlier rule that shadows it).
+pub fn shadowed(rules: &[Rule]) -> Vec<(RuleRef, RuleRef)> {
+    shadowed_as(NEWEST_MAJOR, rules)
+}
+
+/// `shadowed` as PostgreSQL `major` reads the rules. Conservative: a pair is reported only when
+/// the earlier rule certainly covers the later one (host names, regexes and `@file`s that cannot
+/// be compared count as not covering).
+pub fn shadowed_as(major: u32, rules: &[Rule]) -> Vec<(RuleRef, RuleRef)> {
+    let mut out = Vec::new();
+    for (i, later) in rules.iter().enumerate() {
+        if let Some(earlier) = rules[..i].iter().find(|earlier| covers(major, earlier, later)) {
+            out.push((later.at.clone(), earlier.at.clone()));
+        }
+    }
+    out
+}
+
+fn covers(major: u32, a: &Rule, b: &Rule) -> bool {
+    conn_type_covers(a.conn_type, b.conn_type)
+        && match (&a.address, &b.address) {
+            (Some(x), Some(y)) => x.covers(y),
+            (None, None) => true,
+            _ => false,
+        }
+        && list_covers(major, &a.databases, &b.databases, true)
+        && list_covers(major, &a.users, &b.users, false)
+}
+
+/// Every connection type `b` admits is admitted by `a`. SSL and GSS encryption exclude each other,
+/// so `hostnogssenc` admits every `hostssl` connection and `hostnossl` every `hostgssenc` one.
+fn conn_type_covers(a: ConnType, b: ConnType) -> bool {
+    use ConnType::*;
+    a == b
+        || (a == Host && b != Local)
+        || (a == HostNoGssEnc && b == HostSsl)
+        || (a == HostNoSsl && b == HostGssEnc)
+}
+
+/// Every value a `b` token matches is matched by some `a` token.
+fn list_covers(major: u32, a: &[Item], b: &[Item], database: bool) -> bool {
+    let Some(a_tokens) = flatten(a) else { return false };
+    let Some(b_tokens) = flatten(b) else { return false };
+    b_tokens.iter().all(|t| a_tokens.iter().any(|s| token_covers(major, s, t, database)))
+}
+
+/// The tokens of a list, or None if an `@file` was not read.
+fn flatten(items: &[Item]) -> Option<Vec<&Token>> {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Item::Token(t) => out.push(t),
+            Item::File { tokens: Some(tokens), .. } => out.extend(tokens),
+            Item::File { tokens: None, .. } => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The meaning of a token, so `"bob"` and `bob` compare equal.
+#[derive(Debug, PartialEq, Eq)]
+enum Meaning<'a> {
+    Keyword(&'a str),
+    Member(&'a str),
+    Regex(&'a str),
+    Name(&'a str),
+}
+
+fn meaning<'a>(major: u32, t: &'a Token, database: bool) -> Meaning<'a> {
+    let keywords: &[&str] =
+        if database { &["all", "sameuser", "samerole", "samegroup", "replication"] } else { &["all"] };
+    if let Some(k) = keywords.iter().find(|k| t.is_keyword(k)) {
+        return Meaning::Keyword(k);
+    }
+    if let (false, Some(group)) = (database, t.member_check()) {
+        return Meaning::Member(group);
+    }
+    match t.regex_pattern() {
+        Some(p) if major >= 16 => Meaning::Regex(p),
+        _ => Meaning::Name(&t.text),
+    }
+}
+
+fn token_covers(major: u32, a: &Token, b: &Token, database: bool) -> bool {
+    let (ma, mb) = (meaning(major, a, database), meaning(major, b, database));
+    match (&ma, &mb) {
+        // `all` in the database field does not match physical replication connections, which
+        // only the `replication` keyword matches.
+        (Meaning::Keyword("all"), other) => !database || *other != Meaning::Keyword("replication"),
+        (Meaning::Regex(p), Meaning::Name(n)) => pg_regex::compile(p).is_ok_and(|re| re.is_match(n)),
+        _ => ma == mb,
+    }
+}

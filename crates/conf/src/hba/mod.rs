@@ -1,0 +1,622 @@
+//! `pg_hba.conf`: lossless parsing and editing (`HbaFile`), the include tree as the server reads it
+//! (`HbaSet`), version-specific validation (`validate`), rule evaluation (`evaluate`) and shadowed
+//! rules (`shadowed`).
+//!
+//! Owns the record grammar of hba.c (`parse_hba_line`), version-independently: the parse accepts
+//! what PostgreSQL 18 accepts, and `validate(major)` reports what a given major version rejects.
+//! It must not resolve host names, enumerate network interfaces or look up roles: where the answer
+//! depends on those, evaluation says "undecidable" instead of guessing.
+
+mod address;
+mod eval;
+mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use address::Address;
+pub use eval::{
+    Connection, ConnectionKind, Evaluation, NoMatchReason, Outcome, Undecidable, evaluate, evaluate_as,
+    shadowed, shadowed_as,
+};
+
+use crate::authfile::{self, AuthFile, Tree};
+use crate::error::{Error, Location, Problem};
+use crate::include::{IncludeKind, SkippedInclude};
+use crate::text::{self, Line};
+use crate::tokens::{self, Item, Token};
+
+/// The marker `disable` appends to the lines it comments out.
+pub const DISABLED_MARKER: &str = "# disabled by pgharden";
+
+/// Where a record is: file, first line and (for backslash continuations) last line, 1-based.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RuleRef {
+    pub file: PathBuf,
+    pub line: usize,
+    pub last_line: usize,
+}
+
+impl RuleRef {
+    pub fn location(&self) -> Location {
+        Location::new(&self.file, self.line)
+    }
+}
+
+impl fmt::Display for RuleRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.last_line > self.line {
+            write!(f, "{}:{}-{}", self.file.display(), self.line, self.last_line)
+        } else {
+            write!(f, "{}:{}", self.file.display(), self.line)
+        }
+    }
+}
+
+/// The first field of a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ConnType {
+    Local,
+    Host,
+    HostSsl,
+    HostNoSsl,
+    HostGssEnc,
+    HostNoGssEnc,
+}
+
+impl ConnType {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            ConnType::Local => "local",
+            ConnType::Host => "host",
+            ConnType::HostSsl => "hostssl",
+            ConnType::HostNoSsl => "hostnossl",
+            ConnType::HostGssEnc => "hostgssenc",
+            ConnType::HostNoGssEnc => "hostnogssenc",
+        }
+    }
+
+    /// hba.c compares the connection type with `strcmp`, quoted or not.
+    pub fn from_keyword(word: &str) -> Option<Self> {
+        [
+            ConnType::Local,
+            ConnType::Host,
+            ConnType::HostSsl,
+            ConnType::HostNoSsl,
+            ConnType::HostGssEnc,
+            ConnType::HostNoGssEnc,
+        ]
+        .into_iter()
+        .find(|t| t.keyword() == word)
+    }
+}
+
+/// The authentication method field.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Method {
+    Trust,
+    Reject,
+    ScramSha256,
+    Md5,
+    Password,
+    Gss,
+    Sspi,
+    Ident,
+    Peer,
+    Ldap,
+    Radius,
+    Cert,
+    Pam,
+    Bsd,
+    /// PostgreSQL 18+.
+    OAuth,
+    /// A word PostgreSQL does not know (the file is rejected; see `validate`).
+    Unknown(String),
+}
+
+impl Method {
+    const KNOWN: [Method; 15] = [
+        Method::Trust,
+        Method::Reject,
+        Method::ScramSha256,
+        Method::Md5,
+        Method::Password,
+        Method::Gss,
+        Method::Sspi,
+        Method::Ident,
+        Method::Peer,
+        Method::Ldap,
+        Method::Radius,
+        Method::Cert,
+        Method::Pam,
+        Method::Bsd,
+        Method::OAuth,
+    ];
+
+    pub fn keyword(&self) -> &str {
+        match self {
+            Method::Trust => "trust",
+            Method::Reject => "reject",
+            Method::ScramSha256 => "scram-sha-256",
+            Method::Md5 => "md5",
+            Method::Password => "password",
+            Method::Gss => "gss",
+            Method::Sspi => "sspi",
+            Method::Ident => "ident",
+            Method::Peer => "peer",
+            Method::Ldap => "ldap",
+            Method::Radius => "radius",
+            Method::Cert => "cert",
+            Method::Pam => "pam",
+            Method::Bsd => "bsd",
+            Method::OAuth => "oauth",
+            Method::Unknown(word) => word,
+        }
+    }
+
+    pub fn from_keyword(word: &str) -> Self {
+        Self::KNOWN
+            .into_iter()
+            .find(|m| m.keyword() == word)
+            .unwrap_or_else(|| Method::Unknown(word.to_owned()))
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.keyword())
+    }
+}
+
+/// One `name=value` authentication option.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AuthOption {
+    pub name: String,
+    pub value: String,
+}
+
+/// A parsed pg_hba.conf rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub at: RuleRef,
+    pub conn_type: ConnType,
+    pub databases: Vec<Item>,
+    pub users: Vec<Item>,
+    /// None for `local` rules.
+    pub address: Option<Address>,
+    pub method: Method,
+    pub options: Vec<AuthOption>,
+}
+
+impl Rule {
+    /// The value of option `name` (the last one wins, as in hba.c).
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options.iter().rev().find(|o| o.name == name).map(|o| o.value.as_str())
+    }
+
+    /// The method the server uses: `ident` on a `local` line means `peer` (hba.c, for
+    /// backwards compatibility).
+    pub fn effective_method(&self) -> Method {
+        match (&self.method, self.conn_type) {
+            (Method::Ident, ConnType::Local) => Method::Peer,
+            (m, _) => m.clone(),
+        }
+    }
+
+    /// Whether a client certificate is demanded: the `cert` method, or `clientcert=verify-ca` /
+    /// `verify-full` on a `hostssl` line.
+    pub fn requires_client_cert(&self) -> bool {
+        self.effective_method() == Method::Cert
+            || matches!(self.option("clientcert"), Some("verify-ca" | "verify-full"))
+    }
+}
+
+/// One non-blank, non-comment logical line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Rule(Rule),
+    /// PostgreSQL 16+ include directive.
+    Include {
+        at: RuleRef,
+        kind: IncludeKind,
+        target: String,
+    },
+    /// A line PostgreSQL rejects while parsing, with hba.c's message.
+    Invalid {
+        at: RuleRef,
+        message: String,
+    },
+}
+
+impl Record {
+    pub fn at(&self) -> &RuleRef {
+        match self {
+            Record::Rule(r) => &r.at,
+            Record::Include { at, .. } | Record::Invalid { at, .. } => at,
+        }
+    }
+}
+
+/// A new rule to write. `render` lays it out in the columns of PostgreSQL's sample file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    pub conn_type: ConnType,
+    pub databases: Vec<Token>,
+    pub users: Vec<Token>,
+    /// `10.0.0.0/8`, `all`, `samenet`, a host name, or `address mask`; None for `local`.
+    pub address: Option<String>,
+    pub method: Method,
+    pub options: Vec<AuthOption>,
+}
+
+impl RuleSpec {
+    pub fn render(&self) -> String {
+        let list = |tokens: &[Token]| tokens.iter().map(Token::render).collect::<Vec<_>>().join(",");
+        let address = self.address.as_deref().unwrap_or("");
+        let mut line = format!(
+            "{:<7} {:<15} {:<15} {:<23} {}",
+            self.conn_type.keyword(),
+            list(&self.databases),
+            list(&self.users),
+            address,
+            self.method.keyword()
+        );
+        for option in &self.options {
+            let token = Token { text: format!("{}={}", option.name, option.value), quoted: false };
+            line.push(' ');
+            line.push_str(&token.render());
+        }
+        line
+    }
+
+    /// Renders and parses the rule back, refusing specs that would not read back as themselves.
+    fn checked_line(&self) -> Result<String, Error> {
+        let line = self.render();
+        let parsed = parse_record(&line, RuleRef { file: PathBuf::new(), line: 1, last_line: 1 });
+        let ok = match &parsed {
+            Some(Record::Rule(rule)) => {
+                rule.conn_type == self.conn_type
+                    && rule.method == self.method
+                    && rule.options == self.options
+                    && rule.address.is_some() == self.address.is_some()
+                    && same_tokens(&rule.databases, &self.databases)
+                    && same_tokens(&rule.users, &self.users)
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(line)
+        } else {
+            Err(Error::InvalidRecord(format!("{line:?} does not parse back as the rule given")))
+        }
+    }
+}
+
+fn same_tokens(items: &[Item], tokens: &[Token]) -> bool {
+    items.len() == tokens.len()
+        && items
+            .iter()
+            .zip(tokens)
+            .all(|(i, t)| i.token().is_some_and(|it| it.text == t.text && it.quoted == t.quoted))
+}
+
+/// Where `insert` puts a new rule.
+#[non_exhaustive]
+pub enum Position<'a> {
+    /// Before the first record, after the file's leading comments and blank lines.
+    Top,
+    /// After the last line.
+    End,
+    /// Before this rule.
+    Before(&'a RuleRef),
+    /// Before the first rule the predicate accepts; `Error::NoRuleMatched` if none does.
+    BeforeFirst(&'a dyn Fn(&Rule) -> bool),
+}
+
+impl fmt::Debug for Position<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Position::Top => f.write_str("Top"),
+            Position::End => f.write_str("End"),
+            Position::Before(r) => write!(f, "Before({r})"),
+            Position::BeforeFirst(_) => f.write_str("BeforeFirst(..)"),
+        }
+    }
+}
+
+/// One pg_hba.conf file, every byte kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HbaFile {
+    path: PathBuf,
+    lines: Vec<Line>,
+    records: Vec<Record>,
+}
+
+impl HbaFile {
+    /// Parses text read from `path`. Never fails: lines PostgreSQL would reject become
+    /// `Record::Invalid` (and `validate` reports them).
+    pub fn parse(text: &str, path: impl Into<PathBuf>) -> Self {
+        let path = path.into();
+        let lines = text::split(text);
+        let records = parse_records(&lines, &path);
+        Self { path, lines, records }
+    }
+
+    /// Reads and parses one file (its includes and `@file`s are not followed: see `HbaSet`).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref();
+        Ok(Self::parse(&text::read(path)?, path))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn records(&self) -> &[Record] {
+        &self.records
+    }
+
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.records.iter().filter_map(|r| match r {
+            Record::Rule(rule) => Some(rule),
+            _ => None,
+        })
+    }
+
+    /// Problems PostgreSQL `major` would have with this file alone (see `HbaSet::validate` for a
+    /// file with includes).
+    pub fn validate(&self, major: u32) -> Vec<Problem> {
+        let records: Vec<&Record> = self.records.iter().collect();
+        validate::validate(&records, major, &self.path)
+    }
+
+    /// Inserts a new rule; returns its 1-based line number.
+    pub fn insert(&mut self, at: Position<'_>, rule: &RuleSpec) -> Result<usize, Error> {
+        let line = rule.checked_line()?;
+        let index = match at {
+            Position::Top => self.records.first().map_or(self.lines.len(), |r| r.at().line - 1),
+            Position::End => self.lines.len(),
+            Position::Before(target) => self.record_index(target)?.line - 1,
+            Position::BeforeFirst(pred) => {
+                self.rules().find(|r| pred(r)).ok_or(Error::NoRuleMatched)?.at.line - 1
+            }
+        };
+        if index == self.lines.len() {
+            text::terminate_last(&mut self.lines);
+        }
+        let ending = text::dominant_ending(&self.lines);
+        self.lines.insert(index, Line::new(line, ending));
+        self.reparse();
+        Ok(index + 1)
+    }
+
+    /// Comments a rule out: `# ` before each of its lines, `# disabled by pgharden` after the last.
+    pub fn disable(&mut self, rule: &RuleRef) -> Result<(), Error> {
+        let at = self.record_index(rule)?.clone();
+        for line in &mut self.lines[at.line - 1..at.last_line] {
+            line.text.insert_str(0, "# ");
+        }
+        let last = &mut self.lines[at.last_line - 1];
+        last.text = format!("{} {DISABLED_MARKER}", last.text.trim_end_matches([' ', '\t']));
+        self.reparse();
+        Ok(())
+    }
+
+    /// Replaces a rule (all its continuation lines) with a new single-line rule.
+    pub fn replace(&mut self, rule: &RuleRef, new: &RuleSpec) -> Result<(), Error> {
+        let line = new.checked_line()?;
+        let at = self.record_index(rule)?.clone();
+        let ending = self.lines[at.last_line - 1].ending;
+        self.lines.splice(at.line - 1..at.last_line, [Line::new(line, ending)]);
+        self.reparse();
+        Ok(())
+    }
+
+    fn record_index(&self, target: &RuleRef) -> Result<&RuleRef, Error> {
+        self.records
+            .iter()
+            .map(Record::at)
+            .find(|at| {
+                at.line == target.line && (target.file.as_os_str().is_empty() || at.file == target.file)
+            })
+            .ok_or_else(|| Error::NoSuchRecord(target.location()))
+    }
+
+    fn reparse(&mut self) {
+        self.records = parse_records(&self.lines, &self.path);
+    }
+}
+
+impl fmt::Display for HbaFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&text::join(&self.lines))
+    }
+}
+
+impl AuthFile for HbaFile {
+    fn parse_text(text: &str, path: &Path) -> Self {
+        Self::parse(text, path)
+    }
+
+    fn include_directives(&self) -> Vec<(usize, IncludeKind, String, usize)> {
+        let directive = |(i, r): (usize, &Record)| match r {
+            Record::Include { at, kind, target } => Some((i, *kind, target.clone(), at.line)),
+            _ => None,
+        };
+        self.records.iter().enumerate().filter_map(directive).collect()
+    }
+
+    fn file_refs(&self) -> Vec<(String, usize)> {
+        let mut refs = Vec::new();
+        for rule in self.rules() {
+            for item in rule.databases.iter().chain(&rule.users) {
+                if let Item::File { target, .. } = item {
+                    refs.push((target.clone(), rule.at.line));
+                }
+            }
+        }
+        refs
+    }
+
+    fn record_count(&self) -> usize {
+        self.records.len()
+    }
+}
+
+/// A pg_hba.conf with everything it includes, as the server reads it.
+#[derive(Debug, Clone)]
+pub struct HbaSet {
+    tree: Tree<HbaFile>,
+}
+
+impl HbaSet {
+    /// Loads `root`, follows include directives and reads `@file` lists. Missing `include` targets,
+    /// cycles and nesting deeper than 10 fail, naming file and line.
+    pub fn load(root: impl AsRef<Path>) -> Result<Self, Error> {
+        Ok(Self { tree: authfile::load(root.as_ref())? })
+    }
+
+    pub fn files(&self) -> &[HbaFile] {
+        &self.tree.files
+    }
+
+    pub fn file(&self, path: impl AsRef<Path>) -> Option<&HbaFile> {
+        self.tree.files.iter().find(|f| f.path() == path.as_ref())
+    }
+
+    pub fn into_files(self) -> Vec<HbaFile> {
+        self.tree.files
+    }
+
+    pub fn skipped(&self) -> &[SkippedInclude] {
+        &self.tree.skipped
+    }
+
+    /// Every record in the order the server sees them (include directives replaced by the
+    /// records of the included files).
+    pub fn records(&self) -> Vec<Record> {
+        self.tree
+            .order
+            .iter()
+            .map(|&(f, r)| {
+                let file = &self.tree.files[f];
+                let mut record = file.records[r].clone();
+                if let Record::Rule(rule) = &mut record {
+                    authfile::fill_items(&mut rule.databases, &file.path, &self.tree.at_files);
+                    authfile::fill_items(&mut rule.users, &file.path, &self.tree.at_files);
+                }
+                record
+            })
+            .collect()
+    }
+
+    /// Every rule in server order, `@file` lists filled in: the input of `evaluate` and `shadowed`.
+    pub fn rules(&self) -> Vec<Rule> {
+        self.records()
+            .into_iter()
+            .filter_map(|r| match r {
+                Record::Rule(rule) => Some(rule),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Problems PostgreSQL `major` would have loading this configuration. Include directives are
+    /// reported as errors before 16 (and their files' records are checked as 16+ would).
+    pub fn validate(&self, major: u32) -> Vec<Problem> {
+        let mut records: Vec<Record> = Vec::new();
+        if major < 16 {
+            for file in &self.tree.files {
+                records.extend(file.records.iter().filter(|r| matches!(r, Record::Include { .. })).cloned());
+            }
+        }
+        records.extend(self.records());
+        let refs: Vec<&Record> = records.iter().collect();
+        let root = self.tree.paths.first().cloned().unwrap_or_default();
+        let mut problems = validate::validate(&refs, major, &root);
+        problems.sort_by(|a, b| a.at.cmp(&b.at));
+        problems.dedup();
+        problems
+    }
+}
+
+fn parse_records(lines: &[Line], path: &Path) -> Vec<Record> {
+    tokens::logical_lines(lines)
+        .into_iter()
+        .filter_map(|l| {
+            let at = RuleRef { file: path.to_path_buf(), line: l.first + 1, last_line: l.last + 1 };
+            parse_record(&l.text, at)
+        })
+        .collect()
+}
+
+/// `parse_hba_line` without the version- and build-dependent checks (those are in `validate`).
+fn parse_record(line: &str, at: RuleRef) -> Option<Record> {
+    let fields = tokens::fields(line);
+    if fields.is_empty() {
+        return None;
+    }
+    if let Some((kind, target)) = include_directive(&fields) {
+        return Some(Record::Include { at, kind, target });
+    }
+    Some(match parse_rule(fields, at.clone()) {
+        Ok(rule) => Record::Rule(rule),
+        Err(message) => Record::Invalid { at, message },
+    })
+}
+
+/// `tokenize_auth_file`: a line of exactly two fields whose first token is `include`,
+/// `include_if_exists` or `include_dir` (compared with `strcmp`, quoting ignored).
+pub(crate) fn include_directive(fields: &[Vec<Item>]) -> Option<(IncludeKind, String)> {
+    let [first, second] = fields else { return None };
+    let kind = IncludeKind::from_exact(&first.first()?.token()?.text)?;
+    let target = match second.first()? {
+        Item::Token(t) => t.text.clone(),
+        Item::File { target, .. } => format!("@{target}"),
+    };
+    Some((kind, target))
+}
+
+fn parse_rule(fields: Vec<Vec<Item>>, at: RuleRef) -> Result<Rule, String> {
+    let mut fields = fields.into_iter();
+    let conn_word = single(fields.next(), "connection type", "")?;
+    let conn_type = ConnType::from_keyword(&conn_word)
+        .ok_or_else(|| format!("invalid connection type \"{conn_word}\""))?;
+    let databases = fields.next().ok_or("end-of-line before database specification")?;
+    let users = fields.next().ok_or("end-of-line before role specification")?;
+    let address = if conn_type == ConnType::Local { None } else { Some(address::parse(&mut fields)?) };
+    let method =
+        Method::from_keyword(&single(fields.next(), "authentication type", "authentication method")?);
+    let mut options = Vec::new();
+    for item in fields.flatten() {
+        let text = plain(&item)?;
+        let (name, value) = text
+            .split_once('=')
+            .ok_or_else(|| format!("authentication option not in name=value format: {text}"))?;
+        options.push(AuthOption { name: name.to_owned(), value: value.to_owned() });
+    }
+    Ok(Rule { at, conn_type, databases, users, address, method, options })
+}
+
+/// A field that must hold exactly one plain token.
+pub(crate) fn single(field: Option<Vec<Item>>, what: &str, eol_what: &str) -> Result<String, String> {
+    let eol_what = if eol_what.is_empty() { what } else { eol_what };
+    let field = field.ok_or_else(|| format!("end-of-line before {eol_what}"))?;
+    match field.as_slice() {
+        [item] => plain(item),
+        _ => Err(format!("multiple values specified for {what}")),
+    }
+}
+
+/// The text of a token; an `@file` outside the database and user lists is not supported here.
+pub(crate) fn plain(item: &Item) -> Result<String, String> {
+    match item {
+        Item::Token(t) => Ok(t.text.clone()),
+        Item::File { target, .. } => {
+            Err(format!("\"@{target}\": pgharden supports @file only in database and user fields"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,273 @@
+use std::net::IpAddr;
+
+use super::*;
+use crate::Severity;
+
+fn hba(text: &str) -> HbaFile {
+    HbaFile::parse(text, "pg_hba.conf")
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn rule_at(file: &HbaFile, line: usize) -> RuleRef {
+    file.records().iter().map(Record::at).find(|a| a.line == line).unwrap().clone()
+}
+
+fn errors(file: &HbaFile, major: u32) -> Vec<(usize, String)> {
+    file.validate(major)
+        .into_iter()
+        .filter(|p| p.severity == Severity::Error)
+        .map(|p| (p.at.line, p.message))
+        .collect()
+}
+
+#[test]
+fn parses_fields_like_hba_c() {
+    let f = hba("# c\nhost  all,\"a b\"  +admins,\"+x\"  10.0.0.0/8  scram-sha-256 # trailing\n\
+        hostssl db u 192.168.1.0 255.255.255.0 cert map=m clientname=DN\nlocal all all ident\n\
+        host all all \\\n   ::1/128 md5\nhost all all .example.com trust\n");
+    let rules: Vec<&Rule> = f.rules().collect();
+    assert_eq!(rules.len(), 5);
+    assert_eq!(rules[0].conn_type, ConnType::Host);
+    assert_eq!(rules[0].databases[1], Item::Token(Token { text: "a b".into(), quoted: true }));
+    assert_eq!(rules[0].users[1].token().unwrap().member_check(), None);
+    assert_eq!(rules[0].method, Method::ScramSha256);
+    assert_eq!(rules[1].address.as_ref().unwrap().to_string(), "192.168.1.0 255.255.255.0");
+    assert_eq!(rules[1].option("clientname"), Some("DN"));
+    assert_eq!(rules[2].effective_method(), Method::Peer);
+    assert_eq!((rules[3].at.line, rules[3].at.last_line), (5, 6));
+    assert_eq!(rules[4].address, Some(Address::Hostname(".example.com".into())));
+}
+
+#[test]
+fn structural_errors_use_postgresql_messages() {
+    let f = hba("foo all all trust\nhost all\nhost all all 10.0.0.0 md5\nhost all all db.example/8 md5\n\
+        host all all 10.0.0.1/33 md5\nhost all all 10.0.0.1 ::0 md5\nhost all all 10.0.0.0/8 md5 nonsense\n");
+    let messages: Vec<_> = errors(&f, 15).into_iter().map(|(_, m)| m).collect();
+    assert_eq!(
+        messages,
+        [
+            "invalid connection type \"foo\"",
+            "end-of-line before role specification",
+            "invalid IP mask \"md5\"",
+            "specifying both host name and CIDR mask is invalid: \"db.example/8\"",
+            "invalid CIDR mask in address \"10.0.0.1/33\"",
+            "IP address and mask do not match",
+            "authentication option not in name=value format: nonsense",
+        ]
+    );
+}
+
+#[test]
+fn clientcert_rules_for_every_supported_version() {
+    let f = hba("hostssl all all 0.0.0.0/0 md5 clientcert=1\n\
+        hostssl all all 0.0.0.0/0 md5 clientcert=0\n\
+        hostssl all all 0.0.0.0/0 md5 clientcert=no-verify\n\
+        hostssl all all 0.0.0.0/0 cert clientcert=verify-ca\n\
+        host all all 0.0.0.0/0 md5 clientcert=verify-full\n\
+        hostssl all all 0.0.0.0/0 md5 clientcert=verify-ca\n\
+        hostssl all all 0.0.0.0/0 cert clientcert=verify-full clientname=DN\n\
+        host all all 0.0.0.0/0 md5 clientname=CN\n");
+    for major in 14..=18 {
+        let lines: Vec<usize> = errors(&f, major).into_iter().map(|(l, _)| l).collect();
+        assert_eq!(lines, [1, 2, 3, 4, 5, 8], "PostgreSQL {major}");
+    }
+    assert!(errors(&f, 15)[0].1.contains("removed in PostgreSQL 14"));
+    assert_eq!(
+        errors(&f, 16)[3].1,
+        "clientcert only accepts \"verify-full\" when using \"cert\" authentication"
+    );
+    assert_eq!(errors(&f, 17)[4].1, "clientcert can only be configured for \"hostssl\" rows");
+}
+
+#[test]
+fn method_and_option_checks() {
+    let f = hba("host all all 10.0.0.0/8 peer\nlocal all all gss\nhost all all 10.0.0.0/8 cert\n\
+        host all all 10.0.0.0/8 foo\nhost all all 10.0.0.0/8 md5 map=x\nlocal all all peer map=x\n\
+        host all all 10.0.0.0/8 ldap ldapserver=h\nhost all all 10.0.0.0/8 radius radiusservers=a,b radiussecrets=x,y,z\n\
+        host all all 10.0.0.0/8 oauth issuer=https://i scope=openid\nhost all all 10.0.0.0/8 md5 bogus=1\n");
+    let lines = |major| errors(&f, major).into_iter().map(|(l, _)| l).collect::<Vec<_>>();
+    assert_eq!(lines(17), [1, 2, 3, 4, 5, 7, 8, 9, 10]);
+    assert_eq!(lines(18), [1, 2, 3, 4, 5, 7, 8, 10]);
+}
+
+#[test]
+fn version_specific_syntax() {
+    let f = hba("include extra.conf\nhost /^db\\d+$ all 10.0.0.0/8 md5\n");
+    assert_eq!(
+        errors(&f, 15),
+        [(1, "invalid connection type \"include\" (include directives need PostgreSQL 16)".to_owned())]
+    );
+    assert!(f.validate(15).iter().any(|p| p.severity == Severity::Warning && p.at.line == 2));
+    assert!(f.validate(16).is_empty());
+    let empty = hba("# nothing\n\n");
+    assert_eq!(errors(&empty, 16), [(0, "configuration file contains no entries".to_owned())]);
+}
+
+#[test]
+fn evaluation_takes_the_first_match_and_cert_does_not_fall_through() {
+    let f = hba("local all postgres peer\nhostnossl all all 0.0.0.0/0 reject\n\
+        hostssl all all 10.0.0.0/8 cert\nhostssl all all 0.0.0.0/0 scram-sha-256\n");
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+
+    let plain = evaluate(&rules, &Connection::tcp("app", "alice", ip("10.1.1.1")));
+    assert_eq!(plain.outcome, Outcome::Reject);
+    assert!(plain.rejected_by_reject_rule);
+    assert_eq!(plain.matched.as_ref().map(|r| r.line), Some(2));
+    assert_eq!(plain.checked, [(rule_at(&f, 1), NoMatchReason::ConnectionType)]);
+
+    let no_cert = evaluate(&rules, &Connection::tcp("app", "alice", ip("10.1.1.1")).with_ssl(false));
+    assert_eq!(no_cert.outcome, Outcome::CertificateRequired);
+    assert_eq!(no_cert.matched.unwrap().line, 3);
+
+    let with_cert = evaluate(&rules, &Connection::tcp("app", "alice", ip("10.1.1.1")).with_ssl(true));
+    assert_eq!(with_cert.outcome, Outcome::Authenticate(Method::Cert));
+
+    let outside = evaluate(&rules, &Connection::tcp("app", "alice", ip("192.0.2.1")).with_ssl(false));
+    assert_eq!(outside.outcome, Outcome::Authenticate(Method::ScramSha256));
+
+    let v6 = evaluate(&rules, &Connection::tcp("app", "alice", ip("::1")).with_ssl(true));
+    assert_eq!(v6.outcome, Outcome::ImplicitReject);
+
+    let local = evaluate(&rules, &Connection::local("app", "alice"));
+    assert_eq!(local.outcome, Outcome::ImplicitReject);
+    assert_eq!(
+        evaluate(&rules, &Connection::local("x", "postgres")).outcome,
+        Outcome::Authenticate(Method::Peer)
+    );
+}
+
+#[test]
+fn keywords_quotes_groups_and_replication() {
+    let f = hba("local \"all\" all trust\nlocal sameuser all md5\nlocal all +staff password\n\
+        local replication all peer\nlocal all all reject\n");
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+    let eval = |c: &Connection<'_>| evaluate(&rules, c).matched.map(|r| r.line);
+    assert_eq!(eval(&Connection::local("all", "x")), Some(1));
+    assert_eq!(eval(&Connection::local("bob", "bob")), Some(2));
+    let staff = |role: &str| role == "staff";
+    let member = Connection { user_groups: Some(&staff), ..Connection::local("db", "carol") };
+    assert_eq!(eval(&member), Some(3));
+    let unknown = evaluate(&rules, &Connection::local("db", "carol"));
+    assert_eq!(unknown.outcome, Outcome::Undecidable);
+    assert_eq!(unknown.undecidable[0].1, Undecidable::Membership("staff".into()));
+    assert_eq!(unknown.matched.map(|r| r.line), Some(5));
+    let repl = Connection { replication: true, ..Connection::local("whatever", "rep") };
+    assert_eq!(eval(&repl), Some(4));
+}
+
+#[test]
+fn host_names_and_samenet_are_undecidable() {
+    let f =
+        hba("host all all db.example.com trust\nhost all all samenet md5\nhost all all all scram-sha-256\n");
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+    let e = evaluate(&rules, &Connection::tcp("d", "u", ip("10.0.0.1")));
+    assert_eq!(e.outcome, Outcome::Undecidable);
+    assert!(!e.is_certain());
+    assert_eq!(e.undecidable.len(), 2);
+    assert_eq!(e.matched.unwrap().line, 3);
+}
+
+#[test]
+fn regexes_in_database_and_user_fields() {
+    let f = hba("host /^app_\\d+$ /^svc_ 10.0.0.0/8 trust\nhost all all 10.0.0.0/8 reject\n");
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+    let conn = Connection::tcp("app_12", "svc_web", ip("10.0.0.2"));
+    assert_eq!(evaluate(&rules, &conn).outcome, Outcome::Authenticate(Method::Trust));
+    assert_eq!(evaluate_as(15, &rules, &conn).outcome, Outcome::Reject);
+    let literal = Connection::tcp("/^app_\\d+$", "/^svc_", ip("10.0.0.2"));
+    assert_eq!(evaluate_as(15, &rules, &literal).outcome, Outcome::Authenticate(Method::Trust));
+}
+
+#[test]
+fn shadowing() {
+    let f = hba("host all all 0.0.0.0/0 md5\nhostssl all all 10.0.0.0/8 cert\nhost all all ::/0 md5\n\
+        hostnossl all all 0.0.0.0/0 reject\nhostssl db bob 10.1.0.0/16 scram-sha-256\n\
+        hostssl replication all 0.0.0.0/0 cert\nlocal all all peer\nlocal \"db\" bob trust\n");
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+    let pairs: Vec<(usize, usize)> = shadowed(&rules).into_iter().map(|(s, by)| (s.line, by.line)).collect();
+    assert_eq!(pairs, [(2, 1), (4, 1), (5, 1), (8, 7)]);
+
+    let ordered = hba(
+        "hostnossl all all 0.0.0.0/0 reject\nhostssl all all 0.0.0.0/0 cert\nhost all all 0.0.0.0/0 md5\n",
+    );
+    let rules: Vec<Rule> = ordered.rules().cloned().collect();
+    assert!(shadowed(&rules).is_empty(), "host after hostnossl+hostssl is not covered by either alone");
+}
+
+#[test]
+fn edits_keep_everything_else() {
+    let text = "# TYPE DATABASE USER ADDRESS METHOD\r\n\r\nlocal all all peer\r\nhost all all \\\r\n 0.0.0.0/0 md5 # old\r\nhost all all ::/0 md5";
+    let mut f = hba(text);
+    assert_eq!(f.to_string(), text);
+    let spec = RuleSpec {
+        conn_type: ConnType::HostSsl,
+        databases: vec![Token::keyword("all")],
+        users: vec![Token::keyword("all")],
+        address: Some("0.0.0.0/0".into()),
+        method: Method::Cert,
+        options: vec![AuthOption { name: "clientname".into(), value: "CN".into() }],
+    };
+    let before_host = |r: &Rule| r.conn_type == ConnType::Host;
+    assert_eq!(f.insert(Position::BeforeFirst(&before_host), &spec).unwrap(), 4);
+    let host = rule_at(&f, 5);
+    f.disable(&host).unwrap();
+    assert_eq!(
+        f.to_string(),
+        "# TYPE DATABASE USER ADDRESS METHOD\r\n\r\nlocal all all peer\r\n\
+         hostssl all             all             0.0.0.0/0               cert clientname=CN\r\n\
+         # host all all \\\r\n#  0.0.0.0/0 md5 # old # disabled by pgharden\r\nhost all all ::/0 md5"
+    );
+    let v6 = rule_at(&f, 7);
+    let mut v6_spec = spec.clone();
+    v6_spec.address = Some("::/0".into());
+    f.replace(&v6, &v6_spec).unwrap();
+    assert!(
+        f.to_string().ends_with(
+            "\r\nhostssl all             all             ::/0                    cert clientname=CN"
+        )
+    );
+    assert_eq!(f.insert(Position::Top, &spec).unwrap(), 3);
+    assert_eq!(f.rules().count(), 4);
+    let nothing = |_: &Rule| false;
+    assert_eq!(f.insert(Position::BeforeFirst(&nothing), &spec), Err(Error::NoRuleMatched));
+    let bad = RuleSpec { address: None, ..spec };
+    assert!(matches!(f.insert(Position::End, &bad), Err(Error::InvalidRecord(_))));
+}
+
+#[test]
+fn set_follows_includes_and_at_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pg_hba.conf");
+    std::fs::write(
+        &root,
+        "local all all peer\ninclude_dir conf.d\nhost all @admins 10.0.0.0/8 trust\ninclude_if_exists nope\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("conf.d")).unwrap();
+    std::fs::write(dir.path().join("conf.d/10.conf"), "hostssl all all all cert\n").unwrap();
+    std::fs::write(dir.path().join("admins"), "alice, bob\n\"carol x\" @more\n").unwrap();
+    std::fs::write(dir.path().join("more"), "dave\n").unwrap();
+    let set = HbaSet::load(&root).unwrap();
+    let rules = set.rules();
+    let lines: Vec<_> =
+        rules.iter().map(|r| (r.at.file.file_name().unwrap().to_owned(), r.at.line)).collect();
+    assert_eq!(lines.len(), 3);
+    assert_eq!(rules[1].at.file, dir.path().join("conf.d/10.conf"));
+    let Item::File { tokens: Some(tokens), .. } = &rules[2].users[0] else { panic!() };
+    let names: Vec<_> = tokens.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(names, ["alice", "bob", "carol x", "dave"]);
+    let e = evaluate(&rules, &Connection::tcp("x", "dave", ip("10.0.0.1")));
+    assert_eq!(e.outcome, Outcome::Authenticate(Method::Trust));
+    assert_eq!(set.skipped().len(), 1);
+    assert!(set.validate(16).is_empty());
+    assert_eq!(set.validate(15).iter().filter(|p| p.severity == Severity::Error).count(), 2);
+
+    std::fs::write(dir.path().join("conf.d/10.conf"), "include ../pg_hba.conf\n").unwrap();
+    assert!(matches!(
+        HbaSet::load(&root),
+        Err(Error::Include { kind: crate::IncludeError::Cycle { .. }, .. })
+    ));
+}

@@ -1,0 +1,482 @@
+//! Opening connections the way libpq does: hosts in order, every address of each, sslmode's
+//! sequence of plaintext and TLS tries, `connect_timeout` per attempt, `target_session_attrs`.
+//!
+//! Owns: the attempt loop and its outcome ([`Connected`] or a [`ConnectError`] listing every
+//! attempt in libpq's words), driving tokio-postgres over sockets we open ourselves so that the
+//! sslmodes tokio-postgres lacks (allow, verify-ca, verify-full) behave as in libpq:
+//!
+//! | sslmode | tries |
+//! |---|---|
+//! | disable | plaintext |
+//! | allow | plaintext; TLS again if the server refused (ErrorResponse) |
+//! | prefer | TLS if the server answers `S`; plaintext again if TLS failed or the server refused |
+//! | require, verify-ca, verify-full | TLS or nothing (verification per [`Verification`]) |
+//!
+//! Unix sockets never use TLS, whatever the sslmode (as in libpq). A server's ErrorResponse ends
+//! the whole connection (libpq: "if authentication fails, the remaining hosts are not tried"),
+//! except SQLSTATE 57P03 (cannot connect now); unreachable hosts, TLS failures and
+//! `target_session_attrs` mismatches move on to the next address or host.
+//! Must not: parse conninfo or read certificate files (`conninfo`, `tls`), or decide which SQL
+//! pgharden runs.
+
+mod blocking;
+mod peer;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::task::JoinHandle;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+pub use blocking::BlockingClient;
+pub use peer::connect_unix_as_os_user;
+
+use crate::conninfo::{
+    ChannelBinding, Host, Settings, SslCertMode, SslMode, SslNegotiation, TargetSessionAttrs, Verification,
+};
+use crate::error::{Attempt, ConnectError, Error, Failure, Target, describe, inner};
+use crate::tls::{TlsContext, TlsOutcome, rustls_server_name};
+
+/// SQLSTATE `cannot_connect_now` (starting up, shutting down): libpq tries the next host.
+const CANNOT_CONNECT_NOW: &str = "57P03";
+
+/// What a successful connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Connected {
+    pub target: Target,
+    /// Whether the session is encrypted.
+    pub tls: bool,
+    /// How the server's certificate was checked (`None` without TLS).
+    pub verification: Verification,
+    /// Whether the server asked for, and got, a client certificate.
+    pub client_cert_sent: bool,
+    /// Attempts that failed before this one (a `prefer` fallback, an unreachable first host).
+    pub earlier_attempts: Vec<Attempt>,
+    /// What libpq would have printed as warnings (ignored password file, ignored options, …).
+    pub warnings: Vec<String>,
+}
+
+/// Connect as libpq would with `settings`. The connection's I/O task is spawned on the current
+/// tokio runtime and ends when the returned client is dropped.
+pub async fn connect(settings: &Settings) -> Result<(Client, Connected), Error> {
+    let (client, _task, info) = connect_with_task(settings).await?;
+    Ok((client, info))
+}
+
+/// [`connect`], also returning the connection's task (which ends once the client is dropped and
+/// the Terminate message is sent), for callers that must wait for a clean goodbye.
+pub(crate) async fn connect_with_task(
+    settings: &Settings,
+) -> Result<(Client, JoinHandle<()>, Connected), Error> {
+    let tls = match settings.sslmode {
+        SslMode::Disable => None,
+        _ => Some(TlsContext::load(settings)?),
+    };
+    let mut warnings = settings.warnings.clone();
+    warnings.extend(tls.iter().flat_map(|t| t.warnings().iter().cloned()));
+    // libpq's prefer-standby: a pass looking for a standby, then one accepting anything.
+    let passes = match settings.target_session_attrs {
+        TargetSessionAttrs::PreferStandby => vec![TargetSessionAttrs::Standby, TargetSessionAttrs::Any],
+        attrs => vec![attrs],
+    };
+    let mut attempts = Vec::new();
+    for attrs in passes {
+        let ctx = Ctx { settings, tls: tls.as_ref(), attrs };
+        for host in &settings.hosts {
+            match ctx.try_host(host, &mut attempts).await {
+                Step::Done(session, mut info) => {
+                    info.earlier_attempts = attempts;
+                    info.warnings = warnings;
+                    return Ok((session.client, session.task, *info));
+                }
+                Step::Next => {}
+                Step::Stop => return Err(ConnectError { attempts }.into()),
+            }
+        }
+    }
+    Err(ConnectError { attempts }.into())
+}
+
+/// After an attempt: connected, try the next address/host, or give up.
+enum Step {
+    Done(Session, Box<Connected>),
+    Next,
+    Stop,
+}
+
+/// How one attempt treats TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Plain,
+    PreferTls,
+    RequireTls,
+}
+
+/// A failed attempt before it is tied to its target: whether TLS was in use, and why.
+type Failed = (bool, Failure);
+
+/// A session that passed startup, before the post-connection checks.
+struct Session {
+    client: Client,
+    task: JoinHandle<()>,
+    tls: bool,
+    outcome: Option<Arc<TlsOutcome>>,
+}
+
+struct Ctx<'a> {
+    settings: &'a Settings,
+    tls: Option<&'a TlsContext>,
+    attrs: TargetSessionAttrs,
+}
+
+impl Ctx<'_> {
+    async fn try_host(&self, host: &Host, attempts: &mut Vec<Attempt>) -> Step {
+        if let Some(socket) = host.socket_path() {
+            let target = Target::Unix { socket: socket.clone() };
+            let result = self.timed(self.unix_session(host, &socket)).await;
+            return self.conclude(result, target, attempts).await.unwrap_or_else(|step| step);
+        }
+        let addrs = match addresses(host).await {
+            Ok(addrs) => addrs,
+            Err(failure) => {
+                let target = Target::Tcp { host: host.host_str(), addr: None, port: host.port };
+                attempts.push(Attempt { target, tls: false, failure });
+                return Step::Next;
+            }
+        };
+        for addr in addrs {
+            match self.try_addr(host, addr, attempts).await {
+                Step::Next => {}
+                done_or_stop => return done_or_stop,
+            }
+        }
+        Step::Next
+    }
+
+    /// One address, with sslmode's sequence of tries.
+    async fn try_addr(&self, host: &Host, addr: SocketAddr, attempts: &mut Vec<Attempt>) -> Step {
+        let plan: &[Mode] = match self.settings.sslmode {
+            SslMode::Disable => &[Mode::Plain],
+            SslMode::Allow => &[Mode::Plain, Mode::RequireTls],
+            SslMode::Prefer => &[Mode::PreferTls, Mode::Plain],
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => &[Mode::RequireTls],
+        };
+        let target = Target::Tcp { host: host.host_str(), addr: Some(addr.ip()), port: addr.port() };
+        for (i, mode) in plan.iter().enumerate() {
+            let result = self.timed(self.tcp_session(host, addr, *mode)).await;
+            let retry = |(tls, failure): &Failed| i + 1 < plan.len() && retry_allowed(*mode, *tls, failure);
+            let retry = matches!(&result, Err(f) if retry(f));
+            match self.conclude(result, target.clone(), attempts).await {
+                Ok(step) => return step,
+                Err(_) if retry => {}
+                Err(step) => return step,
+            }
+        }
+        Step::Next
+    }
+
+    /// Turn a session (or failure) into a step: run the post-connection checks on success, record
+    /// the attempt on failure. `Err` carries the step to take if no retry follows.
+    async fn conclude(
+        &self,
+        result: Result<Session, Failed>,
+        target: Target,
+        attempts: &mut Vec<Attempt>,
+    ) -> Result<Step, Step> {
+        let failed = match result {
+            Ok(session) => match self.check_session(&session).await {
+                Ok(()) => return Ok(self.done(session, target)),
+                Err(failure) => (session.tls, failure),
+            },
+            Err(failed) => failed,
+        };
+        let step = match &failed.1 {
+            Failure::Server { sqlstate, .. } if sqlstate != CANNOT_CONNECT_NOW => Step::Stop,
+            _ => Step::Next,
+        };
+        attempts.push(Attempt { target, tls: failed.0, failure: failed.1 });
+        Err(step)
+    }
+
+    fn done(&self, session: Session, target: Target) -> Step {
+        let verification = match (&session.outcome, self.tls) {
+            (Some(_), Some(tls)) if session.tls => tls.verification(),
+            _ => Verification::None,
+        };
+        let info = Connected {
+            target,
+            tls: session.tls,
+            verification,
+            client_cert_sent: session.outcome.as_ref().is_some_and(|o| o.client_cert_sent()),
+            earlier_attempts: Vec::new(),
+            warnings: Vec::new(),
+        };
+        Step::Done(session, Box::new(info))
+    }
+
+    /// `connect_timeout` covers a whole attempt: socket, TLS and authentication.
+    async fn timed(&self, work: impl Future<Output = Result<Session, Failed>>) -> Result<Session, Failed> {
+        match self.settings.connect_timeout {
+            Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or(Err((false, Failure::Timeout))),
+            None => work.await,
+        }
+    }
+
+    async fn unix_session(&self, host: &Host, socket: &Path) -> Result<Session, Failed> {
+        let stream = UnixStream::connect(socket).await.map_err(|e| (false, connect_failure(&e, true)))?;
+        if let Some(expected) = &self.settings.requirepeer {
+            peer::check_requirepeer(&stream, expected).map_err(|f| (false, f))?;
+        }
+        let mut config = self.pg_config(host);
+        config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+        let (client, task) =
+            start(&config, stream, NoTls).await.map_err(|e| (false, pg_failure(&e, false, None)))?;
+        Ok(Session { client, task, tls: false, outcome: None })
+    }
+
+    async fn tcp_session(&self, host: &Host, addr: SocketAddr, mode: Mode) -> Result<Session, Failed> {
+        let stream = TcpStream::connect(addr).await.map_err(|e| (false, connect_failure(&e, false)))?;
+        // As libpq: small startup and query packets should not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        let mut config = self.pg_config(host);
+        let tls = match (mode, self.tls) {
+            (Mode::Plain, _) | (_, None) => None,
+            (_, Some(tls)) => Some(tls),
+        };
+        let Some(tls) = tls else {
+            config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            let (client, task) =
+                start(&config, stream, NoTls).await.map_err(|e| (false, pg_failure(&e, false, None)))?;
+            return Ok(Session { client, task, tls: false, outcome: None });
+        };
+        config.ssl_mode(match mode {
+            Mode::PreferTls => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        // verify-full compares the `host` text, never hostaddr.
+        let name = host.host_str();
+        let (rustls_config, outcome) =
+            tls.client_config(&name).map_err(|e| (false, Failure::Tls(e.to_string())))?;
+        let mut make = MakeRustlsConnect::new(rustls_config);
+        let inner = <MakeRustlsConnect as MakeTlsConnect<TcpStream>>::make_tls_connect(
+            &mut make,
+            &rustls_server_name(&name),
+        )
+        .map_err(|e| (false, Failure::Tls(describe(&e))))?;
+        let used = Arc::new(AtomicBool::new(false));
+        let connector = RecordingConnect { inner, used: Arc::clone(&used) };
+        match start(&config, stream, connector).await {
+            Ok((client, task)) => {
+                Ok(Session { client, task, tls: used.load(Ordering::SeqCst), outcome: Some(outcome) })
+            }
+            Err(e) => {
+                let tls_used = used.load(Ordering::SeqCst);
+                Err((tls_used, pg_failure(&e, tls_used, Some(&outcome))))
+            }
+        }
+    }
+
+    /// What libpq checks once the server said ReadyForQuery.
+    async fn check_session(&self, session: &Session) -> Result<(), Failure> {
+        if self.settings.sslcertmode == SslCertMode::Require
+            && !session.outcome.as_ref().is_some_and(|o| session.tls && o.client_cert_sent())
+        {
+            return Err(Failure::Rejected(
+                "server accepted connection without a valid SSL certificate".to_owned(),
+            ));
+        }
+        check_session_attrs(&session.client, self.attrs).await
+    }
+
+    fn pg_config(&self, host: &Host) -> Config {
+        let s = self.settings;
+        let mut config = Config::new();
+        config.user(&s.user).dbname(&s.dbname);
+        // tokio-postgres keeps its own copy of the password for the lifetime of `config`, which
+        // ends with this attempt.
+        if let Some(password) = s.password_for(host) {
+            config.password(password.expose());
+        }
+        if let Some(options) = &s.options {
+            config.options(options);
+        }
+        if let Some(name) = &s.application_name {
+            config.application_name(name);
+        }
+        config.channel_binding(match s.channel_binding {
+            ChannelBinding::Disable => tokio_postgres::config::ChannelBinding::Disable,
+            ChannelBinding::Prefer => tokio_postgres::config::ChannelBinding::Prefer,
+            ChannelBinding::Require => tokio_postgres::config::ChannelBinding::Require,
+        });
+        config.ssl_negotiation(match s.sslnegotiation {
+            SslNegotiation::Postgres => tokio_postgres::config::SslNegotiation::Postgres,
+            SslNegotiation::Direct => tokio_postgres::config::SslNegotiation::Direct,
+        });
+        config
+    }
+}
+
+/// Whether sslmode's next try follows a failed one.
+fn retry_allowed(mode: Mode, tls_used: bool, failure: &Failure) -> bool {
+    match mode {
+        // allow: the server refused the plaintext session; maybe it wants TLS.
+        Mode::Plain => matches!(failure, Failure::Server { .. }),
+        // prefer: TLS was set up but failed, or the server refused the TLS session.
+        Mode::PreferTls => {
+            tls_used
+                && matches!(failure, Failure::Server { .. } | Failure::Tls(_) | Failure::Certificate { .. })
+        }
+        Mode::RequireTls => false,
+    }
+}
+
+/// Startup and authentication over `stream`; the connection task is spawned.
+async fn start<S, T>(
+    config: &Config,
+    stream: S,
+    tls: T,
+) -> Result<(Client, JoinHandle<()>), tokio_postgres::Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    T: TlsConnect<S>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect_raw(stream, tls).await?;
+    let task = tokio::spawn(async move {
+        // Errors surface to the client as a closed connection; there is nobody else to tell.
+        let _ = connection.await;
+    });
+    Ok((client, task))
+}
+
+/// The addresses to try for a TCP host: `hostaddr`, or every address `host` resolves to.
+async fn addresses(host: &Host) -> Result<Vec<SocketAddr>, Failure> {
+    if let Some(addr) = host.hostaddr {
+        return Ok(vec![SocketAddr::new(addr, host.port)]);
+    }
+    let name = host.host_str();
+    match tokio::net::lookup_host((name.as_str(), host.port)).await {
+        Ok(addrs) => Ok(addrs.collect()),
+        Err(e) => {
+            Err(Failure::Resolve(format!("could not translate host name \"{name}\" to address: {}", e)))
+        }
+    }
+}
+
+/// libpq's message for a failed `connect()`: the system error text and a hint.
+fn connect_failure(e: &std::io::Error, unix: bool) -> Failure {
+    let text = e
+        .raw_os_error()
+        .map_or_else(|| e.to_string(), |code| nix::errno::Errno::from_raw(code).desc().to_owned());
+    let hint = if unix {
+        "Is the server running locally and accepting connections on that socket?"
+    } else {
+        "Is the server running on that host and accepting TCP/IP connections?"
+    };
+    Failure::Io(format!("{text}\n\t{hint}"))
+}
+
+/// A tokio-postgres startup error as libpq would report it.
+fn pg_failure(e: &tokio_postgres::Error, tls_used: bool, outcome: Option<&TlsOutcome>) -> Failure {
+    if let Some(db) = e.as_db_error() {
+        return Failure::Server {
+            severity: db.severity().to_owned(),
+            sqlstate: db.code().code().to_owned(),
+            message: db.message().to_owned(),
+            detail: db.detail().map(str::to_owned),
+            hint: db.hint().map(str::to_owned),
+        };
+    }
+    if let Some(f) = outcome.and_then(TlsOutcome::certificate_failure) {
+        return Failure::Certificate { message: f.message, reason: f.reason };
+    }
+    let text = describe(e);
+    if text.contains("server does not support TLS") {
+        return Failure::Tls("server does not support SSL, but SSL was required".to_owned());
+    }
+    match rustls_error(e) {
+        Some(r) => Failure::Tls(format!("SSL error: {}", openssl_words(r))),
+        None if tls_used => Failure::Tls(text),
+        None => Failure::Io(text),
+    }
+}
+
+fn rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    let mut next = Some(e);
+    while let Some(err) = next {
+        if let Some(r) = err.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        next = inner(err);
+    }
+    None
+}
+
+/// A TLS alert in the words OpenSSL (and so libpq) uses for it.
+fn openssl_words(e: &rustls::Error) -> String {
+    use rustls::AlertDescription as A;
+    match e {
+        rustls::Error::AlertReceived(alert) => match alert {
+            A::BadCertificate => "sslv3 alert bad certificate".to_owned(),
+            A::CertificateRevoked => "sslv3 alert certificate revoked".to_owned(),
+            A::CertificateExpired => "sslv3 alert certificate expired".to_owned(),
+            A::CertificateUnknown => "sslv3 alert certificate unknown".to_owned(),
+            A::UnknownCA => "tlsv1 alert unknown ca".to_owned(),
+            A::HandshakeFailure => "sslv3 alert handshake failure".to_owned(),
+            A::ProtocolVersion => "tlsv1 alert protocol version".to_owned(),
+            A::AccessDenied => "tlsv1 alert access denied".to_owned(),
+            A::DecryptError => "tlsv1 alert decrypt error".to_owned(),
+            A::CertificateRequired => "tlsv13 alert certificate required".to_owned(),
+            A::NoApplicationProtocol => "tlsv1 alert no application protocol".to_owned(),
+            other => format!("alert {other:?}"),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// libpq's `target_session_attrs` checks, asked of the server directly.
+async fn check_session_attrs(client: &Client, attrs: TargetSessionAttrs) -> Result<(), Failure> {
+    let (sql, want, refusal) = match attrs {
+        TargetSessionAttrs::Any | TargetSessionAttrs::PreferStandby => return Ok(()),
+        TargetSessionAttrs::ReadWrite => ("SHOW transaction_read_only", false, "session is read-only"),
+        TargetSessionAttrs::ReadOnly => ("SHOW transaction_read_only", true, "session is not read-only"),
+        TargetSessionAttrs::Primary => {
+            ("SELECT pg_catalog.pg_is_in_recovery()", false, "server is in hot standby mode")
+        }
+        TargetSessionAttrs::Standby => {
+            ("SELECT pg_catalog.pg_is_in_recovery()", true, "server is not in hot standby mode")
+        }
+    };
+    let messages = client.simple_query(sql).await.map_err(|e| Failure::Io(describe(&e)))?;
+    let value = messages.iter().find_map(|m| match m {
+        SimpleQueryMessage::Row(row) => row.get(0).map(str::to_owned),
+        _ => None,
+    });
+    let on = matches!(value.as_deref(), Some("on" | "t"));
+    if on == want { Ok(()) } else { Err(Failure::Rejected(refusal.to_owned())) }
+}
+
+/// Wraps a TLS connector to record whether tokio-postgres started a handshake (it does not say
+/// whether `prefer` ended up encrypted).
+struct RecordingConnect<T> {
+    inner: T,
+    used: Arc<AtomicBool>,
+}
+
+impl<S, T: TlsConnect<S>> TlsConnect<S> for RecordingConnect<T> {
+    type Stream = T::Stream;
+    type Error = T::Error;
+    type Future = T::Future;
+
+    fn connect(self, stream: S) -> Self::Future {
+        self.used.store(true, Ordering::SeqCst);
+        self.inner.connect(stream)
+    }
+}

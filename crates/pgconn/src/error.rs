@@ -1,0 +1,365 @@
+//! The crate's errors.
+//!
+//! Owns: one [`Error`] for the whole crate, whose variants wrap the typed error of each stage —
+//! reading a conninfo ([`ConninfoError`]), preparing TLS ([`TlsError`]), connecting
+//! ([`ConnectError`], one [`Attempt`] per host tried) and running SQL ([`QueryError`]).
+//! Where libpq has a message for a condition, `Display` prints libpq's text, so that what pgharden
+//! reports can be searched for in PostgreSQL's documentation and mailing lists.
+//! Must not: hold secrets. No variant carries a password, and values quoted back in messages are
+//! never those of `password` or `sslpassword`.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Everything that can go wrong in this crate.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The connection string or the environment is unusable.
+    #[error(transparent)]
+    Conninfo(#[from] ConninfoError),
+    /// Client-side TLS material (root certificates, CRLs, client certificate or key) is unusable.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// No host accepted the connection.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// A statement failed, or the connection broke while running one.
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// Switching the effective user or group for a peer-authenticated connection failed.
+    #[error("{0}")]
+    Credentials(String),
+    /// The blocking facade could not start its runtime.
+    #[error("could not start the tokio runtime: {0}")]
+    Runtime(String),
+}
+
+impl Error {
+    /// The SQLSTATE the server sent, if this error came from the server.
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Connect(e) => e.sqlstate(),
+            Error::Query(e) => e.sqlstate.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A connection string or environment problem. Messages are libpq's where libpq has one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConninfoError {
+    #[error("missing \"=\" after \"{0}\" in connection info string")]
+    MissingEquals(String),
+    #[error("unterminated quoted string in connection info string")]
+    UnterminatedQuote,
+    #[error("invalid connection option \"{0}\"")]
+    InvalidOption(String),
+    #[error("invalid URI query parameter: \"{0}\"")]
+    InvalidUriParameter(String),
+    #[error("missing key/value separator \"=\" in URI query parameter: \"{0}\"")]
+    UriMissingSeparator(String),
+    #[error("extra key/value separator \"=\" in URI query parameter: \"{0}\"")]
+    UriExtraSeparator(String),
+    #[error("end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"{0}\"")]
+    UriUnterminatedIpv6(String),
+    #[error("IPv6 host address may not be empty in URI: \"{0}\"")]
+    UriEmptyIpv6(String),
+    #[error(
+        "unexpected character \"{ch}\" at position {position} in URI (expected \":\" or \"/\"): \"{uri}\""
+    )]
+    UriUnexpectedChar { ch: char, position: usize, uri: String },
+    #[error("invalid percent-encoded token: \"{0}\"")]
+    InvalidPercentEncoding(String),
+    #[error("forbidden value %00 in percent-encoded value: \"{0}\"")]
+    PercentEncodedNul(String),
+    /// Not a libpq error: libpq works on bytes, this crate on UTF-8 text.
+    #[error("percent-decoded value is not valid UTF-8: \"{0}\"")]
+    NotUtf8(String),
+    #[error("invalid {keyword} value: \"{value}\"")]
+    InvalidValue { keyword: &'static str, value: String },
+    #[error("invalid integer value \"{value}\" for connection option \"{keyword}\"")]
+    InvalidInteger { keyword: &'static str, value: String },
+    #[error("invalid port number: \"{0}\"")]
+    InvalidPort(String),
+    #[error("could not match {hosts} host names to {hostaddrs} hostaddr values")]
+    HostCountMismatch { hosts: usize, hostaddrs: usize },
+    #[error("could not match {ports} port numbers to {hosts} hosts")]
+    PortCountMismatch { ports: usize, hosts: usize },
+    #[error("could not parse network address \"{0}\"")]
+    InvalidHostaddr(String),
+    #[error("weak sslmode \"{0}\" may not be used with sslrootcert=system (use \"verify-full\")")]
+    WeakSslModeWithSystemRoots(String),
+    #[error(
+        "weak sslmode \"{0}\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")"
+    )]
+    WeakSslModeWithDirect(String),
+    #[error("invalid SSL protocol version range")]
+    InvalidProtocolRange,
+    #[error("could not look up local user ID {uid}: {reason}")]
+    NoOsUser { uid: u32, reason: String },
+    /// A keyword libpq knows whose behaviour this crate does not implement, set to a value that
+    /// would change what a connection does. Ignoring it silently could weaken security.
+    #[error("{keyword}={value:?} is not supported by pgharden: {reason}")]
+    Unsupported { keyword: &'static str, value: String, reason: &'static str },
+}
+
+/// A problem with client-side TLS material, found before any byte is sent to a server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    #[error(
+        "root certificate file \"{}\" does not exist\nEither provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.",
+        .0.display()
+    )]
+    RootCertMissing(PathBuf),
+    #[error(
+        "could not get home directory to locate root certificate file\nEither provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification."
+    )]
+    NoHomeForRootCert,
+    #[error("could not read root certificate file \"{}\": {reason}", path.display())]
+    ReadRootCert { path: PathBuf, reason: String },
+    #[error("could not load system root certificate paths: {0}")]
+    SystemRoots(String),
+    /// Stricter than libpq, which silently skips CRL checking when a CRL file cannot be parsed.
+    #[error("could not read CRL \"{}\": {reason}", path.display())]
+    ReadCrl { path: PathBuf, reason: String },
+    #[error("could not open certificate file \"{}\": {reason}", path.display())]
+    OpenCert { path: PathBuf, reason: String },
+    #[error("could not read certificate file \"{}\": {reason}", path.display())]
+    ReadCert { path: PathBuf, reason: String },
+    #[error("certificate present, but not private key file \"{}\"", .0.display())]
+    KeyMissing(PathBuf),
+    #[error("could not stat private key file \"{}\": {reason}", path.display())]
+    StatKey { path: PathBuf, reason: String },
+    #[error("private key file \"{}\" is not a regular file", .0.display())]
+    KeyNotRegular(PathBuf),
+    #[error(
+        "private key file \"{}\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root",
+        .0.display()
+    )]
+    KeyPermissions(PathBuf),
+    #[error("could not load private key file \"{}\": {reason}", path.display())]
+    LoadKey { path: PathBuf, reason: String },
+    #[error("certificate does not match private key file \"{}\": {reason}", path.display())]
+    KeyMismatch { path: PathBuf, reason: String },
+    #[error(
+        "OpenSSL engine keys are not supported (sslkey \"{0}\" contains \":\", which libpq reads as engine:key)"
+    )]
+    EngineKey(String),
+    #[error(
+        "no TLS protocol version allowed by ssl_min_protocol_version/ssl_max_protocol_version is supported (TLSv1.2 and TLSv1.3 are)"
+    )]
+    NoProtocolVersion,
+    #[error("could not set up TLS: {0}")]
+    Setup(String),
+}
+
+/// Where a connection attempt went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// A TCP connection to `host` (as given) at `addr`.
+    Tcp { host: String, addr: Option<IpAddr>, port: u16 },
+    /// A Unix-domain socket.
+    Unix { socket: PathBuf },
+}
+
+impl fmt::Display for Target {
+    /// libpq's prefix for connection errors (PostgreSQL 14+).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::Unix { socket } => write!(f, "connection to server on socket \"{}\"", socket.display()),
+            Target::Tcp { host, addr: Some(addr), port } if *host != addr.to_string() && !host.is_empty() => {
+                write!(f, "connection to server at \"{host}\" ({addr}), port {port}")
+            }
+            Target::Tcp { host, addr, port } => {
+                let shown = if host.is_empty() {
+                    addr.map(|a| a.to_string()).unwrap_or_default()
+                } else {
+                    host.clone()
+                };
+                write!(f, "connection to server at \"{shown}\", port {port}")
+            }
+        }
+    }
+}
+
+/// Why one attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The server sent an ErrorResponse (authentication refused, no pg_hba.conf entry, …).
+    Server {
+        severity: String,
+        sqlstate: String,
+        message: String,
+        detail: Option<String>,
+        hint: Option<String>,
+    },
+    /// The server's certificate was refused: `message` is libpq's text, `reason` what exactly failed
+    /// (OpenSSL's verify error string where there is one).
+    Certificate { message: String, reason: Option<String> },
+    /// The TLS layer failed for another reason (handshake alert, server refused TLS, …).
+    Tls(String),
+    /// Name resolution failed.
+    Resolve(String),
+    /// The socket could not be opened or broke.
+    Io(String),
+    /// `connect_timeout` expired.
+    Timeout,
+    /// The connection worked, but is not what `target_session_attrs`, `requirepeer` or
+    /// `sslcertmode` ask for.
+    Rejected(String),
+    /// Anything else tokio-postgres reported.
+    Protocol(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Server { severity, message, detail, hint, .. } => {
+                write!(f, "{severity}:  {message}")?;
+                if let Some(d) = detail {
+                    write!(f, "\nDETAIL:  {d}")?;
+                }
+                if let Some(h) = hint {
+                    write!(f, "\nHINT:  {h}")?;
+                }
+                Ok(())
+            }
+            Failure::Certificate { message, reason: Some(r) } => write!(f, "{message} ({r})"),
+            Failure::Certificate { message, reason: None } => f.write_str(message),
+            Failure::Tls(m)
+            | Failure::Resolve(m)
+            | Failure::Io(m)
+            | Failure::Rejected(m)
+            | Failure::Protocol(m) => f.write_str(m),
+            Failure::Timeout => f.write_str("timeout expired"),
+        }
+    }
+}
+
+/// One failed attempt: where, whether TLS was in use, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    pub target: Target,
+    pub tls: bool,
+    pub failure: Failure,
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.target, self.failure)
+    }
+}
+
+/// Every attempt failed. libpq prints one line per attempt, in order; so does `Display`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectError {
+    pub attempts: Vec<Attempt>,
+}
+
+impl ConnectError {
+    /// The last attempt, which decided the outcome.
+    pub fn last(&self) -> Option<&Attempt> {
+        self.attempts.last()
+    }
+
+    /// The SQLSTATE of the last server error among the attempts.
+    pub fn sqlstate(&self) -> Option<&str> {
+        self.attempts.iter().rev().find_map(|a| match &a.failure {
+            Failure::Server { sqlstate, .. } => Some(sqlstate.as_str()),
+            _ => None,
+        })
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.attempts.is_empty() {
+            return f.write_str("no host to connect to");
+        }
+        for (i, a) in self.attempts.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A failed statement.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct QueryError {
+    /// Set when the server reported the error.
+    pub sqlstate: Option<String>,
+    /// `SEVERITY:  message` for server errors, tokio-postgres's text otherwise.
+    pub message: String,
+}
+
+impl From<tokio_postgres::Error> for QueryError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.as_db_error() {
+            Some(db) => QueryError {
+                sqlstate: Some(db.code().code().to_owned()),
+                message: format!("{}:  {}", db.severity(), db.message()),
+            },
+            None => QueryError { sqlstate: None, message: describe(&e) },
+        }
+    }
+}
+
+/// An error and its causes, `outer: inner: innermost`. tokio-postgres prints only the outer text,
+/// and `io::Error` hides the error it wraps from `source()`, so both are unwrapped here.
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut next = inner(e);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if parts.last() != Some(&text) {
+            parts.push(text);
+        }
+        next = inner(cause);
+    }
+    parts.join(": ")
+}
+
+/// The error `e` wraps: an `io::Error`'s payload, else `source()`.
+pub(crate) fn inner<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    if let Some(io) = e.downcast_ref::<std::io::Error>() {
+        if let Some(payload) = io.get_ref() {
+            return Some(payload as &(dyn std::error::Error + 'static));
+        }
+    }
+    e.source()
+}
+
+impl From<tokio_postgres::Error> for Error {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Error::Query(e.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_print_like_libpq() {
+        let unix = Target::Unix { socket: "/tmp/.s.PGSQL.5432".into() };
+        assert_eq!(unix.to_string(), "connection to server on socket \"/tmp/.s.PGSQL.5432\"");
+        let ip = Target::Tcp { host: "127.0.0.1".into(), addr: Some([127, 0, 0, 1].into()), port: 5432 };
+        assert_eq!(ip.to_string(), "connection to server at \"127.0.0.1\", port 5432");
+        let name = Target::Tcp { host: "localhost".into(), addr: Some([127, 0, 0, 1].into()), port: 5432 };
+        assert_eq!(name.to_string(), "connection to server at \"localhost\" (127.0.0.1), port 5432");
+    }
+}

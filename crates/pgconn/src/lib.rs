@@ -1,0 +1,42 @@
+//! libpq semantics for pgharden's own PostgreSQL connections.
+//!
+//! pgharden tells administrators to use `sslmode=verify-full` with client certificates; its own
+//! sessions must therefore behave exactly like libpq's, from the same connection strings and the
+//! same `PG*` variables, `~/.pgpass` and `~/.postgresql/` files. tokio-postgres alone ignores
+//! `sslcert`/`sslrootcert` and knows only three sslmodes, so this crate supplies the rest:
+//!
+//! * [`conninfo`]: parse keyword/value strings and URIs ([`Conninfo`]) and resolve them with the
+//!   environment ([`Env`]) into typed [`Settings`];
+//! * [`tls`]: a rustls configuration that verifies the server like libpq with OpenSSL (chain,
+//!   CRLs of the whole chain, libpq's host-name rules) and presents the client certificate;
+//! * [`connect`](mod@connect): hosts in order, sslmode's tries, errors in libpq's words; a
+//!   [`BlockingClient`] for synchronous callers; peer authentication as the cluster owner.
+//!
+//! ```no_run
+//! use pgharden_pgconn::{BlockingClient, Conninfo, Env};
+//!
+//! let settings = Conninfo::parse("host=db.example.com sslmode=verify-full sslcert=bob.crt sslkey=bob.key")?
+//!     .resolve(&Env::from_process())?;
+//! println!("connecting with {settings}"); // passwords print as ***
+//! let db = BlockingClient::connect(&settings)?;
+//! let row = db.query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])?;
+//! assert!(row.get::<_, bool>(0));
+//! # Ok::<(), pgharden_pgconn::Error>(())
+//! ```
+
+pub mod connect;
+pub mod conninfo;
+mod error;
+mod secret;
+pub mod tls;
+
+pub use connect::{BlockingClient, Connected, connect, connect_unix_as_os_user};
+pub use conninfo::{
+    ChannelBinding, Conninfo, Env, Host, HostName, RootCert, Settings, SslCertMode, SslMode, SslNegotiation,
+    TargetSessionAttrs, TlsVersion, Verification,
+};
+pub use error::{Attempt, ConnectError, ConninfoError, Error, Failure, QueryError, Target, TlsError};
+pub use secret::Secret;
+pub use tls::{CertificateFailure, TlsContext, TlsOutcome};
+/// Re-exported so callers can name rows and parameter types without their own dependency.
+pub use tokio_postgres;

@@ -1,0 +1,96 @@
+//! `pgharden apply`: plan, confirm, apply, and prove that a second plan is empty.
+
+use std::io::{IsTerminal, Write};
+
+use anyhow::{Context, bail};
+use pgharden_cluster::{Plan, ProfileOptions, Request, Session, Target};
+use pgharden_pki::Pki;
+use serde::Serialize;
+
+use crate::cli::ApplyArgs;
+use crate::output::{self, Outcome};
+
+#[derive(Serialize)]
+struct PlanJson<'a> {
+    format: u32,
+    changes: Vec<pgharden_cluster::plan::Change>,
+    plan: &'a Plan,
+}
+
+pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+    let target = match (&args.pgdata, &args.conninfo) {
+        (Some(dir), _) => Target::PgData(dir.clone()),
+        (None, Some(c)) => Target::Conninfo(c.clone()),
+        (None, None) => bail!("give --pgdata DIR or a CONNINFO"),
+    };
+    let mut session = Session::open(target).context("opening the cluster")?;
+    let pki = Pki::open(&args.pki)?;
+    let req = Request {
+        pki: args.pki.clone(),
+        hosts: args.hosts.clone(),
+        profile: ProfileOptions { allow: args.allow.clone(), syslog: args.syslog, pgaudit_installed: false },
+    };
+    let plan = session.plan(&pki, &req).context("planning")?;
+    if args.plan {
+        return show_plan(&plan, args.json);
+    }
+    if plan.is_empty() {
+        if args.json {
+            output::json(&PlanJson { format: 1, changes: vec![], plan: &plan })?;
+        } else {
+            output::print(&plan.render_text())?;
+        }
+        return Ok(Outcome::Success);
+    }
+    if !args.json {
+        output::print(&plan.render_text())?;
+    }
+    confirm(args.yes)?;
+    let applied = session.apply(&plan).context("applying")?;
+    let again = session.plan(&pki, &req).context("checking the result")?;
+    if args.json {
+        output::json(&serde_json::json!({ "format": 1, "applied": applied, "remaining": again.changes() }))?;
+    } else {
+        let mut text = format!("\nApplied: {} file(s) written", applied.files.len());
+        text.push_str(match (applied.restarted, applied.reloaded) {
+            (true, _) => ", server restarted",
+            (false, true) => ", server reloaded",
+            _ => "",
+        });
+        text.push_str(&format!(", {} SQL statement(s) run.\n", applied.sql.len()));
+        for b in &applied.backups {
+            text.push_str(&format!("  previous version kept: {}\n", b.display()));
+        }
+        if again.is_empty() {
+            text.push_str("Checked: a second plan finds nothing left to change.\n");
+        } else {
+            text.push_str(&format!("Warning: a second plan still finds changes:\n{}", again.render_text()));
+        }
+        output::print(&text)?;
+    }
+    Ok(if again.is_empty() { Outcome::Success } else { Outcome::Found })
+}
+
+fn show_plan(plan: &Plan, json: bool) -> anyhow::Result<Outcome> {
+    if json {
+        output::json(&PlanJson { format: 1, changes: plan.changes(), plan })?;
+    } else {
+        output::print(&plan.render_text())?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Ask on a terminal; without one, insist on --yes (a script must say it means it).
+fn confirm(yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to change the cluster without --yes (no terminal to ask); review with --plan first");
+    }
+    eprint!("Apply these changes? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { bail!("nothing changed (not confirmed)") }
+}
