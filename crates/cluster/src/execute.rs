@@ -58,6 +58,11 @@ pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) ->
     }
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
     let mut journal = Journal::new(stamp);
+    for f in &plan.files {
+        if let Some(dir) = f.path.parent() {
+            crate::files::remove_stale_temps(dir);
+        }
+    }
     let mut sql = connector.connect("postgres")?;
     for f in &plan.files {
         if let Err(e) = journal.replace(&f.path, &f.contents, f.mode, &cluster.owner) {
@@ -142,11 +147,13 @@ fn server_accepts_files(sql: &mut dyn Sql, major: u32) -> Result<()> {
         }
         Ok(())
     };
-    // "could not be applied" only means the parameter changes at the next restart, which the plan
-    // does; a hostssl line "cannot match because SSL is disabled" until the same reload turns ssl on.
+    // A hostssl line "cannot match because SSL is disabled" until the same reload turns ssl on.
+    // "could not be applied" is also what a parameter that changes only at restart shows.
     collect(
-        "SELECT sourcefile || ':' || coalesce(sourceline::text, '?'), coalesce(name, ''), error \
-         FROM pg_file_settings WHERE error IS NOT NULL AND error <> 'setting could not be applied'",
+        "SELECT f.sourcefile || ':' || coalesce(f.sourceline::text, '?'), coalesce(f.name, ''), f.error \
+         FROM pg_file_settings f LEFT JOIN pg_settings s ON s.name = f.name \
+         WHERE f.error IS NOT NULL \
+           AND NOT (f.error = 'setting could not be applied' AND s.context = 'postmaster')",
     )?;
     collect(
         "SELECT 'pg_hba.conf line ' || line_number, error FROM pg_hba_file_rules \
@@ -259,6 +266,13 @@ fn pg_ctl(cluster: &Cluster, action: &str) -> Result<()> {
         if action == "restart" {
             c.args(["-m", "fast"]);
         }
+        if action == "start" {
+            // `pg_ctl restart` reuses the server's last command line (postmaster.opts); a start after
+            // a failed restart must too, or the server comes back on another port or socket.
+            if let Some(options) = last_options(&cluster.data_dir) {
+                c.arg("-o").arg(options);
+            }
+        }
         c
     };
     let out =
@@ -277,6 +291,15 @@ fn pg_ctl(cluster: &Cluster, action: &str) -> Result<()> {
             .to_string(),
         })
     }
+}
+
+/// The arguments of the server's last start, from `PGDATA/postmaster.opts` (already shell-quoted by
+/// PostgreSQL), without the program itself.
+fn last_options(data_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(data_dir.join("postmaster.opts")).ok()?;
+    let text = text.trim();
+    let rest = text.split_once(' ').map(|(_, rest)| rest.trim().to_string())?;
+    (!rest.is_empty()).then_some(rest)
 }
 
 /// `(version, name)` of a Debian cluster whose configuration lives in /etc/postgresql/VERSION/NAME,

@@ -112,6 +112,16 @@ pub fn write_owned(path: &Path, bytes: &[u8], mode: u32, owner: &Owner) -> Resul
     result
 }
 
+/// Remove temp files an earlier, interrupted run left behind (`NAME.pgharden-tmp-PID`).
+pub fn remove_stale_temps(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        if entry.file_name().to_string_lossy().contains(".pgharden-tmp-") {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
 fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
 }

@@ -210,6 +210,7 @@ fn tls_files(cluster: &Cluster, pki: &Pki, hosts: &[String]) -> Result<Vec<FileC
     let server = server_certificate(pki, hosts)?;
     let cert = pki.dir().join(&server);
     let key = cert.with_file_name("server.key");
+    check_key_pair(&cert, &key)?;
     let mut ca = read(&pki.ca_cert_path(Kind::Root))?;
     ca.extend(read(&pki.ca_cert_path(Kind::ClientCa))?);
     let wanted = [
@@ -263,6 +264,25 @@ fn server_certificate(pki: &Pki, hosts: &[String]) -> Result<PathBuf> {
                 ),
             )
         })
+}
+
+/// A key the server could not load would stop it at the next start: refuse it before touching the
+/// cluster.
+fn check_key_pair(cert: &Path, key: &Path) -> Result<()> {
+    let (pair, _) = pgharden_pki::key::load_key(key, None)
+        .map_err(|e| Error::bad(key, format!("not a usable server key: {e}")))?;
+    let bytes = read(cert)?;
+    let block = pem_first_cert(&bytes).ok_or_else(|| Error::bad(cert, "no certificate in the file"))?;
+    let (_, x509) =
+        x509_parser::parse_x509_certificate(&block).map_err(|e| Error::bad(cert, e.to_string()))?;
+    if x509.public_key().subject_public_key.data.as_ref() != pair.public_key_raw() {
+        return Err(Error::bad(key, format!("this key does not belong to {}", cert.display())));
+    }
+    Ok(())
+}
+
+fn pem_first_cert(bytes: &[u8]) -> Option<Vec<u8>> {
+    pem::parse_many(bytes).ok()?.into_iter().find(|b| b.tag() == "CERTIFICATE").map(|b| b.contents().to_vec())
 }
 
 fn read(path: &Path) -> Result<Vec<u8>> {

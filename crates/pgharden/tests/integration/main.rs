@@ -2,6 +2,7 @@
 //! The integration tests: the `pgharden` binary against real peers — the `openssl` CLI, `psql`/libpq
 //! and PostgreSQL clusters started by `testcluster`. One test binary; `support` is the shared harness.
 
+mod apply;
 mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;

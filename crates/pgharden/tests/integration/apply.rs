@@ -1,0 +1,228 @@
+//! `pgharden apply` on real PostgreSQL 15 clusters: the mutual-TLS posture it promises, pgaudit,
+//! idempotence, and the faults it must survive (bad files, a failed restart, being killed).
+
+use std::fs;
+use std::process::Stdio;
+use std::time::Duration;
+
+use testcluster::Cluster;
+
+use crate::support::{Psql, TestPki, pgharden, psql};
+
+const HOSTS: [&str; 4] = ["--host", "localhost", "--host", "127.0.0.1"];
+
+/// `apply --pgdata … --yes`, returning (success, stdout+stderr).
+fn apply(cluster: &Cluster, pki: &TestPki, extra: &[&str]) -> (bool, String) {
+    let out = pgharden()
+        .args(["apply", "--pgdata", cluster.data_dir().to_str().unwrap(), "--pki", &pki.p("")])
+        .args(HOSTS)
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+fn plan_changes(cluster: &Cluster, pki: &TestPki) -> Vec<serde_json::Value> {
+    let (ok, text) = apply(cluster, pki, &["--plan", "--json"]);
+    assert!(ok, "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    json["changes"].as_array().unwrap().clone()
+}
+
+fn connect(cluster: &Cluster, pki: &TestPki, user: &str, cert_of: &str, sslmode: &str) -> Psql {
+    let conninfo = format!(
+        "host=localhost port={} dbname=postgres user={user} sslmode={sslmode} sslrootcert={} sslcrl={} sslcert={} sslkey={}",
+        cluster.port(),
+        pki.p("root/ca.crt"),
+        pki.p("crls.pem"),
+        pki.p(&format!("{cert_of}.crt")),
+        pki.p(&format!("{cert_of}.key")),
+    );
+    psql(cluster, &conninfo, "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+}
+
+fn fresh() -> (TestPki, Cluster) {
+    let pki = TestPki::new("p384");
+    let cluster =
+        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    cluster.psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;").unwrap();
+    (pki, cluster)
+}
+
+#[test]
+fn apply_takes_a_fresh_cluster_to_mutual_tls_and_stays_there() {
+    let (pki, cluster) = fresh();
+    let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+    assert!(ok, "{text}\n{}", cluster.log());
+    assert!(text.contains("server restarted") && text.contains("a second plan finds nothing"), "{text}");
+
+    let bob = connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full");
+    assert!(bob.ok, "{}", bob.stderr);
+    assert_eq!(bob.stdout, "bob|t");
+    let alice = connect(&cluster, &pki, "alice", "clients/alice/client", "verify-full");
+    assert_eq!(alice.stdout, "alice|t", "CN alice@example.com is mapped by pg_ident: {}", alice.stderr);
+    let plain = connect(&cluster, &pki, "bob", "clients/bob/client", "disable");
+    assert!(!plain.ok && plain.stderr.contains("no encryption"), "{}", plain.stderr);
+    let stolen = connect(&cluster, &pki, "alice", "clients/bob/client", "verify-full");
+    assert!(!stolen.ok, "bob's certificate must not log in as alice");
+    let server_cert = connect(&cluster, &pki, "bob", "servers/localhost/server", "verify-full");
+    assert!(!server_cert.ok, "a server certificate is not a client certificate");
+    let no_cert = psql(
+        &cluster,
+        &format!(
+            "host=localhost port={} dbname=postgres user=bob sslmode=verify-full sslrootcert={} sslcert=/nonexistent sslkey=/nonexistent",
+            cluster.port(),
+            pki.p("root/ca.crt")
+        ),
+        "SELECT 1",
+    );
+    assert!(!no_cert.ok && no_cert.stderr.contains("valid client certificate"), "{}", no_cert.stderr);
+
+    // Every documented setting is in force.
+    for (name, value) in [
+        ("ssl", "on"),
+        ("ssl_min_protocol_version", "TLSv1.2"),
+        ("ssl_crl_file", "root.crl"),
+        ("password_encryption", "scram-sha-256"),
+        ("logging_collector", "on"),
+        ("log_connections", "on"),
+        ("log_disconnections", "on"),
+        ("log_line_prefix", "< %m %a %u %d %c %s %r >"),
+        ("log_file_mode", "0600"),
+        ("log_timezone", "UTC"),
+        ("shared_preload_libraries", "pgaudit"),
+        ("pgaudit.log", "ddl, role, read"),
+    ] {
+        assert_eq!(cluster.psql(&format!("SHOW {name}")).unwrap(), value, "{name}");
+    }
+    assert_eq!(
+        cluster.psql("SELECT count(*) FROM pg_extension WHERE extname IN ('pgcrypto','pgaudit')").unwrap(),
+        "2"
+    );
+    assert!(plan_changes(&cluster, &pki).is_empty(), "a second apply must have nothing to do");
+    let mode = crate::support::mode(&cluster.data_dir().join("server.key"));
+    assert_eq!(mode, 0o600);
+
+    // pgaudit writes AUDIT lines for DDL and role statements.
+    cluster
+        .psql("CREATE TABLE audited (id int); CREATE ROLE carol; GRANT SELECT ON audited TO carol;")
+        .unwrap();
+    let log_dir = cluster.data_dir().join("log");
+    let logs: String = fs::read_dir(&log_dir)
+        .unwrap()
+        .map(|e| fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect();
+    assert!(logs.contains("AUDIT: SESSION") && logs.contains(",DDL,CREATE TABLE,"), "no DDL audit line");
+    assert!(logs.contains(",ROLE,CREATE ROLE,") && logs.contains(",ROLE,GRANT,"), "no ROLE audit line");
+
+    // Revocation reaches the server through apply.
+    pki.ok(&["pki", "revoke", "--cert", &pki.p("clients/bob/client.crt")]);
+    let changes = plan_changes(&cluster, &pki);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+    assert!(ok && text.contains("server reloaded"), "{text}");
+    let revoked = connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full");
+    assert!(!revoked.ok && revoked.stderr.contains("certificate revoked"), "{}", revoked.stderr);
+    assert!(connect(&cluster, &pki, "alice", "clients/alice/client", "verify-full").ok);
+}
+
+#[test]
+fn plan_changes_nothing_and_shows_diffs() {
+    let (pki, cluster) = fresh();
+    let before = fs::read(cluster.data_dir().join("postgresql.conf")).unwrap();
+    let (ok, text) = apply(&cluster, &pki, &["--plan"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("+ssl = on") && text.contains("cert clientcert=verify-full map=pgharden"),
+        "{text}"
+    );
+    assert!(text.contains("will be restarted"), "{text}");
+    assert_eq!(fs::read(cluster.data_dir().join("postgresql.conf")).unwrap(), before);
+    assert!(!cluster.data_dir().join("server.key").exists());
+    let (ok, text) = apply(&cluster, &pki, &[]);
+    assert!(!ok && text.contains("--yes"), "no terminal, no --yes: refuse: {text}");
+}
+
+/// The server already has a broken line in postgresql.conf it has not loaded: the server's own
+/// check of the new files catches it, every file goes back, and the cluster keeps running as before.
+#[test]
+fn an_invalid_setting_is_refused_and_rolled_back() {
+    let (pki, cluster) = fresh();
+    cluster.append_conf("work_mem = 'lots'\n").unwrap();
+    let conf_before = fs::read(cluster.data_dir().join("postgresql.conf")).unwrap();
+    let hba_before = fs::read(cluster.data_dir().join("pg_hba.conf")).unwrap();
+    let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("work_mem") && text.contains("every file was restored"), "{text}");
+    assert_eq!(fs::read(cluster.data_dir().join("postgresql.conf")).unwrap(), conf_before);
+    assert_eq!(fs::read(cluster.data_dir().join("pg_hba.conf")).unwrap(), hba_before);
+    assert!(!cluster.data_dir().join("server.key").exists(), "a new file is removed on rollback");
+    assert_eq!(cluster.psql("SHOW ssl").unwrap(), "off");
+}
+
+/// A server key that PostgreSQL could not load is refused before anything is touched.
+#[test]
+fn an_unusable_key_file_is_refused_before_any_change() {
+    let (pki, cluster) = fresh();
+    fs::write(pki.path("servers/localhost/server.key"), "-----BEGIN PRIVATE KEY-----\nAAAA\n").unwrap();
+    let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+    assert!(!ok && text.contains("servers/localhost/server.key"), "{text}");
+    assert!(!cluster.data_dir().join("server.crt").exists());
+    assert_eq!(cluster.psql("SELECT 1").unwrap(), "1");
+}
+
+/// A restart that fails (the logging collector cannot create its directory) ends with the old
+/// files back and the server started on them.
+#[test]
+fn a_failed_restart_is_rolled_back_and_the_server_started_again() {
+    let (pki, cluster) = fresh();
+    cluster.write_file("log", b"not a directory\n", 0o600).unwrap();
+    let conf_before = fs::read(cluster.data_dir().join("postgresql.conf")).unwrap();
+    let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("pg_ctl restart") && text.contains("runs on its previous configuration"), "{text}");
+    assert_eq!(fs::read(cluster.data_dir().join("postgresql.conf")).unwrap(), conf_before);
+    assert_eq!(cluster.psql("SHOW logging_collector").unwrap(), "off");
+}
+
+/// Killed at any moment, apply leaves files that the next apply finishes.
+#[test]
+fn an_interrupted_apply_is_repaired_by_the_next() {
+    let (pki, cluster) = fresh();
+    for delay in [40u64, 400] {
+        let mut child = pgharden()
+            .args(["apply", "--pgdata", cluster.data_dir().to_str().unwrap(), "--pki", &pki.p(""), "--yes"])
+            .args(HOSTS)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        let _ = child.kill();
+        let _ = child.wait();
+        // A pg_ctl restart it started goes on by itself; wait for the server to answer.
+        wait_for_server(&cluster);
+        let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+        assert!(ok, "after a kill at {delay} ms: {text}");
+        assert!(plan_changes(&cluster, &pki).is_empty());
+        let leftovers: Vec<_> = fs::read_dir(cluster.data_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains("pgharden-tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+    assert!(connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full").ok);
+}
+
+fn wait_for_server(cluster: &Cluster) {
+    for _ in 0..200 {
+        if cluster.psql("SELECT 1").is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server did not come back: {}", cluster.log());
+}
