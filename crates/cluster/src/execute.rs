@@ -56,7 +56,16 @@ pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) ->
             "the server is not running; apply validates with the live server, so start it first",
         ));
     }
-    let stamp = time::OffsetDateTime::now_utc().unix_timestamp().to_string();
+    let now = time::OffsetDateTime::now_utc();
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
     let mut journal = Journal::new(stamp);
     for f in &plan.files {
         if let Some(dir) = f.path.parent() {

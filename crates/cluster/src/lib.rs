@@ -6,6 +6,7 @@
 //! (that is `pgharden-pki`).
 
 pub mod db;
+pub mod demo;
 pub mod discover;
 mod error;
 pub mod execute;

@@ -23,6 +23,14 @@ pub enum Command {
     /// Certificates: the STIG Appendix G root CA, server and client intermediate CAs, leaves, CRLs.
     #[command(subcommand)]
     Pki(PkiCommand),
+    /// The whole job on a throwaway local cluster: initdb, PKI, apply, and proof that it holds.
+    #[command(after_help = "\
+Creates DIR/data (a new cluster, owned by `postgres` when run as root), DIR/run (its socket) and
+DIR/pki (the Appendix G hierarchy; CA keys NOT encrypted: it is a demo), starts the server on
+127.0.0.1, applies the stig profile, and then proves it: a verify-full connection with a client
+certificate works, while plaintext and TLS without a certificate are refused. Run it again to reuse
+the same cluster. It prints the psql command to connect, and how to stop the server.")]
+    Quickstart(QuickstartArgs),
     /// Take a cluster to the STIG / mutual-TLS posture: plan, write with backups, validate, reload or restart.
     #[command(after_help = "\
 What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
@@ -57,6 +65,16 @@ Example:
     },
     /// Print the man page (roff) to standard output.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct QuickstartArgs {
+    /// Where the demo lives.
+    #[arg(long, default_value = "pgharden-demo", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// TCP port on 127.0.0.1 (default: the first free one from 5433).
+    #[arg(long)]
+    pub port: Option<u16>,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Pki(cmd) => cmd::pki::run(cmd),
         Command::Client(args) => cmd::client::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),
+        Command::Quickstart(args) => cmd::quickstart::run(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pgharden", &mut out);

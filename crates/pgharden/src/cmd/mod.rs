@@ -3,3 +3,4 @@
 pub mod apply;
 pub mod client;
 pub mod pki;
+pub mod quickstart;

@@ -7,4 +7,5 @@ mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;
 mod pki_postgres;
+mod quickstart;
 mod support;

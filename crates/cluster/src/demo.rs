@@ -1,0 +1,185 @@
+//! A throwaway local cluster for `pgharden quickstart`: find the server binaries, initdb, start.
+//!
+//! Owns: choosing the PostgreSQL installation (Debian's /usr/lib/postgresql/N/bin, newest first, or
+//! the `pg_ctl` on PATH), creating the cluster as an unprivileged account when run as root (initdb
+//! refuses root), with peer authentication for its owner, and starting it on a loopback port with a
+//! socket directory of its own. Must not: touch any other cluster.
+
+use std::fs;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nix::unistd::{Uid, User};
+
+use crate::error::{Error, Result};
+use crate::owner::Owner;
+
+/// The account a root-run quickstart gives the cluster to.
+pub const DEMO_OS_USER: &str = "postgres";
+
+/// A local demo cluster's layout under its directory.
+#[derive(Debug, Clone)]
+pub struct Demo {
+    pub dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub socket_dir: PathBuf,
+    pub bindir: PathBuf,
+    pub port: u16,
+    pub owner: Owner,
+}
+
+/// The newest server installation: Debian's versioned directories, else `pg_ctl` on PATH.
+pub fn find_bindir() -> Result<PathBuf> {
+    let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|e| {
+                    let major = e.file_name().to_string_lossy().parse().ok()?;
+                    let bin = e.path().join("bin");
+                    bin.join("initdb").exists().then_some((major, bin))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    debian.sort();
+    if let Some((_, bin)) = debian.pop() {
+        return Ok(bin);
+    }
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path).find(|d| d.join("pg_ctl").exists() && d.join("initdb").exists())
+        })
+        .ok_or_else(|| {
+            Error::bad(
+                "/usr/lib/postgresql",
+                "no PostgreSQL server found; install one (Debian: apt-get install postgresql-15)",
+            )
+        })
+}
+
+/// The account the demo cluster runs as: `postgres` when we are root, else ourselves.
+fn demo_owner() -> Result<Owner> {
+    let user = if Uid::effective().is_root() {
+        User::from_name(DEMO_OS_USER).ok().flatten().ok_or_else(|| {
+            Error::bad("/etc/passwd", format!("running as root needs an unprivileged `{DEMO_OS_USER}` account (initdb refuses root); create it with `useradd --system {DEMO_OS_USER}`"))
+        })?
+    } else {
+        User::from_uid(Uid::effective())
+            .ok()
+            .flatten()
+            .ok_or_else(|| Error::bad("/etc/passwd", "the current user has no passwd entry"))?
+    };
+    Ok(Owner { name: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw() })
+}
+
+/// The port an existing demo cluster uses: its running server's, else its last start's.
+pub fn existing_port(dir: &Path) -> Option<u16> {
+    let data = dir.join("data");
+    if let Ok(Some(pm)) = crate::postmaster::Postmaster::read(&data) {
+        return Some(pm.port);
+    }
+    let opts = fs::read_to_string(data.join("postmaster.opts")).ok()?;
+    let words: Vec<&str> = opts.split_whitespace().map(|w| w.trim_matches('"')).collect();
+    words.windows(2).find(|w| w[0] == "-p").and_then(|w| w[1].parse().ok())
+}
+
+/// The first port from 5433 on that nobody listens to on loopback.
+pub fn free_port() -> Result<u16> {
+    (5433..5533)
+        .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
+        .ok_or_else(|| Error::bad("127.0.0.1", "no free port between 5433 and 5532; pass --port"))
+}
+
+impl Demo {
+    /// The layout under `dir` (nothing is created yet).
+    pub fn at(dir: &Path, port: u16) -> Result<Demo> {
+        let dir = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            std::env::current_dir().map_err(|e| Error::io(".", e))?.join(dir)
+        };
+        Ok(Demo {
+            data_dir: dir.join("data"),
+            socket_dir: dir.join("run"),
+            dir,
+            bindir: find_bindir()?,
+            port,
+            owner: demo_owner()?,
+        })
+    }
+
+    /// Whether the data directory was made before (quickstart then reuses it).
+    pub fn exists(&self) -> bool {
+        self.data_dir.join("PG_VERSION").exists()
+    }
+
+    /// initdb as the owner, with peer authentication for local connections.
+    pub fn init(&self) -> Result<()> {
+        fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        // The owner must be able to reach data/ and run/ below a directory root may own.
+        let mode = fs::metadata(&self.dir).map_err(|e| Error::io(&self.dir, e))?.permissions().mode();
+        if mode & 0o011 != 0o011 && self.owner.needs_switch() {
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(mode | 0o711))
+                .map_err(|e| Error::io(&self.dir, e))?;
+        }
+        for dir in [&self.data_dir, &self.socket_dir] {
+            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| Error::io(dir, e))?;
+            std::os::unix::fs::chown(dir, Some(self.owner.uid), Some(self.owner.gid))
+                .map_err(|e| Error::io(dir, e))?;
+        }
+        let mut cmd = self.owner.command(self.bindir.join("initdb"));
+        cmd.arg("-D").arg(&self.data_dir).args([
+            "-U",
+            &self.owner.name,
+            "--auth-local=peer",
+            "--auth-host=scram-sha-256",
+        ]);
+        cmd.args(["--encoding=UTF8", "--locale=C.UTF-8"]);
+        run(cmd, "initdb")
+    }
+
+    /// Start the server (if it is not running) on loopback and the private socket directory.
+    pub fn start(&self) -> Result<()> {
+        if crate::postmaster::Postmaster::read(&self.data_dir)?.is_some() {
+            return Ok(());
+        }
+        let mut cmd = self.owner.command(self.bindir.join("pg_ctl"));
+        cmd.arg("start").arg("-D").arg(&self.data_dir).args(["-w", "-t", "60", "-s", "-l"]);
+        cmd.arg(self.data_dir.join(crate::execute::PG_CTL_LOG));
+        cmd.arg("-o").arg(format!(
+            "-p {} -k '{}' -c listen_addresses=127.0.0.1",
+            self.port,
+            self.socket_dir.display()
+        ));
+        run(cmd, "pg_ctl start")
+    }
+
+    /// The command that stops the demo server, for the user to copy.
+    pub fn stop_command(&self) -> String {
+        let pg_ctl = self.bindir.join("pg_ctl");
+        let base = format!("{} stop -D {}", pg_ctl.display(), self.data_dir.display());
+        if self.owner.needs_switch() { format!("runuser -u {} -- {base}", self.owner.name) } else { base }
+    }
+}
+
+fn run(mut cmd: Command, what: &str) -> Result<()> {
+    let out = cmd.output().map_err(|e| Error::Command { command: what.into(), output: e.to_string() })?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(Error::Command {
+            command: what.into(),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+            .trim()
+            .to_string(),
+        })
+    }
+}

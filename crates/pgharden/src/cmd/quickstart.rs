@@ -1,0 +1,202 @@
+//! `pgharden quickstart`: the README's first command. Every step of the job on a local throwaway
+//! cluster, with a progress line per step, ending in proof and a psql command to try.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use pgharden_cluster::demo::{self, Demo};
+use pgharden_cluster::{ProfileOptions, Request, Session, Target};
+use pgharden_pgconn::{BlockingClient, Conninfo, Env};
+use pgharden_pki::{ClientRequest, InitOptions, Pki, ServerRequest};
+
+use crate::cli::QuickstartArgs;
+use crate::output::{self, Outcome};
+
+const HOSTS: [&str; 2] = ["localhost", "127.0.0.1"];
+const DEMO_ROLE: &str = "alice";
+
+/// A numbered step with a spinner on a terminal and a plain line otherwise.
+struct Steps {
+    total: usize,
+    done: usize,
+    terminal: bool,
+}
+
+impl Steps {
+    fn run<T>(&mut self, what: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        self.done += 1;
+        let label = format!("[{}/{}] {what}", self.done, self.total);
+        let bar = if self.terminal { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg}") {
+            bar.set_style(style);
+        }
+        bar.set_message(label.clone());
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        let start = Instant::now();
+        let result = f();
+        bar.finish_and_clear();
+        let mark = if result.is_ok() { output::good("ok") } else { output::bad("FAILED") };
+        anstream::eprintln!("{label} ... {mark} ({} ms)", start.elapsed().as_millis());
+        result
+    }
+}
+
+pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
+    let port = match args.port.or_else(|| demo::existing_port(&args.dir)) {
+        Some(p) => p,
+        None => demo::free_port()?,
+    };
+    let demo = Demo::at(&args.dir, port)?;
+    let mut steps = Steps { total: 7, done: 0, terminal: std::io::stderr().is_terminal() };
+    let pki_dir = demo.dir.join("pki");
+    let fresh = !demo.exists();
+    steps.run(
+        &format!("cluster in {} (PostgreSQL from {})", demo.data_dir.display(), demo.bindir.display()),
+        || {
+            if fresh {
+                demo.init()?;
+            }
+            demo.start().context("starting the demo server")
+        },
+    )?;
+    let pki = steps
+        .run("certificates: root CA, server and client intermediates, server and client leaves", || {
+            build_pki(&pki_dir, &demo)
+        })?;
+    let mut session = steps.run("discover the cluster and create the demo role", || {
+        let session = Session::open(Target::PgData(demo.data_dir.clone()))?;
+        let mut sql = session.connect("postgres")?;
+        sql.execute(&format!(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{DEMO_ROLE}') THEN CREATE ROLE {DEMO_ROLE} LOGIN; END IF; END $$"
+        ))?;
+        Ok(session)
+    })?;
+    let req = Request {
+        pki: pki_dir.clone(),
+        hosts: HOSTS.iter().map(|h| h.to_string()).collect(),
+        profile: ProfileOptions::default(),
+    };
+    let summary =
+        steps.run("apply the stig profile (TLS, pg_hba/pg_ident, logging, pgaudit, pgcrypto)", || {
+            let plan = session.plan(&pki, &req)?;
+            if plan.is_empty() {
+                return Ok("already applied".to_string());
+            }
+            let applied = session.apply(&plan)?;
+            let again = session.plan(&pki, &req)?;
+            if !again.is_empty() {
+                bail!("a second plan still finds changes:\n{}", again.render_text());
+            }
+            Ok(format!(
+                "{} files, {} SQL statements, {}",
+                applied.files.len(),
+                applied.sql.len(),
+                if applied.restarted { "restarted" } else { "reloaded" }
+            ))
+        })?;
+    let base = format!(
+        "host=localhost port={port} dbname=postgres user={DEMO_ROLE} sslrootcert={} sslcrl={}",
+        pki_dir.join("root/ca.crt").display(),
+        pki_dir.join("crls.pem").display()
+    );
+    let client = pki_dir.join("clients").join(DEMO_ROLE);
+    let with_cert = format!(
+        "{base} sslmode=verify-full sslcert={} sslkey={}",
+        client.join("client.crt").display(),
+        client.join("client.key").display()
+    );
+    let tls = steps.run("prove: verify-full with a client certificate connects", || {
+        let conn = connect(&with_cert)?;
+        let row = conn.query_one(
+            "SELECT current_user::text, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )?;
+        Ok(format!(
+            "{} over {} ({})",
+            row.get::<_, String>(0),
+            row.get::<_, String>(1),
+            row.get::<_, String>(2)
+        ))
+    })?;
+    let plain = steps.run("prove: plaintext is refused", || refused(&format!("{base} sslmode=disable")))?;
+    let certless = steps.run("prove: TLS without a client certificate is refused", || {
+        refused(&format!("{base} sslmode=verify-full sslcert=/nonexistent sslkey=/nonexistent"))
+    })?;
+    let uri = format!(
+        "postgresql://{DEMO_ROLE}@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={}&sslcert={}&sslkey={}&sslcrl={}",
+        pki_dir.join("root/ca.crt").display(),
+        client.join("client.crt").display(),
+        client.join("client.key").display(),
+        pki_dir.join("crls.pem").display()
+    );
+    output::print(&format!(
+        "\nThe demo cluster in {} has the STIG mutual-TLS posture ({summary}).\n\
+         \x20 {DEMO_ROLE} connected: {tls}\n\
+         \x20 plaintext refused: {plain}\n\
+         \x20 no certificate refused: {certless}\n\n\
+         Connect with psql:\n  psql '{uri}'\n\
+         Plan again (nothing to do):\n  pgharden apply --pgdata {} --pki {} --host localhost --host 127.0.0.1 --plan\n\
+         Stop the server:\n  {}\n",
+        demo.dir.display(),
+        demo.data_dir.display(),
+        pki_dir.display(),
+        demo.stop_command()
+    ))?;
+    Ok(Outcome::Success)
+}
+
+/// The demo PKI: unencrypted CA keys (said so), a server certificate for localhost, client
+/// certificates for the demo role and for the owner.
+fn build_pki(dir: &Path, demo: &Demo) -> anyhow::Result<Pki> {
+    let mut pki = if dir.join("ledger.json").exists() {
+        Pki::open(dir)?
+    } else {
+        Pki::init(dir, &InitOptions { organization: "pgharden demo".into(), ..Default::default() })?
+    };
+    let has = |pki: &Pki, name: &str| {
+        pki.list().iter().any(|l| l.entry.name == name && l.status == pgharden_pki::Status::Valid)
+    };
+    if !has(&pki, HOSTS[0]) {
+        pki.issue_server(
+            &ServerRequest {
+                hosts: HOSTS.iter().map(|h| h.to_string()).collect(),
+                force: true,
+                ..Default::default()
+            },
+            None,
+        )?;
+    }
+    for role in [DEMO_ROLE, demo.owner.name.as_str()] {
+        if !has(&pki, role) {
+            pki.issue_client(
+                &ClientRequest { role: role.to_string(), force: true, ..Default::default() },
+                None,
+            )?;
+        }
+    }
+    Ok(pki)
+}
+
+fn connect(conninfo: &str) -> anyhow::Result<BlockingClient> {
+    let settings = Conninfo::parse(conninfo)?.resolve(&Env::from_process())?;
+    Ok(BlockingClient::connect(&settings)?)
+}
+
+/// The server's refusal, which must come with SQLSTATE 28000 (invalid authorization).
+fn refused(conninfo: &str) -> anyhow::Result<String> {
+    match connect(conninfo) {
+        Ok(_) => bail!("the connection was accepted: the posture does not hold"),
+        Err(e) => {
+            let text = e.to_string();
+            let pg =
+                e.downcast_ref::<pgharden_pgconn::Error>().and_then(|e| e.sqlstate().map(str::to_string));
+            match pg.as_deref() {
+                Some("28000") => Ok(text.lines().next().unwrap_or_default().to_string()),
+                _ => bail!("refused, but not by pg_hba.conf: {text}"),
+            }
+        }
+    }
+}

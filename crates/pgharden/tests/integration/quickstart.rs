@@ -1,0 +1,83 @@
+//! `pgharden quickstart`, the README's main command, end to end: it must leave a running cluster
+//! with the posture it claims, and the psql command it prints must work as printed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::pgharden;
+
+/// Stops the demo server however the test ends.
+struct Stop(PathBuf);
+
+impl Drop for Stop {
+    fn drop(&mut self) {
+        let data = self.0.join("data");
+        if data.join("postmaster.pid").exists() {
+            let mut cmd = Command::new("/usr/lib/postgresql/15/bin/pg_ctl");
+            cmd.args(["stop", "-m", "immediate", "-s", "-D"]).arg(&data);
+            if nix::unistd::Uid::effective().is_root() {
+                use std::os::unix::process::CommandExt;
+                let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+                cmd.uid(pg.uid.as_raw()).gid(pg.gid.as_raw());
+            }
+            let _ = cmd.output();
+        }
+    }
+}
+
+fn quickstart(dir: &Path, port: u16) -> (bool, String, String) {
+    let out = pgharden()
+        .args(["quickstart", "--dir", dir.to_str().unwrap(), "--port", &port.to_string()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn quickstart_hardens_a_demo_cluster_and_proves_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let _stop = Stop(dir.clone());
+    let port = testcluster::free_port().unwrap();
+    let (ok, stdout, stderr) = quickstart(&dir, port);
+    assert!(ok, "{stdout}\n{stderr}");
+    for step in 1..=7 {
+        assert!(stderr.contains(&format!("[{step}/7]")), "{stderr}");
+    }
+    assert!(!stderr.contains('\u{1b}'), "no colour on a pipe: {stderr:?}");
+    assert!(stdout.contains("alice connected: alice over TLSv1.3"), "{stdout}");
+    assert!(stdout.contains("plaintext refused") && stdout.contains("no encryption"), "{stdout}");
+    assert!(
+        stdout.contains("no certificate refused") && stdout.contains("valid client certificate"),
+        "{stdout}"
+    );
+    let uri = stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("psql '"))
+        .unwrap()
+        .trim_end_matches('\'')
+        .to_string();
+    let psql = Command::new("psql")
+        .env("HOME", tmp.path())
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-d",
+            &uri,
+            "-c",
+            "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+        ])
+        .output()
+        .unwrap();
+    assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "alice|t");
+
+    // A second run reuses the cluster and finds nothing to change.
+    let (ok, stdout, stderr) = quickstart(&dir, port);
+    assert!(ok && stdout.contains("already applied"), "{stdout}\n{stderr}");
+}
