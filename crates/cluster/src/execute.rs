@@ -56,6 +56,7 @@ pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) ->
             "the server is not running; apply validates with the live server, so start it first",
         ));
     }
+    let _lock = ApplyLock::take(cluster)?;
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -112,6 +113,33 @@ pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) ->
         reloaded,
         sql: ran,
     })
+}
+
+/// One apply at a time per cluster: an exclusive lock on `PGDATA/pgharden.lock`, released on drop.
+struct ApplyLock(std::fs::File);
+
+impl ApplyLock {
+    fn take(cluster: &Cluster) -> Result<ApplyLock> {
+        use fs2::FileExt;
+        let path = cluster.data_dir.join("pgharden.lock");
+        // Read-only is enough for flock; a new lock file belongs to the cluster owner like the rest.
+        let file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(_) => {
+                crate::files::write_owned(&path, b"", 0o600, &cluster.owner)?;
+                std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?
+            }
+        };
+        file.try_lock_exclusive()
+            .map_err(|_| Error::bad(&path, "another pgharden apply is running on this cluster"))?;
+        Ok(ApplyLock(file))
+    }
+}
+
+impl Drop for ApplyLock {
+    fn drop(&mut self) {
+        let _ = fs2::FileExt::unlock(&self.0);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]

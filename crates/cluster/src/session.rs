@@ -48,6 +48,9 @@ impl Session {
                 let settings = Db::settings(c)?;
                 let mut db = Db::remote(&settings)?;
                 remote = Some(settings);
+                // The files are local and written as the owner, so the owner's socket is reachable
+                // too; it is used from here on because apply may well change how the CONNINFO's
+                // connection authenticates (a password line replaced by `cert`).
                 let superuser = db.value("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")?;
                 if superuser.as_deref() != Some("t") {
                     return Err(Error::Rejected {
@@ -58,6 +61,12 @@ impl Session {
                 discover::from_server(None, &mut db)?
             }
         };
+        if remote.is_some() && cluster.postmaster.is_some() && cluster.owner.can_act_as() {
+            let owner = cluster.owner.name.clone();
+            if Db::local(&cluster, &owner, "postgres").is_ok() {
+                remote = None;
+            }
+        }
         Ok(Session { cluster, remote })
     }
 

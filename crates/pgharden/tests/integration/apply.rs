@@ -202,7 +202,8 @@ fn an_interrupted_apply_is_repaired_by_the_next() {
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill();
         let _ = child.wait();
-        // A pg_ctl restart it started goes on by itself; wait for the server to answer.
+        // A pg_ctl restart it started goes on by itself: wait for it, then for the server.
+        wait_for_pg_ctl(cluster.data_dir());
         wait_for_server(&cluster);
         let (ok, text) = apply(&cluster, &pki, &["--yes"]);
         assert!(ok, "after a kill at {delay} ms: {text}");
@@ -217,6 +218,22 @@ fn an_interrupted_apply_is_repaired_by_the_next() {
     assert!(connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full").ok);
 }
 
+fn wait_for_pg_ctl(data_dir: &std::path::Path) {
+    let needle = data_dir.to_string_lossy().into_owned();
+    for _ in 0..600 {
+        let running = fs::read_dir("/proc").unwrap().flatten().any(|p| {
+            let cmdline = fs::read(p.path().join("cmdline")).unwrap_or_default();
+            let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            text.contains("pg_ctl") && text.contains(&needle)
+        });
+        if !running {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("pg_ctl did not finish");
+}
+
 fn wait_for_server(cluster: &Cluster) {
     for _ in 0..200 {
         if cluster.psql("SELECT 1").is_ok() {
@@ -225,4 +242,127 @@ fn wait_for_server(cluster: &Cluster) {
         std::thread::sleep(Duration::from_millis(50));
     }
     panic!("the server did not come back: {}", cluster.log());
+}
+
+/// Configuration outside PGDATA, as Debian keeps it (/etc/postgresql/N/NAME): apply finds it through
+/// the running server and edits it there; the TLS files still go to PGDATA.
+#[test]
+fn configuration_kept_outside_pgdata_is_found_and_edited_in_place() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let pki = TestPki::new("p256");
+    let etc_root = tempfile::tempdir().unwrap();
+    fs::set_permissions(etc_root.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let etc = etc_root.path().join("main");
+    fs::create_dir(&etc).unwrap();
+    let opts = testcluster::ClusterOptions::for_tests()
+        .unwrap()
+        .setting("config_file", etc.join("postgresql.conf").to_str().unwrap());
+    let mut cluster = Cluster::init(opts).unwrap();
+    let owner = cluster.os_user().clone();
+    std::os::unix::fs::chown(&etc, Some(owner.uid), Some(owner.gid)).unwrap();
+    for name in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
+        fs::rename(cluster.data_dir().join(name), etc.join(name)).unwrap();
+    }
+    let mut conf = fs::read_to_string(etc.join("postgresql.conf")).unwrap();
+    conf.push_str(&format!(
+        "hba_file = '{}'\nident_file = '{}'\n",
+        etc.join("pg_hba.conf").display(),
+        etc.join("pg_ident.conf").display()
+    ));
+    fs::write(etc.join("postgresql.conf"), conf).unwrap();
+    cluster.start_server().unwrap();
+    cluster.psql("CREATE ROLE bob LOGIN").unwrap();
+
+    let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+    assert!(ok, "{text}");
+    assert!(fs::read_to_string(etc.join("postgresql.conf")).unwrap().contains("ssl = on"));
+    assert!(fs::read_to_string(etc.join("pg_hba.conf")).unwrap().contains("map=pgharden"));
+    assert!(!cluster.data_dir().join("postgresql.conf").exists());
+    assert!(cluster.data_dir().join("server.key").exists());
+    assert_eq!(cluster.psql("SHOW hba_file").unwrap(), etc.join("pg_hba.conf").display().to_string());
+    assert!(connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full").ok);
+}
+
+/// The cluster owner can run apply itself (no root), with a PKI it can read.
+#[test]
+fn the_cluster_owner_can_apply_without_root() {
+    use std::os::unix::process::CommandExt;
+
+    let (pki, cluster) = fresh();
+    let owner = cluster.os_user().clone();
+    for entry in walk(&pki.tmp.path().to_path_buf()) {
+        std::os::unix::fs::chown(&entry, Some(owner.uid), Some(owner.gid)).unwrap();
+    }
+    let out = pgharden()
+        .args(["apply", "--pgdata", cluster.data_dir().to_str().unwrap(), "--pki", &pki.p(""), "--yes"])
+        .args(HOSTS)
+        .env("HOME", pki.tmp.path())
+        .uid(owner.uid)
+        .gid(owner.gid)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full").ok);
+}
+
+fn walk(dir: &std::path::PathBuf) -> Vec<std::path::PathBuf> {
+    let mut out = vec![dir.clone()];
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+/// A CONNINFO instead of --pgdata: discovery through that connection; afterwards the same cluster is
+/// reached with a client certificate (the password/trust way in is gone).
+#[test]
+fn apply_through_a_conninfo_then_plan_through_a_certificate() {
+    let (pki, cluster) = fresh();
+    pki.ok(&["pki", "client", "--role", "postgres"]);
+    let trust = format!(
+        "host={} port={} user=postgres dbname=postgres",
+        cluster.socket_dir().display(),
+        cluster.port()
+    );
+    let out = pgharden().args(["apply", &trust, "--pki", &pki.p(""), "--yes"]).args(HOSTS).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cert = format!(
+        "host=localhost port={} user=postgres dbname=postgres sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+        cluster.port(),
+        pki.p("root/ca.crt"),
+        pki.p("clients/postgres/client.crt"),
+        pki.p("clients/postgres/client.key")
+    );
+    let out = pgharden()
+        .args(["apply", &cert, "--pki", &pki.p(""), "--plan", "--json"])
+        .args(HOSTS)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["changes"], serde_json::json!([]));
+}
+
+#[test]
+fn syslog_replaces_the_log_files_when_asked() {
+    let (pki, cluster) = fresh();
+    let (ok, text) = apply(&cluster, &pki, &["--plan", "--syslog"]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("+log_destination = 'syslog'") && text.contains("+syslog_facility = 'LOCAL0'"),
+        "{text}"
+    );
+    assert!(!text.contains("+logging_collector"), "{text}");
 }
