@@ -196,3 +196,19 @@ fn nasty_pg_ident_conf() {
         RoleMatch::Role("+operators".into())
     );
 }
+
+/// RHEL keeps its configuration in PGDATA, made by initdb with `ident` for TCP and `peer` locally,
+/// and its packages turn the logging collector on with weekday log files.
+#[test]
+fn rhel_15_style_data_directory() {
+    let dir = corpus().join("rhel-15");
+    let tree =
+        ConfTree::load_with_auto_conf(dir.join("postgresql.conf"), dir.join("postgresql.auto.conf")).unwrap();
+    assert_eq!(tree.get("logging_collector"), Some("on"));
+    assert_eq!(tree.get("log_filename"), Some("postgresql-%a.log"));
+    let hba = HbaFile::load(dir.join("pg_hba.conf")).unwrap();
+    let rules: Vec<_> = hba.rules().cloned().collect();
+    assert!(rules.iter().any(|r| r.method == Method::Ident));
+    let tcp = Connection::tcp("postgres", "alice", "127.0.0.1".parse().unwrap());
+    assert_eq!(hba::evaluate(&rules, &tcp).outcome, Outcome::Authenticate(Method::Ident));
+}

@@ -80,7 +80,12 @@ fn apply_takes_a_fresh_cluster_to_mutual_tls_and_stays_there() {
     );
     assert!(!no_cert.ok && no_cert.stderr.contains("valid client certificate"), "{}", no_cert.stderr);
 
-    // Every documented setting is in force.
+    // Every setting of the profile is in force, as SHOW reports it.
+    let profile = pgharden_cluster::ProfileOptions { pgaudit_installed: true, ..Default::default() };
+    for wanted in pgharden_cluster::profile::settings(&profile, 15) {
+        let value = wanted.value.trim_matches('\'');
+        assert_eq!(cluster.psql(&format!("SHOW {}", wanted.name)).unwrap(), value, "{}", wanted.name);
+    }
     for (name, value) in [
         ("ssl", "on"),
         ("ssl_min_protocol_version", "TLSv1.2"),
