@@ -9,12 +9,11 @@ use std::fs;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use nix::unistd::{Uid, User};
 
 use crate::error::{Error, Result};
-use crate::owner::Owner;
+use crate::owner::{Owner, run};
 
 /// The account a root-run quickstart gives the cluster to.
 pub const DEMO_OS_USER: &str = "postgres";
@@ -163,23 +162,5 @@ impl Demo {
         let pg_ctl = self.bindir.join("pg_ctl");
         let base = format!("{} stop -D {}", pg_ctl.display(), self.data_dir.display());
         if self.owner.needs_switch() { format!("runuser -u {} -- {base}", self.owner.name) } else { base }
-    }
-}
-
-fn run(mut cmd: Command, what: &str) -> Result<()> {
-    let out = cmd.output().map_err(|e| Error::Command { command: what.into(), output: e.to_string() })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(Error::Command {
-            command: what.into(),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .trim()
-            .to_string(),
-        })
     }
 }

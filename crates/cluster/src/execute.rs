@@ -288,7 +288,7 @@ fn restart(cluster: &Cluster) -> Result<()> {
 }
 
 fn pg_ctl(cluster: &Cluster, action: &str) -> Result<()> {
-    let mut cmd = if let Some((version, name)) = debian_cluster(cluster) {
+    let cmd = if let Some((version, name)) = debian_cluster(cluster) {
         let mut c = Command::new("pg_ctlcluster");
         c.args([&version, &name, action, "--", "-w", "-t", "120"]);
         c
@@ -312,22 +312,7 @@ fn pg_ctl(cluster: &Cluster, action: &str) -> Result<()> {
         }
         c
     };
-    let out =
-        cmd.output().map_err(|e| Error::Command { command: format!("{cmd:?}"), output: e.to_string() })?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(Error::Command {
-            command: format!("pg_ctl {action}"),
-            output: format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-            .trim()
-            .to_string(),
-        })
-    }
+    crate::owner::run(cmd, &format!("pg_ctl {action}"))
 }
 
 /// The arguments of the server's last start, from `PGDATA/postmaster.opts` (already shell-quoted by

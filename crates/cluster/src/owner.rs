@@ -57,3 +57,13 @@ impl Owner {
         cmd
     }
 }
+
+/// Run a server tool to completion; a failure carries what it printed.
+pub fn run(mut cmd: Command, what: &str) -> Result<()> {
+    let out = cmd.output().map_err(|e| Error::Command { command: what.into(), output: e.to_string() })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let printed = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Err(Error::Command { command: what.into(), output: printed.trim().to_string() })
+}
