@@ -122,7 +122,11 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
     }
     if opts.pgaudit_installed {
         out.extend([
-            w("pgaudit.log", q("ddl, role, read"), "Appendix B 2.2.2.1: audit DDL, role changes and reads"),
+            w(
+                "pgaudit.log",
+                q("ddl, role, read, write"),
+                "Appendix B 2.2.2.1 (ddl, role, read) plus write, which the STIG's audit rules check",
+            ),
             w("pgaudit.log_catalog", "on", "Appendix B 2.2.2.1"),
             w("pgaudit.log_level", q("log"), "Appendix B 2.2.2.1"),
             w("pgaudit.log_parameter", "on", "Appendix B 2.2.2.1"),

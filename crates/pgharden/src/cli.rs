@@ -47,6 +47,31 @@ Examples:
   pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1.example.com --plan
   sudo pgharden apply --pgdata /var/lib/pgsql/15/data --pki pki --host db1 --allow 10.0.0.0/8 --yes")]
     Apply(ApplyArgs),
+    /// Prove the posture: every automatable STIG rule, judged on files, settings and the live server.
+    #[command(after_help = "\
+Rules come from pgharden's catalogue of the PostgreSQL STIGs (PGS9 V2R5, Crunchy Data CD12 V3R1 and
+CD16 V1R1, linked by SRG). Each finding is PASS, FAIL, NOT CHECKED (the evidence could not be had:
+no superuser, no file access, no TCP listener; never counted as a pass) or MANUAL (a person must
+judge; the finding says what to look at). Host rules (FIPS mode) are reported in their own area;
+--scope cluster leaves them out.
+
+Exit codes: 0 nothing failed at or above --fail-on, 1 something did, 2 the audit could not run.
+
+Examples:
+  sudo pgharden audit --pgdata /var/lib/postgresql/15/main
+  pgharden audit 'host=db1 user=auditor sslmode=verify-full' --format sarif --output pgharden.sarif
+  pgharden audit --pgdata $PGDATA --format ckl --benchmark U_CD_Postgres_16_STIG_V1R1_Manual-xccdf.xml -o db1.ckl")]
+    Audit(AuditArgs),
+    /// What the network says about a server, without credentials: TLS versions, certificates, pg_hba answers.
+    #[command(after_help = "\
+Sends an SSLRequest and a GSSENCRequest, offers TLS 1.0 to 1.3 one at a time, fetches the served
+certificate chain (checked against --sslrootcert under verify-ca and verify-full), tries direct TLS
+(PostgreSQL 17+), and starts up as --user/--dbname in plaintext and over TLS without a client
+certificate to see whether pg_hba.conf refuses. No password is ever sent.
+
+Example:
+  pgharden probe db1.example.com:5432 --sslrootcert pki/root/ca.crt")]
+    Probe(ProbeArgs),
     /// Install a role's certificate for libpq: ~/.postgresql/{root.crt,postgresql.crt,postgresql.key,root.crl}.
     #[command(after_help = "\
 Every file is written with mode 0600 in a 0700 directory, owned by the owner of the home directory
@@ -65,6 +90,74 @@ Example:
     },
     /// Print the man page (roff) to standard output.
     Man,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+    Sarif,
+    Ckl,
+}
+
+/// Severity thresholds for the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    Low,
+    Medium,
+    High,
+}
+
+/// Audit scopes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuditScope {
+    All,
+    Cluster,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// A connection (libpq keyword string or URI); or --pgdata, or both.
+    pub conninfo: Option<String>,
+    /// The cluster's data directory (file checks; connects as its owner through the socket).
+    #[arg(long, value_name = "DIR")]
+    pub pgdata: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// The XCCDF benchmark a `--format ckl` checklist is built from.
+    #[arg(long, value_name = "XCCDF", required_if_eq("format", "ckl"))]
+    pub benchmark: Option<PathBuf>,
+    /// Exit with 1 when a rule of this severity or higher fails.
+    #[arg(long, value_enum, default_value = "low")]
+    pub fail_on: FailOn,
+    /// `cluster` leaves out rules about the host (FIPS mode, packages).
+    #[arg(long, value_enum, default_value = "all")]
+    pub scope: AuditScope,
+    /// Write the report here instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Skip the network probe.
+    #[arg(long)]
+    pub no_probe: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// HOST or HOST:PORT (default port 5432); IPv6 as [ADDR]:PORT.
+    pub target: String,
+    /// A root certificate to check the served chain against (verify-ca and verify-full).
+    #[arg(long, value_name = "FILE")]
+    pub sslrootcert: Option<PathBuf>,
+    /// The user the startup probes name (no password is sent).
+    #[arg(long, default_value = "postgres")]
+    pub user: String,
+    /// The database the startup probes name.
+    #[arg(long, default_value = "postgres")]
+    pub dbname: String,
+    /// Print the facts as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -32,6 +32,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Client(args) => cmd::client::run(&args),
         Command::Apply(args) => cmd::apply::run(&args),
         Command::Quickstart(args) => cmd::quickstart::run(&args),
+        Command::Audit(args) => cmd::audit::run(&args),
+        Command::Probe(args) => cmd::probe::run(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pgharden", &mut out);

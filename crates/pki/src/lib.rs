@@ -33,4 +33,4 @@ pub use error::{Error, Result};
 pub use install::{ClientInstall, Installed, connection_uri, install_client};
 pub use key::{KeyType, Passphrase};
 pub use ledger::{Entry, Kind, Ledger, Reason};
-pub use verify::{Purpose, Report, Trust, verify_file};
+pub use verify::{Purpose, Report, Trust, verify_chain, verify_file};

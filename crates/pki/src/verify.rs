@@ -153,6 +153,22 @@ pub fn verify_file(trust: &Trust, file: &Path, purpose: Purpose, host: Option<&s
     verify_der(trust, file, &leaf_der, &intermediates, purpose, host, OffsetDateTime::now_utc())
 }
 
+/// Verify a chain as a TLS peer sent it (DER, leaf first), as [`verify_file`] does for a file.
+pub fn verify_chain(
+    trust: &Trust,
+    origin: &Path,
+    chain: &[Vec<u8>],
+    purpose: Purpose,
+    host: Option<&str>,
+) -> Result<Report> {
+    let Some((leaf, rest)) = chain.split_first() else {
+        return Err(Error::bad_file(origin, "no certificate was sent"));
+    };
+    let mut intermediates = trust.intermediates.clone();
+    intermediates.extend(rest.iter().cloned());
+    verify_der(trust, origin, leaf, &intermediates, purpose, host, OffsetDateTime::now_utc())
+}
+
 fn verify_der(
     trust: &Trust,
     file: &Path,

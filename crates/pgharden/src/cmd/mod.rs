@@ -1,6 +1,8 @@
 //! One module per top-level command.
 
 pub mod apply;
+pub mod audit;
 pub mod client;
 pub mod pki;
+pub mod probe;
 pub mod quickstart;

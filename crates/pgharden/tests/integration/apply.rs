@@ -98,7 +98,7 @@ fn apply_takes_a_fresh_cluster_to_mutual_tls_and_stays_there() {
         ("log_file_mode", "0600"),
         ("log_timezone", "UTC"),
         ("shared_preload_libraries", "pgaudit"),
-        ("pgaudit.log", "ddl, role, read"),
+        ("pgaudit.log", "ddl, role, read, write"),
     ] {
         assert_eq!(cluster.psql(&format!("SHOW {name}")).unwrap(), value, "{name}");
     }

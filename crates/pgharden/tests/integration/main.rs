@@ -3,6 +3,7 @@
 //! and PostgreSQL clusters started by `testcluster`. One test binary; `support` is the shared harness.
 
 mod apply;
+mod audit;
 mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;

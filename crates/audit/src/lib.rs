@@ -1,0 +1,14 @@
+//! `pgharden audit`: the STIG rule catalogue, evidence, findings and reports.
+
+pub mod catalogue;
+pub mod check_id;
+pub mod checks;
+pub mod evidence;
+pub mod gather;
+pub mod model;
+pub mod network;
+pub mod report;
+pub mod run;
+
+pub use check_id::CheckId;
+pub use model::{Area, Finding, Report, Scope, Severity, Status, StigIds, Target};

@@ -1,0 +1,104 @@
+//! What an audit produces: findings against catalogue rules, and the report that carries them.
+//!
+//! Owns: the types every other module of the crate shares (rule references, statuses, findings,
+//! the report and its versioned JSON schema). Must not: gather evidence or render.
+
+use serde::{Deserialize, Serialize};
+
+/// The JSON schema version of [`Report`]; bumped on incompatible change.
+pub const REPORT_FORMAT: u32 = 1;
+
+/// STIG severity (CAT I = high, CAT II = medium, CAT III = low).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+/// The area a rule belongs to; the text report groups by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Area {
+    Tls,
+    Authentication,
+    Logging,
+    Audit,
+    Encryption,
+    Files,
+    Privileges,
+    Host,
+    Other,
+}
+
+/// Whether a rule is about the cluster or about the host it runs on (FIPS mode, packages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Cluster,
+    Host,
+}
+
+/// The outcome of one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// The evidence shows the requirement is met.
+    Pass,
+    /// The evidence shows it is not.
+    Fail,
+    /// The check could not be decided (no superuser, no file access, server down): never a pass.
+    NotChecked,
+    /// A person must judge; the finding says what to look at.
+    Manual,
+}
+
+/// The same requirement in the three STIG families (PGS9 / CD12 / CD16 ids, e.g. `PGS9-00-011600`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StigIds {
+    pub srg: String,
+    pub pgs9: Option<String>,
+    pub cd12: Option<String>,
+    pub cd16: Option<String>,
+}
+
+/// One rule's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// pgharden's rule id (stable).
+    pub rule: String,
+    pub title: String,
+    pub area: Area,
+    pub scope: Scope,
+    pub severity: Severity,
+    pub stig: StigIds,
+    pub status: Status,
+    /// What was looked at and what it said (file:line, setting values, server answers).
+    pub evidence: Vec<String>,
+    /// What `pgharden apply` would change, or the SQL/command to run, when the rule fails.
+    pub fix: Option<String>,
+}
+
+/// A whole audit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    pub format: u32,
+    pub tool: String,
+    pub version: String,
+    /// RFC 3339 UTC.
+    pub generated_at: String,
+    /// What was audited: data directory, host:port, server version.
+    pub target: Target,
+    pub findings: Vec<Finding>,
+}
+
+/// The audited cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub data_dir: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub server_version: Option<String>,
+    pub host_name: Option<String>,
+}

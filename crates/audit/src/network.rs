@@ -1,0 +1,238 @@
+//! What the network says, without credentials: the facts `pgharden probe` prints and the network
+//! rules of the audit judge.
+//!
+//! Owns: running the `pgharden-wire` probes against one server and summarising them — the
+//! SSLRequest and GSSENCRequest answers, which TLS versions are accepted, the negotiated version and
+//! suite, the chain served (expiry, key, signature, SANs) and whether it verifies against a root
+//! under verify-ca and verify-full, direct TLS (PostgreSQL 17+), and whether pg_hba.conf refuses a
+//! plaintext startup and a TLS startup without a client certificate. No password is ever sent.
+//! Must not: judge STIG rules (that is `checks`).
+
+use std::path::{Path, PathBuf};
+
+use pgharden_wire::{DirectTlsAnswer, StartupAnswer, StartupReply, Target, TlsVersionName, VersionOutcome};
+use serde::Serialize;
+
+use crate::evidence::NetworkFacts;
+
+/// The certificate chain as served, explained.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainFacts {
+    pub negotiated_version: String,
+    pub cipher_suite: String,
+    /// `pgharden pki show` of the chain, in words.
+    pub certificates: String,
+    /// verify-ca / verify-full outcomes against `--sslrootcert`, when given.
+    pub verify_ca: Option<String>,
+    pub verify_full: Option<String>,
+}
+
+/// Everything `pgharden probe` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeReport {
+    pub format: u32,
+    pub target: String,
+    pub ssl_request: String,
+    pub gssenc_request: String,
+    pub tls_versions: Vec<(String, String)>,
+    pub chain: Option<ChainFacts>,
+    pub chain_error: Option<String>,
+    pub direct_tls: String,
+    pub plaintext_startup: String,
+    pub plaintext_refused: Option<bool>,
+    pub certless_startup: String,
+    pub certless_refused: Option<bool>,
+}
+
+/// Probe options.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub dbname: String,
+    pub sslrootcert: Option<PathBuf>,
+}
+
+fn version_name(v: TlsVersionName) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j.as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("{v:?}"))
+}
+
+/// Refused by pg_hba.conf (SQLSTATE 28000), or let through to authentication?
+fn refusal(answer: &StartupAnswer) -> (Option<bool>, String) {
+    match &answer.reply {
+        StartupReply::Refused(m) if m.code == "28000" => {
+            (Some(true), format!("refused: {} ({})", m.message, m.code))
+        }
+        StartupReply::Refused(m) => {
+            (Some(false), format!("past pg_hba.conf, then: {} ({})", m.message, m.code))
+        }
+        StartupReply::Authentication(req) => (Some(false), format!("accepted: the server asked for {req:?}")),
+        StartupReply::TlsAlert(a) => (Some(true), format!("refused in the TLS handshake: {a:?}")),
+        other => (None, format!("unexpected answer: {other:?}")),
+    }
+}
+
+/// Run every probe.
+pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Error>> {
+    let target = Target::lookup(&opts.host, opts.port).map_err(Box::new)?.with_server_name(opts.host.clone());
+    let label = format!("{}:{}", opts.host, opts.port);
+    let ssl =
+        pgharden_wire::ssl_request(&target).map(|a| a.to_string()).unwrap_or_else(|e| format!("error: {e}"));
+    let gss = pgharden_wire::gssenc_request(&target)
+        .map(|a| a.to_string())
+        .unwrap_or_else(|e| format!("error: {e}"));
+    let versions = match pgharden_wire::tls_versions(&target) {
+        Ok(list) => list
+            .into_iter()
+            .map(|(v, o)| {
+                let word = match o {
+                    VersionOutcome::Accepted { .. } => "accepted".to_string(),
+                    VersionOutcome::Refused(r) => format!("refused ({r:?})"),
+                };
+                (version_name(v), word)
+            })
+            .collect(),
+        Err(e) => vec![("all".into(), format!("error: {e}"))],
+    };
+    let (chain, chain_error) = match pgharden_wire::server_certificate_chain(&target) {
+        Ok(facts) => (Some(chain_facts(&facts, opts)), None),
+        Err(e) => (None, Some(e.to_string())),
+    };
+    let direct = match pgharden_wire::direct_tls(&target, &["postgresql"]) {
+        Ok(DirectTlsAnswer::Negotiated(f)) => {
+            format!("supported ({}, ALPN {:?})", version_name(f.negotiated_version), f.alpn)
+        }
+        Ok(DirectTlsAnswer::Alert { alert }) => format!("refused with alert {alert:?}"),
+        Ok(DirectTlsAnswer::NotSupported { reason }) => format!("not supported ({reason})"),
+        Err(e) => format!("error: {e}"),
+    };
+    let (plaintext_refused, plaintext) =
+        match pgharden_wire::plaintext_startup(&target, &opts.user, &opts.dbname) {
+            Ok(a) => refusal(&a),
+            Err(e) => (None, format!("error: {e}")),
+        };
+    let (certless_refused, certless) =
+        match pgharden_wire::tls_startup(&target, &opts.user, &opts.dbname, None, None) {
+            Ok(a) => refusal(&a.answer),
+            Err(e) => (None, format!("error: {e}")),
+        };
+    Ok(ProbeReport {
+        format: 1,
+        target: label,
+        ssl_request: ssl,
+        gssenc_request: gss,
+        tls_versions: versions,
+        chain,
+        chain_error,
+        direct_tls: direct,
+        plaintext_startup: plaintext,
+        plaintext_refused,
+        certless_startup: certless,
+        certless_refused,
+    })
+}
+
+fn chain_facts(facts: &pgharden_wire::TlsFacts, opts: &ProbeOptions) -> ChainFacts {
+    let pem: String =
+        facts.chain.iter().map(|der| pem::encode(&pem::Pem::new("CERTIFICATE", der.clone()))).collect();
+    let certificates = pgharden_pki::inspect::inspect_bytes("served chain", pem.as_bytes())
+        .map(|i| i.render_text())
+        .unwrap_or_else(|e| format!("unreadable: {e}"));
+    let verdict = |host: Option<&str>| -> Option<String> {
+        let root = opts.sslrootcert.as_ref()?;
+        let mut trust = pgharden_pki::Trust::default();
+        if let Err(e) = trust.add_certs(root, true) {
+            return Some(format!("error: {e}"));
+        }
+        let origin = Path::new("served chain");
+        Some(
+            match pgharden_pki::verify_chain(
+                &trust,
+                origin,
+                &facts.chain,
+                pgharden_pki::Purpose::Server,
+                host,
+            ) {
+                Ok(r) if r.ok => "accepted".to_string(),
+                Ok(r) => {
+                    let failed: Vec<String> = r
+                        .checks
+                        .iter()
+                        .filter(|c| !c.ok && c.name != "crls" && c.name != "revocation")
+                        .map(|c| format!("{}: {}", c.name, c.detail))
+                        .collect();
+                    if failed.is_empty() {
+                        "accepted (no CRLs given)".to_string()
+                    } else {
+                        format!("refused: {}", failed.join("; "))
+                    }
+                }
+                Err(e) => format!("error: {e}"),
+            },
+        )
+    };
+    ChainFacts {
+        negotiated_version: version_name(facts.negotiated_version),
+        cipher_suite: facts.cipher_suite.clone(),
+        certificates,
+        verify_ca: verdict(None),
+        verify_full: verdict(Some(&opts.host)),
+    }
+}
+
+impl ProbeReport {
+    /// The facts for the audit's network rules.
+    pub fn facts(&self) -> NetworkFacts {
+        NetworkFacts {
+            target: self.target.clone(),
+            plaintext_refused: Some(match self.plaintext_refused {
+                Some(r) => Ok((r, self.plaintext_startup.clone())),
+                None => Err(self.plaintext_startup.clone()),
+            }),
+            certless_refused: Some(match self.certless_refused {
+                Some(r) => Ok((r, self.certless_startup.clone())),
+                None => Err(self.certless_startup.clone()),
+            }),
+            tls_versions: Some(Ok(self
+                .tls_versions
+                .iter()
+                .map(|(v, o)| (v.clone(), o == "accepted"))
+                .collect())),
+        }
+    }
+
+    /// The facts in words.
+    pub fn render_text(&self) -> String {
+        let mut out = format!("Probe of {}\n", self.target);
+        out.push_str(&format!(
+            "  SSLRequest:        {}\n  GSSENCRequest:     {}\n",
+            self.ssl_request, self.gssenc_request
+        ));
+        for (v, o) in &self.tls_versions {
+            out.push_str(&format!("  {v:<18} {o}\n"));
+        }
+        out.push_str(&format!("  direct TLS (17+):  {}\n", self.direct_tls));
+        out.push_str(&format!("  plaintext startup: {}\n", self.plaintext_startup));
+        out.push_str(&format!("  TLS, no client certificate: {}\n", self.certless_startup));
+        match (&self.chain, &self.chain_error) {
+            (Some(c), _) => {
+                out.push_str(&format!("  negotiated:        {} {}\n", c.negotiated_version, c.cipher_suite));
+                if let Some(v) = &c.verify_ca {
+                    out.push_str(&format!("  verify-ca:         {v}\n"));
+                }
+                if let Some(v) = &c.verify_full {
+                    out.push_str(&format!("  verify-full:       {v}\n"));
+                }
+                out.push_str("\nCertificates served:\n");
+                out.push_str(&c.certificates);
+            }
+            (None, Some(e)) => out.push_str(&format!("  certificate chain: {e}\n")),
+            (None, None) => {}
+        }
+        out
+    }
+}

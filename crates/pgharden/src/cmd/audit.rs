@@ -1,0 +1,84 @@
+//! `pgharden audit`: gather evidence once, judge every catalogue rule, render, set the exit code.
+
+use std::io::IsTerminal;
+
+use anyhow::{Context, bail};
+use indicatif::ProgressBar;
+use pgharden_audit::gather::{self, Source};
+use pgharden_audit::network::{self, ProbeOptions};
+use pgharden_audit::run::{self, ScopeFilter};
+use pgharden_audit::{Report, Severity};
+
+use crate::cli::{AuditArgs, AuditScope, FailOn, Format};
+use crate::output::{self, Outcome};
+
+pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
+    let source = match (&args.pgdata, &args.conninfo) {
+        (Some(dir), _) => Source::PgData(dir.clone()),
+        (None, Some(c)) => Source::Conninfo(c.clone()),
+        (None, None) => bail!("give --pgdata DIR or a CONNINFO"),
+    };
+    let benchmark = match &args.benchmark {
+        Some(path) => {
+            Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+        }
+        None => None,
+    };
+    let spinner =
+        if std::io::stderr().is_terminal() { ProgressBar::new_spinner() } else { ProgressBar::hidden() };
+    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
+    spinner.set_message("gathering evidence: settings, roles, files");
+    let mut gathered = gather::gather(&source);
+    if let (Some((host, port)), false) = (gathered.probe.clone(), args.no_probe) {
+        spinner.set_message(format!("probing {host}:{port}: TLS versions, certificates, pg_hba answers"));
+        let user = gathered.evidence.bootstrap_superuser.clone().unwrap_or_else(|| "postgres".into());
+        let opts = ProbeOptions { host, port, user, dbname: "postgres".into(), sslrootcert: None };
+        if let Ok(report) = network::probe(&opts) {
+            gathered = gather::with_network(gathered, report.facts());
+        }
+    }
+    spinner.set_message("judging the rules");
+    let scope = match args.scope {
+        AuditScope::All => ScopeFilter::All,
+        AuditScope::Cluster => ScopeFilter::Cluster,
+    };
+    let findings = run::evaluate(&gathered.evidence, scope);
+    spinner.finish_and_clear();
+    let report = Report {
+        format: pgharden_audit::model::REPORT_FORMAT,
+        tool: "pgharden".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        generated_at: now(),
+        target: gathered.target,
+        findings,
+    };
+    let text = match args.format {
+        Format::Text => {
+            let colour = args.output.is_none()
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
+            pgharden_audit::report::text(&report, colour)
+        }
+        Format::Json => pgharden_audit::report::json(&report),
+        Format::Sarif => pgharden_audit::report::sarif(&report),
+        Format::Ckl => {
+            let xml = benchmark.as_deref().context("--format ckl needs --benchmark XCCDF")?;
+            pgharden_audit::report::ckl(&report, xml).context("building the checklist")?
+        }
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        None => output::print(&text)?,
+    }
+    let threshold = match args.fail_on {
+        FailOn::Low => Severity::Low,
+        FailOn::Medium => Severity::Medium,
+        FailOn::High => Severity::High,
+    };
+    Ok(if run::fails_at(&report.findings, threshold) { Outcome::Found } else { Outcome::Success })
+}
+
+fn now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    t.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| t.to_string())
+}

@@ -1,0 +1,181 @@
+//! `pgharden audit` and `pgharden probe` against real PostgreSQL 15 clusters: a fresh cluster fails
+//! where it should, an applied one passes every automated cluster rule, and the reports are usable.
+
+use std::fs;
+use std::process::Stdio;
+
+use testcluster::Cluster;
+
+use crate::support::{TestPki, pgharden};
+
+fn audit(cluster: &Cluster, extra: &[&str]) -> (Option<i32>, String) {
+    let out = pgharden()
+        .args(["audit", "--pgdata", cluster.data_dir().to_str().unwrap()])
+        .args(extra)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn findings(cluster: &Cluster, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(extra);
+    let (_, text) = audit(cluster, &args);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(report["format"], 1);
+    report["findings"].as_array().unwrap().clone()
+}
+
+fn status_of<'a>(findings: &'a [serde_json::Value], rule: &str) -> &'a str {
+    findings.iter().find(|f| f["rule"] == rule).unwrap_or_else(|| panic!("{rule} missing"))["status"]
+        .as_str()
+        .unwrap()
+}
+
+#[test]
+fn a_fresh_cluster_fails_and_an_applied_one_passes() {
+    let pki = TestPki::new("p384");
+    let cluster =
+        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let (code, text) = audit(&cluster, &["--scope", "cluster"]);
+    assert_eq!(code, Some(1), "{text}");
+    let fresh = findings(&cluster, &["--scope", "cluster"]);
+    let failing: Vec<&str> =
+        fresh.iter().filter(|f| f["status"] == "fail").map(|f| f["rule"].as_str().unwrap()).collect();
+    for area in ["tls", "logging", "audit", "authentication"] {
+        assert!(
+            fresh.iter().any(|f| f["area"] == area && f["status"] == "fail"),
+            "no {area} gap found: {failing:?}"
+        );
+    }
+    let evidence: String = fresh
+        .iter()
+        .flat_map(|f| f["evidence"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(evidence.contains("trust"), "the trust lines of initdb are named");
+    assert!(evidence.contains("plaintext startup accepted"), "the probe saw plaintext accepted");
+
+    let out = pgharden()
+        .args([
+            "apply",
+            "--pgdata",
+            cluster.data_dir().to_str().unwrap(),
+            "--pki",
+            &pki.p(""),
+            "--host",
+            "localhost",
+            "--host",
+            "127.0.0.1",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (code, text) = audit(&cluster, &["--scope", "cluster"]);
+    assert_eq!(code, Some(0), "{text}");
+    let applied = findings(&cluster, &["--scope", "cluster"]);
+    let bad: Vec<String> = applied
+        .iter()
+        .filter(|f| f["status"] == "fail" || f["status"] == "not-checked")
+        .map(|f| format!("{} {}: {:?}", f["rule"], f["status"], f["evidence"]))
+        .collect();
+    assert!(bad.is_empty(), "after apply every automated cluster rule passes: {bad:#?}");
+    assert!(applied.iter().all(|f| f["scope"] == "cluster"));
+    for rule in &failing {
+        assert_ne!(status_of(&applied, rule), "fail", "{rule}");
+    }
+    let evidence: String = applied
+        .iter()
+        .flat_map(|f| f["evidence"].as_array().unwrap().iter().map(|e| e.as_str().unwrap().to_string()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(evidence.contains("plaintext startup refused"), "{evidence}");
+    assert!(evidence.contains("TLS without a client certificate refused"), "{evidence}");
+
+    // Host rules report the host's real state, in their own scope.
+    let all = findings(&cluster, &[]);
+    let fips_on =
+        fs::read_to_string("/proc/sys/crypto/fips_enabled").map(|t| t.trim() == "1").unwrap_or(false);
+    let host_fail = all.iter().any(|f| f["scope"] == "host" && f["status"] == "fail");
+    assert_eq!(host_fail, !fips_on, "FIPS rules must follow /proc/sys/crypto/fips_enabled");
+
+    // SARIF and CKL reports from the same run.
+    let dir = pki.tmp.path();
+    let sarif = dir.join("audit.sarif");
+    let (_, text) = audit(&cluster, &["--format", "sarif", "--output", sarif.to_str().unwrap()]);
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&sarif).unwrap()).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(json["version"], "2.1.0");
+    let bench = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/reference/stig/U_PGS_SQL_9-x_STIG_V2R5_Manual-xccdf.xml"
+    );
+    let ckl = dir.join("audit.ckl");
+    let (_, text) =
+        audit(&cluster, &["--format", "ckl", "--benchmark", bench, "--output", ckl.to_str().unwrap()]);
+    let xml = fs::read_to_string(&ckl).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(xml.matches("<VULN>").count(), 110);
+    assert!(xml.contains("NotAFinding"), "passing rules are NotAFinding");
+}
+
+#[test]
+fn probe_reports_the_network_facts() {
+    let pki = TestPki::new("p256");
+    let cluster = Cluster::start_default().unwrap();
+    crate::support::install_server_tls(&cluster, &pki, "localhost");
+    cluster
+        .write_hba(
+            "local all all trust\nhostssl all all 127.0.0.1/32 cert\nhostnossl all all 0.0.0.0/0 reject\n",
+        )
+        .unwrap();
+    cluster.reload().unwrap();
+    let out = pgharden()
+        .args([
+            "probe",
+            &format!("localhost:{}", cluster.port()),
+            "--sslrootcert",
+            &pki.p("root/ca.crt"),
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["plaintext_refused"], true);
+    assert_eq!(report["certless_refused"], true);
+    assert_eq!(report["chain"]["negotiated_version"], "TLSv1.3");
+    assert_eq!(report["chain"]["verify_full"], "accepted (no CRLs given)", "{report:#}");
+    let versions = report["tls_versions"].as_array().unwrap();
+    assert!(
+        versions.iter().any(|v| v[0] == "TLSv1.1" && v[1].as_str().unwrap().starts_with("refused")),
+        "{versions:?}"
+    );
+    assert!(versions.iter().any(|v| v[0] == "TLSv1.2" && v[1] == "accepted"), "{versions:?}");
+
+    // openssl s_client sees the same chain and version.
+    let s_client = std::process::Command::new("openssl")
+        .args([
+            "s_client",
+            "-starttls",
+            "postgres",
+            "-connect",
+            &format!("127.0.0.1:{}", cluster.port()),
+            "-showcerts",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&s_client.stdout);
+    assert!(text.contains("Protocol  : TLSv1.3") || text.contains("TLSv1.3"), "{text}");
+    assert_eq!(text.matches("BEGIN CERTIFICATE").count(), 2, "leaf and intermediate are served");
+    let fs_chain = fs::read_to_string(pki.path("servers/localhost/server.crt")).unwrap();
+    let served: String =
+        text.lines().filter(|l| !l.starts_with(' ') || l.starts_with("-----")).collect::<Vec<_>>().join("\n");
+    assert!(served.contains(fs_chain.lines().nth(1).unwrap()), "s_client's chain is the server.crt bundle");
+}

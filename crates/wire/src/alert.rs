@@ -1,0 +1,97 @@
+//! TLS alerts by their RFC 8446 names.
+//!
+//! Owns the alert type shared by the hand-written handshake (`hello`) and the rustls-driven ones
+//! (`tls`). Must not: do I/O.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+/// A TLS alert the server sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Alert {
+    /// The AlertDescription code (70 = protocol_version).
+    pub description: u8,
+}
+
+impl Alert {
+    pub const HANDSHAKE_FAILURE: Alert = Alert { description: 40 };
+    pub const PROTOCOL_VERSION: Alert = Alert { description: 70 };
+    pub const INSUFFICIENT_SECURITY: Alert = Alert { description: 71 };
+    pub const INTERNAL_ERROR: Alert = Alert { description: 80 };
+    pub const CERTIFICATE_REQUIRED: Alert = Alert { description: 116 };
+    pub const NO_APPLICATION_PROTOCOL: Alert = Alert { description: 120 };
+
+    /// The RFC name (`protocol_version`), or `unknown` for codes outside the registry.
+    pub fn name(self) -> &'static str {
+        match self.description {
+            0 => "close_notify",
+            10 => "unexpected_message",
+            20 => "bad_record_mac",
+            21 => "decryption_failed",
+            22 => "record_overflow",
+            30 => "decompression_failure",
+            40 => "handshake_failure",
+            41 => "no_certificate",
+            42 => "bad_certificate",
+            43 => "unsupported_certificate",
+            44 => "certificate_revoked",
+            45 => "certificate_expired",
+            46 => "certificate_unknown",
+            47 => "illegal_parameter",
+            48 => "unknown_ca",
+            49 => "access_denied",
+            50 => "decode_error",
+            51 => "decrypt_error",
+            60 => "export_restriction",
+            70 => "protocol_version",
+            71 => "insufficient_security",
+            80 => "internal_error",
+            86 => "inappropriate_fallback",
+            90 => "user_canceled",
+            100 => "no_renegotiation",
+            109 => "missing_extension",
+            110 => "unsupported_extension",
+            111 => "certificate_unobtainable",
+            112 => "unrecognized_name",
+            113 => "bad_certificate_status_response",
+            114 => "bad_certificate_hash_value",
+            115 => "unknown_psk_identity",
+            116 => "certificate_required",
+            120 => "no_application_protocol",
+            _ => "unknown",
+        }
+    }
+
+    pub(crate) fn from_rustls(d: rustls::AlertDescription) -> Alert {
+        Alert { description: u8::from(d) }
+    }
+}
+
+impl fmt::Display for Alert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.description)
+    }
+}
+
+/// Serialised by name, which is what a report shows.
+impl Serialize for Alert {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert_eq!(Alert::PROTOCOL_VERSION.to_string(), "protocol_version (70)");
+        assert_eq!(
+            Alert::from_rustls(rustls::AlertDescription::NoApplicationProtocol),
+            Alert::NO_APPLICATION_PROTOCOL
+        );
+        assert_eq!(Alert { description: 255 }.name(), "unknown");
+    }
+}

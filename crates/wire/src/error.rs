@@ -1,0 +1,204 @@
+//! Errors: to whom, after sending what, and what came back.
+//!
+//! Owns the crate's one error enum and the small types it is built from. Every network error says
+//! which message was last sent ([`Sent`]) and shows the first bytes the server answered with
+//! ([`Received`]), because "the server closed the connection" means very different things after an
+//! SSLRequest and after a ClientHello.
+//! Must not: decide what a server answer *means* — refusals the server expresses in the protocol
+//! (an `N`, an ErrorResponse, a TLS alert to a ClientHello) are answers, not errors.
+
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::negotiate::SslAnswer;
+use crate::version::TlsVersionName;
+
+/// Everything that can go wrong while probing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The TCP connection could not be made.
+    #[error("could not connect to {addr} within {timeout:?}: {reason}")]
+    Connect { addr: SocketAddr, timeout: Duration, reason: IoFailure },
+    /// The probe's time ran out while waiting for (or sending to) the server.
+    #[error("{addr} did not answer {sent} within {timeout:?} (received: {received})")]
+    Timeout { addr: SocketAddr, sent: Sent, timeout: Duration, received: Received },
+    /// The server closed (or reset) the connection before a complete answer.
+    #[error("{addr} {how} the connection after {sent} (received: {received})")]
+    Closed { addr: SocketAddr, sent: Sent, how: CloseKind, received: Received },
+    /// Reading or writing failed for another reason.
+    #[error("talking to {addr} after {sent} failed: {reason} (received: {received})")]
+    Io { addr: SocketAddr, sent: Sent, reason: IoFailure, received: Received },
+    /// The server sent bytes that are not a valid answer.
+    #[error("{addr} answered {sent} with something invalid: {problem} (received: {received})")]
+    Malformed { addr: SocketAddr, sent: Sent, problem: Malformed, received: Received },
+    /// A TLS-only probe found the server unwilling to start TLS.
+    #[error("{addr} does not offer TLS: it answered the SSLRequest with {answer}")]
+    SslNotAccepted { addr: SocketAddr, answer: Box<SslAnswer> },
+    /// The TLS layer failed (handshake, certificate, alert, decryption).
+    #[error("TLS with {addr} failed after {sent}: {error} (received: {received})")]
+    Tls { addr: SocketAddr, sent: Sent, error: rustls::Error, received: Received },
+    /// A caller-supplied argument cannot be sent (a NUL byte in a user name, say).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The client certificate or key is unusable.
+    #[error("invalid client certificate or key: {0}")]
+    ClientIdentity(String),
+    /// A root certificate is unusable as a trust anchor.
+    #[error("invalid root certificate: {0}")]
+    RootCertificate(String),
+    /// The system's random source failed (needed for ClientHello.random).
+    #[error("the system random source failed")]
+    Random,
+}
+
+/// The message a probe sent last, for error texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Sent {
+    /// Only the TCP connection was made.
+    Nothing,
+    SslRequest,
+    GssEncRequest,
+    StartupMessage,
+    /// The rustls handshake after the server accepted an SSLRequest.
+    TlsHandshake,
+    /// The rustls handshake without SSLRequest (PostgreSQL 17 direct TLS).
+    DirectTlsHandshake,
+    /// A hand-written ClientHello offering exactly one version.
+    ClientHello(TlsVersionName),
+}
+
+impl fmt::Display for Sent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Sent::Nothing => f.write_str("connecting"),
+            Sent::SslRequest => f.write_str("an SSLRequest"),
+            Sent::GssEncRequest => f.write_str("a GSSENCRequest"),
+            Sent::StartupMessage => f.write_str("a StartupMessage"),
+            Sent::TlsHandshake => f.write_str("starting the TLS handshake"),
+            Sent::DirectTlsHandshake => f.write_str("a direct TLS ClientHello"),
+            Sent::ClientHello(v) => write!(f, "a ClientHello offering only {v}"),
+        }
+    }
+}
+
+/// How a connection ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloseKind {
+    /// An orderly close (FIN).
+    Closed,
+    /// A reset (RST) — what a server does when it closes with unread input.
+    Reset,
+}
+
+impl fmt::Display for CloseKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CloseKind::Closed => "closed",
+            CloseKind::Reset => "reset",
+        })
+    }
+}
+
+/// An I/O error in comparable form (`std::io::Error` is neither `Clone` nor `PartialEq`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IoFailure {
+    pub kind: io::ErrorKind,
+    pub message: String,
+}
+
+impl From<&io::Error> for IoFailure {
+    fn from(e: &io::Error) -> Self {
+        IoFailure { kind: e.kind(), message: e.to_string() }
+    }
+}
+
+impl fmt::Display for IoFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The first bytes the server sent after the last message of ours (at most
+/// [`Received::LIMIT`]), shown as hex with an ASCII rendering.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Received(pub Vec<u8>);
+
+impl Received {
+    /// How many bytes are kept.
+    pub const LIMIT: usize = 64;
+
+    pub(crate) fn record(&mut self, bytes: &[u8]) {
+        let room = Self::LIMIT.saturating_sub(self.0.len());
+        self.0.extend_from_slice(&bytes[..room.min(bytes.len())]);
+    }
+}
+
+impl fmt::Display for Received {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("nothing");
+        }
+        for (i, b) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{b:02x}")?;
+        }
+        let ascii: String =
+            self.0.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect();
+        write!(f, " \"{ascii}\"")
+    }
+}
+
+/// Why bytes from the server were not a valid answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Malformed {
+    #[error("a message length of {length} bytes is outside 4..={max}")]
+    Length { length: u32, max: u32 },
+    #[error("message type {} where {expected} was expected", show_tag(*tag))]
+    UnexpectedMessage { tag: u8, expected: &'static str },
+    #[error("message type {}: {problem}", show_tag(*tag))]
+    Body { tag: u8, problem: &'static str },
+    #[error("TLS record: {0}")]
+    Record(&'static str),
+}
+
+/// `'E' (0x45)` for printable tags, `0x16` otherwise.
+fn show_tag(tag: u8) -> String {
+    if tag.is_ascii_graphic() { format!("'{}' (0x{tag:02x})", tag as char) } else { format!("0x{tag:02x}") }
+}
+
+impl Malformed {
+    /// Wrap into an `io::Error`, so parsers can sit behind `Read` and the connection can still
+    /// classify the failure (see `Link::fail`).
+    pub(crate) fn into_io(self) -> io::Error {
+        io::Error::new(io::ErrorKind::InvalidData, self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_shows_hex_and_ascii_and_stops_at_the_limit() {
+        let mut r = Received::default();
+        assert_eq!(r.to_string(), "nothing");
+        r.record(b"N\x00");
+        assert_eq!(r.to_string(), "4e 00 \"N.\"");
+        r.record(&[0u8; 100]);
+        assert_eq!(r.0.len(), Received::LIMIT);
+    }
+
+    #[test]
+    fn malformed_names_the_tag() {
+        let m = Malformed::UnexpectedMessage { tag: b'Z', expected: "'R' or 'E'" };
+        assert_eq!(m.to_string(), "message type 'Z' (0x5a) where 'R' or 'E' was expected");
+        assert_eq!(Malformed::Body { tag: 0x16, problem: "x" }.to_string(), "message type 0x16: x");
+    }
+}
