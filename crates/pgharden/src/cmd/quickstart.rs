@@ -50,7 +50,7 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
         None => demo::free_port()?,
     };
     let demo = Demo::at(&args.dir, port)?;
-    let mut steps = Steps { total: 7, done: 0, terminal: std::io::stderr().is_terminal() };
+    let mut steps = Steps { total: 8, done: 0, terminal: std::io::stderr().is_terminal() };
     let pki_dir = demo.dir.join("pki");
     let fresh = !demo.exists();
     steps.run(
@@ -125,6 +125,39 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
     let certless = steps.run("prove: TLS without a client certificate is refused", || {
         refused(&format!("{base} sslmode=verify-full sslcert=/nonexistent sslkey=/nonexistent"))
     })?;
+    let audit = steps.run("audit against the STIG catalogue (cluster scope)", || {
+        let source = pgharden_audit::gather::Source::PgData(demo.data_dir.clone());
+        let mut gathered = pgharden_audit::gather::gather(&source);
+        if let Some((host, port)) = gathered.probe.clone() {
+            let opts = pgharden_audit::network::ProbeOptions {
+                host,
+                port,
+                user: demo.owner.name.clone(),
+                dbname: "postgres".into(),
+                sslrootcert: None,
+            };
+            if let Ok(report) = pgharden_audit::network::probe(&opts) {
+                gathered = pgharden_audit::gather::with_network(gathered, report.facts());
+            }
+        }
+        let findings =
+            pgharden_audit::run::evaluate(&gathered.evidence, pgharden_audit::run::ScopeFilter::Cluster);
+        let count = |s: pgharden_audit::Status| findings.iter().filter(|f| f.status == s).count();
+        let failed = count(pgharden_audit::Status::Fail);
+        if failed > 0 {
+            bail!(
+                "{failed} rule(s) fail after apply; run `pgharden audit --pgdata {}`",
+                demo.data_dir.display()
+            );
+        }
+        Ok(format!(
+            "{} rules: {} pass, 0 fail, {} not checked, {} for a person to review",
+            findings.len(),
+            count(pgharden_audit::Status::Pass),
+            count(pgharden_audit::Status::NotChecked),
+            count(pgharden_audit::Status::Manual)
+        ))
+    })?;
     let uri = format!(
         "postgresql://{DEMO_ROLE}@localhost:{port}/postgres?sslmode=verify-full&sslrootcert={}&sslcert={}&sslkey={}&sslcrl={}",
         pki_dir.join("root/ca.crt").display(),
@@ -136,13 +169,16 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
         "\nThe demo cluster in {} has the STIG mutual-TLS posture ({summary}).\n\
          \x20 {DEMO_ROLE} connected: {tls}\n\
          \x20 plaintext refused: {plain}\n\
-         \x20 no certificate refused: {certless}\n\n\
+         \x20 no certificate refused: {certless}\n\
+         \x20 audit: {audit}\n\n\
          Connect with psql:\n  psql '{uri}'\n\
          Plan again (nothing to do):\n  pgharden apply --pgdata {} --pki {} --host localhost --host 127.0.0.1 --plan\n\
+         The whole audit (with host rules and manual ones):\n  pgharden audit --pgdata {}\n\
          Stop the server:\n  {}\n",
         demo.dir.display(),
         demo.data_dir.display(),
         pki_dir.display(),
+        demo.data_dir.display(),
         demo.stop_command()
     ))?;
     Ok(Outcome::Success)

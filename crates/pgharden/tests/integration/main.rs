@@ -4,6 +4,7 @@
 
 mod apply;
 mod audit;
+mod audit_rules;
 mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;

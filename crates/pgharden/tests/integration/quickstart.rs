@@ -45,8 +45,8 @@ fn quickstart_hardens_a_demo_cluster_and_proves_it() {
     let port = testcluster::free_port().unwrap();
     let (ok, stdout, stderr) = quickstart(&dir, port);
     assert!(ok, "{stdout}\n{stderr}");
-    for step in 1..=7 {
-        assert!(stderr.contains(&format!("[{step}/7]")), "{stderr}");
+    for step in 1..=8 {
+        assert!(stderr.contains(&format!("[{step}/8]")), "{stderr}");
     }
     assert!(!stderr.contains('\u{1b}'), "no colour on a pipe: {stderr:?}");
     assert!(stdout.contains("alice connected: alice over TLSv1.3"), "{stdout}");
