@@ -179,3 +179,57 @@ fn probe_reports_the_network_facts() {
         text.lines().filter(|l| !l.starts_with(' ') || l.starts_with("-----")).collect::<Vec<_>>().join("\n");
     assert!(served.contains(fs_chain.lines().nth(1).unwrap()), "s_client's chain is the server.crt bundle");
 }
+
+/// `probe` and testssl.sh agree on which TLS versions a server accepts, hardened and permissive.
+#[test]
+fn probe_agrees_with_testssl_on_tls_versions() {
+    let pki = TestPki::new("p256");
+    let cluster = Cluster::start_default().unwrap();
+    crate::support::install_server_tls(&cluster, &pki, "localhost");
+    cluster.reload().unwrap();
+    let ours = |cluster: &Cluster| -> Vec<(String, bool)> {
+        let out =
+            pgharden().args(["probe", &format!("127.0.0.1:{}", cluster.port()), "--json"]).output().unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["tls_versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| (v[0].as_str().unwrap().to_string(), v[1] == "accepted"))
+            .collect()
+    };
+    let theirs = |cluster: &Cluster| -> Vec<(String, bool)> {
+        let out = std::process::Command::new("testssl")
+            .args([
+                "--quiet",
+                "--color",
+                "0",
+                "--protocols",
+                "--starttls",
+                "postgres",
+                &format!("127.0.0.1:{}", cluster.port()),
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .expect("testssl is installed (apt-get install testssl.sh)");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        [("TLS 1", "TLSv1"), ("TLS 1.1", "TLSv1.1"), ("TLS 1.2", "TLSv1.2"), ("TLS 1.3", "TLSv1.3")]
+            .iter()
+            .map(|(label, name)| {
+                let prefix = format!("{label} ");
+                let line = text
+                    .lines()
+                    .map(str::trim_start)
+                    .find(|l| l.starts_with(&prefix))
+                    .unwrap_or_else(|| panic!("{label}: {text}"));
+                (name.to_string(), line.contains("offered") && !line.contains("not offered"))
+            })
+            .collect()
+    };
+    assert_eq!(ours(&cluster), theirs(&cluster));
+    cluster.append_conf("ssl_min_protocol_version = 'TLSv1'\nssl_ciphers = 'DEFAULT:@SECLEVEL=0'\n").unwrap();
+    cluster.reload().unwrap();
+    let permissive = ours(&cluster);
+    assert!(permissive.iter().any(|(v, ok)| v == "TLSv1.1" && *ok), "{permissive:?}");
+    assert_eq!(permissive, theirs(&cluster));
+}
