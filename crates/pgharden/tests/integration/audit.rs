@@ -233,3 +233,65 @@ fn probe_agrees_with_testssl_on_tls_versions() {
     assert!(permissive.iter().any(|(v, ok)| v == "TLSv1.1" && *ok), "{permissive:?}");
     assert_eq!(permissive, theirs(&cluster));
 }
+
+/// Without a superuser and without the files, what cannot be decided says so — never "pass".
+#[test]
+fn an_unprivileged_audit_says_not_checked_instead_of_pass() {
+    let pki = TestPki::new("p256");
+    let cluster = Cluster::start_default().unwrap();
+    cluster.psql("CREATE ROLE bob LOGIN").unwrap();
+    let out = pgharden()
+        .args([
+            "apply",
+            "--pgdata",
+            cluster.data_dir().to_str().unwrap(),
+            "--pki",
+            &pki.p(""),
+            "--host",
+            "localhost",
+            "--host",
+            "127.0.0.1",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let conninfo = format!(
+        "host=localhost port={} user=bob dbname=postgres sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+        cluster.port(),
+        pki.p("root/ca.crt"),
+        pki.p("clients/bob/client.crt"),
+        pki.p("clients/bob/client.key")
+    );
+    let out =
+        pgharden().args(["audit", &conninfo, "--format", "json", "--scope", "cluster"]).output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let findings = report["findings"].as_array().unwrap();
+    let md5: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| {
+            f["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e.as_str().unwrap().contains("needs a superuser"))
+        })
+        .collect();
+    assert!(!md5.is_empty(), "the password-hash rule explains it needs a superuser");
+    assert!(md5.iter().all(|f| f["status"] == "not-checked"), "{md5:#?}");
+    let files: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| {
+            f["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e.as_str().unwrap().contains("cannot be located"))
+        })
+        .collect();
+    assert!(!files.is_empty(), "file rules explain why they could not look");
+    assert!(files.iter().all(|f| f["status"] != "pass"), "{files:#?}");
+    // What an unprivileged role can see is still judged: settings and the network.
+    assert!(findings.iter().any(|f| f["status"] == "pass"));
+}
