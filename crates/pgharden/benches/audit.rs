@@ -45,7 +45,7 @@ fn main() {
     ]));
     let report: serde_json::Value = serde_json::from_slice(&json).expect("audit JSON");
     let findings = report["findings"].as_array().expect("findings");
-    let automated = findings.iter().filter(|f| f["status"] != "manual").count();
+    let automated = pgharden_audit::catalogue::RULES.iter().filter(|r| !r.checks.is_empty()).count();
     let decided = findings.iter().filter(|f| f["status"] == "pass" || f["status"] == "fail").count();
     let checks = pgharden_audit::CheckId::ALL.len();
 
@@ -86,7 +86,7 @@ fn main() {
         "{:<12} {:>10} {:>26}",
         "pgharden",
         ms(ours),
-        format!("{automated} rules ({decided} decided), {checks} checks")
+        format!("{automated} rules via {checks} checks ({decided} decided)")
     );
     println!("{:<12} {:>10} {:>26}", "pgdsat", ms(theirs), format!("{pgdsat_automated} checks"));
     println!();
