@@ -78,10 +78,14 @@ impl Db {
 
 impl Sql for Db {
     fn query(&mut self, sql: &str) -> Result<Rows> {
-        let messages = self
-            .client
-            .block_on(self.client.client().simple_query(sql))
-            .map_err(|e| Error::Rejected { reason: format!("{} ({}): {e}", first_line(sql), self.what) })?;
+        let messages = self.client.block_on(self.client.client().simple_query(sql)).map_err(|e| {
+            // tokio-postgres prints only "db error"; the server's own message is what helps.
+            let message = match e.as_db_error() {
+                Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+                None => e.to_string(),
+            };
+            Error::Database { reason: format!("{message} [{}; via {}]", first_line(sql), self.what) }
+        })?;
         let mut rows = Vec::new();
         for m in messages {
             match m {

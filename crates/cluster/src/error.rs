@@ -22,6 +22,10 @@ pub enum Error {
     #[error("the server did not accept the new configuration: {reason}")]
     Rejected { reason: String },
 
+    /// A database operation failed or was refused (lock, restore, row-level security, queries).
+    #[error("{reason}")]
+    Database { reason: String },
+
     /// An apply failed and was undone; `outcome` says what was restored.
     #[error("{cause}; {outcome}")]
     RolledBack { cause: Box<Error>, outcome: String },

@@ -82,8 +82,21 @@ pub fn backup_name(path: &Path, stamp: &str) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Atomically write `bytes` to `path` with `mode`, owned by `owner`.
+/// Atomically write `bytes` to `path` with `mode`, owned by `owner`. A symlinked file (some
+/// installations link postgresql.conf elsewhere) is written where the link points; a device or
+/// directory is refused rather than replaced.
 pub fn write_owned(path: &Path, bytes: &[u8], mode: u32, owner: &Owner) -> Result<()> {
+    let resolved;
+    let path = match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            resolved = fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+            resolved.as_path()
+        }
+        Ok(meta) if !meta.file_type().is_file() => {
+            return Err(Error::bad(path, "not a regular file; refusing to replace it"));
+        }
+        _ => path,
+    };
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
     tmp_name.push(format!(".pgharden-tmp-{}", std::process::id()));

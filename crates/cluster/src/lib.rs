@@ -11,10 +11,12 @@ pub mod discover;
 mod error;
 pub mod execute;
 pub mod files;
+pub mod lock;
 pub mod owner;
 pub mod plan;
 pub mod postmaster;
 pub mod profile;
+pub mod rls;
 pub mod session;
 pub mod sql;
 

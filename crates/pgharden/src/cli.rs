@@ -72,6 +72,24 @@ certificate to see whether pg_hba.conf refuses. No password is ever sent.
 Example:
   pgharden probe db1.example.com:5432 --sslrootcert pki/root/ca.crt")]
     Probe(ProbeArgs),
+    /// Emergency lockout (STIG PGS9-00-011600): every login role but yours and --keep becomes NOLOGIN.
+    #[command(after_help = "\
+Which roles were locked is recorded in the same transaction as the locking, in the table
+pgharden.locked_roles of the connected database, so a crash at any point leaves nothing locked and
+unrecorded. Their sessions are then terminated in every database. The list is also written to a
+restore file (mode 0600), as the STIG's script did. A second lock while roles are locked is refused:
+restore first. Roles that could not log in before are not touched, so restore never re-enables them.
+
+Examples:
+  pgharden lock 'host=/var/run/postgresql dbname=postgres' --keep backup_agent --dry-run
+  pgharden lock 'host=/var/run/postgresql dbname=postgres' --keep backup_agent
+  pgharden restore 'host=/var/run/postgresql dbname=postgres'")]
+    Lock(LockArgs),
+    /// Undo `pgharden lock`: re-enable exactly the roles it recorded, in one transaction.
+    Restore(RestoreArgs),
+    /// Row-level security by security label (STIG supplement, Appendix D).
+    #[command(subcommand)]
+    Rls(RlsCommand),
     /// Install a role's certificate for libpq: ~/.postgresql/{root.crt,postgresql.crt,postgresql.key,root.crl}.
     #[command(after_help = "\
 Every file is written with mode 0600 in a 0700 directory, owned by the owner of the home directory
@@ -158,6 +176,74 @@ pub struct ProbeArgs {
     /// Print the facts as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LockArgs {
+    /// A superuser connection (libpq keyword string or URI); its database holds the ledger.
+    pub conninfo: String,
+    /// A role to leave able to log in (repeat). You and the bootstrap superuser always are.
+    #[arg(long = "keep", value_name = "ROLE")]
+    pub keep: Vec<String>,
+    /// List what would be locked and which sessions would end; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Where to write the list of locked roles (mode 0600), as the STIG script's `.restore_login`.
+    #[arg(long, default_value = ".restore_login", value_name = "FILE")]
+    pub restore_file: std::path::PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A superuser connection to the database that holds the ledger (the one `lock` used).
+    pub conninfo: String,
+    /// List what would be re-enabled; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RlsCommand {
+    /// Enable and force row-level security on TABLE, showing a row to members of the role named in COLUMN.
+    #[command(after_help = "\
+The policy is written with pg_has_role over pg_roles, so a label naming no existing role hides the
+row instead of failing the query (Appendix D used pg_group/pg_user, which are deprecated).
+
+Example:
+  pgharden rls label 'dbname=app' --table public.accounts --column security_label")]
+    Label {
+        /// A connection as the table's owner or a superuser.
+        conninfo: String,
+        /// The table, optionally schema-qualified.
+        #[arg(long)]
+        table: String,
+        /// The column holding a role name as the row's security label.
+        #[arg(long)]
+        column: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// For every label role, the rows its members see (the Appendix D results table).
+    #[command(after_help = "\
+Computed by switching to each member role inside a transaction that is rolled back, so nothing is
+changed. Needs a superuser (or a role that is a member of every label role's members).")]
+    Check {
+        /// A superuser connection.
+        conninfo: String,
+        /// The table, optionally schema-qualified.
+        #[arg(long)]
+        table: String,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

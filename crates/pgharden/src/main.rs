@@ -34,6 +34,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Quickstart(args) => cmd::quickstart::run(&args),
         Command::Audit(args) => cmd::audit::run(&args),
         Command::Probe(args) => cmd::probe::run(&args),
+        Command::Lock(args) => cmd::lock::lock(&args),
+        Command::Restore(args) => cmd::lock::restore(&args),
+        Command::Rls(cmd) => cmd::rls::run(cmd),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pgharden", &mut out);

@@ -61,8 +61,14 @@ fn parent(path: &Path) -> &Path {
 
 /// Atomically put `bytes` at `path` with `mode`. Refuses to replace an existing file unless `replace`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
-    if !replace && path.exists() {
-        return Err(Error::Exists(path.to_path_buf()));
+    if let Ok(meta) = fs::symlink_metadata(path) {
+        if !replace {
+            return Err(Error::Exists(path.to_path_buf()));
+        }
+        // Renaming over a device (`/dev/null`) or a symlink would replace it, not write to it.
+        if !meta.file_type().is_file() {
+            return Err(Error::bad_file(path, "not a regular file; refusing to replace it"));
+        }
     }
     let tmp = temp_name(path, &format!("tmp-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
@@ -174,6 +180,17 @@ mod tests {
         assert_eq!(fs::read(&key).unwrap(), b"other");
         // No temp files left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn devices_and_symlinks_are_never_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink("/dev/null", &link).unwrap();
+        assert!(write_atomic(&link, b"x", KEY_MODE, true).is_err());
+        assert!(write_atomic(Path::new("/dev/null"), b"x", KEY_MODE, true).is_err());
+        use std::os::unix::fs::FileTypeExt;
+        assert!(fs::symlink_metadata("/dev/null").unwrap().file_type().is_char_device());
     }
 
     #[test]

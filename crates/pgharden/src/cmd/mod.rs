@@ -3,6 +3,8 @@
 pub mod apply;
 pub mod audit;
 pub mod client;
+pub mod lock;
 pub mod pki;
 pub mod probe;
 pub mod quickstart;
+pub mod rls;

@@ -5,9 +5,11 @@
 mod apply;
 mod audit;
 mod audit_rules;
+mod lock;
 mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;
 mod pki_postgres;
 mod quickstart;
+mod rls;
 mod support;

@@ -1,0 +1,227 @@
+//! `pgharden rls label` and `pgharden rls check`: row-level security by security label (STIG
+//! supplement Appendix D). Connects, calls `pgharden_cluster::rls`, prints; `check` prints the
+//! Appendix D results table (per member, `current_user` and the rows it sees, aligned as psql does).
+
+use anyhow::Context;
+use pgharden_cluster::db::Db;
+use pgharden_cluster::rls::{self, CheckReport, Column, LabelReport};
+
+use crate::cli::RlsCommand;
+use crate::output::{self, Outcome};
+
+pub fn run(cmd: RlsCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        RlsCommand::Label { conninfo, table, column, json } => {
+            let mut db = connect(&conninfo)?;
+            let report = rls::label(&mut db, &table, &column)
+                .with_context(|| format!("labelling the rows of {table} by column {column}"))?;
+            if json {
+                output::json(&report)?;
+            } else {
+                output::print(&label_text(&report))?;
+            }
+            Ok(Outcome::Success)
+        }
+        RlsCommand::Check { conninfo, table, json } => {
+            let mut db = connect(&conninfo)?;
+            let report = rls::check(&mut db, &table).with_context(|| format!("checking {table}"))?;
+            if json {
+                output::json(&report)?;
+            } else {
+                output::print(&check_text(&report))?;
+            }
+            Ok(if report.problems.is_empty() { Outcome::Success } else { Outcome::Found })
+        }
+    }
+}
+
+fn connect(conninfo: &str) -> anyhow::Result<Db> {
+    let settings = Db::settings(conninfo)?;
+    Db::remote(&settings).with_context(|| format!("connecting as {} to {}", settings.user, settings.dbname))
+}
+
+fn label_text(r: &LabelReport) -> String {
+    let mut text = format!(
+        "Row-level security on {} by the security label in column {} (policy {}{}):\n",
+        r.table,
+        r.column,
+        r.policy,
+        if r.replaced { ", replaced" } else { ", new" }
+    );
+    for s in &r.statements {
+        text.push_str(&format!("  {s}\n"));
+    }
+    text.push_str(&format!(
+        "Before this run row-level security was {} and {}. The policy as stored:\n  USING {}\n",
+        if r.was_enabled { "enabled" } else { "disabled" },
+        if r.was_forced { "forced" } else { "not forced" },
+        r.using.replace('\n', "\n  ")
+    ));
+    text.push_str(&format!(
+        "A row is now visible to (and writable by) members of the role its {} names, the owner included; \
+         a label naming no role, or NULL, hides it. Superusers and BYPASSRLS roles still see every row.\n",
+        r.column
+    ));
+    for p in &r.other_policies {
+        if p.permissive {
+            text.push_str(&format!(
+                "{} policy {} ({} for {}) is permissive: the rows it allows stay visible whatever their label\n",
+                output::bad("warning:"),
+                p.name,
+                p.command,
+                p.roles
+            ));
+        }
+    }
+    text.push_str(&format!("Prove it with: pgharden rls check CONNINFO --table {}\n", r.table));
+    text
+}
+
+fn check_text(r: &CheckReport) -> String {
+    let mut text = format!(
+        "Row-level security on {}: {}, {}; policy {} on column {} \
+         (checked as {}, in a transaction that was rolled back)\n",
+        r.table,
+        if r.enabled { "enabled" } else { "NOT ENABLED" },
+        if r.forced { "forced" } else { "NOT FORCED" },
+        r.policy,
+        r.column,
+        r.checked_as
+    );
+    for l in &r.labels {
+        text.push_str(&format!("\nLabel {} ({}):\n", l.label, plural(l.rows, "row")));
+        if l.members.is_empty() {
+            text.push_str("  no role that can log in is a member\n");
+        }
+        for m in &l.members {
+            text.push_str(&format!("current_user: {}", m.role));
+            if m.bypasses_rls {
+                text.push_str(&format!(" {}", output::dim("(superuser or BYPASSRLS: sees every row)")));
+            }
+            text.push('\n');
+            match &m.error {
+                Some(e) => text.push_str(&format!("  {} {e}\n", output::bad("could not read the table:"))),
+                None => text.push_str(&aligned(&r.columns, &m.rows)),
+            }
+        }
+    }
+    if !r.hidden.is_empty() {
+        text.push_str("\nVisible to no role (only to superusers and BYPASSRLS roles):\n");
+        for h in &r.hidden {
+            let what = match &h.label {
+                Some(l) => format!("labelled {l} (no such role)"),
+                None => "with no label (NULL)".to_string(),
+            };
+            text.push_str(&format!("  {} {what}\n", plural(h.rows, "row")));
+        }
+    }
+    if r.problems.is_empty() {
+        text.push_str(&format!(
+            "\n{} every member sees exactly the rows of its labels\n",
+            output::good("ok:")
+        ));
+    } else {
+        text.push('\n');
+        for p in &r.problems {
+            text.push_str(&format!("{} {p}\n", output::bad("problem:")));
+        }
+    }
+    text
+}
+
+fn plural(n: u64, word: &str) -> String {
+    if n == 1 { format!("1 {word}") } else { format!("{n} {word}s") }
+}
+
+/// Rows as psql's aligned format prints them: centred headers, numbers right-aligned, NULL empty,
+/// a `+` where a value continues on the next line, no padding after the last column, `(N rows)`.
+fn aligned(columns: &[Column], rows: &[Vec<Option<String>>]) -> String {
+    let cells: Vec<Vec<Vec<&str>>> = rows
+        .iter()
+        .map(|row| {
+            (0..columns.len())
+                .map(|i| row.get(i).and_then(|v| v.as_deref()).unwrap_or("").split('\n').collect())
+                .collect()
+        })
+        .collect();
+    let width = |s: &str| s.chars().count();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .flat_map(|row| row[i].iter().map(|l| width(l)))
+                .chain([width(&c.name)])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let last = columns.len().saturating_sub(1);
+    let mut out = String::new();
+    let header: Vec<String> = columns
+        .iter()
+        .zip(&widths)
+        .map(|(c, w)| {
+            let pad = w - width(&c.name);
+            format!(" {}{}{} ", " ".repeat(pad / 2), c.name, " ".repeat(pad - pad / 2))
+        })
+        .collect();
+    out.push_str(&header.join("|"));
+    out.push('\n');
+    out.push_str(&widths.iter().map(|w| "-".repeat(w + 2)).collect::<Vec<_>>().join("+"));
+    out.push('\n');
+    for row in &cells {
+        let height = row.iter().map(Vec::len).max().unwrap_or(1);
+        for line in 0..height {
+            for (i, (column, w)) in columns.iter().zip(&widths).enumerate() {
+                let value = row[i].get(line).copied().unwrap_or("");
+                let continues = line + 1 < row[i].len();
+                let pad = " ".repeat(w - width(value));
+                if i > 0 {
+                    out.push('|');
+                }
+                out.push(' ');
+                if column.numeric {
+                    out.push_str(&pad);
+                    out.push_str(value);
+                } else {
+                    out.push_str(value);
+                    if i < last || continues {
+                        out.push_str(&pad);
+                    }
+                }
+                if continues {
+                    out.push('+');
+                } else if i < last {
+                    out.push(' ');
+                }
+            }
+            out.push('\n');
+        }
+    }
+    out.push_str(&format!("({})\n", plural(rows.len() as u64, "row")));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(name: &str, numeric: bool) -> Column {
+        Column { name: name.into(), type_name: String::new(), numeric }
+    }
+
+    #[test]
+    fn the_table_is_aligned_as_psql_aligns_it() {
+        let columns = [col("id", true), col("name", false), col("note", false)];
+        let rows = vec![
+            vec![Some("1".into()), Some("bob".into()), Some("a".into())],
+            vec![Some("22".into()), Some("multi\nline".into()), None],
+        ];
+        assert_eq!(
+            aligned(&columns, &rows),
+            " id | name  | note \n----+-------+------\n  1 | bob   | a\n 22 | multi+| \n    | line  | \n(2 rows)\n"
+        );
+    }
+}
