@@ -60,22 +60,7 @@ fn a_fresh_cluster_fails_and_an_applied_one_passes() {
     assert!(evidence.contains("trust"), "the trust lines of initdb are named");
     assert!(evidence.contains("plaintext startup accepted"), "the probe saw plaintext accepted");
 
-    let out = pgharden()
-        .args([
-            "apply",
-            "--pgdata",
-            cluster.data_dir().to_str().unwrap(),
-            "--pki",
-            &pki.p(""),
-            "--host",
-            "localhost",
-            "--host",
-            "127.0.0.1",
-            "--yes",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    crate::support::harden(&cluster, &pki);
 
     let (code, text) = audit(&cluster, &["--scope", "cluster"]);
     assert_eq!(code, Some(0), "{text}");
@@ -240,22 +225,7 @@ fn an_unprivileged_audit_says_not_checked_instead_of_pass() {
     let pki = TestPki::new("p256");
     let cluster = Cluster::start_default().unwrap();
     cluster.psql("CREATE ROLE bob LOGIN").unwrap();
-    let out = pgharden()
-        .args([
-            "apply",
-            "--pgdata",
-            cluster.data_dir().to_str().unwrap(),
-            "--pki",
-            &pki.p(""),
-            "--host",
-            "localhost",
-            "--host",
-            "127.0.0.1",
-            "--yes",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    crate::support::harden(&cluster, &pki);
     let conninfo = format!(
         "host=localhost port={} user=bob dbname=postgres sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
         cluster.port(),

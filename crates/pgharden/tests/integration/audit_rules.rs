@@ -71,22 +71,7 @@ fn each_check_fails_when_broken_and_passes_when_mended() {
     let pki = TestPki::new("p256");
     let cluster =
         Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
-    let out = pgharden()
-        .args([
-            "apply",
-            "--pgdata",
-            cluster.data_dir().to_str().unwrap(),
-            "--pki",
-            &pki.p(""),
-            "--host",
-            "localhost",
-            "--host",
-            "127.0.0.1",
-            "--yes",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    crate::support::harden(&cluster, &pki);
 
     // Settings, broken with ALTER SYSTEM (postgresql.auto.conf wins) and mended with RESET.
     let settings: &[(CheckId, &str, &str)] = &[

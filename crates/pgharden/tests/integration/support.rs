@@ -185,3 +185,18 @@ pub fn ca_issuer(pki: &TestPki, ca: &str) -> rcgen::Issuer<'static, rcgen::KeyPa
     let pem = fs::read_to_string(pki.path(&format!("{ca}/ca.crt"))).unwrap();
     rcgen::Issuer::from_ca_cert_pem(&pem, key).unwrap()
 }
+
+/// `pgharden apply --pgdata … --pki … --host localhost --host 127.0.0.1 --yes`, which must succeed.
+pub fn harden(cluster: &testcluster::Cluster, pki: &TestPki) {
+    let out = pgharden()
+        .args(["apply", "--pgdata", cluster.data_dir().to_str().unwrap(), "--pki", &pki.p("")])
+        .args(["--host", "localhost", "--host", "127.0.0.1", "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "apply failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
