@@ -162,7 +162,7 @@ pub struct AuditArgs {
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// HOST or HOST:PORT (default port 5432); IPv6 as [ADDR]:PORT.
+    /// HOST or HOST:PORT (default port 5432); an IPv6 address with a port goes in square brackets.
     pub target: String,
     /// A root certificate to check the served chain against (verify-ca and verify-full).
     #[arg(long, value_name = "FILE")]

@@ -1,7 +1,7 @@
-//! Report renderers: one [`Report`] in the forms people and tools read.
+//! Report renderers: one [`Report`](crate::model::Report) in the forms people and tools read.
 //!
 //! - [`text`]: the terminal table (optionally coloured),
-//! - [`json`]: the versioned JSON schema of [`Report`] ([`crate::model::REPORT_FORMAT`]),
+//! - [`json`]: the versioned JSON schema of [`Report`](crate::model::Report) ([`crate::model::REPORT_FORMAT`]),
 //! - [`sarif`]: SARIF 2.1.0 for code-scanning tools,
 //! - [`ckl`]: a DISA STIG Viewer 2.x checklist built from a user-supplied XCCDF benchmark.
 //!
