@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use pgharden_cluster::db::Db;
 use pgharden_cluster::discover::{self, Cluster};
 
-use crate::evidence::{self, Evidence, NetworkFacts};
+use crate::evidence::{self, Evidence};
 use crate::model::Target;
 
 /// What to audit.
@@ -93,7 +93,6 @@ pub fn gather(source: &Source) -> Gathered {
         target.host = Some(host.clone());
         target.port = Some(*port);
     }
-    ev.network = None;
     Gathered { evidence: ev, target, cluster, probe }
 }
 
@@ -119,8 +118,15 @@ fn host_name() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string())
 }
 
-/// Attach network facts gathered elsewhere.
-pub fn with_network(mut g: Gathered, facts: NetworkFacts) -> Gathered {
-    g.evidence.network = Some(facts);
+/// Add what the network says: probe the server's TCP listener (when there is one) as its bootstrap
+/// superuser, without credentials. A probe that cannot run leaves the network rules "not checked".
+pub fn with_probe(mut g: Gathered) -> Gathered {
+    let Some((host, port)) = g.probe.clone() else { return g };
+    let user = g.evidence.bootstrap_superuser.clone().unwrap_or_else(|| "postgres".into());
+    let opts =
+        crate::network::ProbeOptions { host, port, user, dbname: "postgres".into(), sslrootcert: None };
+    if let Ok(report) = crate::network::probe(&opts) {
+        g.evidence.network = Some(report.facts());
+    }
     g
 }

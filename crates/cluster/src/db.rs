@@ -50,7 +50,7 @@ impl Db {
         }
         let client =
             BlockingClient::connect_unix_as_os_user(socket_dir, pm.port, role, owner.uid, owner.gid, dbname)
-                .map_err(|e| Error::Rejected {
+                .map_err(|e| Error::Database {
                     reason: format!(
                         "connecting to {dbname} as {role} through {} as OS user {}: {e} \
                      (pg_hba.conf must allow `local all {role} peer`)",
@@ -64,7 +64,7 @@ impl Db {
     /// Connect with resolved libpq settings (from a CONNINFO, PG* variables and ~/.postgresql).
     pub fn remote(settings: &Settings) -> Result<Db> {
         let client =
-            BlockingClient::connect(settings).map_err(|e| Error::Rejected { reason: e.to_string() })?;
+            BlockingClient::connect(settings).map_err(|e| Error::Database { reason: e.to_string() })?;
         Ok(Db { client, what: format!("{}@{}", settings.user, settings.dbname) })
     }
 
@@ -72,7 +72,7 @@ impl Db {
     pub fn settings(conninfo: &str) -> Result<Settings> {
         pgharden_pgconn::Conninfo::parse(conninfo)
             .and_then(|c| c.resolve(&pgharden_pgconn::Env::from_process()))
-            .map_err(|e| Error::Rejected { reason: format!("CONNINFO: {e}") })
+            .map_err(|e| Error::Database { reason: format!("CONNINFO: {e}") })
     }
 }
 

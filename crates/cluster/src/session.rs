@@ -53,7 +53,7 @@ impl Session {
                 // connection authenticates (a password line replaced by `cert`).
                 let superuser = db.value("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")?;
                 if superuser.as_deref() != Some("t") {
-                    return Err(Error::Rejected {
+                    return Err(Error::Database {
                         reason: "apply needs a superuser connection (it reads and changes server files)"
                             .into(),
                     });

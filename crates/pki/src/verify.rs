@@ -16,7 +16,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use webpki::{
     CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, OwnedCertRevocationList,
-    RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
+    RevocationCheckDepth, RevocationOptions, RevocationOptionsBuilder, UnknownStatusPolicy,
 };
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
@@ -298,15 +298,7 @@ fn chain_check(
     };
     let crl_refs: Vec<&CertRevocationList<'_>> = crls.iter().collect();
     let revocation = if with_crls {
-        let builder =
-            RevocationOptionsBuilder::new(&crl_refs).map_err(|_| "no CRL is available".to_string())?;
-        Some(
-            builder
-                .with_depth(RevocationCheckDepth::Chain)
-                .with_status_policy(UnknownStatusPolicy::Deny)
-                .with_expiration_policy(ExpirationPolicy::Enforce)
-                .build(),
-        )
+        Some(strict_revocation(&crl_refs).ok_or_else(|| "no CRL is available".to_string())?)
     } else {
         None
     };
@@ -337,6 +329,20 @@ fn chain_check(
         out.push(root.clone());
     }
     Ok(out)
+}
+
+/// Revocation as OpenSSL checks it once CRLs are configured (`ssl_crl_file`, `sslcrl`): every
+/// certificate of the chain, an unknown status refused, an expired CRL refused. `None` when no CRL
+/// was given at all.
+pub fn strict_revocation<'a>(crls: &'a [&'a CertRevocationList<'a>]) -> Option<RevocationOptions<'a>> {
+    let builder = RevocationOptionsBuilder::new(crls).ok()?;
+    Some(
+        builder
+            .with_depth(RevocationCheckDepth::Chain)
+            .with_status_policy(UnknownStatusPolicy::Deny)
+            .with_expiration_policy(ExpirationPolicy::Enforce)
+            .build(),
+    )
 }
 
 /// Revocation as OpenSSL with CRL checking of the whole chain sees it: each certificate in the path,

@@ -17,10 +17,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, DigitallySignedStruct, OtherError, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
-use webpki::{
-    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyUsage, RevocationCheckDepth,
-    RevocationOptionsBuilder, UnknownStatusPolicy,
-};
+use webpki::{CertRevocationList, EndEntityCert, KeyUsage};
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
@@ -171,14 +168,9 @@ fn verify_chain(
     let crls: Vec<&CertRevocationList<'_>> = trust.crls.iter().map(|(crl, _)| crl).collect();
     let revocation = if trust.check_crls {
         // OpenSSL with CRL checking on and no CRL at all fails every certificate the same way.
-        let builder =
-            RevocationOptionsBuilder::new(&crls).map_err(|_| failure("unable to get certificate CRL"))?;
         Some(
-            builder
-                .with_depth(RevocationCheckDepth::Chain)
-                .with_status_policy(UnknownStatusPolicy::Deny)
-                .with_expiration_policy(ExpirationPolicy::Enforce)
-                .build(),
+            pgharden_pki::verify::strict_revocation(&crls)
+                .ok_or_else(|| failure("unable to get certificate CRL"))?,
         )
     } else {
         None

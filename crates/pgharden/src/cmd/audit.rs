@@ -5,7 +5,6 @@ use std::io::IsTerminal;
 use anyhow::{Context, bail};
 use indicatif::ProgressBar;
 use pgharden_audit::gather::{self, Source};
-use pgharden_audit::network::{self, ProbeOptions};
 use pgharden_audit::run::{self, ScopeFilter};
 use pgharden_audit::{Report, Severity};
 
@@ -29,13 +28,11 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     spinner.set_message("gathering evidence: settings, roles, files");
     let mut gathered = gather::gather(&source);
-    if let (Some((host, port)), false) = (gathered.probe.clone(), args.no_probe) {
-        spinner.set_message(format!("probing {host}:{port}: TLS versions, certificates, pg_hba answers"));
-        let user = gathered.evidence.bootstrap_superuser.clone().unwrap_or_else(|| "postgres".into());
-        let opts = ProbeOptions { host, port, user, dbname: "postgres".into(), sslrootcert: None };
-        if let Ok(report) = network::probe(&opts) {
-            gathered = gather::with_network(gathered, report.facts());
+    if !args.no_probe {
+        if let Some((host, port)) = &gathered.probe {
+            spinner.set_message(format!("probing {host}:{port}: TLS versions, certificates, pg_hba answers"));
         }
+        gathered = gather::with_probe(gathered);
     }
     spinner.set_message("judging the rules");
     let scope = match args.scope {

@@ -127,19 +127,7 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
     })?;
     let audit = steps.run("audit against the STIG catalogue (cluster scope)", || {
         let source = pgharden_audit::gather::Source::PgData(demo.data_dir.clone());
-        let mut gathered = pgharden_audit::gather::gather(&source);
-        if let Some((host, port)) = gathered.probe.clone() {
-            let opts = pgharden_audit::network::ProbeOptions {
-                host,
-                port,
-                user: demo.owner.name.clone(),
-                dbname: "postgres".into(),
-                sslrootcert: None,
-            };
-            if let Ok(report) = pgharden_audit::network::probe(&opts) {
-                gathered = pgharden_audit::gather::with_network(gathered, report.facts());
-            }
-        }
+        let gathered = pgharden_audit::gather::with_probe(pgharden_audit::gather::gather(&source));
         let findings =
             pgharden_audit::run::evaluate(&gathered.evidence, pgharden_audit::run::ScopeFilter::Cluster);
         let count = |s: pgharden_audit::Status| findings.iter().filter(|f| f.status == s).count();
