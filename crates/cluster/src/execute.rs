@@ -82,7 +82,7 @@ pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) ->
     if let Err(e) = server_accepts_files(sql.as_mut(), cluster.major) {
         return Err(undo(&mut journal, cluster, None, e));
     }
-    let (restarted, reloaded) = if plan.files.is_empty() {
+    let (restarted, reloaded) = if plan.files.is_empty() && plan.settings.is_empty() {
         (false, false)
     } else if plan.restart.is_some() {
         if let Err(e) = restart(cluster) {

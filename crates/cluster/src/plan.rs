@@ -92,7 +92,7 @@ pub struct Change {
 impl Plan {
     /// Whether nothing would change.
     pub fn is_empty(&self) -> bool {
-        self.files.is_empty() && self.sql.is_empty()
+        self.files.is_empty() && self.settings.is_empty() && self.sql.is_empty()
     }
 
     /// Every change as one list.
@@ -186,10 +186,11 @@ pub fn plan(
         ));
     }
     let mut files = tls_files(cluster, pki, &req.hosts)?;
-    let (conf_files, settings) = conf_changes(cluster, &profile, sql.is_some())?;
+    let (conf_files, mut settings, wanted) = conf_changes(cluster, &profile)?;
     files.extend(conf_files);
     let owner_role = match sql {
         Some(sql) => {
+            settings.extend(not_in_force(sql, cluster, &wanted, &settings)?);
             sql.value("SELECT rolname FROM pg_roles WHERE oid = 10")?.unwrap_or(cluster.owner.name.clone())
         }
         None => cluster.owner.name.clone(),
@@ -310,20 +311,21 @@ fn pem_summary_diff(old: &[u8], new: &[u8]) -> String {
 fn conf_changes(
     cluster: &Cluster,
     profile_opts: &ProfileOptions,
-    server_known: bool,
-) -> Result<(Vec<FileChange>, Vec<SettingChange>)> {
+) -> Result<(Vec<FileChange>, Vec<SettingChange>, Vec<Wanted>)> {
     let tree = ConfTree::load_with_auto_conf(&cluster.config_file, &cluster.auto_conf)
         .map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
     let mut wanted = profile::settings(profile_opts, cluster.major);
     if profile_opts.pgaudit_installed {
         let current = tree.get("shared_preload_libraries").unwrap_or_default().to_string();
-        if let Some(value) = profile::preload_with_pgaudit(&current) {
-            wanted.push(Wanted {
-                name: "shared_preload_libraries",
-                value,
-                why: "Appendix B: pgaudit must be preloaded",
-            });
-        }
+        // When the file already preloads pgaudit, the wanted value is the file's own, so that a
+        // server not yet restarted onto it is still noticed.
+        let value = profile::preload_with_pgaudit(&current)
+            .unwrap_or_else(|| format!("'{}'", current.replace('\'', "''")));
+        wanted.push(Wanted {
+            name: "shared_preload_libraries",
+            value,
+            why: "Appendix B: pgaudit must be preloaded",
+        });
     }
     let mut edits: Vec<(PathBuf, String, Value, SettingChange)> = Vec::new();
     for w in &wanted {
@@ -335,7 +337,6 @@ fn conf_changes(
         }
         let file =
             resolution.as_ref().map(|r| r.winner.file.to_path_buf()).unwrap_or(cluster.config_file.clone());
-        let _ = server_known;
         let change = SettingChange {
             name: w.name.to_string(),
             from: current,
@@ -364,7 +365,40 @@ fn conf_changes(
         let new = files.iter().find(|f| f.path() == path).map(ToString::to_string).unwrap_or_default();
         out.push(text_change(&path, "server settings", &old, new, mode_of(&path)));
     }
-    Ok((out, settings))
+    Ok((out, settings, wanted))
+}
+
+/// Settings the files already have right but the server does not run with: an earlier apply was
+/// interrupted before its reload or restart, or someone edited the files by hand. They need the
+/// reload or restart all the same.
+fn not_in_force(
+    sql: &mut dyn Sql,
+    cluster: &Cluster,
+    wanted: &[Wanted],
+    changing: &[SettingChange],
+) -> Result<Vec<SettingChange>> {
+    let mut out = Vec::new();
+    for w in wanted.iter().filter(|w| !changing.iter().any(|c| c.name == w.name)) {
+        let row = sql.query(&format!(
+            "SELECT current_setting(name), context FROM pg_settings WHERE name = {}",
+            crate::sql::literal(w.name)
+        ))?;
+        let Some(row) = row.into_iter().next() else { continue };
+        let live = row.first().cloned().flatten().unwrap_or_default();
+        let decoded = Value::raw(&w.value).map(|v| v.decoded()).unwrap_or(w.value.clone());
+        if same_value(&live, &decoded) {
+            continue;
+        }
+        out.push(SettingChange {
+            name: w.name.to_string(),
+            from: Some(live),
+            to: w.value.clone(),
+            file: cluster.config_file.clone(),
+            restart: row.get(1).cloned().flatten().as_deref() == Some("postmaster"),
+            why: format!("already in the files, not yet in force ({})", w.why),
+        });
+    }
+    Ok(out)
 }
 
 /// Values compared as the server would: quotes already removed, case-insensitive for keywords.

@@ -371,3 +371,17 @@ fn syslog_replaces_the_log_files_when_asked() {
     );
     assert!(!text.contains("+logging_collector"), "{text}");
 }
+
+/// The files already say what the profile wants but the server was never restarted onto them (an
+/// apply killed between its writes and its restart): apply still restarts, then creates pgaudit.
+#[test]
+fn settings_in_the_files_but_not_in_force_are_brought_into_force() {
+    let (pki, cluster) = fresh();
+    cluster.append_conf("shared_preload_libraries = 'pgaudit'\nlogging_collector = on\n").unwrap();
+    let (ok, text) = apply(&cluster, &pki, &["--plan"]);
+    assert!(ok && text.contains("not yet in force") && text.contains("will be restarted"), "{text}");
+    let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+    assert!(ok && text.contains("server restarted"), "{text}");
+    assert_eq!(cluster.psql("SELECT count(*) FROM pg_extension WHERE extname = 'pgaudit'").unwrap(), "1");
+    assert!(plan_changes(&cluster, &pki).is_empty());
+}
