@@ -8,11 +8,10 @@
 //! Must not: judge (that is `checks`).
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use pgharden_cluster::Sql;
 use pgharden_cluster::discover::Cluster;
+use pgharden_cluster::{Files, Sql};
 use pgharden_conf::hba::{HbaFile, Rule as HbaRule};
 
 /// A fact, or why it is missing.
@@ -60,6 +59,8 @@ pub struct Evidence {
     pub log_dir: Fact<FileFacts>,
     pub fips: Fact<bool>,
     pub network: Option<NetworkFacts>,
+    /// Why whole groups of facts are missing, each said once (the facts point here).
+    pub problems: Vec<String>,
 }
 
 fn not_gathered<T>() -> Fact<T> {
@@ -85,6 +86,7 @@ impl Evidence {
             log_dir: not_gathered(),
             fips: not_gathered(),
             network: None,
+            problems: Vec::new(),
         }
     }
 
@@ -121,40 +123,41 @@ fn column(sql: &mut dyn Sql, query: &str) -> Fact<Vec<String>> {
         .map_err(|e| e.to_string())
 }
 
-/// Gather what the files show.
-pub fn from_files(ev: &mut Evidence, cluster: &Cluster) {
+/// Gather what the files show, reading them through `files` (as the cluster owner when pgharden
+/// runs as root: the server names these paths, and its owner controls what is there). Paths the
+/// server reports are canonicalized before use.
+pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
     ev.owner_uid = Some(cluster.owner.uid);
-    ev.data_dir = file_facts(&cluster.data_dir);
+    ev.data_dir = file_facts(files, &cluster.data_dir);
     ev.config_files = [&cluster.config_file, &cluster.hba_file, &cluster.ident_file]
         .iter()
-        .map(|p| file_facts(p))
+        .map(|p| file_facts(files, p))
         .collect::<Result<Vec<_>, _>>();
-    ev.hba_rules = HbaFile::load(&cluster.hba_file)
+    ev.hba_rules = HbaFile::load_from(&cluster.hba_file, files)
         .map(|f| f.rules().cloned().collect())
         .map_err(|e| format!("{}: {e}", cluster.hba_file.display()));
     let in_data = |name: &str| {
         let p = Path::new(name);
-        if p.is_absolute() { p.to_path_buf() } else { cluster.data_dir.join(p) }
+        let path = if p.is_absolute() { p.to_path_buf() } else { cluster.data_dir.join(p) };
+        files.canonicalize(&path).unwrap_or(path)
     };
+    let read = |path: &Path| files.read(path).map_err(|e| e.to_string());
     if let Ok(settings) = &ev.settings {
         if let Some(key) = settings.get("ssl_key_file") {
-            ev.server_key = file_facts(&in_data(key));
+            ev.server_key = file_facts(files, &in_data(key));
         }
         if let Some(cert) = settings.get("ssl_cert_file") {
-            let path = in_data(cert);
-            ev.server_cert = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()));
+            ev.server_cert = read(&in_data(cert));
         }
         ev.crl_files = match settings.get("ssl_crl_file").filter(|v| !v.is_empty()) {
             Some(crl) => {
                 let path = in_data(crl);
-                std::fs::read(&path)
-                    .map(|b| vec![(path.clone(), b)])
-                    .map_err(|e| format!("{}: {e}", path.display()))
+                read(&path).map(|b| vec![(path.clone(), b)])
             }
             None => Ok(Vec::new()),
         };
         if let Some(dir) = settings.get("log_directory") {
-            ev.log_dir = file_facts(&in_data(dir));
+            ev.log_dir = file_facts(files, &in_data(dir));
         }
     }
     ev.fips = fips_mode();
@@ -169,8 +172,10 @@ fn fips_mode() -> Fact<bool> {
     }
 }
 
-fn file_facts(path: &Path) -> Fact<FileFacts> {
-    std::fs::metadata(path)
-        .map(|m| FileFacts { path: path.to_path_buf(), uid: m.uid(), mode: m.mode() & 0o7777 })
-        .map_err(|e| format!("{}: {e}", path.display()))
+fn file_facts(files: &Files, path: &Path) -> Fact<FileFacts> {
+    match files.stat(path, true) {
+        Ok(Some(m)) => Ok(FileFacts { path: path.to_path_buf(), uid: m.uid, mode: m.mode & 0o7777 }),
+        Ok(None) => Err(format!("{}: No such file or directory", path.display())),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -1,5 +1,7 @@
 //! [`Sql`] over a real connection (`pgharden-pgconn`): as the cluster owner through the Unix socket
-//! (peer authentication, the way `sudo -u postgres psql` gets in), or from a CONNINFO.
+//! (peer authentication, the way `sudo -u postgres psql` gets in: the socket is connected by the
+//! owner-side helper and its descriptor handed back, so the server sees the owner as its peer and
+//! no thread of pgharden ever changes credentials), or from a CONNINFO.
 //!
 //! Owns: opening those connections and turning simple-query results into text rows.
 //! Must not: decide what to run.
@@ -9,7 +11,11 @@ use pgharden_pgconn::{BlockingClient, Settings};
 
 use crate::discover::Cluster;
 use crate::error::{Error, Result};
+use crate::files::Files;
 use crate::sql::{Rows, Sql};
+
+/// The most of a server's error message kept in an error.
+const MAX_MESSAGE_TEXT: usize = 2000;
 
 /// A live connection.
 pub struct Db {
@@ -24,8 +30,8 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Connect to `dbname` over the cluster's Unix socket as its owner, to `role`.
-    pub fn local(cluster: &Cluster, role: &str, dbname: &str) -> Result<Db> {
+    /// Connect to `dbname` over the cluster's Unix socket as its owner (`files`' account), to `role`.
+    pub fn local(cluster: &Cluster, files: &Files, role: &str, dbname: &str) -> Result<Db> {
         let pm = cluster.postmaster.as_ref().ok_or_else(|| {
             Error::bad(
                 &cluster.data_dir,
@@ -38,26 +44,25 @@ impl Db {
                 "the server listens on no Unix socket (unix_socket_directories is empty)",
             )
         })?;
-        let owner = &cluster.owner;
-        if !owner.can_act_as() {
-            return Err(Error::bad(
-                &cluster.data_dir,
-                format!(
-                    "run pgharden as root or as the cluster owner ({}) to connect through peer authentication",
-                    owner.name
-                ),
-            ));
-        }
-        let client =
-            BlockingClient::connect_unix_as_os_user(socket_dir, pm.port, role, owner.uid, owner.gid, dbname)
-                .map_err(|e| Error::Database {
-                    reason: format!(
-                        "connecting to {dbname} as {role} through {} as OS user {}: {e} \
-                     (pg_hba.conf must allow `local all {role} peer`)",
-                        socket_dir.display(),
-                        owner.name
-                    ),
-                })?;
+        let socket = socket_dir.join(format!(".s.PGSQL.{}", pm.port));
+        let owner = files.account();
+        let failed = |e: &dyn std::fmt::Display| Error::Database {
+            reason: format!(
+                "connecting to {dbname} as {role} through {} as OS user {}: {e} \
+                 (pg_hba.conf must allow `local all {role} peer`)",
+                socket.display(),
+                owner.name
+            ),
+        };
+        let stream = files.actor().connect_unix(&socket).map_err(|e| failed(&e.detail()))?;
+        let client = BlockingClient::connect_unix_stream(
+            stream,
+            &socket,
+            role,
+            dbname,
+            pgharden_pgconn::DEFAULT_CONNECT_TIMEOUT,
+        )
+        .map_err(|e| failed(&e))?;
         Ok(Db { client, what: format!("{role}@{dbname} via {}", socket_dir.display()) })
     }
 
@@ -84,7 +89,9 @@ impl Sql for Db {
                 Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
                 None => e.to_string(),
             };
-            Error::Database { reason: format!("{message} [{}; via {}]", first_line(sql), self.what) }
+            // A hostile server's message is capped by pgconn; it is still cut to a readable size.
+            let message = pgharden_text::cut(&message, MAX_MESSAGE_TEXT);
+            Error::Database { reason: format!("{message} [{}; via {}]", pgharden_text::cut(first_line(sql), 200), self.what) }
         })?;
         let mut rows = Vec::new();
         for m in messages {

@@ -3,30 +3,36 @@
 //! Owns: choosing the PostgreSQL installation (Debian's /usr/lib/postgresql/N/bin, newest first, or
 //! the `pg_ctl` on PATH), creating the cluster as an unprivileged account when run as root (initdb
 //! refuses root), with peer authentication for its owner, and starting it on a loopback port with a
-//! socket directory of its own. Must not: touch any other cluster.
+//! socket directory of its own. The directory is accepted only when no other account can swap it
+//! (it holds the demo CA's keys): every directory above it belongs to root or to the caller; the
+//! data and socket directories are created in it and handed to the owner by descriptor, never
+//! through a link. Must not: touch any other cluster.
 
 use std::fs;
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use nix::unistd::{Uid, User};
+use nix::unistd::Uid;
+use pgharden_privsep::{Account, FileKind};
 
 use crate::error::{Error, Result};
-use crate::owner::{Owner, run};
+use crate::files::Files;
+use crate::tools::run;
 
 /// The account a root-run quickstart gives the cluster to.
 pub const DEMO_OS_USER: &str = "postgres";
 
 /// A local demo cluster's layout under its directory.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Demo {
     pub dir: PathBuf,
     pub data_dir: PathBuf,
     pub socket_dir: PathBuf,
     pub bindir: PathBuf,
     pub port: u16,
-    pub owner: Owner,
+    pub owner: Account,
+    /// The demo cluster's files, as its owner.
+    files: Files,
 }
 
 /// The newest server installation: Debian's versioned directories, else `pg_ctl` on PATH.
@@ -60,27 +66,22 @@ pub fn find_bindir() -> Result<PathBuf> {
 }
 
 /// The account the demo cluster runs as: `postgres` when we are root, else ourselves.
-fn demo_owner() -> Result<Owner> {
-    let user = if Uid::effective().is_root() {
-        User::from_name(DEMO_OS_USER).ok().flatten().ok_or_else(|| {
-            Error::bad("/etc/passwd", format!("running as root needs an unprivileged `{DEMO_OS_USER}` account (initdb refuses root); create it with `useradd --system {DEMO_OS_USER}`"))
-        })?
-    } else {
-        User::from_uid(Uid::effective())
-            .ok()
-            .flatten()
-            .ok_or_else(|| Error::bad("/etc/passwd", "the current user has no passwd entry"))?
-    };
-    Ok(Owner { name: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw() })
+fn demo_owner() -> Result<Account> {
+    if !Uid::effective().is_root() {
+        return Ok(Account::current());
+    }
+    Account::by_name(DEMO_OS_USER).map_err(|_| {
+        Error::bad("/etc/passwd", format!("running as root needs an unprivileged `{DEMO_OS_USER}` account (initdb refuses root); create it with `useradd --system {DEMO_OS_USER}`"))
+    })
 }
 
-/// The port an existing demo cluster uses: its running server's, else its last start's.
-pub fn existing_port(dir: &Path) -> Option<u16> {
-    let data = dir.join("data");
-    if let Ok(Some(pm)) = crate::postmaster::Postmaster::read(&data) {
+/// The port an existing demo cluster uses: its running server's, else its last start's (both
+/// read as the owner).
+fn existing_port(data: &Path, files: &Files) -> Option<u16> {
+    if let Ok(Some(pm)) = crate::postmaster::Postmaster::read(data, files) {
         return Some(pm.port);
     }
-    let opts = fs::read_to_string(data.join("postmaster.opts")).ok()?;
+    let opts = files.read_text_if_exists(&data.join("postmaster.opts")).ok()??;
     let words: Vec<&str> = opts.split_whitespace().map(|w| w.trim_matches('"')).collect();
     words.windows(2).find(|w| w[0] == "-p").and_then(|w| w[1].parse().ok())
 }
@@ -93,42 +94,36 @@ pub fn free_port() -> Result<u16> {
 }
 
 impl Demo {
-    /// The layout under `dir` (nothing is created yet).
-    pub fn at(dir: &Path, port: u16) -> Result<Demo> {
+    /// The layout under `dir` (nothing is created yet), on `port`, else the port an existing demo
+    /// cluster there uses, else the first free one.
+    pub fn at(dir: &Path, port: Option<u16>) -> Result<Demo> {
         let dir = if dir.is_absolute() {
             dir.to_path_buf()
         } else {
             std::env::current_dir().map_err(|e| Error::io(".", e))?.join(dir)
         };
-        Ok(Demo {
-            data_dir: dir.join("data"),
-            socket_dir: dir.join("run"),
-            dir,
-            bindir: find_bindir()?,
-            port,
-            owner: demo_owner()?,
-        })
+        let data_dir = dir.join("data");
+        let owner = demo_owner()?;
+        let files = Files::as_account(owner.clone(), &data_dir)?;
+        let port = match port.or_else(|| existing_port(&data_dir, &files)) {
+            Some(p) => p,
+            None => free_port()?,
+        };
+        Ok(Demo { data_dir, socket_dir: dir.join("run"), dir, bindir: find_bindir()?, port, owner, files })
     }
 
     /// Whether the data directory was made before (quickstart then reuses it).
     pub fn exists(&self) -> bool {
-        self.data_dir.join("PG_VERSION").exists()
+        let version = self.data_dir.join("PG_VERSION");
+        self.files.stat(&version, false).ok().flatten().is_some_and(|m| m.kind == FileKind::Regular)
     }
 
     /// initdb as the owner, with peer authentication for local connections.
     pub fn init(&self) -> Result<()> {
-        fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        // The owner must be able to reach data/ and run/ below a directory root may own.
-        let mode = fs::metadata(&self.dir).map_err(|e| Error::io(&self.dir, e))?.permissions().mode();
-        if mode & 0o011 != 0o011 && self.owner.needs_switch() {
-            fs::set_permissions(&self.dir, fs::Permissions::from_mode(mode | 0o711))
-                .map_err(|e| Error::io(&self.dir, e))?;
-        }
-        for dir in [&self.data_dir, &self.socket_dir] {
-            fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| Error::io(dir, e))?;
-            std::os::unix::fs::chown(dir, Some(self.owner.uid), Some(self.owner.gid))
-                .map_err(|e| Error::io(dir, e))?;
+        // The owner must be able to reach data/ and run/ below a directory root owns (0711).
+        let dir = pgharden_privsep::private_dir(&self.dir, 0o711)?;
+        for name in ["data", "run"] {
+            pgharden_privsep::subdir_for(&dir, &self.dir, name, &self.owner, 0o700)?;
         }
         let mut cmd = self.owner.command(self.bindir.join("initdb"));
         cmd.arg("-D").arg(&self.data_dir).args([
@@ -143,7 +138,7 @@ impl Demo {
 
     /// Start the server (if it is not running) on loopback and the private socket directory.
     pub fn start(&self) -> Result<()> {
-        if crate::postmaster::Postmaster::read(&self.data_dir)?.is_some() {
+        if crate::postmaster::Postmaster::read(&self.data_dir, &self.files)?.is_some() {
             return Ok(());
         }
         let mut cmd = self.owner.command(self.bindir.join("pg_ctl"));
@@ -161,6 +156,6 @@ impl Demo {
     pub fn stop_command(&self) -> String {
         let pg_ctl = self.bindir.join("pg_ctl");
         let base = format!("{} stop -D {}", pg_ctl.display(), self.data_dir.display());
-        if self.owner.needs_switch() { format!("runuser -u {} -- {base}", self.owner.name) } else { base }
+        if self.owner.is_current() { base } else { format!("runuser -u {} -- {base}", self.owner.name) }
     }
 }

@@ -11,8 +11,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use pgharden_privsep::{Account, FileKind};
+
 use crate::error::{Error, Result};
-use crate::owner::Owner;
+use crate::files::Files;
 use crate::postmaster::Postmaster;
 use crate::sql::Sql;
 
@@ -31,7 +33,7 @@ pub struct Cluster {
     /// Major version (14, 15, …) and, when the server runs, `server_version_num`.
     pub major: u32,
     pub version_num: Option<u32>,
-    pub owner: Owner,
+    pub owner: Account,
     pub postmaster: Option<Postmaster>,
     /// Directory of the server binaries (`pg_ctl`, `postgres`).
     pub bindir: Option<PathBuf>,
@@ -48,24 +50,34 @@ pub struct Extensions {
 }
 
 /// Read `PGDATA/PG_VERSION`.
-pub fn major_version(data_dir: &Path) -> Result<u32> {
+pub fn major_version(data_dir: &Path, files: &Files) -> Result<u32> {
     let path = data_dir.join("PG_VERSION");
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::bad(&path, format!("not a PostgreSQL data directory ({e})")))?;
-    text.trim().parse().map_err(|_| Error::bad(&path, format!("unexpected contents {:?}", text.trim())))
+    let bytes = files.read(&path).map_err(|e| Error::bad(&path, format!("not a PostgreSQL data directory ({e})")))?;
+    let text = String::from_utf8_lossy(&bytes);
+    text.trim().parse().map_err(|_| Error::bad(&path, format!("unexpected contents {:?}", pgharden_text::cut(text.trim(), 40))))
 }
 
-/// Discover a running cluster by asking its server over `sql`.
-pub fn from_server(data_dir_hint: Option<&Path>, sql: &mut dyn Sql) -> Result<Cluster> {
+/// The data directory a running server reports (`SHOW data_directory`), before anything else is
+/// asked: it says whose files these are.
+pub fn data_directory(sql: &mut dyn Sql) -> Result<PathBuf> {
+    let value = sql.value("SELECT current_setting('data_directory')")?;
+    value.filter(|v| !v.is_empty()).map(PathBuf::from).ok_or_else(|| Error::Rejected {
+        reason: "the server reports no data_directory".into(),
+    })
+}
+
+/// Discover a running cluster by asking its server over `sql`; `files` acts as the owner of the
+/// data directory it reports. The server's paths are canonicalized as the owner.
+pub fn from_server(data_dir_hint: Option<&Path>, sql: &mut dyn Sql, files: &Files) -> Result<Cluster> {
     let rows = sql.query(
         "SELECT current_setting('data_directory'), current_setting('config_file'), current_setting('hba_file'), \
          current_setting('ident_file'), current_setting('server_version_num')",
     )?;
     let row = rows.first().ok_or_else(|| Error::Rejected { reason: "SHOW returned nothing".into() })?;
     let col = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
-    let data_dir = PathBuf::from(col(0));
+    let data_dir = files.canonicalize(Path::new(&col(0)))?;
     if let Some(hint) = data_dir_hint {
-        if !same_path(hint, &data_dir) {
+        if files.canonicalize(hint)? != data_dir {
             return Err(Error::bad(
                 hint,
                 format!("the server on this socket serves {}, not this data directory", data_dir.display()),
@@ -73,8 +85,8 @@ pub fn from_server(data_dir_hint: Option<&Path>, sql: &mut dyn Sql) -> Result<Cl
         }
     }
     let version_num: u32 = col(4).parse().unwrap_or(0);
-    let config_file = PathBuf::from(col(1));
-    let mut cluster = offline_parts(&data_dir, config_file, PathBuf::from(col(2)), PathBuf::from(col(3)))?;
+    let path = |i: usize| -> Result<PathBuf> { files.canonicalize(&absolute(&data_dir, &col(i))) };
+    let mut cluster = offline_parts(&data_dir, path(1)?, path(2)?, path(3)?, files)?;
     cluster.version_num = Some(version_num);
     cluster.major = version_num / 10000;
     cluster.extensions = available_extensions(sql)?;
@@ -84,35 +96,39 @@ pub fn from_server(data_dir_hint: Option<&Path>, sql: &mut dyn Sql) -> Result<Cl
 /// Discover a cluster from its data directory alone (the server may be stopped). The configuration
 /// file is where the running postmaster's command line says, else PGDATA/postgresql.conf, else the
 /// Debian cluster under /etc/postgresql whose `data_directory` is this one.
-pub fn from_data_dir(data_dir: &Path) -> Result<Cluster> {
-    let data_dir = data_dir.canonicalize().map_err(|e| Error::io(data_dir, e))?;
-    let major = major_version(&data_dir)?;
-    let postmaster = Postmaster::read(&data_dir)?;
-    let config_file = postmaster
-        .as_ref()
-        .and_then(|pm| config_file_from_command_line(&pm.command_line()))
-        .or_else(|| Some(data_dir.join("postgresql.conf")).filter(|p| p.exists()))
-        .or_else(|| debian_config_for(&data_dir, major))
-        .ok_or_else(|| {
-            Error::bad(
-                &data_dir,
-                format!("no postgresql.conf here, and no {DEBIAN_ETC}/{major}/*/postgresql.conf names this data directory"),
-            )
-        })?;
+pub fn from_data_dir(data_dir: &Path, files: &Files) -> Result<Cluster> {
+    let data_dir = files.canonicalize(data_dir)?;
+    let major = major_version(&data_dir, files)?;
+    let postmaster = Postmaster::read(&data_dir, files)?;
+    let in_data = data_dir.join("postgresql.conf");
+    let config_file = match postmaster.as_ref().and_then(|pm| config_file_from_command_line(&pm.command_line())) {
+        Some(file) => Some(file),
+        None if files.stat(&in_data, true)?.is_some_and(|m| m.kind == FileKind::Regular) => Some(in_data),
+        None => debian_config_for(&data_dir, major, files),
+    };
+    let config_file = config_file.ok_or_else(|| {
+        Error::bad(
+            &data_dir,
+            format!("no postgresql.conf here, and no {DEBIAN_ETC}/{major}/*/postgresql.conf names this data directory"),
+        )
+    })?;
+    let config_file = files.canonicalize(&absolute(&data_dir, &config_file.to_string_lossy()))?;
     let conf_dir = config_file.parent().map(Path::to_path_buf).unwrap_or_else(|| data_dir.clone());
-    let tree = pgharden_conf::postgresql_conf::ConfTree::load(&config_file)
+    let tree = pgharden_conf::postgresql_conf::ConfTree::load_from(&config_file, files)
         .map_err(|e| Error::bad(&config_file, e.to_string()))?;
     // hba_file and ident_file default to the directory given with -D: PGDATA, or Debian's /etc dir.
-    let default_dir = if same_path(&conf_dir, &data_dir) { data_dir.clone() } else { conf_dir.clone() };
+    let default_dir = if conf_dir == data_dir { data_dir.clone() } else { conf_dir.clone() };
     let file_setting = |name: &str, default: &str| {
-        tree.get(name)
+        let path = tree
+            .get(name)
             .filter(|v| !v.is_empty())
             .map(|v| absolute(&data_dir, v))
-            .unwrap_or_else(|| default_dir.join(default))
+            .unwrap_or_else(|| default_dir.join(default));
+        files.canonicalize(&path)
     };
-    let hba_file = file_setting("hba_file", "pg_hba.conf");
-    let ident_file = file_setting("ident_file", "pg_ident.conf");
-    let mut cluster = offline_parts(&data_dir, config_file, hba_file, ident_file)?;
+    let hba_file = file_setting("hba_file", "pg_hba.conf")?;
+    let ident_file = file_setting("ident_file", "pg_ident.conf")?;
+    let mut cluster = offline_parts(&data_dir, config_file, hba_file, ident_file, files)?;
     cluster.major = major;
     cluster.extensions = installed_extensions(cluster.bindir.as_deref(), major);
     Ok(cluster)
@@ -123,9 +139,10 @@ fn offline_parts(
     config_file: PathBuf,
     hba_file: PathBuf,
     ident_file: PathBuf,
+    files: &Files,
 ) -> Result<Cluster> {
-    let major = major_version(data_dir)?;
-    let postmaster = Postmaster::read(data_dir)?;
+    let major = major_version(data_dir, files)?;
+    let postmaster = Postmaster::read(data_dir, files)?;
     let bindir = postmaster.as_ref().and_then(Postmaster::bindir).or_else(|| {
         Some(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))).filter(|p| p.join("pg_ctl").exists())
     });
@@ -138,7 +155,7 @@ fn offline_parts(
         ident_file,
         major,
         version_num: None,
-        owner: Owner::of(data_dir)?,
+        owner: files.account().clone(),
         postmaster,
         bindir,
         extensions: Extensions::default(),
@@ -161,26 +178,23 @@ fn config_file_from_command_line(args: &[String]) -> Option<PathBuf> {
 }
 
 /// Debian: the `/etc/postgresql/MAJOR/NAME/postgresql.conf` whose `data_directory` is `data_dir`.
-fn debian_config_for(data_dir: &Path, major: u32) -> Option<PathBuf> {
+fn debian_config_for(data_dir: &Path, major: u32, files: &Files) -> Option<PathBuf> {
     let dir = Path::new(DEBIAN_ETC).join(major.to_string());
-    std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path().join("postgresql.conf")).find(|conf| {
-        pgharden_conf::postgresql_conf::ConfTree::load(conf)
-            .ok()
-            .and_then(|t| t.get("data_directory").map(|d| same_path(Path::new(d), data_dir)))
-            .unwrap_or(false)
-    })
+    let entries = files.actor().read_dir(&dir).ok()?;
+    entries.into_iter().filter(|e| e.kind == FileKind::Directory).map(|e| dir.join(&e.name).join("postgresql.conf")).find(
+        |conf| {
+            pgharden_conf::postgresql_conf::ConfTree::load_from(conf, files)
+                .ok()
+                .and_then(|t| t.get("data_directory").map(|d| files.canonicalize(Path::new(d)).ok()))
+                .flatten()
+                .is_some_and(|d| d == data_dir)
+        },
+    )
 }
 
 fn absolute(base: &Path, value: &str) -> PathBuf {
     let p = Path::new(value);
     if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
-}
-
-fn same_path(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => a == b,
-    }
 }
 
 /// Extensions whose control files the server can see.
@@ -230,7 +244,7 @@ mod tests {
     #[test]
     fn a_directory_without_pg_version_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let err = major_version(dir.path()).unwrap_err().to_string();
+        let err = major_version(&dir.path().canonicalize().unwrap(), &Files::as_self()).unwrap_err().to_string();
         assert!(err.contains("PG_VERSION") && err.contains("not a PostgreSQL data directory"), "{err}");
     }
 }

@@ -26,6 +26,10 @@ pub enum Error {
     #[error("{reason}")]
     Database { reason: String },
 
+    /// A file operation done as the cluster owner (or a home's owner) failed or was refused.
+    #[error("{0}")]
+    Files(#[from] pgharden_privsep::Error),
+
     /// An apply failed and was undone; `outcome` says what was restored.
     #[error("{cause}; {outcome}")]
     RolledBack { cause: Box<Error>, outcome: String },

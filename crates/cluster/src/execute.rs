@@ -9,7 +9,9 @@
 //! 4. run the SQL (extensions) once the configuration is live.
 //!
 //! Any failure puts every file back and reloads or restarts the server on its old configuration,
-//! and the error says what failed and what was restored. Must not: decide what to change.
+//! and the error says what failed and what was restored. Every file operation, the log read and the
+//! reload signal are done as the cluster owner ([`Files`]); server tools run as the owner with a
+//! clean environment. Must not: decide what to change.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,9 +21,12 @@ use serde::Serialize;
 
 use crate::discover::Cluster;
 use crate::error::{Error, Result};
-use crate::files::Journal;
+use crate::files::{Files, Journal};
 use crate::plan::Plan;
 use crate::sql::Sql;
+
+/// The most of the server log read after a reload (only what it wrote since).
+const MAX_LOG_READ: u64 = 4 << 20;
 
 /// Where the server's early output goes when pgharden restarts it with pg_ctl (inside PGDATA,
 /// owned by the cluster owner, like the server's own logs).
@@ -35,6 +40,8 @@ pub struct Applied {
     pub restarted: bool,
     pub reloaded: bool,
     pub sql: Vec<String>,
+    /// What could not be confirmed, for the operator to look at (e.g. an unreadable server log).
+    pub warnings: Vec<String>,
 }
 
 /// Connections an apply needs: one for checks, and new ones after a restart or per database.
@@ -49,14 +56,14 @@ impl<F: FnMut(&str) -> Result<Box<dyn Sql>>> Connector for F {
 }
 
 /// Carry out `plan` on the running cluster.
-pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) -> Result<Applied> {
+pub fn execute(cluster: &Cluster, files: &Files, plan: &Plan, connector: &mut dyn Connector) -> Result<Applied> {
     if cluster.postmaster.is_none() {
         return Err(Error::bad(
             &cluster.data_dir,
             "the server is not running; apply validates with the live server, so start it first",
         ));
     }
-    let _lock = ApplyLock::take(cluster)?;
+    let _lock = ApplyLock::take(cluster, files)?;
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -68,37 +75,43 @@ pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) ->
         now.second()
     );
     let mut journal = Journal::new(stamp);
-    for f in &plan.files {
-        if let Some(dir) = f.path.parent() {
-            crate::files::remove_stale_temps(dir);
+    let mut dirs: Vec<&Path> = plan.files.iter().filter_map(|f| f.path.parent()).collect();
+    dirs.sort();
+    dirs.dedup();
+    for dir in dirs {
+        // Only where apply may write, and as the owner: nothing elsewhere is ever deleted.
+        if files.check_writable(&dir.join("x")).is_ok() {
+            files.actor().remove_temps(dir)?;
         }
     }
     let mut sql = connector.connect("postgres")?;
     for f in &plan.files {
-        if let Err(e) = journal.replace(&f.path, &f.contents, f.mode, &cluster.owner) {
-            return Err(undo(&mut journal, cluster, None, e));
+        if let Err(e) = journal.replace(files, &f.path, &f.contents, f.mode) {
+            return Err(undo(&mut journal, cluster, files, None, e));
         }
     }
     if let Err(e) = server_accepts_files(sql.as_mut(), cluster.major) {
-        return Err(undo(&mut journal, cluster, None, e));
+        return Err(undo(&mut journal, cluster, files, None, e));
     }
+    let mut warnings = Vec::new();
     let (restarted, reloaded) = if plan.files.is_empty() && plan.settings.is_empty() {
         (false, false)
     } else if plan.restart.is_some() {
-        if let Err(e) = restart(cluster) {
-            return Err(undo(&mut journal, cluster, Some(Recovery::Start), e));
+        if let Err(e) = restart(cluster, files) {
+            return Err(undo(&mut journal, cluster, files, Some(Recovery::Start), e));
         }
         sql = connector.connect("postgres")?;
         (true, false)
     } else {
-        if let Err(e) = reload_and_confirm(cluster, sql.as_mut()) {
-            return Err(undo(&mut journal, cluster, Some(Recovery::Reload), e));
+        match reload_and_confirm(cluster, files, sql.as_mut()) {
+            Ok(found) => warnings.extend(found),
+            Err(e) => return Err(undo(&mut journal, cluster, files, Some(Recovery::Reload), e)),
         }
         (false, true)
     };
     if let Err(e) = settings_in_force(sql.as_mut(), plan) {
         let recovery = if restarted { Recovery::Restart } else { Recovery::Reload };
-        return Err(undo(&mut journal, cluster, Some(recovery), e));
+        return Err(undo(&mut journal, cluster, files, Some(recovery), e));
     }
     let mut ran = Vec::new();
     for action in &plan.sql {
@@ -112,6 +125,7 @@ pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) ->
         restarted,
         reloaded,
         sql: ran,
+        warnings,
     })
 }
 
@@ -119,17 +133,11 @@ pub fn execute(cluster: &Cluster, plan: &Plan, connector: &mut dyn Connector) ->
 struct ApplyLock(std::fs::File);
 
 impl ApplyLock {
-    fn take(cluster: &Cluster) -> Result<ApplyLock> {
+    fn take(cluster: &Cluster, files: &Files) -> Result<ApplyLock> {
         use fs2::FileExt;
         let path = cluster.data_dir.join("pgharden.lock");
-        // Read-only is enough for flock; a new lock file belongs to the cluster owner like the rest.
-        let file = match std::fs::File::open(&path) {
-            Ok(f) => f,
-            Err(_) => {
-                crate::files::write_owned(&path, b"", 0o600, &cluster.owner)?;
-                std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?
-            }
-        };
+        // The owner opens (or creates) it, never through a link; the lock is taken on the descriptor.
+        let file = files.actor().open_lock(&path)?;
         file.try_lock_exclusive()
             .map_err(|_| Error::bad(&path, "another pgharden apply is running on this cluster"))?;
         Ok(ApplyLock(file))
@@ -151,13 +159,16 @@ enum Recovery {
 }
 
 /// Put the files back and bring the server onto them; the error keeps the original cause.
-fn undo(journal: &mut Journal, cluster: &Cluster, recovery: Option<Recovery>, cause: Error) -> Error {
-    let failed = journal.roll_back();
+fn undo(journal: &mut Journal, cluster: &Cluster, files: &Files, recovery: Option<Recovery>, cause: Error) -> Error {
+    let failed = journal.roll_back(files);
     let recovered = match recovery {
         None => Ok(()),
-        Some(Recovery::Start) => pg_ctl(cluster, "start"),
-        Some(Recovery::Restart) => restart(cluster),
-        Some(Recovery::Reload) => cluster.postmaster.as_ref().map_or(Ok(()), |pm| pm.reload()),
+        Some(Recovery::Start) => pg_ctl(cluster, files, "start"),
+        Some(Recovery::Restart) => restart(cluster, files),
+        Some(Recovery::Reload) => match &cluster.postmaster {
+            Some(pm) => pm.reload(files),
+            None => Err(Error::bad(&cluster.data_dir, "no postmaster to reload")),
+        },
     };
     let mut outcome = "every file was restored".to_string();
     if !failed.is_empty() {
@@ -211,11 +222,20 @@ fn server_accepts_files(sql: &mut dyn Sql, major: u32) -> Result<()> {
 }
 
 /// Reload and make sure it took: the backend sees a new load time, and the server log, when the
-/// server writes one we can read, has no "was not reloaded" or "contains errors" since.
-fn reload_and_confirm(cluster: &Cluster, sql: &mut dyn Sql) -> Result<()> {
+/// server writes one, has no "was not reloaded" or "contains errors" since. The log is read as the
+/// owner, from where it ended before the reload and at most [`MAX_LOG_READ`] bytes; a log that
+/// cannot be read is reported as a warning, never skipped silently.
+fn reload_and_confirm(cluster: &Cluster, files: &Files, sql: &mut dyn Sql) -> Result<Vec<String>> {
     let before = sql.value("SELECT pg_conf_load_time()")?;
-    let log = current_log(cluster, sql);
-    let offset = log.as_ref().and_then(|p| std::fs::metadata(p).ok()).map_or(0, |m| m.len());
+    let mut warnings = Vec::new();
+    let log = match current_log(cluster, files, sql) {
+        Ok(log) => log,
+        Err(e) => {
+            warnings.push(format!("the server log was not checked for a refused reload: {e}"));
+            None
+        }
+    };
+    let offset = log.as_ref().and_then(|p| files.stat(p, true).ok().flatten()).map_or(0, |m| m.len);
     sql.execute("SELECT pg_reload_conf()")?;
     let deadline = Instant::now() + Duration::from_secs(10);
     while sql.value("SELECT pg_conf_load_time()")? == before {
@@ -225,28 +245,34 @@ fn reload_and_confirm(cluster: &Cluster, sql: &mut dyn Sql) -> Result<()> {
         std::thread::sleep(Duration::from_millis(50));
     }
     if let Some(path) = log {
-        let text = std::fs::read(&path).unwrap_or_default();
-        let new = String::from_utf8_lossy(text.get(offset as usize..).unwrap_or_default()).into_owned();
-        let bad: Vec<&str> = new
-            .lines()
-            .filter(|l| {
-                l.contains("was not reloaded")
-                    || l.contains("contains errors")
-                    || l.contains("could not load")
-            })
-            .collect();
-        if !bad.is_empty() {
-            return Err(Error::Rejected { reason: format!("{}: {}", path.display(), bad.join(" | ")) });
+        match files.read_range(&path, offset, MAX_LOG_READ) {
+            Ok(bytes) => {
+                let new = String::from_utf8_lossy(&bytes);
+                let bad: Vec<String> = new
+                    .lines()
+                    .filter(|l| {
+                        l.contains("was not reloaded") || l.contains("contains errors") || l.contains("could not load")
+                    })
+                    .take(10)
+                    .map(|l| pgharden_text::cut(l, 500).into_owned())
+                    .collect();
+                if !bad.is_empty() {
+                    return Err(Error::Rejected { reason: format!("{}: {}", path.display(), bad.join(" | ")) });
+                }
+            }
+            Err(e) => warnings.push(format!("the server log was not checked for a refused reload: {e}")),
         }
     }
-    Ok(())
+    Ok(warnings)
 }
 
-/// The log file the server writes now, when it runs the logging collector.
-fn current_log(cluster: &Cluster, sql: &mut dyn Sql) -> Option<PathBuf> {
-    let rel = sql.value("SELECT pg_current_logfile()").ok().flatten()?;
+/// The log file the server writes now, when it runs the logging collector (canonicalized as the
+/// owner: `current_logfiles` is the owner's to write).
+fn current_log(cluster: &Cluster, files: &Files, sql: &mut dyn Sql) -> Result<Option<PathBuf>> {
+    let Some(rel) = sql.value("SELECT pg_current_logfile()")? else { return Ok(None) };
     let path = Path::new(&rel);
-    Some(if path.is_absolute() { path.to_path_buf() } else { cluster.data_dir.join(path) })
+    let path = if path.is_absolute() { path.to_path_buf() } else { cluster.data_dir.join(path) };
+    files.canonicalize(&path).map(Some)
 }
 
 /// Every setting of the plan is the server's current value and none waits for a restart.
@@ -283,13 +309,17 @@ fn settings_in_force(sql: &mut dyn Sql, plan: &Plan) -> Result<()> {
 }
 
 /// Restart with the tools of the layout: `pg_ctlcluster` for Debian clusters, `pg_ctl` otherwise.
-fn restart(cluster: &Cluster) -> Result<()> {
-    pg_ctl(cluster, "restart")
+fn restart(cluster: &Cluster, files: &Files) -> Result<()> {
+    pg_ctl(cluster, files, "restart")
 }
 
-fn pg_ctl(cluster: &Cluster, action: &str) -> Result<()> {
+/// Debian's cluster tool, run as root (it switches to the owner itself) with a clean environment.
+const PG_CTLCLUSTER: &str = "/usr/bin/pg_ctlcluster";
+
+fn pg_ctl(cluster: &Cluster, files: &Files, action: &str) -> Result<()> {
     let cmd = if let Some((version, name)) = debian_cluster(cluster) {
-        let mut c = Command::new("pg_ctlcluster");
+        let mut c = Command::new(PG_CTLCLUSTER);
+        c.env_clear().env("PATH", pgharden_privsep::CLEAN_PATH).env("LANG", "C").current_dir("/");
         c.args([&version, &name, action, "--", "-w", "-t", "120"]);
         c
     } else {
@@ -306,19 +336,19 @@ fn pg_ctl(cluster: &Cluster, action: &str) -> Result<()> {
         if action == "start" {
             // `pg_ctl restart` reuses the server's last command line (postmaster.opts); a start after
             // a failed restart must too, or the server comes back on another port or socket.
-            if let Some(options) = last_options(&cluster.data_dir) {
+            if let Some(options) = last_options(&cluster.data_dir, files) {
                 c.arg("-o").arg(options);
             }
         }
         c
     };
-    crate::owner::run(cmd, &format!("pg_ctl {action}"))
+    crate::tools::run(cmd, &format!("pg_ctl {action}"))
 }
 
 /// The arguments of the server's last start, from `PGDATA/postmaster.opts` (already shell-quoted by
 /// PostgreSQL), without the program itself.
-fn last_options(data_dir: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(data_dir.join("postmaster.opts")).ok()?;
+fn last_options(data_dir: &Path, files: &Files) -> Option<String> {
+    let text = files.read_text_if_exists(&data_dir.join("postmaster.opts")).ok()??;
     let text = text.trim();
     let rest = text.split_once(' ').map(|(_, rest)| rest.trim().to_string())?;
     (!rest.is_empty()).then_some(rest)
@@ -327,7 +357,7 @@ fn last_options(data_dir: &Path) -> Option<String> {
 /// `(version, name)` of a Debian cluster whose configuration lives in /etc/postgresql/VERSION/NAME,
 /// when Debian's `pg_ctlcluster` is installed to manage it.
 fn debian_cluster(cluster: &Cluster) -> Option<(String, String)> {
-    if !cluster.debian || !Path::new("/usr/bin/pg_ctlcluster").exists() {
+    if !cluster.debian || !Path::new(PG_CTLCLUSTER).exists() {
         return None;
     }
     let dir = cluster.config_file.parent()?;

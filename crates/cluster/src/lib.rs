@@ -1,7 +1,10 @@
 //! One PostgreSQL cluster as a thing to act on.
 //!
-//! Owns: finding a cluster's files and its owner, reading `postmaster.pid`, running server tools as
-//! the cluster owner, and replacing the cluster's files atomically with backups and rollback.
+//! Owns: finding a cluster's files and its owner; reaching those files only as the owner
+//! ([`Files`], over `pgharden-privsep`); reading and checking `postmaster.pid`; planning and
+//! applying the profile (files replaced atomically with backups and rollback, the server asked to
+//! validate, reload or restart); running server tools as the owner with a clean environment; the
+//! emergency lock of logins, row-level security by label, and the quickstart demo cluster.
 //! Must not: parse configuration file syntax (that is `pgharden-conf`) or issue certificates
 //! (that is `pgharden-pki`).
 
@@ -12,19 +15,19 @@ mod error;
 pub mod execute;
 pub mod files;
 pub mod lock;
-pub mod owner;
 pub mod plan;
 pub mod postmaster;
 pub mod profile;
 pub mod rls;
 pub mod session;
 pub mod sql;
+mod tools;
 
 pub use discover::Cluster;
 pub use error::{Error, Result};
 pub use execute::Applied;
-pub use files::{Journal, Replaced};
-pub use owner::Owner;
+pub use files::{Files, Journal};
+pub use pgharden_privsep::{Account, Replaced};
 pub use plan::{Plan, Request};
 pub use postmaster::Postmaster;
 pub use profile::ProfileOptions;

@@ -6,11 +6,13 @@
 //! where the winning line is, auto.conf included), pg_hba.conf (mutual TLS lines first, every other
 //! line commented out, never deleted), pg_ident.conf (the `pgharden` map), and the extensions of
 //! Appendices B and E — and rendering the differences as unified diffs.
+//! Every file of the cluster is read as its owner ([`Files`]); every file the plan would write is
+//! checked here already — inside PGDATA, the configuration directory or a directory the operator
+//! named, and a regular file or nothing (never a symbolic link) — so `--plan` shows the refusal.
 //! Must not: write files or run SQL that changes anything (that is `execute`).
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use pgharden_conf::Token;
@@ -22,6 +24,7 @@ use serde::Serialize;
 
 use crate::discover::Cluster;
 use crate::error::{Error, Result};
+use crate::files::Files;
 use crate::profile::{self, IDENT_MAP, ProfileOptions, Wanted};
 use crate::sql::{Sql, ident};
 
@@ -115,19 +118,20 @@ impl Plan {
         out
     }
 
-    /// The plan in words and diffs.
+    /// The plan in words and diffs. Everything that came from the cluster's files or catalogs is
+    /// escaped ([`pgharden_text`]): the owner writes those files, and a plan a DBA reviews must not
+    /// be redrawn by escape sequences or faked by a line break in a value.
     pub fn render_text(&self) -> String {
+        use pgharden_text::{block, line};
+        let path = |p: &Path| line(&p.display().to_string()).into_owned();
         if self.is_empty() {
-            return format!(
-                "Nothing to change: {} already has the stig profile.\n",
-                self.cluster.data_dir.display()
-            );
+            return format!("Nothing to change: {} already has the stig profile.\n", path(&self.cluster.data_dir));
         }
         let mut out = format!(
             "Plan for the cluster in {} (PostgreSQL {}, owner {}):\n",
-            self.cluster.data_dir.display(),
+            path(&self.cluster.data_dir),
             self.cluster.major,
-            self.cluster.owner.name
+            line(&self.cluster.owner.name)
         );
         if !self.settings.is_empty() {
             out.push_str("\nSettings:\n");
@@ -135,15 +139,15 @@ impl Plan {
                 let when = if s.restart { "restart" } else { "reload" };
                 out.push_str(&format!(
                     "  {:<28} {} -> {}  [{when}; {}]\n",
-                    s.name,
-                    s.from.as_deref().unwrap_or("(default)"),
-                    s.to,
-                    s.why
+                    line(&s.name),
+                    line(s.from.as_deref().unwrap_or("(default)")),
+                    line(&s.to),
+                    line(&s.why)
                 ));
             }
         }
         for f in &self.files {
-            out.push_str(&format!("\n{} ({}, mode {:04o}):\n{}", f.path.display(), f.what, f.mode, f.diff));
+            out.push_str(&format!("\n{} ({}, mode {:04o}):\n{}", path(&f.path), line(&f.what), f.mode, block(&f.diff)));
             if !f.diff.ends_with('\n') {
                 out.push('\n');
             }
@@ -151,15 +155,15 @@ impl Plan {
         if !self.sql.is_empty() {
             out.push_str("\nSQL:\n");
             for a in &self.sql {
-                out.push_str(&format!("  [{}] {}  -- {}\n", a.database, a.statement, a.why));
+                out.push_str(&format!("  [{}] {}  -- {}\n", line(&a.database), line(&a.statement), line(&a.why)));
             }
         }
         out.push_str(&match &self.restart {
-            Some(why) => format!("\nThe server will be restarted: {why}.\n"),
+            Some(why) => format!("\nThe server will be restarted: {}.\n", line(why)),
             None => "\nThe server will be reloaded (no restart needed).\n".to_string(),
         });
         for n in &self.notes {
-            out.push_str(&format!("Note: {n}\n"));
+            out.push_str(&format!("Note: {}\n", line(n)));
         }
         out
     }
@@ -170,6 +174,7 @@ impl Plan {
 /// database for the per-database extension checks.
 pub fn plan(
     cluster: &Cluster,
+    files: &Files,
     pki: &Pki,
     req: &Request,
     sql: Option<&mut dyn Sql>,
@@ -185,9 +190,9 @@ pub fn plan(
             cluster.major
         ));
     }
-    let mut files = tls_files(cluster, pki, &req.hosts)?;
-    let (conf_files, mut settings, wanted) = conf_changes(cluster, &profile)?;
-    files.extend(conf_files);
+    let mut changes = tls_files(cluster, files, pki, &req.hosts)?;
+    let (conf_files, mut settings, wanted) = conf_changes(cluster, files, &profile)?;
+    changes.extend(conf_files);
     let owner_role = match sql {
         Some(sql) => {
             settings.extend(not_in_force(sql, cluster, &wanted, &settings)?);
@@ -195,19 +200,22 @@ pub fn plan(
         }
         None => cluster.owner.name.clone(),
     };
-    files.extend(hba_change(cluster, &profile, &owner_role)?);
-    files.extend(ident_change(cluster, pki)?);
+    changes.extend(hba_change(cluster, files, &profile, &owner_role)?);
+    changes.extend(ident_change(cluster, files, pki)?);
+    for change in &changes {
+        files.check_target(&change.path)?;
+    }
     let sql_actions =
         if cluster.postmaster.is_some() { extension_actions(cluster, sql_in)? } else { Vec::new() };
     let restart = settings.iter().filter(|s| s.restart).map(|s| s.name.clone()).collect::<Vec<_>>();
     let restart =
         (!restart.is_empty()).then(|| format!("{} can only change at server start", restart.join(", ")));
-    Ok(Plan { format: 1, cluster: cluster.clone(), files, settings, sql: sql_actions, restart, notes })
+    Ok(Plan { format: 1, cluster: cluster.clone(), files: changes, settings, sql: sql_actions, restart, notes })
 }
 
 /// The server certificate (leaf + intermediate), its key, the CAs a client may chain to, and every
 /// CRL, in PGDATA under the names the profile's `ssl_*` settings use.
-fn tls_files(cluster: &Cluster, pki: &Pki, hosts: &[String]) -> Result<Vec<FileChange>> {
+fn tls_files(cluster: &Cluster, files: &Files, pki: &Pki, hosts: &[String]) -> Result<Vec<FileChange>> {
     let server = server_certificate(pki, hosts)?;
     let cert = pki.dir().join(&server);
     let key = cert.with_file_name("server.key");
@@ -223,10 +231,10 @@ fn tls_files(cluster: &Cluster, pki: &Pki, hosts: &[String]) -> Result<Vec<FileC
     let mut out = Vec::new();
     for (name, contents, what) in wanted {
         let path = cluster.data_dir.join(name);
-        let current = fs::read(&path).ok();
-        let meta = fs::metadata(&path).ok();
-        let right_owner =
-            meta.as_ref().is_some_and(|m| m.uid() == cluster.owner.uid && m.mode() & 0o777 == 0o600);
+        files.check_target(&path)?;
+        let meta = files.stat(&path, false)?;
+        let current = if meta.is_some() { Some(files.read(&path)?) } else { None };
+        let right_owner = meta.as_ref().is_some_and(|m| m.uid == cluster.owner.uid && m.mode & 0o777 == 0o600);
         if current.as_deref() == Some(contents.as_slice()) && right_owner {
             continue;
         }
@@ -310,9 +318,10 @@ fn pem_summary_diff(old: &[u8], new: &[u8]) -> String {
 /// postgresql.conf (and whatever file holds the winning line) edits, and the settings they change.
 fn conf_changes(
     cluster: &Cluster,
+    files: &Files,
     profile_opts: &ProfileOptions,
 ) -> Result<(Vec<FileChange>, Vec<SettingChange>, Vec<Wanted>)> {
-    let tree = ConfTree::load_with_auto_conf(&cluster.config_file, &cluster.auto_conf)
+    let tree = ConfTree::load_with_auto_conf_from(&cluster.config_file, &cluster.auto_conf, files)
         .map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
     let mut wanted = profile::settings(profile_opts, cluster.major);
     if profile_opts.pgaudit_installed {
@@ -347,12 +356,12 @@ fn conf_changes(
         };
         edits.push((file, w.name.to_string(), value, change));
     }
-    let mut files: Vec<ConfFile> = tree.into_files();
+    let mut conf_files: Vec<ConfFile> = tree.into_files();
     let mut changed_paths: Vec<PathBuf> = Vec::new();
     let mut settings = Vec::new();
     for (path, name, value, change) in edits {
         let file =
-            files.iter_mut().find(|f| f.path() == path).ok_or_else(|| Error::bad(&path, "not read"))?;
+            conf_files.iter_mut().find(|f| f.path() == path).ok_or_else(|| Error::bad(&path, "not read"))?;
         file.set(&name, &value).map_err(|e| Error::bad(&path, e.to_string()))?;
         if !changed_paths.contains(&path) {
             changed_paths.push(path);
@@ -361,9 +370,10 @@ fn conf_changes(
     }
     let mut out = Vec::new();
     for path in changed_paths {
-        let old = fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-        let new = files.iter().find(|f| f.path() == path).map(ToString::to_string).unwrap_or_default();
-        out.push(text_change(&path, "server settings", &old, new, mode_of(&path)));
+        files.check_target(&path)?;
+        let old = String::from_utf8_lossy(&files.read(&path)?).into_owned();
+        let new = conf_files.iter().find(|f| f.path() == path).map(ToString::to_string).unwrap_or_default();
+        out.push(text_change(&path, "server settings", &old, new, mode_of(files, &path)?));
     }
     Ok((out, settings, wanted))
 }
@@ -414,8 +424,9 @@ pub(crate) fn same_value(current: &str, wanted: &str) -> bool {
     norm(current) == norm(wanted)
 }
 
-fn mode_of(path: &Path) -> u32 {
-    fs::metadata(path).map(|m| m.mode() & 0o777).unwrap_or(0o600)
+/// The mode a rewritten file keeps: its current one, or 0600 for a new file.
+fn mode_of(files: &Files, path: &Path) -> Result<u32> {
+    Ok(files.stat(path, false)?.map_or(0o600, |m| m.mode & 0o777))
 }
 
 fn text_change(path: &Path, what: &str, old: &str, new: String, mode: u32) -> FileChange {
@@ -468,9 +479,14 @@ pub fn hba_specs(opts: &ProfileOptions, owner_role: &str) -> Vec<RuleSpec> {
 
 /// pg_hba.conf: the profile's lines first; every other active line commented out (kept for the
 /// record), so the file is a fixpoint: a second run finds exactly the profile's lines active.
-fn hba_change(cluster: &Cluster, opts: &ProfileOptions, owner_role: &str) -> Result<Option<FileChange>> {
-    let mut hba =
-        HbaFile::load(&cluster.hba_file).map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
+fn hba_change(
+    cluster: &Cluster,
+    files: &Files,
+    opts: &ProfileOptions,
+    owner_role: &str,
+) -> Result<Option<FileChange>> {
+    let mut hba = HbaFile::load_from(&cluster.hba_file, files)
+        .map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
     let specs = hba_specs(opts, owner_role);
     let wanted: Vec<String> = specs.iter().map(RuleSpec::render).collect();
     let text = hba.to_string();
@@ -506,14 +522,15 @@ fn hba_change(cluster: &Cluster, opts: &ProfileOptions, owner_role: &str) -> Res
         "client authentication",
         &text,
         hba.to_string(),
-        mode_of(&cluster.hba_file),
+        mode_of(files, &cluster.hba_file)?,
     )))
 }
 
 /// pg_ident.conf: the `pgharden` map holds exactly the profile's lines; other maps are untouched.
-fn ident_change(cluster: &Cluster, pki: &Pki) -> Result<Option<FileChange>> {
+fn ident_change(cluster: &Cluster, files: &Files, pki: &Pki) -> Result<Option<FileChange>> {
     let path = &cluster.ident_file;
-    let old = fs::read_to_string(path).unwrap_or_default();
+    // PostgreSQL starts without a pg_ident.conf; any other failure to read it is an error.
+    let old = files.read_text_if_exists(path)?.unwrap_or_default();
     let mut ident = IdentFile::parse(&old, path);
     let mut wanted: Vec<(Token, Token)> = vec![(Token::regex("^(.*)$"), Token::literal("\\1"))];
     for l in pki.list() {
@@ -543,7 +560,7 @@ fn ident_change(cluster: &Cluster, pki: &Pki) -> Result<Option<FileChange>> {
             reason: format!("the new pg_ident.conf would be refused: {}", problems.join("; ")),
         });
     }
-    Ok(Some(text_change(path, "certificate name to role map", &old, ident.to_string(), mode_of(path))))
+    Ok(Some(text_change(path, "certificate name to role map", &old, ident.to_string(), mode_of(files, path)?)))
 }
 
 /// The CN of an RFC 4514 subject such as `CN=bob,O=Example`.

@@ -1,16 +1,21 @@
-//! A running (or not) postmaster, as `postmaster.pid` describes it.
+//! A running (or not) postmaster, as `postmaster.pid` describes it — and checked, since the cluster
+//! owner can write anything into that file.
 //!
-//! Owns: reading `PGDATA/postmaster.pid` (pid, data directory, start time, port, socket directory,
-//! listen addresses, status), telling whether that pid is alive, and signalling it (reload).
-//! Must not: start or stop servers (that is `control`).
+//! Owns: reading `PGDATA/postmaster.pid` as the owner (pid, data directory, port, socket directory,
+//! listen addresses, status); establishing that its pid really is this cluster's postmaster before
+//! anything trusts it (the process runs as the cluster owner — all four uids —, its working
+//! directory is the data directory, its program is `postgres`); and signalling it (reload) with the
+//! owner's credentials, so even a wrong pid could only reach the owner's own processes.
+//! Must not: start or stop servers (that is `execute` and `demo`).
 
 use std::path::{Path, PathBuf};
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::kill;
 use nix::unistd::Pid;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::files::Files;
 
 /// What `postmaster.pid` says about the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -25,20 +30,28 @@ pub struct Postmaster {
 }
 
 impl Postmaster {
-    /// Read `postmaster.pid`; `Ok(None)` when there is none or its pid is not alive.
-    pub fn read(data_dir: &Path) -> Result<Option<Postmaster>> {
+    /// Read `postmaster.pid` of the cluster in `data_dir` (canonical) whose owner is `files`'
+    /// account; `Ok(None)` when there is none or its pid is not alive. A live pid that is not this
+    /// cluster's postmaster is an error: nothing pgharden does may reach that process.
+    pub fn read(data_dir: &Path, files: &Files) -> Result<Option<Postmaster>> {
         let path = data_dir.join("postmaster.pid");
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(&path, e)),
+        let text = match files.read_text_if_exists(&path)? {
+            Some(t) => t,
+            None => return Ok(None),
         };
         let lines: Vec<&str> = text.lines().collect();
         let field = |i: usize| lines.get(i).map(|l| l.trim()).unwrap_or_default();
         let pid: i32 = field(0).parse().map_err(|_| Error::bad(&path, "first line is not a pid"))?;
+        if pid <= 1 {
+            return Err(Error::bad(&path, format!("names pid {pid}, which is no postmaster")));
+        }
+        // Signal 0 checks for existence only; it delivers nothing.
         if kill(Pid::from_raw(pid), None).is_err() {
             return Ok(None);
         }
+        identify(pid, data_dir, files.account().uid).map_err(|why| {
+            Error::bad(&path, format!("names process {pid}, which is not this cluster's postmaster ({why}); pgharden will not signal or trust it"))
+        })?;
         let port = field(3).parse().map_err(|_| Error::bad(&path, "fourth line is not a port"))?;
         let socket_dir = Some(field(4)).filter(|s| !s.is_empty()).map(PathBuf::from);
         Ok(Some(Postmaster {
@@ -50,10 +63,10 @@ impl Postmaster {
         }))
     }
 
-    /// Ask the server to re-read its configuration files (SIGHUP, as `pg_ctl reload` does).
-    pub fn reload(&self) -> Result<()> {
-        kill(Pid::from_raw(self.pid), Signal::SIGHUP)
-            .map_err(|e| Error::Command { command: format!("kill -HUP {}", self.pid), output: e.to_string() })
+    /// Ask the server to re-read its configuration files (SIGHUP, as `pg_ctl reload` does), sent
+    /// with the cluster owner's credentials.
+    pub fn reload(&self, files: &Files) -> Result<()> {
+        files.actor().reload(self.pid).map_err(Error::from)
     }
 
     /// The server binary's directory, from `/proc/PID/exe` (Linux).
@@ -67,6 +80,7 @@ impl Postmaster {
             .map(|raw| {
                 raw.split(|b| *b == 0)
                     .filter(|a| !a.is_empty())
+                    .take(1000)
                     .map(|a| String::from_utf8_lossy(a).into_owned())
                     .collect()
             })
@@ -74,31 +88,56 @@ impl Postmaster {
     }
 }
 
+/// Whether `pid` is a postmaster of the cluster in `data_dir` run by `owner_uid`; else why not.
+fn identify(pid: i32, data_dir: &Path, owner_uid: u32) -> std::result::Result<(), String> {
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    let status = std::fs::read_to_string(proc_dir.join("status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let uids: Vec<u32> = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .map(|ids| ids.split_whitespace().filter_map(|v| v.parse().ok()).collect())
+        .unwrap_or_default();
+    if uids.len() != 4 || uids.iter().any(|u| *u != owner_uid) {
+        return Err(format!("it runs as uid {uids:?}, not the owner's {owner_uid}"));
+    }
+    let cwd = std::fs::read_link(proc_dir.join("cwd")).map_err(|e| format!("/proc/{pid}/cwd: {e}"))?;
+    if cwd != data_dir {
+        return Err(format!("its directory is {}, not {}", cwd.display(), data_dir.display()));
+    }
+    let exe = std::fs::read_link(proc_dir.join("exe")).map_err(|e| format!("/proc/{pid}/exe: {e}"))?;
+    let name = exe.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = name.trim_end_matches(" (deleted)");
+    if name != "postgres" && name != "postmaster" {
+        return Err(format!("it runs {}, not postgres", exe.display()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]
     fn a_stale_or_missing_pid_file_means_not_running() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(Postmaster::read(dir.path()).unwrap(), None);
+        let data = dir.path().canonicalize().unwrap();
+        let files = Files::as_self();
+        assert_eq!(Postmaster::read(&data, &files).unwrap(), None);
         // pid 2^22+1 is above Linux's pid_max default and cannot be alive.
-        std::fs::write(dir.path().join("postmaster.pid"), "4194305\n/x\n1\n5432\n/tmp\n*\n1\nready\n")
-            .unwrap();
-        assert_eq!(Postmaster::read(dir.path()).unwrap(), None);
+        std::fs::write(data.join("postmaster.pid"), "4194305\n/x\n1\n5432\n/tmp\n*\n1\nready\n").unwrap();
+        assert_eq!(Postmaster::read(&data, &files).unwrap(), None);
     }
 
     #[test]
-    fn a_live_pid_file_is_read() {
+    fn a_live_pid_that_is_not_the_postmaster_is_refused() {
         let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().canonicalize().unwrap();
         let me = std::process::id();
-        std::fs::write(
-            dir.path().join("postmaster.pid"),
-            format!("{me}\n/x\n1\n5433\n/run/pg\n127.0.0.1\n1\nready \n"),
-        )
-        .unwrap();
-        let pm = Postmaster::read(dir.path()).unwrap().unwrap();
-        assert_eq!((pm.port, pm.status.as_str()), (5433, "ready"));
-        assert_eq!(pm.socket_dir, Some(PathBuf::from("/run/pg")));
+        std::fs::write(data.join("postmaster.pid"), format!("{me}\n{}\n1\n5433\n/run/pg\n127.0.0.1\n1\nready \n", data.display()))
+            .unwrap();
+        let err = Postmaster::read(&data, &Files::as_self()).unwrap_err().to_string();
+        assert!(err.contains("not this cluster's postmaster"), "{err}");
     }
 }

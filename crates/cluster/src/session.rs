@@ -1,7 +1,10 @@
-//! A cluster opened for planning and applying: the discovered facts plus a way to reach its server.
+//! A cluster opened for planning and applying: the discovered facts, its files reached as the
+//! cluster owner, and a way to reach its server.
 //!
-//! Owns: turning `--pgdata DIR` or a CONNINFO into a [`Cluster`] the server itself confirms, and
-//! handing out connections (as the owner over the socket, or with the CONNINFO and another dbname).
+//! Owns: turning `--pgdata DIR` or a CONNINFO into a [`Cluster`] the server itself confirms, with a
+//! [`Files`] acting as the owner of its data directory and allowed to write only there, in the
+//! directory of `postgresql.conf`, and in directories the operator named; and handing out
+//! connections (as the owner over the socket, or with the CONNINFO and another dbname).
 //! Must not: decide what to change.
 
 use std::path::PathBuf;
@@ -12,6 +15,7 @@ use crate::db::Db;
 use crate::discover::{self, Cluster};
 use crate::error::{Error, Result};
 use crate::execute::{self, Applied};
+use crate::files::Files;
 use crate::plan::{self, Plan, Request};
 use crate::sql::Sql;
 
@@ -26,54 +30,71 @@ pub enum Target {
 #[derive(Debug)]
 pub struct Session {
     pub cluster: Cluster,
+    files: Files,
     /// `None`: as the owner over the Unix socket; else the resolved CONNINFO.
     remote: Option<pgharden_pgconn::Settings>,
 }
 
 impl Session {
     /// Discover the cluster; when its server runs, ask the server for the authoritative paths.
-    pub fn open(target: Target) -> Result<Session> {
+    /// `write_dirs` are directories the operator allows apply to write in besides PGDATA and the
+    /// directory of postgresql.conf.
+    pub fn open(target: Target, write_dirs: &[PathBuf]) -> Result<Session> {
         let mut remote = None;
-        let cluster = match &target {
+        let (cluster, mut files) = match &target {
             Target::PgData(dir) => {
-                let offline = discover::from_data_dir(dir)?;
-                if offline.postmaster.is_some() {
-                    let mut db = Db::local(&offline, &offline.owner.name, "postgres")?;
-                    discover::from_server(Some(&offline.data_dir), &mut db)?
+                let files = Files::for_data_dir(dir)?;
+                let offline = discover::from_data_dir(dir, &files)?;
+                let cluster = if offline.postmaster.is_some() {
+                    let mut db = Db::local(&offline, &files, &offline.owner.name, "postgres")?;
+                    discover::from_server(Some(&offline.data_dir), &mut db, &files)?
                 } else {
                     offline
-                }
+                };
+                (cluster, files)
             }
             Target::Conninfo(c) => {
                 let settings = Db::settings(c)?;
                 let mut db = Db::remote(&settings)?;
                 remote = Some(settings);
-                // The files are local and written as the owner, so the owner's socket is reachable
-                // too; it is used from here on because apply may well change how the CONNINFO's
-                // connection authenticates (a password line replaced by `cert`).
                 let superuser = db.value("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")?;
                 if superuser.as_deref() != Some("t") {
                     return Err(Error::Database {
-                        reason: "apply needs a superuser connection (it reads and changes server files)"
-                            .into(),
+                        reason: "apply needs a superuser connection (it reads and changes server files)".into(),
                     });
                 }
-                discover::from_server(None, &mut db)?
+                let files = Files::for_data_dir(&discover::data_directory(&mut db)?)?;
+                (discover::from_server(None, &mut db, &files)?, files)
             }
         };
-        if remote.is_some() && cluster.postmaster.is_some() && cluster.owner.can_act_as() {
+        files.allow_writes_under(cluster.data_dir.clone());
+        if let Some(conf_dir) = cluster.config_file.parent() {
+            files.allow_writes_under(conf_dir.to_path_buf());
+        }
+        for dir in write_dirs {
+            files.allow_writes_under(files.canonicalize(dir)?);
+        }
+        // The files are local and written as the owner, so the owner's socket is reachable too;
+        // it is used from here on because apply may well change how the CONNINFO's connection
+        // authenticates (a password line replaced by `cert`).
+        if remote.is_some() && cluster.postmaster.is_some() {
             let owner = cluster.owner.name.clone();
-            if Db::local(&cluster, &owner, "postgres").is_ok() {
+            if Db::local(&cluster, &files, &owner, "postgres").is_ok() {
                 remote = None;
             }
         }
-        Ok(Session { cluster, remote })
+        Ok(Session { cluster, files, remote })
+    }
+
+    /// The cluster's files, as its owner.
+    pub fn files(&self) -> &Files {
+        &self.files
     }
 
     /// A connection to `dbname` (the server must run).
     pub fn connect(&self, dbname: &str) -> Result<Box<dyn Sql>> {
         Ok(Box::new(match &self.remote {
-            None => Db::local(&self.cluster, &self.cluster.owner.name, dbname)?,
+            None => Db::local(&self.cluster, &self.files, &self.cluster.owner.name, dbname)?,
             Some(settings) => {
                 let mut settings = settings.clone();
                 settings.dbname = dbname.to_string();
@@ -88,8 +109,8 @@ impl Session {
             if self.cluster.postmaster.is_some() { Some(self.connect("postgres")?) } else { None };
         let mut sql_in = |db: &str| self.connect(db);
         match sql.as_mut() {
-            Some(conn) => plan::plan(&self.cluster, pki, req, Some(conn.as_mut()), &mut sql_in),
-            None => plan::plan(&self.cluster, pki, req, None, &mut sql_in),
+            Some(conn) => plan::plan(&self.cluster, &self.files, pki, req, Some(conn.as_mut()), &mut sql_in),
+            None => plan::plan(&self.cluster, &self.files, pki, req, None, &mut sql_in),
         }
     }
 
@@ -97,9 +118,9 @@ impl Session {
     pub fn apply(&mut self, plan: &Plan) -> Result<Applied> {
         let applied = {
             let mut connect = |db: &str| self.connect(db);
-            execute::execute(&self.cluster, plan, &mut connect)?
+            execute::execute(&self.cluster, &self.files, plan, &mut connect)?
         };
-        self.cluster.postmaster = crate::postmaster::Postmaster::read(&self.cluster.data_dir)?;
+        self.cluster.postmaster = crate::postmaster::Postmaster::read(&self.cluster.data_dir, &self.files)?;
         Ok(applied)
     }
 }

@@ -94,7 +94,7 @@ Examples:
     #[command(after_help = "\
 Every file is written with mode 0600 in a 0700 directory, owned by the owner of the home directory
 (run as root to install for another user). root.crl holds every CA's CRL, because libpq checks
-revocation for the whole server chain. Existing files are kept as NAME.bak-TIMESTAMP with --force.
+revocation for the whole server chain. Existing files are kept as NAME.pgharden-bak-TIMESTAMP with --force.
 Prints the sslmode=verify-full connection string, ready to paste.
 
 Example:
@@ -276,6 +276,11 @@ pub struct ApplyArgs {
     /// Log to syslog (facility LOCAL0) instead of the logging collector's files.
     #[arg(long)]
     pub syslog: bool,
+    /// Also let apply write configuration files under DIR (repeat). By default it writes only in the
+    /// data directory and the directory of postgresql.conf, and refuses an include, hba_file or
+    /// ident_file elsewhere.
+    #[arg(long = "write-dir", value_name = "DIR")]
+    pub write_dirs: Vec<PathBuf>,
     /// Only print what would change (a diff of every file and setting).
     #[arg(long)]
     pub plan: bool,

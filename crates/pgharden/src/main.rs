@@ -14,6 +14,9 @@ use crate::cli::{Cli, Command};
 use crate::output::Outcome;
 
 fn main() -> ExitCode {
+    // When started as the owner-side helper (by this very binary, running as root), serve and
+    // exit before anything else runs.
+    pgharden_privsep::serve_if_helper();
     let cli = Cli::parse();
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::from(0),

@@ -57,6 +57,10 @@ pub enum Error {
 
     #[error(transparent)]
     Hostname(#[from] crate::hostname::HostnameError),
+
+    /// A file operation done as another account (a home's owner) failed or was refused.
+    #[error(transparent)]
+    Files(#[from] pgharden_privsep::Error),
 }
 
 /// Shorthand used across the crate.

@@ -155,9 +155,20 @@ impl Drop for DirLock {
     }
 }
 
-/// Read a whole file, naming it in the error.
+/// The largest file the PKI reads (a certificate bundle, a CRL with many entries, the ledger):
+/// anything bigger is not one of ours, and reading it would only cost memory.
+pub const MAX_READ: u64 = 256 << 20;
+
+/// Read a whole file (at most [`MAX_READ`] bytes), naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| Error::io(path, e))
+    use std::io::Read;
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_READ + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    if bytes.len() as u64 > MAX_READ {
+        return Err(Error::bad_file(path, format!("larger than the {} MiB pgharden reads", MAX_READ >> 20)));
+    }
+    Ok(bytes)
 }
 
 #[cfg(test)]

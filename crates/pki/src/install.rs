@@ -1,24 +1,29 @@
 //! `pgharden client`: put a role's certificate where libpq looks for it (STIG Appendix G 2.7.3).
 //!
 //! Owns: writing `~/.postgresql/{root.crt,postgresql.crt,postgresql.key,root.crl}` with mode 0600 in a
-//! 0700 directory, owned by the owner of the home directory (so a root operator can install for a
-//! user), refusing to install a certificate that libpq or the server would refuse (revoked, expired,
-//! wrong purpose), keeping a backup of any file it replaces, and composing the verify-full connection
-//! string. Must not: touch server configuration.
+//! 0700 directory, refusing to install a certificate that libpq or the server would refuse (revoked,
+//! expired, wrong purpose), keeping a copy of any file it replaces, and composing the verify-full
+//! connection string. The PKI is read here, with this process's credentials; everything in the home
+//! is done by an [`Actor`] for the home's owner (a helper running as that user when a root operator
+//! installs for someone), so the files are created by the user, nothing is chowned, and a link the
+//! user planted in their own home leads nowhere they could not already write. Must not: touch
+//! server configuration.
 //!
 //! `root.crl` holds every CA's CRL: libpq checks revocation for the whole server chain, so a CRL for
 //! the server intermediate alone would make it reject valid servers.
 
-use std::fs;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use pgharden_privsep::{Actor, FileKind};
 use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::authority::{CRL_BUNDLE, Pki};
 use crate::error::{Error, Result};
 use crate::files::{self, DIR_MODE, KEY_MODE};
+
+/// What the copies of replaced files are called: `NAME.pgharden-bak-UNIXTIME`.
+const BACKUP_PREFIX: &str = "bak-";
 use crate::ledger::{Entry, Kind};
 use crate::verify::{Purpose, Trust, verify_file};
 
@@ -31,7 +36,7 @@ pub struct ClientInstall {
     pub role: String,
     /// Home directory whose `.postgresql/` receives the files.
     pub home: PathBuf,
-    /// Replace existing files (each is first copied to `NAME.bak-TIMESTAMP`).
+    /// Replace existing files (each is first copied to `NAME.pgharden-bak-TIMESTAMP`).
     pub force: bool,
 }
 
@@ -47,8 +52,9 @@ pub struct Installed {
     pub certificate: Entry,
 }
 
-/// Install the current certificate of `role` from the PKI into `home/.postgresql/`.
-pub fn install_client(pki: &Pki, req: &ClientInstall) -> Result<Installed> {
+/// Install the current certificate of `role` from the PKI into `home/.postgresql/`, acting in the
+/// home as `actor` (the home's owner: see [`Actor::new`]).
+pub fn install_client(pki: &Pki, req: &ClientInstall, actor: &Actor) -> Result<Installed> {
     let entry = current_client(pki, &req.role)?;
     let cert_path = pki.dir().join(&entry.path);
     let key_path = cert_path.with_file_name("client.key");
@@ -59,14 +65,13 @@ pub fn install_client(pki: &Pki, req: &ClientInstall) -> Result<Installed> {
             format!("will not install: {} check failed: {}", failed.name, failed.detail),
         ));
     }
-    let meta = fs::metadata(&req.home).map_err(|e| Error::io(&req.home, e))?;
-    if !meta.is_dir() {
-        return Err(Error::bad_file(&req.home, "not a directory"));
+    let home = actor.canonicalize(&req.home)?;
+    match actor.stat(&home, true)? {
+        Some(m) if m.kind == FileKind::Directory => {}
+        _ => return Err(Error::bad_file(&req.home, "not a directory")),
     }
-    let owner = (meta.uid(), meta.gid());
-    let dir = req.home.join(CLIENT_DIR);
-    files::ensure_dir(&dir, DIR_MODE)?;
-    chown(&dir, owner)?;
+    let dir = home.join(CLIENT_DIR);
+    actor.mkdir(&dir, DIR_MODE)?;
     let contents = [
         ("root.crt", files::read(&pki.ca_cert_path(Kind::Root))?),
         ("postgresql.crt", files::read(&cert_path)?),
@@ -74,20 +79,34 @@ pub fn install_client(pki: &Pki, req: &ClientInstall) -> Result<Installed> {
         ("root.crl", files::read(&pki.dir().join(CRL_BUNDLE))?),
     ];
     let targets: Vec<PathBuf> = contents.iter().map(|(name, _)| dir.join(name)).collect();
-    if !req.force {
-        if let Some(existing) = targets.iter().find(|p| p.exists()) {
-            return Err(Error::Exists(existing.clone()));
+    for target in &targets {
+        match actor.stat(target, false)? {
+            None => {}
+            Some(m) if m.kind == FileKind::Symlink => {
+                return Err(pgharden_privsep::Error::Symlink { path: target.clone() }.into());
+            }
+            Some(m) if m.kind != FileKind::Regular => {
+                return Err(pgharden_privsep::Error::NotRegular { path: target.clone(), kind: m.kind }.into());
+            }
+            Some(_) if !req.force => return Err(Error::Exists(target.clone())),
+            Some(_) => {}
         }
     }
+    let tag = format!("{BACKUP_PREFIX}{}", OffsetDateTime::now_utc().unix_timestamp());
     let mut backups = Vec::new();
     for ((_, bytes), target) in contents.iter().zip(&targets) {
-        if let Some(backup) = back_up(target)? {
-            backups.push(backup);
-        }
-        files::write_atomic(target, bytes, KEY_MODE, true)?;
-        chown(target, owner)?;
+        let replaced = actor.replace(target, bytes, KEY_MODE, Some(&tag))?;
+        backups.extend(replaced.backup);
     }
-    Ok(Installed { role: req.role.clone(), dir, files: targets, backups, owner, certificate: entry })
+    let account = actor.account();
+    Ok(Installed {
+        role: req.role.clone(),
+        dir,
+        files: targets,
+        backups,
+        owner: (account.uid, account.gid),
+        certificate: entry,
+    })
 }
 
 /// The newest valid, unrevoked client certificate of a role.
@@ -118,31 +137,6 @@ fn current_client(pki: &Pki, role: &str) -> Result<Entry> {
             "every client certificate of this role is revoked or expired; issue a new one",
         )
     })
-}
-
-/// Copy an existing file aside before it is replaced, keeping its mode.
-fn back_up(path: &Path) -> Result<Option<PathBuf>> {
-    if !path.exists() {
-        return Ok(None);
-    }
-    let stamp = OffsetDateTime::now_utc().unix_timestamp();
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".bak-{stamp}"));
-    let backup = path.with_file_name(name);
-    let bytes = files::read(path)?;
-    files::write_atomic(&backup, &bytes, KEY_MODE, true)?;
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    chown(&backup, (meta.uid(), meta.gid()))?;
-    Ok(Some(backup))
-}
-
-/// Give a file to the home directory's owner; only root can, and only root needs to.
-fn chown(path: &Path, (uid, gid): (u32, u32)) -> Result<()> {
-    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    if meta.uid() == uid && meta.gid() == gid {
-        return Ok(());
-    }
-    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| Error::io(path, e))
 }
 
 /// The `sslmode=verify-full` connection string for the installed files, as a URI. When the files are
@@ -184,6 +178,7 @@ fn percent_encode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
@@ -205,7 +200,8 @@ mod tests {
         let home = tmp.path().join("home");
         fs::create_dir(&home).unwrap();
         let req = ClientInstall { role: "bob".into(), home: home.clone(), force: false };
-        let installed = install_client(&pki, &req).unwrap();
+        let me = Actor::current();
+        let installed = install_client(&pki, &req, &me).unwrap();
         assert_eq!(installed.files.len(), 4);
         for f in &installed.files {
             assert_eq!(fs::metadata(f).unwrap().permissions().mode() & 0o777, 0o600, "{}", f.display());
@@ -215,8 +211,8 @@ mod tests {
         assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2);
         let crls = fs::read_to_string(home.join(".postgresql/root.crl")).unwrap();
         assert_eq!(crls.matches("BEGIN X509 CRL").count(), 3);
-        assert!(matches!(install_client(&pki, &req), Err(Error::Exists(_))));
-        let again = install_client(&pki, &ClientInstall { force: true, ..req }).unwrap();
+        assert!(matches!(install_client(&pki, &req, &me), Err(Error::Exists(_))));
+        let again = install_client(&pki, &ClientInstall { force: true, ..req }, &me).unwrap();
         assert_eq!(again.backups.len(), 4);
     }
 
@@ -225,13 +221,13 @@ mod tests {
         let (tmp, mut pki) = pki_with_bob();
         let home = tmp.path().to_path_buf();
         let err =
-            install_client(&pki, &ClientInstall { role: "carol".into(), home: home.clone(), force: false })
+            install_client(&pki, &ClientInstall { role: "carol".into(), home: home.clone(), force: false }, &Actor::current())
                 .unwrap_err();
         assert!(err.to_string().contains("no client certificate"), "{err}");
         let serial = pki.ledger().certificates.last().unwrap().serial.clone();
         pki.revoke(&serial, Reason::KeyCompromise, None).unwrap();
         let err =
-            install_client(&pki, &ClientInstall { role: "bob".into(), home, force: false }).unwrap_err();
+            install_client(&pki, &ClientInstall { role: "bob".into(), home, force: false }, &Actor::current()).unwrap_err();
         assert!(err.to_string().contains("revoked"), "{err}");
     }
 
@@ -241,6 +237,7 @@ mod tests {
         let installed = install_client(
             &pki,
             &ClientInstall { role: "bob".into(), home: tmp.path().into(), force: false },
+            &Actor::current(),
         )
         .unwrap();
         let own = connection_uri(&installed, "db.example.com", 5432, "postgres", true);

@@ -23,7 +23,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         (None, Some(c)) => Target::Conninfo(c.clone()),
         (None, None) => bail!("give --pgdata DIR or a CONNINFO"),
     };
-    let mut session = Session::open(target).context("opening the cluster")?;
+    let mut session = Session::open(target, &args.write_dirs).context("opening the cluster")?;
     let pki = Pki::open(&args.pki)?;
     let req = Request {
         pki: args.pki.clone(),
@@ -59,7 +59,10 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         });
         text.push_str(&format!(", {} SQL statement(s) run.\n", applied.sql.len()));
         for b in &applied.backups {
-            text.push_str(&format!("  previous version kept: {}\n", b.display()));
+            text.push_str(&format!("  previous version kept: {}\n", pgharden_text::line(&b.display().to_string())));
+        }
+        for w in &applied.warnings {
+            text.push_str(&format!("Warning: {}\n", pgharden_text::line(w)));
         }
         if again.is_empty() {
             text.push_str("Checked: a second plan finds nothing left to change.\n");

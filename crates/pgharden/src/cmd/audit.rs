@@ -28,6 +28,10 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     spinner.enable_steady_tick(std::time::Duration::from_millis(100));
     spinner.set_message("gathering evidence: settings, roles, files");
     let mut gathered = gather::gather(&source);
+    if let Some(why) = &gathered.unreachable {
+        spinner.finish_and_clear();
+        bail!("the audit reached nothing, so it judges nothing: {why}");
+    }
     if !args.no_probe {
         if let Some((host, port)) = &gathered.probe {
             spinner.set_message(format!("probing {host}:{port}: TLS versions, certificates, pg_hba answers"));

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use pgharden_pki::{ClientInstall, Kind, Pki, Status};
+use pgharden_privsep::{Account, Actor};
 use serde::Serialize;
 
 use crate::cli::ClientArgs;
@@ -32,8 +33,12 @@ pub fn run(args: &ClientArgs) -> anyhow::Result<Outcome> {
         Some(h) => h.clone(),
         None => only_server_host(&pki)?,
     };
+    // Everything in the home is done as the home's owner (a helper running as that user when root
+    // installs for someone): the files are the user's own, and a link there leads nowhere new.
+    let owner = Account::of_path(&home).with_context(|| format!("reading the owner of {}", home.display()))?;
+    let actor = Actor::new(owner).context("acting as the owner of the home directory")?;
     let req = ClientInstall { role: args.role.clone(), home, force: args.force };
-    let installed = pgharden_pki::install_client(&pki, &req)
+    let installed = pgharden_pki::install_client(&pki, &req, &actor)
         .with_context(|| format!("installing the certificate of role {:?}", args.role))?;
     let uri = pgharden_pki::connection_uri(&installed, &host, args.port, &args.dbname, own_home);
     if args.json {

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use pgharden_cluster::demo::{self, Demo};
+use pgharden_cluster::demo::Demo;
 use pgharden_cluster::{ProfileOptions, Request, Session, Target};
 use pgharden_pgconn::{BlockingClient, Conninfo, Env};
 use pgharden_pki::{ClientRequest, InitOptions, Pki, ServerRequest};
@@ -45,11 +45,8 @@ impl Steps {
 }
 
 pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
-    let port = match args.port.or_else(|| demo::existing_port(&args.dir)) {
-        Some(p) => p,
-        None => demo::free_port()?,
-    };
-    let demo = Demo::at(&args.dir, port)?;
+    let demo = Demo::at(&args.dir, args.port)?;
+    let port = demo.port;
     let mut steps = Steps { total: 8, done: 0, terminal: std::io::stderr().is_terminal() };
     let pki_dir = demo.dir.join("pki");
     let fresh = !demo.exists();
@@ -67,7 +64,7 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
             build_pki(&pki_dir, &demo)
         })?;
     let mut session = steps.run("discover the cluster and create the demo role", || {
-        let session = Session::open(Target::PgData(demo.data_dir.clone()))?;
+        let session = Session::open(Target::PgData(demo.data_dir.clone()), &[])?;
         let mut sql = session.connect("postgres")?;
         sql.execute(&format!(
             "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{DEMO_ROLE}') THEN CREATE ROLE {DEMO_ROLE} LOGIN; END IF; END $$"
@@ -127,7 +124,11 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
     })?;
     let audit = steps.run("audit against the STIG catalogue (cluster scope)", || {
         let source = pgharden_audit::gather::Source::PgData(demo.data_dir.clone());
-        let gathered = pgharden_audit::gather::with_probe(pgharden_audit::gather::gather(&source));
+        let gathered = pgharden_audit::gather::gather(&source);
+        if let Some(why) = &gathered.unreachable {
+            bail!("the audit reached nothing: {why}");
+        }
+        let gathered = pgharden_audit::gather::with_probe(gathered);
         let findings =
             pgharden_audit::run::evaluate(&gathered.evidence, pgharden_audit::run::ScopeFilter::Cluster);
         let count = |s: pgharden_audit::Status| findings.iter().filter(|f| f.status == s).count();

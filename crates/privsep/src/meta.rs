@@ -1,0 +1,81 @@
+//! What a `stat` says about a file, as plain data that can cross the helper boundary.
+
+use serde::{Deserialize, Serialize};
+
+/// The type of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileKind {
+    Regular,
+    Directory,
+    Symlink,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    Unknown,
+}
+
+impl FileKind {
+    pub(crate) fn from_mode(mode: u32) -> FileKind {
+        use rustix::fs::FileType as T;
+        match T::from_raw_mode(mode) {
+            T::RegularFile => FileKind::Regular,
+            T::Directory => FileKind::Directory,
+            T::Symlink => FileKind::Symlink,
+            T::Fifo => FileKind::Fifo,
+            T::Socket => FileKind::Socket,
+            T::CharacterDevice => FileKind::CharDevice,
+            T::BlockDevice => FileKind::BlockDevice,
+            _ => FileKind::Unknown,
+        }
+    }
+}
+
+impl std::fmt::Display for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileKind::Regular => "regular file",
+            FileKind::Directory => "directory",
+            FileKind::Symlink => "symbolic link",
+            FileKind::Fifo => "FIFO",
+            FileKind::Socket => "socket",
+            FileKind::CharDevice => "character device",
+            FileKind::BlockDevice => "block device",
+            FileKind::Unknown => "file of unknown type",
+        })
+    }
+}
+
+/// Owner, mode, size and identity of a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    pub kind: FileKind,
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    pub len: u64,
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl Meta {
+    pub(crate) fn from_stat(st: &rustix::fs::Stat) -> Meta {
+        let mode = st.st_mode;
+        Meta {
+            kind: FileKind::from_mode(mode),
+            uid: st.st_uid,
+            gid: st.st_gid,
+            mode: mode & 0o7777,
+            len: u64::try_from(st.st_size).unwrap_or(0),
+            dev: st.st_dev,
+            ino: st.st_ino,
+        }
+    }
+
+    /// Whether another account than the owner (and its group) may write the file.
+    pub fn others_may_write(&self) -> bool {
+        self.mode & 0o002 != 0
+    }
+}
