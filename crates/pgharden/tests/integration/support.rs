@@ -200,3 +200,373 @@ pub fn harden(cluster: &testcluster::Cluster, pki: &TestPki) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The attacker's harness (the security review's reproductions, see tests/integration/attacks/).
+// The attacker is the cluster's OS account (`postgres`): it owns PGDATA and may run any command.
+// Victims are root-owned files in root-owned directories the test creates; nothing outside the
+// test's temporary directories is ever touched.
+// ---------------------------------------------------------------------------------------------
+
+/// The `postgres` OS account, which owns every test cluster and plays the attacker.
+pub fn attacker() -> testcluster::OsUser {
+    testcluster::OsUser::by_name(testcluster::DEFAULT_ROOT_OS_USER)
+        .expect("the postgres OS account must exist (apt-get install postgresql-15)")
+}
+
+/// A command that runs as `user`, with its own uid and gid and (std drops them when root switches
+/// uid) no supplementary groups, and a minimal environment.
+pub fn as_user(user: &testcluster::OsUser, program: &str) -> Command {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new(program);
+    cmd.uid(user.uid)
+        .gid(user.gid)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", "/")
+        .env("LC_ALL", "C")
+        .current_dir("/")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// Run `program args` as `user` to completion (within 30 s) and insist on success.
+pub fn as_user_ok(user: &testcluster::OsUser, program: &str, args: &[&str]) {
+    let mut cmd = as_user(user, program);
+    cmd.args(args);
+    let out = run_bounded(&mut cmd, std::time::Duration::from_secs(30));
+    assert!(out.code == Some(0), "{program} {args:?} as {}: {}", user.name, out.describe());
+}
+
+/// As `user`, atomically replace (or create) `link` with a symbolic link to `target`, the way an
+/// attacker swaps a file under a running program: a new link under a temporary name, renamed over.
+pub fn attacker_symlink(user: &testcluster::OsUser, target: &Path, link: &Path) {
+    let script = r#"my ($t, $l) = @ARGV; my $tmp = "$l.attack-$$";
+        symlink($t, $tmp) or die "symlink $tmp: $!\n"; rename($tmp, $l) or die "rename $tmp: $!\n";"#;
+    as_user_ok(user, "/usr/bin/perl", &["-e", script, target.to_str().unwrap(), link.to_str().unwrap()]);
+}
+
+/// As `user`, make a FIFO at `path`.
+pub fn attacker_fifo(user: &testcluster::OsUser, path: &Path) {
+    as_user_ok(user, "mkfifo", &["-m", "0600", path.to_str().unwrap()]);
+}
+
+/// A directory (mode 0755) that belongs to `user`, created by root inside `parent`.
+pub fn owned_dir(user: &testcluster::OsUser, parent: &Path, name: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = parent.join(name);
+    fs::create_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&dir, Some(user.uid), Some(user.gid)).unwrap();
+    dir
+}
+
+/// What a bounded run produced. At most [`KEPT_OUTPUT`] bytes of each stream are kept; the lengths
+/// count everything that was written.
+#[derive(Debug)]
+pub struct Bounded {
+    /// The exit code; `None` when killed by a signal (see `signal`) or when it hung.
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// It did not finish within the limit and was killed (with its whole process group).
+    pub hung: bool,
+    pub elapsed: std::time::Duration,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub stdout_len: u64,
+    pub stderr_len: u64,
+}
+
+/// How much of each output stream a bounded run keeps.
+pub const KEPT_OUTPUT: usize = 4 << 20;
+
+impl Bounded {
+    /// stdout then stderr, lossily decoded.
+    pub fn text(&self) -> String {
+        format!("{}{}", String::from_utf8_lossy(&self.stdout), String::from_utf8_lossy(&self.stderr))
+    }
+
+    /// Everything written to stdout and stderr, in bytes.
+    pub fn output_len(&self) -> u64 {
+        self.stdout_len + self.stderr_len
+    }
+
+    /// Exit status, time and (the first 8 KiB of) the output, for assertion messages.
+    pub fn describe(&self) -> String {
+        let mut text = self.text();
+        if text.len() > 8192 {
+            let mut cut = 8192;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+            text.push_str("\n[… output truncated for this message]");
+        }
+        let status = if self.hung {
+            format!("HUNG: still running after {:.1} s, killed", self.elapsed.as_secs_f64())
+        } else {
+            format!(
+                "exit code {:?}, signal {:?}, after {:.1} s",
+                self.code,
+                self.signal,
+                self.elapsed.as_secs_f64()
+            )
+        };
+        format!("{status}, {} bytes of output:\n{text}", self.output_len())
+    }
+}
+
+/// Spawn `cmd` (stdin from /dev/null) in a process group of its own, collect its output, and kill
+/// the whole group if it has not finished within `limit`.
+pub fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> Bounded {
+    use std::io::Read;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    fn collect(mut stream: impl Read + Send + 'static, tx: mpsc::Sender<(Vec<u8>, u64)>) {
+        std::thread::spawn(move || {
+            let mut kept = Vec::new();
+            let mut total = 0u64;
+            let mut buf = vec![0u8; 64 * 1024];
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => {
+                        total += n as u64;
+                        let room = KEPT_OUTPUT.saturating_sub(kept.len());
+                        kept.extend_from_slice(&buf[..n.min(room)]);
+                    }
+                }
+            }
+            let _ = tx.send((kept, total));
+        });
+    }
+
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let started = Instant::now();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {cmd:?}: {e}"));
+    let (out_tx, out_rx) = mpsc::channel();
+    let (err_tx, err_rx) = mpsc::channel();
+    collect(child.stdout.take().unwrap(), out_tx);
+    collect(child.stderr.take().unwrap(), err_tx);
+    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut hung = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            hung = true;
+            let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let elapsed = started.elapsed();
+    // The streams end when every process holding them is gone; a grandchild that kept them open
+    // (it should not) is not waited for forever.
+    let (stdout, stdout_len) = out_rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    let (stderr, stderr_len) = err_rx.recv_timeout(Duration::from_secs(10)).unwrap_or_default();
+    Bounded {
+        code: if hung { None } else { status.code() },
+        signal: status.signal(),
+        hung,
+        elapsed,
+        stdout,
+        stderr,
+        stdout_len,
+        stderr_len,
+    }
+}
+
+/// One entry of a [`Snapshot`]: type, owner, mode and (for regular files) content, not following
+/// symbolic links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryState {
+    pub kind: &'static str,
+    pub uid: u32,
+    pub gid: u32,
+    pub mode: u32,
+    pub content: Option<Vec<u8>>,
+    pub link_target: Option<PathBuf>,
+}
+
+/// The state of one path, `None` when nothing is there.
+pub fn entry_state(path: &Path) -> Option<EntryState> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let meta = fs::symlink_metadata(path).ok()?;
+    let ft = meta.file_type();
+    let kind = if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_file() {
+        "file"
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_fifo() {
+        "fifo"
+    } else {
+        "other"
+    };
+    Some(EntryState {
+        kind,
+        uid: meta.uid(),
+        gid: meta.gid(),
+        mode: meta.mode() & 0o7777,
+        content: ft.is_file().then(|| fs::read(path).unwrap_or_default()),
+        link_target: ft.is_symlink().then(|| fs::read_link(path).unwrap_or_default()),
+    })
+}
+
+/// A directory and everything directly in it, to compare before and after an attack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub dir: Option<EntryState>,
+    pub entries: std::collections::BTreeMap<String, EntryState>,
+}
+
+/// Take a [`Snapshot`] of `dir` (not following a symlinked `dir`).
+pub fn snapshot(dir: &Path) -> Snapshot {
+    let mut entries = std::collections::BTreeMap::new();
+    if let Ok(list) = fs::read_dir(dir) {
+        for e in list.flatten() {
+            if let Some(state) = entry_state(&e.path()) {
+                entries.insert(e.file_name().to_string_lossy().into_owned(), state);
+            }
+        }
+    }
+    Snapshot { dir: entry_state(dir), entries }
+}
+
+/// A root-owned directory (mode 0755, so the server's account can read what it is meant to) in
+/// which the tests put root-owned victim files.
+#[derive(Debug)]
+pub struct RootDir {
+    pub tmp: TempDir,
+}
+
+impl RootDir {
+    pub fn new() -> RootDir {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::Builder::new().prefix("pgharden-rootdir-").tempdir().unwrap();
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        RootDir { tmp }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// A root-owned file with exactly `mode`.
+    pub fn file(&self, name: &str, contents: &[u8], mode: u32) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path().join(name);
+        fs::write(&path, contents).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+        std::os::unix::fs::chown(&path, Some(0), Some(0)).unwrap();
+        path
+    }
+
+    /// A root-owned empty subdirectory with mode 0755.
+    pub fn subdir(&self, name: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.path().join(name);
+        fs::create_dir(&path).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        snapshot(self.path())
+    }
+}
+
+/// Violations collected over a test, reported together so one run shows every broken promise.
+#[derive(Debug, Default)]
+pub struct Violations(pub Vec<String>);
+
+impl Violations {
+    pub fn check(&mut self, ok: bool, what: impl Into<String>) {
+        if !ok {
+            self.0.push(what.into());
+        }
+    }
+
+    /// Panic with every violation, and `context` (the command's output, say), if there is any.
+    pub fn assert_none(self, context: &str) {
+        assert!(self.0.is_empty(), "{}\n--- context ---\n{context}", self.0.join("\n"));
+    }
+}
+
+/// Whether `haystack` contains `needle`, ignoring ASCII case.
+pub fn contains_ci(haystack: &str, needle: &str) -> bool {
+    haystack.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())
+}
+
+/// Whether `text` names `path`, as given or canonicalized (the temporary directory may be reached
+/// through a symlink on some systems).
+pub fn names_path(text: &str, path: &Path) -> bool {
+    if text.contains(&*path.to_string_lossy()) {
+        return true;
+    }
+    let canonical = path
+        .parent()
+        .and_then(|p| p.canonicalize().ok())
+        .map(|p| p.join(path.file_name().unwrap_or_default()));
+    canonical.is_some_and(|c| text.contains(&*c.to_string_lossy()))
+}
+
+/// Release whoever is blocked opening the FIFO at `path` (they read end-of-file) and put an empty
+/// regular file in its place, so a hung reader (the server, a killed run's leftovers) cannot keep
+/// a test cluster from shutting down.
+#[derive(Debug)]
+pub struct FifoGuard(pub PathBuf);
+
+impl Drop for FifoGuard {
+    fn drop(&mut self) {
+        use std::os::unix::fs::OpenOptionsExt;
+        let nonblock = nix::fcntl::OFlag::O_NONBLOCK.bits();
+        let writer = fs::OpenOptions::new().write(true).custom_flags(nonblock).open(&self.0);
+        let _ = fs::remove_file(&self.0);
+        let _ = fs::write(&self.0, b"");
+        drop(writer);
+    }
+}
+
+impl EntryState {
+    /// `file root:root 0644 "ROOT-VICTIM\n"`, for messages.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} {}:{} {:04o}", self.kind, self.uid, self.gid, self.mode);
+        if let Some(c) = &self.content {
+            let text = String::from_utf8_lossy(&c[..c.len().min(120)]).into_owned();
+            s.push_str(&format!(" {text:?}{}", if c.len() > 120 { "…" } else { "" }));
+        }
+        if let Some(t) = &self.link_target {
+            s.push_str(&format!(" -> {}", t.display()));
+        }
+        s
+    }
+}
+
+/// What changed between two snapshots of a directory, in words; `None` when nothing did.
+pub fn snapshot_changes(before: &Snapshot, after: &Snapshot) -> Option<String> {
+    let show = |e: Option<&EntryState>| e.map_or("(nothing)".to_string(), EntryState::summary);
+    let mut changes = Vec::new();
+    if before.dir != after.dir {
+        changes.push(format!(
+            "the directory itself: {} became {}",
+            show(before.dir.as_ref()),
+            show(after.dir.as_ref())
+        ));
+    }
+    let names: std::collections::BTreeSet<&String> =
+        before.entries.keys().chain(after.entries.keys()).collect();
+    for name in names {
+        let (b, a) = (before.entries.get(name), after.entries.get(name));
+        if b != a {
+            changes.push(format!("{name}: {} became {}", show(b), show(a)));
+        }
+    }
+    (!changes.is_empty()).then(|| changes.join("; "))
+}
