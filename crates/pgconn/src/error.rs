@@ -2,7 +2,8 @@
 //!
 //! Owns: one [`Error`] for the whole crate, whose variants wrap the typed error of each stage —
 //! reading a conninfo ([`ConninfoError`]), preparing TLS ([`TlsError`]), connecting
-//! ([`ConnectError`], one [`Attempt`] per host tried) and running SQL ([`QueryError`]).
+//! ([`ConnectError`], one [`Attempt`] per host tried), running SQL ([`QueryError`]), and the
+//! bounds pgharden puts on a server ([`LimitExceeded`], [`Error::QueryTimeout`]).
 //! Where libpq has a message for a condition, `Display` prints libpq's text, so that what pgharden
 //! reports can be searched for in PostgreSQL's documentation and mailing lists.
 //! Must not: hold secrets. No variant carries a password, and values quoted back in messages are
@@ -11,6 +12,9 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::connect::{MAX_MESSAGE, MAX_RESPONSE};
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,9 +32,13 @@ pub enum Error {
     /// A statement failed, or the connection broke while running one.
     #[error(transparent)]
     Query(#[from] QueryError),
-    /// Switching the effective user or group for a peer-authenticated connection failed.
-    #[error("{0}")]
-    Credentials(String),
+    /// The server sent more than pgharden accepts while a statement ran; the connection is closed.
+    #[error(transparent)]
+    Limit(#[from] LimitExceeded),
+    /// The server did not answer a statement within the query timeout
+    /// ([`BlockingClient::set_query_timeout`](crate::BlockingClient::set_query_timeout)).
+    #[error("the server did not answer within {}", seconds(*.0))]
+    QueryTimeout(Duration),
     /// The blocking facade could not start its runtime.
     #[error("could not start the tokio runtime: {0}")]
     Runtime(String),
@@ -53,8 +61,9 @@ impl Error {
 pub enum ConninfoError {
     #[error("missing \"=\" after \"{0}\" in connection info string")]
     MissingEquals(String),
-    #[error("unterminated quoted string in connection info string")]
-    UnterminatedQuote,
+    /// libpq's message, plus the keyword whose value is unterminated (libpq names none).
+    #[error("unterminated quoted string in connection info string (the value of \"{0}\")")]
+    UnterminatedQuote(String),
     #[error("invalid connection option \"{0}\"")]
     InvalidOption(String),
     #[error("invalid URI query parameter: \"{0}\"")]
@@ -75,6 +84,9 @@ pub enum ConninfoError {
     InvalidPercentEncoding(String),
     #[error("forbidden value %00 in percent-encoded value: \"{0}\"")]
     PercentEncodedNul(String),
+    /// Not a libpq error: libpq quotes the encoded password back; this crate never prints it.
+    #[error("invalid percent-encoding in the {0} in URI (the value is not shown)")]
+    UriSecretEncoding(&'static str),
     /// Not a libpq error: libpq works on bytes, this crate on UTF-8 text.
     #[error("percent-decoded value is not valid UTF-8: \"{0}\"")]
     NotUtf8(String),
@@ -96,8 +108,11 @@ pub enum ConninfoError {
         "weak sslmode \"{0}\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")"
     )]
     WeakSslModeWithDirect(String),
-    #[error("invalid SSL protocol version range")]
-    InvalidProtocolRange,
+    /// libpq's message, plus the two values (libpq names none).
+    #[error(
+        "invalid SSL protocol version range: ssl_min_protocol_version={min} is above ssl_max_protocol_version={max}"
+    )]
+    InvalidProtocolRange { min: &'static str, max: &'static str },
     #[error("could not look up local user ID {uid}: {reason}")]
     NoOsUser { uid: u32, reason: String },
     /// A keyword libpq knows whose behaviour this crate does not implement, set to a value that
@@ -210,6 +225,8 @@ pub enum Failure {
     Io(String),
     /// `connect_timeout` expired.
     Timeout,
+    /// The server sent more than pgharden accepts.
+    Limit(LimitExceeded),
     /// The connection worked, but is not what `target_session_attrs`, `requirepeer` or
     /// `sslcertmode` ask for.
     Rejected(String),
@@ -238,6 +255,7 @@ impl fmt::Display for Failure {
             | Failure::Rejected(m)
             | Failure::Protocol(m) => f.write_str(m),
             Failure::Timeout => f.write_str("timeout expired"),
+            Failure::Limit(limit) => write!(f, "{limit}"),
         }
     }
 }
@@ -292,6 +310,46 @@ impl fmt::Display for ConnectError {
         }
         Ok(())
     }
+}
+
+/// The server sent more than pgharden is willing to hold (see [`MAX_MESSAGE`] and
+/// [`MAX_RESPONSE`]). The connection is closed when this happens.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitExceeded {
+    /// One message declared more than [`MAX_MESSAGE`] bytes; `size` counts the type byte.
+    #[error(
+        "the server sent a message of {size} bytes (type {kind}); pgharden accepts at most {} MiB",
+        MAX_MESSAGE >> 20
+    )]
+    Message { size: u64, kind: MessageType },
+    /// The messages since the last ReadyForQuery, up to and including one of type `kind`, declared
+    /// `size` bytes in all, more than [`MAX_RESPONSE`].
+    #[error(
+        "the server sent {size} bytes in one response (the last message of type {kind}); pgharden accepts at most {} MiB per response",
+        MAX_RESPONSE >> 20
+    )]
+    Response { size: u64, kind: MessageType },
+}
+
+/// A backend message type byte, printed as a quoted character when it is printable ASCII and in
+/// hex otherwise (it comes from the server and may be anything).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MessageType(pub u8);
+
+impl fmt::Display for MessageType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_ascii_graphic() {
+            write!(f, "'{}'", char::from(self.0))
+        } else {
+            write!(f, "0x{:02x}", self.0)
+        }
+    }
+}
+
+/// `120 s`, `0.5 s`: whole seconds without decimals.
+pub(crate) fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
 }
 
 /// A failed statement.

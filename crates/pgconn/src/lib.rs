@@ -10,7 +10,20 @@
 //! * [`tls`]: a rustls configuration that verifies the server like libpq with OpenSSL (chain,
 //!   CRLs of the whole chain, libpq's host-name rules) and presents the client certificate;
 //! * [`connect`](mod@connect): hosts in order, sslmode's tries, errors in libpq's words; a
-//!   [`BlockingClient`] for synchronous callers; peer authentication as the cluster owner.
+//!   [`BlockingClient`] for synchronous callers; sessions over a Unix stream connected by the
+//!   cluster owner ([`connect_unix_stream`]), for peer authentication as that owner.
+//!
+//! Two things differ from libpq on purpose, both so that a hostile or wedged server cannot hold
+//! pgharden (which runs as root, often unattended) without bound:
+//!
+//! * **Sizes.** No backend message may exceed [`MAX_MESSAGE`] (4 MiB) and no response — what the
+//!   server sends between two ReadyForQuery messages — [`MAX_RESPONSE`] (64 MiB). libpq has no
+//!   such limits; a server exceeding them gets its connection closed with a
+//!   [`LimitExceeded`] error naming the size.
+//! * **Time.** Without `connect_timeout` or `PGCONNECT_TIMEOUT`, each connection attempt gives up
+//!   after [`DEFAULT_CONNECT_TIMEOUT`] (15 s) instead of waiting forever; `connect_timeout=0`
+//!   still waits forever, as in libpq. [`BlockingClient`] calls give up after
+//!   [`DEFAULT_QUERY_TIMEOUT`] (120 s, adjustable).
 //!
 //! ```no_run
 //! use pgharden_pgconn::{BlockingClient, Conninfo, Env};
@@ -30,12 +43,17 @@ mod error;
 mod secret;
 pub mod tls;
 
-pub use connect::{BlockingClient, Connected, connect, connect_unix_as_os_user};
-pub use conninfo::{
-    ChannelBinding, Conninfo, Env, Host, HostName, RootCert, Settings, SslCertMode, SslMode, SslNegotiation,
-    TargetSessionAttrs, TlsVersion, Verification,
+pub use connect::{
+    BlockingClient, Connected, DEFAULT_QUERY_TIMEOUT, MAX_MESSAGE, MAX_RESPONSE, connect, connect_unix_stream,
 };
-pub use error::{Attempt, ConnectError, ConninfoError, Error, Failure, QueryError, Target, TlsError};
+pub use conninfo::{
+    ChannelBinding, ConnectTimeout, Conninfo, DEFAULT_CONNECT_TIMEOUT, Env, Host, HostName, RootCert,
+    Settings, SslCertMode, SslMode, SslNegotiation, TargetSessionAttrs, TlsVersion, Verification,
+};
+pub use error::{
+    Attempt, ConnectError, ConninfoError, Error, Failure, LimitExceeded, MessageType, QueryError, Target,
+    TlsError,
+};
 pub use secret::Secret;
 pub use tls::{CertificateFailure, TlsContext, TlsOutcome};
 /// Re-exported so callers can name rows and parameter types without their own dependency.

@@ -6,7 +6,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use pgharden_pgconn::{
-    BlockingClient, Conninfo, Env, Error, Failure, SslMode, TlsError, Verification, tls::VERIFY_FAILED,
+    BlockingClient, Conninfo, Env, Error, Failure, LimitExceeded, MAX_RESPONSE, MessageType, SslMode,
+    TlsError, Verification, tls::VERIFY_FAILED,
 };
 use pgharden_pki::{ClientRequest, InitOptions, Issued, KeyType, Pki, Reason, ServerRequest};
 use tempfile::TempDir;
@@ -114,6 +115,59 @@ fn verify_full_with_client_certificate() -> TestResult {
     std::thread::sleep(std::time::Duration::from_millis(200));
     let log = f.cluster.log();
     assert!(!log.contains("could not receive data from client"), "{log}");
+    Ok(())
+}
+
+#[test]
+fn large_legitimate_results_pass_through_the_limits_and_oversized_ones_do_not() -> TestResult {
+    let f = Fixture::start(&["localhost", "127.0.0.1"])?;
+    let unix = format!(
+        "host={} port={} user=bob dbname=postgres sslmode=disable",
+        f.cluster.socket_dir().display(),
+        f.cluster.port()
+    );
+    // Inside TLS (verify-full, the stream framed after the handshake) and in plaintext.
+    for conninfo in [f.conninfo("127.0.0.1", "sslmode=verify-full"), unix] {
+        let db = f.connect(&conninfo)?;
+        // A 3 MB value is one DataRow of a little over 3 MB: under the 4 MiB cap.
+        let big: String = db.query_one("SELECT repeat('x', 3000000)", &[])?.get(0);
+        assert_eq!(big.len(), 3_000_000);
+        // Many rows, 25 MB or so in all: under the response cap.
+        let rows = db.query("SELECT g, repeat('y', 100) FROM generate_series(1, 200000) g", &[])?;
+        assert_eq!(rows.len(), 200_000);
+        assert_eq!(rows[199_999].get::<_, i32>(0), 200_000);
+        let simple = db.simple_query("SELECT repeat('z', 3000000)")?;
+        let value = simple.iter().find_map(|m| match m {
+            pgharden_pgconn::tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::len),
+            _ => None,
+        });
+        assert_eq!(value, Some(3_000_000));
+
+        // 5 MB in one value: the DataRow (type, length, column count, value length, value) is
+        // 5000011 bytes.
+        let err = db.query_one("SELECT repeat('x', 5000000)", &[]).unwrap_err();
+        assert_eq!(err, Error::Limit(LimitExceeded::Message { size: 5_000_011, kind: MessageType(b'D') }));
+        assert_eq!(
+            err.to_string(),
+            "the server sent a message of 5000011 bytes (type 'D'); pgharden accepts at most 4 MiB"
+        );
+        // The connection is closed; later calls say why.
+        assert_eq!(db.query_one("SELECT 1", &[]).unwrap_err(), err);
+
+        // 70 rows of 1 MB: each fits, the response does not.
+        let db = f.connect(&conninfo)?;
+        let err = db.query("SELECT repeat('x', 1000000) FROM generate_series(1, 70)", &[]).unwrap_err();
+        match &err {
+            Error::Limit(LimitExceeded::Response { size, kind }) => {
+                assert!(*size > MAX_RESPONSE && *size < MAX_RESPONSE + 1_100_000, "{size}");
+                assert_eq!(*kind, MessageType(b'D'));
+            }
+            other => panic!("expected the response limit, got {other:?}"),
+        }
+        // A fresh connection is fine.
+        let one: i32 = f.connect(&conninfo)?.query_one("SELECT 1", &[])?.get(0);
+        assert_eq!(one, 1);
+    }
     Ok(())
 }
 

@@ -1,5 +1,7 @@
 //! Opening connections the way libpq does: hosts in order, every address of each, sslmode's
 //! sequence of plaintext and TLS tries, `connect_timeout` per attempt, `target_session_attrs`.
+//! Every stream is wrapped in a framing check (`limits.rs`) so that no server can make us hold
+//! more than [`MAX_MESSAGE`] per message or [`MAX_RESPONSE`] per response.
 //!
 //! Owns: the attempt loop and its outcome ([`Connected`] or a [`ConnectError`] listing every
 //! attempt in libpq's words), driving tokio-postgres over sockets we open ourselves so that the
@@ -16,10 +18,18 @@
 //! the whole connection (libpq: "if authentication fails, the remaining hosts are not tried"),
 //! except SQLSTATE 57P03 (cannot connect now); unreachable hosts, TLS failures and
 //! `target_session_attrs` mismatches move on to the next address or host.
+//!
+//! The one deliberate difference from libpq in what the connection options mean: when neither
+//! `connect_timeout` nor `PGCONNECT_TIMEOUT` is given, each attempt gives up after
+//! [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT) instead of waiting forever, because
+//! pgharden runs unattended as root (audit, lock, restore) and a server that accepts the
+//! connection and then says nothing must not hang it. An explicit `connect_timeout=0` still
+//! means "wait indefinitely", as in libpq. (The size limits are not options: libpq has none.)
 //! Must not: parse conninfo or read certificate files (`conninfo`, `tls`), or decide which SQL
 //! pgharden runs.
 
 mod blocking;
+mod limits;
 mod peer;
 
 use std::net::SocketAddr;
@@ -34,13 +44,15 @@ use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
 use tokio_postgres::{Client, Config, NoTls, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-pub use blocking::BlockingClient;
-pub use peer::connect_unix_as_os_user;
+pub use blocking::{BlockingClient, DEFAULT_QUERY_TIMEOUT};
+pub use limits::{MAX_MESSAGE, MAX_RESPONSE};
+pub use peer::connect_unix_stream;
 
+use self::limits::{Bounded, BoundedHandshake, Start, Tripwire};
 use crate::conninfo::{
     ChannelBinding, Host, Settings, SslCertMode, SslMode, SslNegotiation, TargetSessionAttrs, Verification,
 };
-use crate::error::{Attempt, ConnectError, Error, Failure, Target, describe, inner};
+use crate::error::{Attempt, ConnectError, Error, Failure, LimitExceeded, Target, describe, inner};
 use crate::tls::{TlsContext, TlsOutcome, rustls_server_name};
 
 /// SQLSTATE `cannot_connect_now` (starting up, shutting down): libpq tries the next host.
@@ -61,20 +73,39 @@ pub struct Connected {
     pub earlier_attempts: Vec<Attempt>,
     /// What libpq would have printed as warnings (ignored password file, ignored options, …).
     pub warnings: Vec<String>,
+    /// Set if the server exceeded a limit, which closed the connection.
+    limits: Tripwire,
 }
 
-/// Connect as libpq would with `settings`. The connection's I/O task is spawned on the current
-/// tokio runtime and ends when the returned client is dropped.
+impl Connected {
+    /// Why the connection was closed, if the server sent more than [`MAX_MESSAGE`] in one message
+    /// or [`MAX_RESPONSE`] in one response. tokio-postgres then reports only "connection closed"
+    /// to the statement that was running; this says why.
+    pub fn limit_exceeded(&self) -> Option<&LimitExceeded> {
+        self.limits.get()
+    }
+}
+
+/// Connect as libpq would with `settings` — except that an absent `connect_timeout` means
+/// [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT), not forever (see the module docs).
+/// The connection's I/O task is spawned on the current tokio runtime and ends when the returned
+/// client is dropped. If the server later exceeds [`MAX_MESSAGE`] or [`MAX_RESPONSE`], the
+/// connection is closed and [`Connected::limit_exceeded`] says why.
 pub async fn connect(settings: &Settings) -> Result<(Client, Connected), Error> {
-    let (client, _task, info) = connect_with_task(settings).await?;
-    Ok((client, info))
+    let opened = connect_with_task(settings).await?;
+    Ok((opened.client, opened.info))
 }
 
-/// [`connect`], also returning the connection's task (which ends once the client is dropped and
-/// the Terminate message is sent), for callers that must wait for a clean goodbye.
-pub(crate) async fn connect_with_task(
-    settings: &Settings,
-) -> Result<(Client, JoinHandle<()>, Connected), Error> {
+/// A connection that passed startup and every check, with its I/O task (which ends once the client
+/// is dropped and the Terminate message is sent), for callers that must wait for a clean goodbye.
+pub(crate) struct Opened {
+    pub(crate) client: Client,
+    pub(crate) task: JoinHandle<()>,
+    pub(crate) info: Connected,
+}
+
+/// [`connect`], keeping the connection's task.
+pub(crate) async fn connect_with_task(settings: &Settings) -> Result<Opened, Error> {
     let tls = match settings.sslmode {
         SslMode::Disable => None,
         _ => Some(TlsContext::load(settings)?),
@@ -91,10 +122,10 @@ pub(crate) async fn connect_with_task(
         let ctx = Ctx { settings, tls: tls.as_ref(), attrs };
         for host in &settings.hosts {
             match ctx.try_host(host, &mut attempts).await {
-                Step::Done(session, mut info) => {
-                    info.earlier_attempts = attempts;
-                    info.warnings = warnings;
-                    return Ok((session.client, session.task, *info));
+                Step::Done(mut opened) => {
+                    opened.info.earlier_attempts = attempts;
+                    opened.info.warnings = warnings;
+                    return Ok(*opened);
                 }
                 Step::Next => {}
                 Step::Stop => return Err(ConnectError { attempts }.into()),
@@ -106,7 +137,7 @@ pub(crate) async fn connect_with_task(
 
 /// After an attempt: connected, try the next address/host, or give up.
 enum Step {
-    Done(Session, Box<Connected>),
+    Done(Box<Opened>),
     Next,
     Stop,
 }
@@ -128,6 +159,7 @@ struct Session {
     task: JoinHandle<()>,
     tls: bool,
     outcome: Option<Arc<TlsOutcome>>,
+    limits: Tripwire,
 }
 
 struct Ctx<'a> {
@@ -141,7 +173,7 @@ impl Ctx<'_> {
         if let Some(socket) = host.socket_path() {
             let target = Target::Unix { socket: socket.clone() };
             let result = self.timed(self.unix_session(host, &socket)).await;
-            return self.conclude(result, target, attempts).await.unwrap_or_else(|step| step);
+            return self.conclude(result, target, attempts).unwrap_or_else(|step| step);
         }
         let addrs = match addresses(host).await {
             Ok(addrs) => addrs,
@@ -173,7 +205,7 @@ impl Ctx<'_> {
             let result = self.timed(self.tcp_session(host, addr, *mode)).await;
             let retry = |(tls, failure): &Failed| i + 1 < plan.len() && retry_allowed(*mode, *tls, failure);
             let retry = matches!(&result, Err(f) if retry(f));
-            match self.conclude(result, target.clone(), attempts).await {
+            match self.conclude(result, target.clone(), attempts) {
                 Ok(step) => return step,
                 Err(_) if retry => {}
                 Err(step) => return step,
@@ -182,19 +214,16 @@ impl Ctx<'_> {
         Step::Next
     }
 
-    /// Turn a session (or failure) into a step: run the post-connection checks on success, record
-    /// the attempt on failure. `Err` carries the step to take if no retry follows.
-    async fn conclude(
+    /// Turn a checked session (or failure) into a step, recording the attempt on failure. `Err`
+    /// carries the step to take if no retry follows.
+    fn conclude(
         &self,
         result: Result<Session, Failed>,
         target: Target,
         attempts: &mut Vec<Attempt>,
     ) -> Result<Step, Step> {
         let failed = match result {
-            Ok(session) => match self.check_session(&session).await {
-                Ok(()) => return Ok(self.done(session, target)),
-                Err(failure) => (session.tls, failure),
-            },
+            Ok(session) => return Ok(self.done(session, target)),
             Err(failed) => failed,
         };
         let step = match &failed.1 {
@@ -217,13 +246,23 @@ impl Ctx<'_> {
             client_cert_sent: session.outcome.as_ref().is_some_and(|o| o.client_cert_sent()),
             earlier_attempts: Vec::new(),
             warnings: Vec::new(),
+            limits: session.limits,
         };
-        Step::Done(session, Box::new(info))
+        Step::Done(Box::new(Opened { client: session.client, task: session.task, info }))
     }
 
-    /// `connect_timeout` covers a whole attempt: socket, TLS and authentication.
-    async fn timed(&self, work: impl Future<Output = Result<Session, Failed>>) -> Result<Session, Failed> {
-        match self.settings.connect_timeout {
+    /// `connect_timeout` covers a whole attempt — socket, TLS, authentication and the
+    /// post-connection checks, as libpq's does — and defaults to
+    /// [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT) when not given.
+    async fn timed(&self, open: impl Future<Output = Result<Session, Failed>>) -> Result<Session, Failed> {
+        let work = async {
+            let session = open.await?;
+            match self.check_session(&session).await {
+                Ok(()) => Ok(session),
+                Err(failure) => Err((session.tls, limit_or(&session.limits, failure))),
+            }
+        };
+        match self.settings.connect_timeout.effective() {
             Some(limit) => tokio::time::timeout(limit, work).await.unwrap_or(Err((false, Failure::Timeout))),
             None => work.await,
         }
@@ -236,9 +275,7 @@ impl Ctx<'_> {
         }
         let mut config = self.pg_config(host);
         config.ssl_mode(tokio_postgres::config::SslMode::Disable);
-        let (client, task) =
-            start(&config, stream, NoTls).await.map_err(|e| (false, pg_failure(&e, false, None)))?;
-        Ok(Session { client, task, tls: false, outcome: None })
+        plain_session(&config, stream).await
     }
 
     async fn tcp_session(&self, host: &Host, addr: SocketAddr, mode: Mode) -> Result<Session, Failed> {
@@ -252,9 +289,7 @@ impl Ctx<'_> {
         };
         let Some(tls) = tls else {
             config.ssl_mode(tokio_postgres::config::SslMode::Disable);
-            let (client, task) =
-                start(&config, stream, NoTls).await.map_err(|e| (false, pg_failure(&e, false, None)))?;
-            return Ok(Session { client, task, tls: false, outcome: None });
+            return plain_session(&config, stream).await;
         };
         config.ssl_mode(match mode {
             Mode::PreferTls => tokio_postgres::config::SslMode::Prefer,
@@ -271,14 +306,22 @@ impl Ctx<'_> {
         )
         .map_err(|e| (false, Failure::Tls(describe(&e))))?;
         let used = Arc::new(AtomicBool::new(false));
-        let connector = RecordingConnect { inner, used: Arc::clone(&used) };
+        let limits = Tripwire::default();
+        let connector = RecordingConnect { inner, used: Arc::clone(&used), limits: limits.clone() };
+        // With SSLRequest the raw stream carries the one-byte answer first; with direct TLS it
+        // carries only TLS records. Either way the TLS stream is framed by the connector.
+        let start_with = match self.settings.sslnegotiation {
+            SslNegotiation::Postgres => Start::SslAnswer,
+            SslNegotiation::Direct => Start::Tls,
+        };
+        let stream = Bounded::new(stream, start_with, limits.clone());
         match start(&config, stream, connector).await {
             Ok((client, task)) => {
-                Ok(Session { client, task, tls: used.load(Ordering::SeqCst), outcome: Some(outcome) })
+                Ok(Session { client, task, tls: used.load(Ordering::SeqCst), outcome: Some(outcome), limits })
             }
             Err(e) => {
                 let tls_used = used.load(Ordering::SeqCst);
-                Err((tls_used, pg_failure(&e, tls_used, Some(&outcome))))
+                Err((tls_used, limit_or(&limits, pg_failure(&e, tls_used, Some(&outcome)))))
             }
         }
     }
@@ -335,6 +378,25 @@ fn retry_allowed(mode: Mode, tls_used: bool, failure: &Failure) -> bool {
         }
         Mode::RequireTls => false,
     }
+}
+
+/// Startup without TLS over `stream` (a Unix socket, or TCP with `sslmode=disable` or the
+/// plaintext try of `allow`/`prefer`), framed from the first byte.
+async fn plain_session<S>(config: &Config, stream: S) -> Result<Session, Failed>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = Tripwire::default();
+    let stream = Bounded::new(stream, Start::Messages, limits.clone());
+    match start(config, stream, NoTls).await {
+        Ok((client, task)) => Ok(Session { client, task, tls: false, outcome: None, limits }),
+        Err(e) => Err((false, limit_or(&limits, pg_failure(&e, false, None)))),
+    }
+}
+
+/// The limit the server exceeded, if it did: that, not the I/O error it caused, is the failure.
+fn limit_or(limits: &Tripwire, failure: Failure) -> Failure {
+    limits.get().map_or(failure, |limit| Failure::Limit(limit.clone()))
 }
 
 /// Startup and authentication over `stream`; the connection task is spawned.
@@ -464,19 +526,24 @@ async fn check_session_attrs(client: &Client, attrs: TargetSessionAttrs) -> Resu
 }
 
 /// Wraps a TLS connector to record whether tokio-postgres started a handshake (it does not say
-/// whether `prefer` ended up encrypted).
+/// whether `prefer` ended up encrypted), and to frame the TLS stream it produces.
 struct RecordingConnect<T> {
     inner: T,
     used: Arc<AtomicBool>,
+    limits: Tripwire,
 }
 
-impl<S, T: TlsConnect<S>> TlsConnect<S> for RecordingConnect<T> {
-    type Stream = T::Stream;
+impl<S, T> TlsConnect<S> for RecordingConnect<T>
+where
+    T: TlsConnect<S>,
+    T::Future: Unpin,
+{
+    type Stream = Bounded<T::Stream>;
     type Error = T::Error;
-    type Future = T::Future;
+    type Future = BoundedHandshake<T::Future>;
 
     fn connect(self, stream: S) -> Self::Future {
         self.used.store(true, Ordering::SeqCst);
-        self.inner.connect(stream)
+        BoundedHandshake::new(self.inner.connect(stream), self.limits)
     }
 }

@@ -1,75 +1,68 @@
-//! Unix-socket peer credentials: connecting *as* another OS user, and libpq's `requirepeer`.
+//! Unix-socket sessions over a stream someone else connected, and libpq's `requirepeer`.
 //!
-//! Owns: [`connect_unix_as_os_user`], which lets pgharden (running as root) log in through a
-//! `local … peer` line as the cluster's owner — the way `sudo -u postgres psql` would, but without
-//! a child process — and the `requirepeer` check of the server's credentials.
+//! Owns: [`connect_unix_stream`], the startup (no TLS, no password: `peer` or `trust`
+//! authentication) over an already-connected Unix stream, and the `requirepeer` check of the
+//! server's credentials.
 //!
-//! Why the effective uid: the server learns who is connecting from `SO_PEERCRED`, which the kernel
-//! fills in from the connecting process's *effective* credentials at the moment of `connect()`,
-//! and never updates afterwards. So we switch the effective gid and uid to the cluster owner, call
-//! `connect()`, and switch straight back; the socket keeps the owner's identity for its whole life
-//! while the process returns to root within microseconds. The alternatives are worse: a forked
-//! helper would need to pass the descriptor back over another socket, and a thread cannot change
-//! only its own credentials through glibc (glibc applies `seteuid` to every thread).
-//!
-//! Must not: do anything but `connect()` while switched. The effective uid is process-wide, so a
-//! global mutex serialises switches, and other threads briefly run as the cluster owner too —
-//! callers should not run file operations that need root concurrently (the tests that use this
-//! live in their own test binary for that reason).
+//! Why someone else connects: the server learns who is connecting from `SO_PEERCRED`, which the
+//! kernel fills in from the credentials of the process that called `connect()`, and never
+//! updates afterwards. To log in through a `local … peer` line as the cluster's owner while
+//! pgharden runs as root, a helper process running as the owner connects the socket and passes
+//! the descriptor back (SCM_RIGHTS); the session is then run here, in the root process, with the
+//! owner's identity fixed on the socket. Nothing in this process changes its credentials.
+//! Must not: open the socket itself for these sessions (that would make the peer root), or switch
+//! the process's uid or gid.
 
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::Path;
-use std::sync::Mutex;
+use std::time::Duration;
 
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
-use nix::unistd::{Gid, Uid, User, getegid, geteuid, setegid, seteuid};
+use nix::unistd::{Uid, User};
 use tokio::net::UnixStream;
-use tokio::task::JoinHandle;
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::{Client, Config};
 
-use super::{Connected, connect_failure, pg_failure, start};
+use super::{Connected, Opened, Session, plain_session};
 use crate::conninfo::Verification;
 use crate::error::{Attempt, ConnectError, Error, Failure, Target};
 
-/// Serialises effective-uid switches: the uid is process-wide state.
-static EUID_SWITCH: Mutex<()> = Mutex::new(());
-
-/// Connect to the server at `socket_dir`/`.s.PGSQL.port` as role `role`, with the socket's peer
-/// credentials those of `os_uid`/`os_gid` (so `peer` authentication sees that OS user). Needs
-/// root, unless the ids are the process's own. No TLS (Unix socket), no password.
-pub async fn connect_unix_as_os_user(
-    socket_dir: &Path,
-    port: u16,
+/// Startup (no TLS, no password: peer or trust authentication) over a Unix stream someone else
+/// connected, as role `role` to database `dbname`. `socket` is the path the stream was connected
+/// to; it is used only in messages and [`Connected::target`]. `timeout` covers the whole startup
+/// (a zero timeout fails at once); the message and response limits apply as to every connection.
+/// Must be called within a tokio runtime, which runs the connection's I/O task.
+pub async fn connect_unix_stream(
+    stream: StdUnixStream,
+    socket: &Path,
     role: &str,
-    os_uid: u32,
-    os_gid: u32,
     dbname: &str,
+    timeout: Duration,
 ) -> Result<(Client, Connected), Error> {
-    let (client, _task, info) =
-        connect_unix_as_os_user_with_task(socket_dir, port, role, os_uid, os_gid, dbname).await?;
-    Ok((client, info))
+    let opened = connect_unix_stream_with_task(stream, socket, role, dbname, timeout).await?;
+    Ok((opened.client, opened.info))
 }
 
-pub(crate) async fn connect_unix_as_os_user_with_task(
-    socket_dir: &Path,
-    port: u16,
+pub(crate) async fn connect_unix_stream_with_task(
+    stream: StdUnixStream,
+    socket: &Path,
     role: &str,
-    os_uid: u32,
-    os_gid: u32,
     dbname: &str,
-) -> Result<(Client, JoinHandle<()>, Connected), Error> {
-    let socket = socket_dir.join(format!(".s.PGSQL.{port}"));
-    let target = Target::Unix { socket: socket.clone() };
+    timeout: Duration,
+) -> Result<Opened, Error> {
+    let target = Target::Unix { socket: socket.to_path_buf() };
     let failed = |failure: Failure| -> Error {
         ConnectError { attempts: vec![Attempt { target: target.clone(), tls: false, failure }] }.into()
     };
-    let std_stream = connect_as(&socket, os_uid, os_gid)?.map_err(|e| failed(connect_failure(&e, true)))?;
-    std_stream.set_nonblocking(true).map_err(|e| failed(Failure::Io(e.to_string())))?;
-    let stream = UnixStream::from_std(std_stream).map_err(|e| failed(Failure::Io(e.to_string())))?;
+    // tokio needs the descriptor non-blocking; a blocking one would stall the runtime.
+    stream.set_nonblocking(true).map_err(|e| failed(Failure::Io(e.to_string())))?;
+    let stream = UnixStream::from_std(stream).map_err(|e| failed(Failure::Io(e.to_string())))?;
     let mut config = Config::new();
     config.user(role).dbname(dbname).ssl_mode(tokio_postgres::config::SslMode::Disable);
-    let (client, task) =
-        start(&config, stream, NoTls).await.map_err(|e| failed(pg_failure(&e, false, None)))?;
+    let session: Session = match tokio::time::timeout(timeout, plain_session(&config, stream)).await {
+        Err(_) => return Err(failed(Failure::Timeout)),
+        Ok(Err((_, failure))) => return Err(failed(failure)),
+        Ok(Ok(session)) => session,
+    };
     let info = Connected {
         target,
         tls: false,
@@ -77,44 +70,9 @@ pub(crate) async fn connect_unix_as_os_user_with_task(
         client_cert_sent: false,
         earlier_attempts: Vec::new(),
         warnings: Vec::new(),
+        limits: session.limits.clone(),
     };
-    Ok((client, task, info))
-}
-
-/// `connect()` with the effective ids switched to `uid`/`gid`. The outer `Result` is about the
-/// switch, the inner one about the connection.
-fn connect_as(socket: &Path, uid: u32, gid: u32) -> Result<std::io::Result<StdUnixStream>, Error> {
-    let _guard = EUID_SWITCH.lock().unwrap_or_else(|p| p.into_inner());
-    let (my_uid, my_gid) = (geteuid(), getegid());
-    if my_uid.as_raw() == uid && my_gid.as_raw() == gid {
-        return Ok(StdUnixStream::connect(socket));
-    }
-    let refused = |what: &str, e: nix::errno::Errno| {
-        Error::Credentials(format!(
-            "could not switch the effective {what} to {} ({e}); connecting as another OS user needs root",
-            if what == "uid" { uid } else { gid }
-        ))
-    };
-    // Group first: once the uid is not root, the gid can no longer be changed.
-    setegid(Gid::from_raw(gid)).map_err(|e| refused("gid", e))?;
-    if let Err(e) = seteuid(Uid::from_raw(uid)) {
-        restore(my_uid, my_gid);
-        return Err(refused("uid", e));
-    }
-    let result = StdUnixStream::connect(socket);
-    restore(my_uid, my_gid);
-    Ok(result)
-}
-
-/// Switch back. This cannot fail: `seteuid` left the saved set-user-ID at its original value, and
-/// a process may always set its effective uid to its saved one. Should it fail anyway, the process
-/// would go on as the cluster owner, so it is aborted rather than left in that state (a panic
-/// could be caught and ignored).
-fn restore(uid: Uid, gid: Gid) {
-    if seteuid(uid).is_err() || setegid(gid).is_err() {
-        eprintln!("pgharden: could not restore the effective uid/gid after a peer connection; aborting");
-        std::process::abort();
-    }
+    Ok(Opened { client: session.client, task: session.task, info })
 }
 
 /// libpq's `requirepeer`: the server process must run as this OS user.

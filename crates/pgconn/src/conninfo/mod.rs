@@ -14,6 +14,7 @@ pub mod keywords;
 mod parse;
 mod pgpass;
 mod settings;
+mod timeout;
 mod uri;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ pub use settings::{
     ChannelBinding, Host, HostName, RootCert, Settings, SslCertMode, SslMode, SslNegotiation,
     TargetSessionAttrs, TlsVersion, Verification,
 };
+pub use timeout::{ConnectTimeout, DEFAULT_CONNECT_TIMEOUT};
 
 use crate::error::{ConninfoError, Error};
 

@@ -25,7 +25,11 @@ pub(super) fn parse(s: &str, info: &mut Conninfo) -> Result<(), ConninfoError> {
             return Err(ConninfoError::MissingEquals(name));
         }
         while chars.next_if(|c| is_space(*c)).is_some() {}
-        let value = if chars.next_if_eq(&'\'').is_some() { quoted(&mut chars)? } else { bare(&mut chars) };
+        let value = if chars.next_if_eq(&'\'').is_some() {
+            quoted(&mut chars).ok_or_else(|| ConninfoError::UnterminatedQuote(name.clone()))?
+        } else {
+            bare(&mut chars)
+        };
         if info.store(&name, &value).is_none() {
             return Err(ConninfoError::InvalidOption(name));
         }
@@ -61,18 +65,14 @@ fn bare(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
     value
 }
 
-/// A quoted value, after its opening quote: ends at an unescaped `'`.
-fn quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, ConninfoError> {
+/// A quoted value, after its opening quote: ends at an unescaped `'`. `None` if it never does.
+fn quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
     let mut value = String::new();
     loop {
-        match chars.next() {
-            None => return Err(ConninfoError::UnterminatedQuote),
-            Some('\\') => match chars.next() {
-                Some(escaped) => value.push(escaped),
-                None => return Err(ConninfoError::UnterminatedQuote),
-            },
-            Some('\'') => return Ok(value),
-            Some(c) => value.push(c),
+        match chars.next()? {
+            '\\' => value.push(chars.next()?),
+            '\'' => return Some(value),
+            c => value.push(c),
         }
     }
 }
@@ -123,8 +123,8 @@ mod tests {
             ("postgre://", ConninfoError::MissingEquals("postgre://".into())),
             ("host", ConninfoError::MissingEquals("host".into())),
             ("host localhost", ConninfoError::MissingEquals("host".into())),
-            ("dbname='abc", ConninfoError::UnterminatedQuote),
-            ("dbname='abc\\", ConninfoError::UnterminatedQuote),
+            ("dbname='abc", ConninfoError::UnterminatedQuote("dbname".into())),
+            ("dbname='abc\\", ConninfoError::UnterminatedQuote("dbname".into())),
             ("x=1", ConninfoError::InvalidOption("x".into())),
             ("Host=h", ConninfoError::InvalidOption("Host".into())),
             ("=1", ConninfoError::InvalidOption(String::new())),

@@ -10,13 +10,13 @@
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use super::env::{DEFAULT_PORT, Env};
 use super::keywords::{self, KEYWORDS};
 use super::pgpass::{self, PgpassEntry};
+use super::timeout::ConnectTimeout;
 use super::{Conninfo, ConninfoWriter};
 use crate::error::{ConninfoError, Error};
 use crate::secret::Secret;
@@ -211,7 +211,10 @@ pub struct Settings {
     /// `None`: no lower bound asked for (TLS 1.2 is still the lowest this crate speaks).
     pub ssl_min_protocol_version: Option<TlsVersion>,
     pub ssl_max_protocol_version: Option<TlsVersion>,
-    pub connect_timeout: Option<Duration>,
+    /// Per attempt; [`ConnectTimeout::NotGiven`] when neither `connect_timeout` nor
+    /// `PGCONNECT_TIMEOUT` was given, which pgharden's connections treat as
+    /// [`DEFAULT_CONNECT_TIMEOUT`](super::DEFAULT_CONNECT_TIMEOUT).
+    pub connect_timeout: ConnectTimeout,
     pub application_name: Option<String>,
     pub options: Option<String>,
     pub channel_binding: ChannelBinding,
@@ -301,9 +304,8 @@ impl fmt::Display for Settings {
         if let Some(v) = self.ssl_min_protocol_version {
             w.pair("ssl_min_protocol_version", Some(v.as_str()))?;
         }
-        if let Some(t) = self.connect_timeout {
-            w.pair("connect_timeout", Some(&t.as_secs().to_string()))?;
-        }
+        // The effective value, pgharden's default included.
+        w.pair("connect_timeout", Some(&self.connect_timeout.to_string()))?;
         if let Some(a) = &self.application_name {
             w.pair("application_name", Some(a))?;
         }
@@ -405,7 +407,7 @@ pub(super) fn resolve(info: &Conninfo, env: &Env) -> Result<Settings, Error> {
         sslnegotiation,
         ssl_min_protocol_version,
         ssl_max_protocol_version,
-        connect_timeout: connect_timeout(&v)?,
+        connect_timeout: ConnectTimeout::parse(v.get("connect_timeout"))?,
         application_name: v
             .non_empty("application_name")
             .or(v.non_empty("fallback_application_name"))
@@ -577,31 +579,14 @@ fn protocol_range(v: &Values) -> Result<(Option<TlsVersion>, Option<TlsVersion>)
     if let (Some(lo), Some(hi)) = (min, max)
         && lo > hi
     {
-        return Err(ConninfoError::InvalidProtocolRange.into());
+        return Err(ConninfoError::InvalidProtocolRange { min: lo.as_str(), max: hi.as_str() }.into());
     }
     Ok((min, max))
 }
 
-/// libpq: a timeout of zero or less means none; one second is raised to two, because the
-/// timeout's granularity could otherwise make it expire at once.
-fn connect_timeout(v: &Values) -> Result<Option<Duration>, Error> {
-    let Some(text) = v.non_empty("connect_timeout") else {
-        return Ok(None);
-    };
-    let secs = parse_int(text).ok_or_else(|| ConninfoError::InvalidInteger {
-        keyword: "connect_timeout",
-        value: text.to_owned(),
-    })?;
-    Ok(match secs {
-        ..=0 => None,
-        1 => Some(Duration::from_secs(2)),
-        n => Some(Duration::from_secs(n.unsigned_abs().into())),
-    })
-}
-
 /// libpq's `pqParseIntParam`: leading whitespace and a sign allowed, trailing whitespace allowed,
 /// nothing else, and the value must fit an `int`.
-fn parse_int(text: &str) -> Option<i32> {
+pub(super) fn parse_int(text: &str) -> Option<i32> {
     let is_space = |c: char| matches!(c, ' ' | '\t' | '\n' | '\u{0b}' | '\u{0c}' | '\r');
     let t = text.trim_start_matches(is_space).trim_end_matches(is_space);
     let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
@@ -762,7 +747,7 @@ mod tests {
         assert_eq!((s.user.as_str(), s.dbname.as_str()), ("envuser", "envdb"));
         assert_eq!(s.sslmode, SslMode::Require);
         assert_eq!(s.application_name.as_deref(), Some("envapp"));
-        assert_eq!(s.connect_timeout, Some(Duration::from_secs(2)));
+        assert_eq!(s.connect_timeout, ConnectTimeout::After(std::time::Duration::from_secs(2)));
         assert_eq!(s.password.as_ref().map(Secret::expose), Some("envpw"));
 
         let s = resolve("host=h port=7000 user=u dbname=d sslmode=disable password=pw connect_timeout=0", &e)
@@ -770,7 +755,9 @@ mod tests {
         assert_eq!(s.hosts, vec![tcp("h", 7000)]);
         assert_eq!((s.user.as_str(), s.dbname.as_str(), s.sslmode), ("u", "d", SslMode::Disable));
         assert_eq!(s.password.as_ref().map(Secret::expose), Some("pw"));
-        assert_eq!(s.connect_timeout, None);
+        assert_eq!(s.connect_timeout, ConnectTimeout::Indefinite);
+        // Not given at all: pgharden's default applies.
+        assert_eq!(resolve("", &env()).unwrap().connect_timeout, ConnectTimeout::NotGiven);
 
         // An empty dbname falls back to the user, not to PGDATABASE (the value is set, just empty).
         assert_eq!(resolve("dbname='' user=u", &e).unwrap().dbname, "u");
@@ -826,7 +813,10 @@ mod tests {
                 "ssl_min_protocol_version=TLSv1.4",
                 E::InvalidValue { keyword: "ssl_min_protocol_version", value: "TLSv1.4".into() },
             ),
-            ("ssl_min_protocol_version=tlsv1.3 ssl_max_protocol_version=TLSv1.2", E::InvalidProtocolRange),
+            (
+                "ssl_min_protocol_version=tlsv1.3 ssl_max_protocol_version=TLSv1.2",
+                E::InvalidProtocolRange { min: "TLSv1.3", max: "TLSv1.2" },
+            ),
             ("sslrootcert=system sslmode=require", E::WeakSslModeWithSystemRoots("require".into())),
             ("sslrootcert=system sslmode=verify-ca", E::WeakSslModeWithSystemRoots("verify-ca".into())),
             ("sslnegotiation=direct", E::WeakSslModeWithDirect("prefer".into())),

@@ -4,10 +4,11 @@
 //! `?keyword=value&…` (with the JDBC alias `ssl=true`), and percent-decoding of every part
 //! (which is how a Unix socket directory is written as a host: `%2Fvar%2Frun%2Fpostgresql`).
 //! libpq's scanner is reproduced step by step, quirks included: for instance the look-ahead for
-//! `@` stops only at `/`, so a `?` does not end the user-info part.
+//! `@` stops only at `/`, so a `?` does not end the user-info part. Unlike libpq, errors never
+//! quote a password: a URI shown in a message has its passwords replaced by `***`.
 //! Must not: apply defaults or validate values beyond what libpq's URI parser does.
 
-use super::Conninfo;
+use super::{Conninfo, KEYWORDS, keywords};
 use crate::error::ConninfoError;
 
 const PREFIXES: [&str; 2] = ["postgresql://", "postgres://"];
@@ -39,10 +40,10 @@ pub(super) fn parse(uri: &str, rest: &str, info: &mut Conninfo) -> Result<(), Co
                 p += 1;
             }
             if at(p) == 0 {
-                return Err(ConninfoError::UriUnterminatedIpv6(uri.to_owned()));
+                return Err(ConninfoError::UriUnterminatedIpv6(shown(uri)));
             }
             if p == start {
-                return Err(ConninfoError::UriEmptyIpv6(uri.to_owned()));
+                return Err(ConninfoError::UriEmptyIpv6(shown(uri)));
             }
             host = &rest[start..p];
             p += 1;
@@ -51,7 +52,7 @@ pub(super) fn parse(uri: &str, rest: &str, info: &mut Conninfo) -> Result<(), Co
                 return Err(ConninfoError::UriUnexpectedChar {
                     ch: rest[p..].chars().next().unwrap_or('\0'),
                     position: offset + p + 1,
-                    uri: uri.to_owned(),
+                    uri: shown(uri),
                 });
             }
         } else {
@@ -106,16 +107,25 @@ pub(super) fn parse(uri: &str, rest: &str, info: &mut Conninfo) -> Result<(), Co
     Ok(())
 }
 
-/// `user[:password]@`, if an `@` comes before the first `/`. Returns where the host part starts.
-fn user_info(rest: &str, info: &mut Conninfo) -> Result<usize, ConninfoError> {
-    let Some(at_sign) = rest.bytes().take_while(|b| *b != b'/').position(|b| b == b'@') else {
-        return Ok(0);
-    };
-    let creds = &rest[..at_sign];
-    let (user, password) = match creds.find(':') {
+/// Where `user[:password]@` ends, if an `@` comes before the first `/`.
+fn user_info_end(rest: &str) -> Option<usize> {
+    rest.bytes().take_while(|b| *b != b'/').position(|b| b == b'@')
+}
+
+/// `user[:password]` split at the first `:`.
+fn split_credentials(creds: &str) -> (&str, Option<&str>) {
+    match creds.find(':') {
         Some(colon) => (&creds[..colon], Some(&creds[colon + 1..])),
         None => (creds, None),
+    }
+}
+
+/// `user[:password]@`, if an `@` comes before the first `/`. Returns where the host part starts.
+fn user_info(rest: &str, info: &mut Conninfo) -> Result<usize, ConninfoError> {
+    let Some(at_sign) = user_info_end(rest) else {
+        return Ok(0);
     };
+    let (user, password) = split_credentials(&rest[..at_sign]);
     if !user.is_empty() {
         store_decoded(info, "user", user)?;
     }
@@ -145,7 +155,7 @@ fn query(params: &str, info: &mut Conninfo) -> Result<(), ConninfoError> {
             return Err(ConninfoError::UriExtraSeparator(raw_key.to_owned()));
         }
         let key = decode(raw_key)?;
-        let value = decode(raw_value)?;
+        let value = decode_value(&key, raw_value)?;
         // JDBC compatibility, as in libpq.
         let jdbc_ssl = key.as_str() == "ssl" && value.as_str() == "true";
         let (key, value) = if jdbc_ssl { ("sslmode", "require") } else { (key.as_str(), value.as_str()) };
@@ -157,9 +167,53 @@ fn query(params: &str, info: &mut Conninfo) -> Result<(), ConninfoError> {
 }
 
 fn store_decoded(info: &mut Conninfo, keyword: &str, raw: &str) -> Result<(), ConninfoError> {
-    let value = decode(raw)?;
+    let value = decode_value(keyword, raw)?;
     // Only called with keywords that exist.
     info.store(keyword, &value).ok_or_else(|| ConninfoError::InvalidOption(keyword.to_owned()))
+}
+
+/// The secret keyword `keyword` names, if it names one.
+fn secret_keyword(keyword: &str) -> Option<&'static str> {
+    keywords::lookup(keyword).map(|i| &KEYWORDS[i]).filter(|k| k.secret).map(|k| k.name)
+}
+
+/// [`decode`] for the value of `keyword`; a secret's encoded text is never quoted back.
+fn decode_value(keyword: &str, raw: &str) -> Result<zeroize::Zeroizing<String>, ConninfoError> {
+    decode(raw).map_err(|e| secret_keyword(keyword).map_or(e, ConninfoError::UriSecretEncoding))
+}
+
+/// `uri` as messages quote it: the user-info password and the values of secret query
+/// parameters (`password`, `sslpassword`) replaced by `***`. Everything else is kept, so that
+/// the error's position still points near the culprit.
+fn shown(uri: &str) -> String {
+    let Some(rest) = strip_prefix(uri) else {
+        return uri.to_owned();
+    };
+    let mut out = uri[..uri.len() - rest.len()].to_owned();
+    let mut tail = rest;
+    if let Some(at_sign) = user_info_end(rest) {
+        let (user, password) = split_credentials(&rest[..at_sign]);
+        out.push_str(user);
+        if password.is_some() {
+            out.push_str(":***");
+        }
+        out.push('@');
+        tail = &rest[at_sign + 1..];
+    }
+    let Some(q) = tail.find('?') else {
+        out.push_str(tail);
+        return out;
+    };
+    out.push_str(&tail[..=q]);
+    let params: Vec<String> = tail[q + 1..]
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((key, _)) if decode(key).is_ok_and(|k| secret_keyword(&k).is_some()) => format!("{key}=***"),
+            _ => param.to_owned(),
+        })
+        .collect();
+    out.push_str(&params.join("&"));
+    out
 }
 
 /// libpq's `conninfo_uri_decode`: `%XX` escapes, `%00` forbidden. Errors quote the encoded text.
@@ -325,6 +379,24 @@ mod tests {
             ("postgresql://%zz", E::InvalidPercentEncoding("%zz".into())),
             ("postgresql://%1", E::InvalidPercentEncoding("%1".into())),
             ("postgresql://%", E::InvalidPercentEncoding("%".into())),
+        ];
+        for (uri, want) in bad {
+            assert_eq!(regress(uri), Err(want.clone()), "{uri}");
+        }
+        // Passwords are never quoted back, wherever they are in the URI.
+        let bad: &[(&str, E)] = &[
+            (
+                "postgresql://u:s3cret@[::1]x",
+                E::UriUnexpectedChar { ch: 'x', position: 28, uri: "postgresql://u:***@[::1]x".into() },
+            ),
+            ("postgresql://u:s3cret@[::1", E::UriUnterminatedIpv6("postgresql://u:***@[::1".into())),
+            (
+                "postgresql://[]?password=s3cret&sslpassword=k3y&user=u",
+                E::UriEmptyIpv6("postgresql://[]?password=***&sslpassword=***&user=u".into()),
+            ),
+            ("postgresql://u:s3%zzcret@h", E::UriSecretEncoding("password")),
+            ("postgresql://h?p%61ssword=s3%00cret", E::UriSecretEncoding("password")),
+            ("postgresql://h?sslpassword=%", E::UriSecretEncoding("sslpassword")),
         ];
         for (uri, want) in bad {
             assert_eq!(regress(uri), Err(want.clone()), "{uri}");
