@@ -83,10 +83,10 @@ impl Db {
 
 impl Sql for Db {
     fn query(&mut self, sql: &str) -> Result<Rows> {
-        let messages = self.client.block_on(self.client.client().simple_query(sql)).map_err(|e| {
-            // tokio-postgres prints only "db error"; the server's own message is what helps.
-            let message = match e.as_db_error() {
-                Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        let messages = self.client.simple_query(sql).map_err(|e| {
+            // The server's own message (or pgconn's size-limit or timeout text), with the SQLSTATE.
+            let message = match e.sqlstate() {
+                Some(code) => format!("{e} ({code})"),
                 None => e.to_string(),
             };
             // A hostile server's message is capped by pgconn; it is still cut to a readable size.
