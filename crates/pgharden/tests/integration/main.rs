@@ -5,6 +5,7 @@
 mod apply;
 mod audit;
 mod audit_rules;
+mod crl_number;
 mod lock;
 mod pki_cli;
 mod pki_hostname;
@@ -13,3 +14,4 @@ mod pki_postgres;
 mod quickstart;
 mod rls;
 mod support;
+mod text_safety;
