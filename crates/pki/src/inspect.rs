@@ -6,6 +6,11 @@
 //! a certificate, a CRL, a certificate request and the key formats in turn.
 //! Nothing here needs a passphrase: for an encrypted key we report the
 //! encryption scheme, not the key.
+//!
+//! The structured result keeps every value as the file has it; the text
+//! rendering and the error messages escape each value with `pgharden_text`, so
+//! a hostile certificate (or a server serving one to `probe`) can neither add a
+//! line to the report nor send a control sequence to the terminal.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
