@@ -20,8 +20,10 @@ use crate::evidence::NetworkFacts;
 pub struct ChainFacts {
     pub negotiated_version: String,
     pub cipher_suite: String,
-    /// `pgharden pki show` of the chain, in words.
+    /// `pgharden pki show` of the chain, in words (values from the certificates escaped).
     pub certificates: String,
+    /// The same, as data: the certificates' fields with their original characters (for `--json`).
+    pub inspection: Option<pgharden_pki::inspect::Inspection>,
     /// verify-ca / verify-full outcomes against `--sslrootcert`, when given.
     pub verify_ca: Option<String>,
     pub verify_full: Option<String>,
@@ -139,9 +141,11 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
 fn chain_facts(facts: &pgharden_wire::TlsFacts, opts: &ProbeOptions) -> ChainFacts {
     let pem: String =
         facts.chain.iter().map(|der| pem::encode(&pem::Pem::new("CERTIFICATE", der.clone()))).collect();
-    let certificates = pgharden_pki::inspect::inspect_bytes("served chain", pem.as_bytes())
-        .map(|i| i.render_text())
-        .unwrap_or_else(|e| format!("unreadable: {e}"));
+    let (certificates, inspection) =
+        match pgharden_pki::inspect::inspect_bytes("served chain", pem.as_bytes()) {
+            Ok(i) => (i.render_text(), Some(i)),
+            Err(e) => (format!("unreadable: {e}\n"), None),
+        };
     let verdict = |host: Option<&str>| -> Option<String> {
         let root = opts.sslrootcert.as_ref()?;
         let mut trust = pgharden_pki::Trust::default();
@@ -179,6 +183,7 @@ fn chain_facts(facts: &pgharden_wire::TlsFacts, opts: &ProbeOptions) -> ChainFac
         negotiated_version: version_name(facts.negotiated_version),
         cipher_suite: facts.cipher_suite.clone(),
         certificates,
+        inspection,
         verify_ca: verdict(None),
         verify_full: verdict(Some(&opts.host)),
     }
@@ -206,33 +211,92 @@ impl ProbeReport {
     }
 
     /// The facts in words.
+    ///
+    /// Everything the server sent (its answers and error messages, the certificate rendering) and
+    /// the target as given are escaped with [`pgharden_text::line`] — the certificate rendering
+    /// escapes its own values and keeps its line breaks — so a hostile server can neither drive
+    /// the terminal nor add a line to the report.
     pub fn render_text(&self) -> String {
-        let mut out = format!("Probe of {}\n", self.target);
+        use pgharden_text::line;
+        let mut out = format!("Probe of {}\n", line(&self.target));
         out.push_str(&format!(
             "  SSLRequest:        {}\n  GSSENCRequest:     {}\n",
-            self.ssl_request, self.gssenc_request
+            line(&self.ssl_request),
+            line(&self.gssenc_request)
         ));
         for (v, o) in &self.tls_versions {
-            out.push_str(&format!("  {v:<18} {o}\n"));
+            out.push_str(&format!("  {:<18} {}\n", line(v), line(o)));
         }
-        out.push_str(&format!("  direct TLS (17+):  {}\n", self.direct_tls));
-        out.push_str(&format!("  plaintext startup: {}\n", self.plaintext_startup));
-        out.push_str(&format!("  TLS, no client certificate: {}\n", self.certless_startup));
+        out.push_str(&format!("  direct TLS (17+):  {}\n", line(&self.direct_tls)));
+        out.push_str(&format!("  plaintext startup: {}\n", line(&self.plaintext_startup)));
+        out.push_str(&format!("  TLS, no client certificate: {}\n", line(&self.certless_startup)));
         match (&self.chain, &self.chain_error) {
             (Some(c), _) => {
-                out.push_str(&format!("  negotiated:        {} {}\n", c.negotiated_version, c.cipher_suite));
+                out.push_str(&format!(
+                    "  negotiated:        {} {}\n",
+                    line(&c.negotiated_version),
+                    line(&c.cipher_suite)
+                ));
                 if let Some(v) = &c.verify_ca {
-                    out.push_str(&format!("  verify-ca:         {v}\n"));
+                    out.push_str(&format!("  verify-ca:         {}\n", line(v)));
                 }
                 if let Some(v) = &c.verify_full {
-                    out.push_str(&format!("  verify-full:       {v}\n"));
+                    out.push_str(&format!("  verify-full:       {}\n", line(v)));
                 }
                 out.push_str("\nCertificates served:\n");
-                out.push_str(&c.certificates);
+                // Already escaped value by value; `block` only guards the layout it keeps.
+                out.push_str(&pgharden_text::block(&c.certificates));
             }
-            (None, Some(e)) => out.push_str(&format!("  certificate chain: {e}\n")),
+            (None, Some(e)) => out.push_str(&format!("  certificate chain: {}\n", line(e))),
             (None, None) => {}
         }
         out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use super::*;
+
+    fn hostile_report() -> ProbeReport {
+        let evil = "x\u{1b}[2J\r\n  verify-full:       accepted\u{202e}";
+        ProbeReport {
+            format: 1,
+            target: "db\u{1b}[H:5432".into(),
+            ssl_request: evil.into(),
+            gssenc_request: evil.into(),
+            tls_versions: vec![(evil.into(), evil.into())],
+            chain: Some(ChainFacts {
+                negotiated_version: evil.into(),
+                cipher_suite: evil.into(),
+                certificates: "#1 certificate\r\n  Subject: CN=\u{1b}[8m\n".into(),
+                inspection: None,
+                verify_ca: Some(evil.into()),
+                verify_full: Some(evil.into()),
+            }),
+            chain_error: None,
+            direct_tls: evil.into(),
+            plaintext_startup: format!("refused: {evil} (28000)"),
+            plaintext_refused: Some(true),
+            certless_startup: evil.into(),
+            certless_refused: None,
+        }
+    }
+
+    #[test]
+    fn render_text_escapes_what_the_server_sent() {
+        let mut report = hostile_report();
+        let text = report.render_text();
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        let faked = text.lines().filter(|l| l.trim_start().starts_with("verify-full:")).count();
+        assert_eq!(faked, 1, "only the real verify-full line: {text}");
+        assert!(text.contains("x\\x1b[2J\\r\\n  verify-full:       accepted\\u{202e}"), "{text}");
+        assert!(text.starts_with("Probe of db\\x1b[H:5432\n"), "{text}");
+
+        report.chain = None;
+        report.chain_error = Some("bad\ncertificate chain: fine".into());
+        let text = report.render_text();
+        assert_eq!(text.lines().filter(|l| l.contains("certificate chain:")).count(), 1, "{text}");
     }
 }

@@ -34,7 +34,29 @@ fn text_without_colour_has_no_escape_bytes() {
     let out = report::text(&sample(), false);
     assert!(!out.contains('\u{1b}'), "{out}");
     // The escape in the evidence is shown, not sent.
-    assert!(out.contains("\\u{1b}[31m(run as the cluster owner)"), "{out}");
+    assert!(out.contains("\\x1b[31m(run as the cluster owner)"), "{out}");
+}
+
+#[test]
+fn text_keeps_hostile_values_on_their_line() {
+    let mut r = sample();
+    let injected = "ssl = off\r\n  PASS         high    tls.ssl  fake\u{202e}\u{1b}[2J";
+    r.findings[0].evidence = vec![injected.into()];
+    r.findings[0].title = "title\nPASS".into();
+    r.target.server_version = Some("16.4\n\u{9b}2J".into());
+    for colour in [false, true] {
+        let out = report::text(&r, colour);
+        let plain = strip_ansi(&out);
+        assert!(!plain.chars().any(|c| c.is_control() && c != '\n'), "{plain:?}");
+        assert_eq!(plain.lines().filter(|l| l.contains("fake")).count(), 1, "{plain}");
+        assert!(
+            plain.contains("ssl = off\\r\\n  PASS         high    tls.ssl  fake\\u{202e}\\x1b[2J"),
+            "{plain}"
+        );
+        assert!(!plain.lines().any(|l| l == "PASS" || l.starts_with("  PASS         high    tls.ssl  fake")));
+        assert!(plain.starts_with("pgharden 0.1.0 audit of "), "{plain}");
+        assert!(plain.lines().next().unwrap_or("").contains("PostgreSQL 16.4\\n\\u{9b}2J"), "{plain}");
+    }
 }
 
 #[test]

@@ -1,6 +1,12 @@
 //! Terminal output: plain text on a pipe, colour only on a terminal (anstream strips it otherwise and
 //! honours NO_COLOR), JSON on request, errors on stderr, and a closed pipe treated as success.
+//!
+//! anstream strips colour on a pipe but lets CR and LF through, so text that came from a file, a
+//! ledger, a catalog or the network is escaped with [`shown`] (or `pgharden_text` directly) before
+//! it is laid out and coloured; JSON needs nothing, serde_json escapes control characters.
+//! Must not: escape the colour this module adds itself (values first, then colour).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use owo_colors::OwoColorize;
@@ -28,19 +34,60 @@ pub fn print(text: &str) -> io::Result<()> {
 
 /// Print a value as pretty JSON followed by a newline.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let mut text = serde_json::to_string_pretty(value)?;
+    let mut text = json_text(value)?;
     text.push('\n');
     Ok(print(&text)?)
+}
+
+/// Pretty JSON that holds no control character but its own line breaks (see [`safe_json`]).
+pub fn json_text<T: Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(safe_json(serde_json::to_string_pretty(value)?))
+}
+
+/// JSON text with every character that [`pgharden_text::block`] would escape written as a `\uXXXX`
+/// escape. serde_json escapes C0 controls in strings but writes DEL, C1 controls (U+009B is a CSI to
+/// some terminals) and the bidirectional overrides raw; escaped, they parse back to the same
+/// characters. JSON has only spaces, tabs and line breaks outside strings, so every character
+/// changed here is inside a string, and all of them are in the Basic Multilingual Plane.
+pub fn safe_json(text: String) -> String {
+    if matches!(pgharden_text::block(&text), Cow::Borrowed(_)) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        let mut one = [0u8; 4];
+        if matches!(pgharden_text::block(c.encode_utf8(&mut one)), Cow::Owned(_)) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Print an error and its causes.
 pub fn error(err: &anyhow::Error) {
     let mut e = anstream::stderr().lock();
-    let _ = write!(e, "{} {err}", "error:".red().bold());
+    let _ = writeln!(e, "{} {}", "error:".red().bold(), error_text(err));
+}
+
+/// An error and its causes on one line, `: ` between them. Each message is escaped
+/// ([`pgharden_text::line`]): a chain carries server messages and text quoted from files, which
+/// must neither add lines to the output nor drive the terminal.
+pub fn error_text(err: &anyhow::Error) -> String {
+    let mut text = pgharden_text::line(&err.to_string()).into_owned();
     for cause in err.chain().skip(1) {
-        let _ = write!(e, ": {cause}");
+        text.push_str(": ");
+        text.push_str(&pgharden_text::line(&cause.to_string()));
     }
-    let _ = writeln!(e);
+    text
+}
+
+/// A value from a file, a ledger or the network, escaped to stay on its line (paths included:
+/// a directory name may hold a newline).
+pub fn shown(value: impl std::fmt::Display) -> String {
+    let text = value.to_string();
+    pgharden_text::line(&text).into_owned()
 }
 
 /// Whether an error is a closed pipe (`pgharden … | head`), which is not a failure.
@@ -59,4 +106,41 @@ pub fn bad(text: &str) -> String {
 
 pub fn dim(text: &str) -> String {
     text.dimmed().to_string()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_text_escapes_every_cause() {
+        let root = anyhow::anyhow!("server said: \u{1b}[2Jfine\r\nerror: nothing");
+        let err = root.context("probing db\n:5432");
+        let text = error_text(&err);
+        assert_eq!(text, "probing db\\n:5432: server said: \\x1b[2Jfine\\r\\nerror: nothing");
+        assert!(!text.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn shown_escapes_paths_and_values() {
+        assert_eq!(shown(std::path::Path::new("/tmp/a\nb").display()), "/tmp/a\\nb");
+        assert_eq!(shown("CN=x\u{202e}"), "CN=x\\u{202e}");
+        assert_eq!(shown("plain"), "plain");
+    }
+
+    #[test]
+    fn json_holds_no_control_character_and_parses_back() {
+        let value = serde_json::json!({ "subject": "CN=\u{1b}[2J\r\nSubject: CN=trusted\u{202e}\u{9b}" });
+        let text = json_text(&value).unwrap();
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert!(!text.chars().any(|c| matches!(c, '\u{202a}'..='\u{202e}')), "{text:?}");
+        assert!(!text.lines().any(|l| l.trim_start().starts_with("Subject")), "{text}");
+        assert!(text.contains("\\u001b[2J\\r\\nSubject: CN=trusted\\u202e\\u009b"), "{text}");
+        // Plain JSON is left exactly as serde_json writes it.
+        let plain = serde_json::json!({ "a": [1, "b\tc"] });
+        assert_eq!(json_text(&plain).unwrap(), serde_json::to_string_pretty(&plain).unwrap());
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value, "the original characters survive");
+    }
 }

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::files::{self, DIR_MODE, DirLock, KEY_MODE, PUBLIC_DIR_MODE, PUBLIC_MODE};
 use crate::inspect::rfc3339;
 use crate::key::{self, KeyType, Passphrase};
-use crate::ledger::{CrlNumbers, Entry, Kind, Ledger, Reason, Revocation};
+use crate::ledger::{CrlNumberExhausted, CrlNumbers, Entry, Kind, Ledger, Reason, Revocation};
 
 /// Default validity of the root CA, in days.
 pub const ROOT_DAYS: u32 = 3650;
@@ -474,7 +474,9 @@ impl Pki {
         if entry.revoked.is_some() {
             return Ok(entry);
         }
-        // Load the CA first: a wrong passphrase must not leave a revocation recorded but unpublished.
+        // Load the CA and check its CRL number first: a wrong passphrase or an exhausted number must
+        // not leave a revocation recorded but unpublished.
+        self.check_crl_numbers(&[entry.kind.issuer()])?;
         let ca = self.load_ca(entry.kind.issuer(), pass)?;
         let revocation = Revocation {
             at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc()),
@@ -494,6 +496,8 @@ impl Pki {
     /// Re-issue the CRL of every CA (root included: with `ssl_crl_file` set, OpenSSL checks the whole
     /// chain). Returns the CRL files written.
     pub fn reissue_crls(&mut self, pass: Option<&Passphrase>) -> Result<Vec<PathBuf>> {
+        // Every number first, so that an exhausted one leaves no CA with a new CRL and the others without.
+        self.check_crl_numbers(&[Kind::Root, Kind::ServerCa, Kind::ClientCa])?;
         let mut written = Vec::new();
         for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
             let ca = self.load_ca(kind, pass)?;
@@ -503,9 +507,32 @@ impl Pki {
         Ok(written)
     }
 
+    /// Refuse, before anything is written, when a CA's CRL number cannot grow.
+    fn check_crl_numbers(&self, cas: &[Kind]) -> Result<()> {
+        for &ca in cas {
+            self.ledger.crl_numbers.peek(ca).map_err(|exhausted| self.crl_number_error(exhausted))?;
+        }
+        Ok(())
+    }
+
+    fn crl_number_error(&self, exhausted: CrlNumberExhausted) -> Error {
+        Error::CrlNumber { ledger: self.dir.join(Ledger::FILE), exhausted }
+    }
+
     fn write_crl(&mut self, ca: &Ca) -> Result<PathBuf> {
         let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
-        let number = self.ledger.crl_numbers.next(ca.kind);
+        // A hand-edited crl_days must not panic the date arithmetic.
+        let next_update =
+            now.checked_add(Duration::days(i64::from(self.ledger.crl_days))).ok_or_else(|| {
+                Error::bad_file(
+                    self.dir.join(Ledger::FILE),
+                    format!(
+                        "crl_days = {} puts the next CRL update past the year 9999",
+                        self.ledger.crl_days
+                    ),
+                )
+            })?;
+        let number = self.ledger.crl_numbers.next(ca.kind).map_err(|e| self.crl_number_error(e))?;
         let revoked = self
             .ledger
             .revoked_by(ca.kind)
@@ -523,7 +550,7 @@ impl Pki {
             .collect::<Result<Vec<_>>>()?;
         let params = CertificateRevocationListParams {
             this_update: now,
-            next_update: now + Duration::days(i64::from(self.ledger.crl_days)),
+            next_update,
             crl_number: SerialNumber::from(number),
             issuing_distribution_point: None,
             revoked_certs: revoked,

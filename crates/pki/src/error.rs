@@ -43,6 +43,13 @@ pub enum Error {
     #[error("{0}")]
     Ledger(String),
 
+    #[error("{}: {exhausted}", .ledger.display())]
+    CrlNumber {
+        /// The ledger that holds the exhausted number.
+        ledger: PathBuf,
+        exhausted: crate::ledger::CrlNumberExhausted,
+    },
+
     #[error("certificate with serial {0} is not in this PKI's ledger")]
     UnknownSerial(String),
 

@@ -6,6 +6,11 @@
 //! a certificate, a CRL, a certificate request and the key formats in turn.
 //! Nothing here needs a passphrase: for an encrypted key we report the
 //! encryption scheme, not the key.
+//!
+//! The structured result keeps every value as the file has it; the text
+//! rendering and the error messages escape each value with `pgharden_text`, so
+//! a hostile certificate (or a server serving one to `probe`) can neither add a
+//! line to the report nor send a control sequence to the terminal.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -230,23 +235,48 @@ pub struct UnknownBlock {
 }
 
 /// Why a file could not be inspected. Every message starts with the file name.
+///
+/// The messages quote the file (a PEM label, a parser's complaint): what they quote is escaped with
+/// [`pgharden_text::line`] and cut to [`QUOTE_MAX`] bytes, so an error is one line of bounded length
+/// whatever the file holds; the file name is escaped too. The fields keep the original text.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InspectError {
-    #[error("{file}: no such file")]
+    #[error("{}: no such file", shown(.file))]
     NotFound { file: String },
-    #[error("{file}: cannot read: {error}")]
+    #[error("{}: cannot read: {error}", shown(.file))]
     Unreadable { file: String, error: std::io::Error },
-    #[error("{file}: the file is empty")]
+    #[error("{}: the file is empty", shown(.file))]
     Empty { file: String },
-    #[error("{file}: truncated PEM: BEGIN {label} without END (block {block})")]
+    #[error("{}: truncated PEM: BEGIN {} without END (block {block})", shown(.file), quote(.label))]
     TruncatedPem { file: String, block: usize, label: String },
-    #[error("{file}: corrupt PEM in block {block} ({label}): {detail}")]
+    #[error("{}: corrupt PEM in block {block} ({}): {}", shown(.file), quote(.label), quote(.detail))]
     CorruptPem { file: String, block: usize, label: String, detail: String },
-    #[error("{file}: PEM block {block} ({label}) does not hold a valid {expected}: {detail}")]
+    #[error(
+        "{}: PEM block {block} ({}) does not hold a valid {expected}: {}",
+        shown(.file),
+        quote(.label),
+        quote(.detail)
+    )]
     BadDer { file: String, block: usize, label: String, expected: String, detail: String },
-    #[error("{file}: not recognised: neither PEM nor a DER certificate, CRL, certificate request or key")]
+    #[error(
+        "{}: not recognised: neither PEM nor a DER certificate, CRL, certificate request or key",
+        shown(.file)
+    )]
     Unrecognized { file: String },
+}
+
+/// The longest quotation of the input an error message carries, in bytes.
+pub const QUOTE_MAX: usize = 200;
+
+/// A file name in an error: escaped, never cut (it is the user's, or the PKI's, and must be found).
+fn shown(s: &str) -> String {
+    pgharden_text::line(s).into_owned()
+}
+
+/// Input quoted in an error: cut, then escaped.
+fn quote(s: &str) -> String {
+    pgharden_text::line(&pgharden_text::cut(s, QUOTE_MAX)).into_owned()
 }
 
 // ---------------------------------------------------------------------------
@@ -1976,34 +2006,38 @@ mod der {
 // Text rendering
 // ---------------------------------------------------------------------------
 
+/// One item's block of "label: value" lines. Every value is escaped with [`pgharden_text::line`] as
+/// it is added, so a value from the file (a subject, a SAN, a PEM label) can neither start a line of
+/// its own nor reach the terminal as a control sequence; each element of a list gets its own line.
 struct Section {
     title: String,
-    rows: Vec<(&'static str, String)>,
+    rows: Vec<(&'static str, Vec<String>)>,
 }
 
 impl Section {
-    fn new(title: String) -> Self {
-        Section { title, rows: Vec::new() }
+    fn new(title: &str) -> Self {
+        Section { title: pgharden_text::line(title).into_owned(), rows: Vec::new() }
     }
-    fn row(&mut self, label: &'static str, value: impl Into<String>) {
-        self.rows.push((label, value.into()));
+    fn row(&mut self, label: &'static str, value: impl AsRef<str>) {
+        self.rows.push((label, vec![pgharden_text::line(value.as_ref()).into_owned()]));
     }
-    fn opt(&mut self, label: &'static str, value: Option<impl Into<String>>) {
+    fn opt(&mut self, label: &'static str, value: Option<impl AsRef<str>>) {
         if let Some(v) = value {
             self.row(label, v);
         }
     }
     fn list(&mut self, label: &'static str, values: &[String]) {
         if !values.is_empty() {
-            self.row(label, values.join("\n"));
+            let lines = values.iter().map(|v| pgharden_text::line(v).into_owned()).collect();
+            self.rows.push((label, lines));
         }
     }
     fn render(&self, out: &mut String) {
         let _ = writeln!(out, "{}", self.title);
         let width = self.rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0) + 1;
-        for (label, value) in &self.rows {
-            let mut lines = value.lines();
-            let first = lines.next().unwrap_or("");
+        for (label, values) in &self.rows {
+            let mut lines = values.iter();
+            let first = lines.next().map_or("", String::as_str);
             let _ = writeln!(out, "  {:<width$} {first}", format!("{label}:"));
             for line in lines {
                 let _ = writeln!(out, "  {:<width$} {line}", "");
@@ -2035,12 +2069,18 @@ fn empty_dash(s: &str) -> String {
 
 impl Inspection {
     /// Plain-words report: aligned "label: value" lines, a blank line between items.
+    ///
+    /// Everything taken from the file, the file name included, is escaped
+    /// ([`pgharden_text::line`]): the text holds no control character but the `\n` ending each
+    /// line, so a hostile certificate cannot add lines to the report or drive a terminal. The
+    /// structured fields (and so the JSON form) keep the original characters.
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         let n = self.items.len();
-        let _ = writeln!(out, "{}: {n} item{}", self.file, if n == 1 { "" } else { "s" });
+        let file = pgharden_text::line(&self.file);
+        let _ = writeln!(out, "{file}: {n} item{}", if n == 1 { "" } else { "s" });
         for w in &self.warnings {
-            let _ = writeln!(out, "WARNING: {w}");
+            let _ = writeln!(out, "WARNING: {}", pgharden_text::line(w));
         }
         for item in &self.items {
             out.push('\n');
@@ -2053,7 +2093,7 @@ impl Inspection {
 fn item_section(item: &Item) -> Section {
     match item {
         Item::Certificate(c) => {
-            let mut s = Section::new(format!("#{} certificate: {}", c.index, c.role));
+            let mut s = Section::new(&format!("#{} certificate: {}", c.index, c.role));
             s.row("Subject", empty_dash(&c.subject));
             s.row("Issuer", empty_dash(&c.issuer));
             s.row("Serial", c.serial.clone());
@@ -2101,7 +2141,7 @@ fn item_section(item: &Item) -> Section {
             s
         }
         Item::CertificateRequest(r) => {
-            let mut s = Section::new(format!("#{} certificate request (CSR)", r.index));
+            let mut s = Section::new(&format!("#{} certificate request (CSR)", r.index));
             s.row("Subject", empty_dash(&r.subject));
             s.row("Key", r.key.description.clone());
             s.row("Signature", r.signature_algorithm.clone());
@@ -2120,7 +2160,7 @@ fn item_section(item: &Item) -> Section {
             s
         }
         Item::Crl(c) => {
-            let mut s = Section::new(format!("#{} certificate revocation list (CRL)", c.index));
+            let mut s = Section::new(&format!("#{} certificate revocation list (CRL)", c.index));
             s.row("Issuer", empty_dash(&c.issuer));
             s.row("This update", c.this_update.clone());
             s.row("Next update", c.next_update.clone().unwrap_or_else(|| "(none)".to_string()));
@@ -2148,7 +2188,7 @@ fn item_section(item: &Item) -> Section {
         }
         Item::PrivateKey(k) => {
             let what = k.key.as_ref().map_or("encrypted".to_string(), |key| key.description.clone());
-            let mut s = Section::new(format!("#{} private key: {what}", k.index));
+            let mut s = Section::new(&format!("#{} private key: {what}", k.index));
             s.row("Format", k.format.clone());
             s.row("Encrypted", yes_no(k.encrypted));
             if let Some(key) = &k.key {
@@ -2172,7 +2212,7 @@ fn item_section(item: &Item) -> Section {
             s
         }
         Item::PublicKey(k) => {
-            let mut s = Section::new(format!("#{} public key: {}", k.index, k.key.description));
+            let mut s = Section::new(&format!("#{} public key: {}", k.index, k.key.description));
             s.row("Format", k.format.clone());
             s.row("Public key SHA-256", k.spki_sha256.clone());
             if !k.matches.is_empty() {
@@ -2182,7 +2222,7 @@ fn item_section(item: &Item) -> Section {
         }
         Item::Unknown(u) => {
             let mut s =
-                Section::new(format!("#{} other block: {}", u.index, u.pem_label.as_deref().unwrap_or("?")));
+                Section::new(&format!("#{} other block: {}", u.index, u.pem_label.as_deref().unwrap_or("?")));
             s.opt("PEM type", u.pem_label.clone());
             s.row("Note", u.description.clone());
             s
@@ -2874,6 +2914,48 @@ mod tests {
         assert!(matches!(err, InspectError::Unreadable { .. }), "{err}");
 
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn hostile_values_are_escaped_in_the_text_and_kept_in_the_data() {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut p = leaf_params();
+        let mut name = DistinguishedName::new();
+        name.push(DnType::OrganizationName, "Example\r\nSubject: CN=trusted");
+        name.push(DnType::CommonName, "evil\u{1b}[2J\u{1b}[H\u{202e}");
+        p.distinguished_name = name;
+        p.subject_alt_names = vec![SanType::DnsName("a\u{1b}[2J\nDNS:trusted".try_into().unwrap())];
+        let pem = p.self_signed(&key).unwrap().pem();
+        let file = "dir\n/evil\u{1b}.pem";
+        let inspection = inspect_bytes_at(file, pem.as_bytes(), NOW).unwrap();
+        let c = cert(&inspection.items[0]);
+        assert!(c.subject.contains("\r\nSubject: CN=trusted"), "the data keeps the original: {}", c.subject);
+        assert_eq!(c.subject_alt_names, ["DNS:a\u{1b}[2J\nDNS:trusted"]);
+
+        let text = inspection.render_text();
+        assert!(!text.chars().any(|ch| ch.is_control() && ch != '\n'), "{text:?}");
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(!text.lines().any(|l| l.trim_start().starts_with("Subject: CN=trusted")), "{text}");
+        assert!(!text.lines().any(|l| l.trim_start().starts_with("DNS:trusted")), "{text}");
+        assert!(text.contains("O=Example\\r\\nSubject: CN=trusted"), "{text}");
+        assert!(text.contains("CN=evil\\x1b[2J\\x1b[H\\u{202e}"), "{text}");
+        assert!(text.contains("DNS:a\\x1b[2J\\nDNS:trusted"), "{text}");
+        assert!(text.starts_with("dir\\n/evil\\x1b.pem: 1 item\n"), "{text}");
+        assert_eq!(text.lines().filter(|l| l.trim_start().starts_with("Subject:")).count(), 1, "{text}");
+    }
+
+    #[test]
+    fn errors_quote_the_file_escaped_and_cut() {
+        let label = format!("\u{1b}[2J{}", "L".repeat(5000));
+        let text = format!("-----BEGIN {label}-----\nAAAA\n");
+        let err = inspect_bytes_at("x\r\ny.pem", text.as_bytes(), NOW).unwrap_err();
+        let InspectError::TruncatedPem { label: kept, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(kept, &label, "the field keeps the original");
+        let msg = err.to_string();
+        assert!(msg.starts_with("x\\r\\ny.pem: truncated PEM: BEGIN \\x1b[2JLLL"), "{msg}");
+        assert!(!msg.chars().any(char::is_control), "{msg:?}");
+        assert!(msg.len() < QUOTE_MAX + 200, "{}", msg.len());
+        assert!(msg.contains("more bytes)"), "{msg}");
     }
 
     #[test]

@@ -160,16 +160,40 @@ pub struct CrlNumbers {
     pub client_ca: u64,
 }
 
+/// A CA has used every CRL number: the next one would wrap to 0, and CRL numbers must increase
+/// (RFC 5280 §5.2.3; a relying party keeps the highest it saw and refuses a lower one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the CRL number of {} has reached {}; it cannot grow further: start a new CA", .ca.ca_dir(), u64::MAX)]
+pub struct CrlNumberExhausted {
+    /// The CA whose numbers ran out.
+    pub ca: Kind,
+}
+
 impl CrlNumbers {
-    /// Take the next CRL number of a CA (CRL numbers must increase monotonically).
-    pub fn next(&mut self, ca: Kind) -> u64 {
-        let n = match ca {
+    fn slot(&mut self, ca: Kind) -> &mut u64 {
+        match ca {
             Kind::ServerCa => &mut self.server_ca,
             Kind::ClientCa => &mut self.client_ca,
             _ => &mut self.root,
+        }
+    }
+
+    /// The number the next CRL of `ca` would carry, without taking it.
+    pub fn peek(&self, ca: Kind) -> Result<u64, CrlNumberExhausted> {
+        let n = match ca {
+            Kind::ServerCa => self.server_ca,
+            Kind::ClientCa => self.client_ca,
+            _ => self.root,
         };
-        *n += 1;
-        *n
+        n.checked_add(1).ok_or(CrlNumberExhausted { ca })
+    }
+
+    /// Take the next CRL number of a CA (CRL numbers must increase monotonically). Refuses, and
+    /// changes nothing, once the number has reached `u64::MAX`.
+    pub fn next(&mut self, ca: Kind) -> Result<u64, CrlNumberExhausted> {
+        let next = self.peek(ca)?;
+        *self.slot(ca) = next;
+        Ok(next)
     }
 }
 
@@ -236,6 +260,7 @@ impl Ledger {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
 mod tests {
     use super::*;
 
@@ -250,9 +275,28 @@ mod tests {
     #[test]
     fn crl_numbers_increase_per_ca() {
         let mut n = CrlNumbers::default();
-        assert_eq!(n.next(Kind::Root), 1);
-        assert_eq!(n.next(Kind::Root), 2);
-        assert_eq!(n.next(Kind::ClientCa), 1);
+        assert_eq!(n.next(Kind::Root).unwrap(), 1);
+        assert_eq!(n.next(Kind::Root).unwrap(), 2);
+        assert_eq!(n.next(Kind::ClientCa).unwrap(), 1);
+        assert_eq!(n.peek(Kind::ServerCa).unwrap(), 1);
+        assert_eq!(n, CrlNumbers { root: 2, server_ca: 0, client_ca: 1 });
+    }
+
+    #[test]
+    fn crl_numbers_refuse_to_wrap() {
+        let mut n = CrlNumbers { root: u64::MAX - 1, server_ca: u64::MAX, client_ca: 7 };
+        assert_eq!(n.next(Kind::Root).unwrap(), u64::MAX);
+        let err = n.next(Kind::Root).unwrap_err();
+        assert_eq!(err, CrlNumberExhausted { ca: Kind::Root });
+        assert_eq!(
+            err.to_string(),
+            "the CRL number of root has reached 18446744073709551615; it cannot grow further: start a new CA"
+        );
+        assert_eq!(n.peek(Kind::ServerCa).unwrap_err().to_string().split(' ').nth(4), Some("server-ca"));
+        assert!(n.next(Kind::ServerCa).is_err());
+        // Nothing moved: the exhausted numbers stay at the top, the others are untouched.
+        assert_eq!(n, CrlNumbers { root: u64::MAX, server_ca: u64::MAX, client_ca: 7 });
+        assert_eq!(n.next(Kind::ClientCa).unwrap(), 8);
     }
 
     #[test]

@@ -118,15 +118,26 @@ pub struct Report {
 
 impl Report {
     /// Plain-words rendering, one line per check.
+    ///
+    /// Subjects, the file name and the details (which quote certificate names and webpki's words)
+    /// are escaped with [`pgharden_text::line`]: a certificate cannot add a line, such as a fake
+    /// verdict, to the report. The fields (and so the JSON form) keep the original characters.
     pub fn render_text(&self) -> String {
-        let mut out =
-            format!("{}\n  subject: {}\n  serial:  {}\n", self.file.display(), self.subject, self.serial);
+        use pgharden_text::line;
+        let file = self.file.display().to_string();
+        let mut out = format!(
+            "{}\n  subject: {}\n  serial:  {}\n",
+            line(&file),
+            line(&self.subject),
+            line(&self.serial)
+        );
         if !self.chain.is_empty() {
-            out.push_str(&format!("  chain:   {}\n", self.chain.join(" -> ")));
+            let chain: Vec<_> = self.chain.iter().map(|s| line(s)).collect();
+            out.push_str(&format!("  chain:   {}\n", chain.join(" -> ")));
         }
         for c in &self.checks {
             let mark = if c.ok { "ok  " } else { "FAIL" };
-            out.push_str(&format!("  [{mark}] {:<11} {}\n", c.name, c.detail));
+            out.push_str(&format!("  [{mark}] {:<11} {}\n", c.name, line(&c.detail)));
         }
         let verdict = match (self.ok, self.purpose) {
             (true, Purpose::Server) => "ACCEPTED: libpq would accept this server certificate",
@@ -439,6 +450,31 @@ fn explain(e: &webpki::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn render_text_escapes_what_the_certificate_says() {
+        let report = Report {
+            file: PathBuf::from("evil\u{1b}[2J.crt"),
+            subject: "CN=x\r\nACCEPTED: libpq would accept this server certificate".into(),
+            serial: "01".into(),
+            purpose: Purpose::Server,
+            chain: vec!["CN=\u{202e}leaf".into(), "CN=root\n[ok  ] fake".into()],
+            checks: vec![Check {
+                name: "host name",
+                ok: false,
+                detail: "\"h\" matches no name\n  [ok  ] chain       signed".into(),
+            }],
+            host: None,
+            ok: false,
+        };
+        let text = report.render_text();
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert_eq!(text.lines().count(), 6, "{text}");
+        assert!(text.lines().filter(|l| l.starts_with("ACCEPTED")).count() == 0, "{text}");
+        assert!(text.lines().filter(|l| l.trim_start().starts_with("[ok  ]")).count() == 0, "{text}");
+        assert!(text.contains("evil\\x1b[2J.crt") && text.contains("\\u{202e}leaf"), "{text}");
+        assert!(text.ends_with("REJECTED: libpq would refuse this server certificate\n"), "{text}");
+    }
 
     #[test]
     fn webpki_errors_are_explained() {

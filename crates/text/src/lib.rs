@@ -1,7 +1,7 @@
 //! Untrusted text made safe to show.
 //!
 //! Owns: turning a string that came from a file, a catalog or the network into one that cannot
-//! drive a terminal or fake a line of a report. [`line`] is for one value on one line, [`block`] for
+//! drive a terminal or fake a line of a report. [`line()`] is for one value on one line, [`block`] for
 //! multi-line text whose line breaks are meant, [`cut`] bounds a value's length.
 //!
 //! Why: colour is stripped on a pipe by `anstream`, but a CR or LF in a certificate's subject still
@@ -38,7 +38,7 @@ pub fn line(s: &str) -> Cow<'_, str> {
     escape(s, false)
 }
 
-/// Multi-line text (a file's lines, a diff): as [`line`] but `\n` and `\t` are kept.
+/// Multi-line text (a file's lines, a diff): as [`line()`] but `\n` and `\t` are kept.
 ///
 /// ```
 /// assert_eq!(pgharden_text::block("a\tb\nc\r\n\u{1b}[8m"), "a\tb\nc\\r\n\\x1b[8m");

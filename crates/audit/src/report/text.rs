@@ -2,8 +2,10 @@
 //!
 //! Owns: the layout of the human-readable report and its colours. Must not: decide whether to
 //! colour (the caller knows if stdout is a terminal and passes `colour`), print, or let text from
-//! the evidence reach the terminal raw: control characters and bidirectional overrides in titles,
-//! evidence and fixes are shown escaped, so a hostile setting value cannot drive the terminal.
+//! the evidence reach the output raw: every value (target fields, rule, title, evidence, fix) goes
+//! through [`pgharden_text::line`] before the renderer pads and colours it, so a hostile setting
+//! value or server message can neither drive a terminal nor add a line to the report — on a pipe as
+//! much as on a terminal. One evidence string is one line; a fix keeps its own line breaks.
 
 use std::fmt::Write as _;
 
@@ -92,7 +94,7 @@ fn stig_column(finding: &Finding) -> String {
         }
         _ => stig_ids(stig).into_iter().map(str::to_owned).collect(),
     };
-    if ids.is_empty() { "-".to_owned() } else { clean(&ids.join(" ")) }
+    if ids.is_empty() { "-".to_owned() } else { clean(&ids.join(" ")).into_owned() }
 }
 
 fn finding_lines(out: &mut String, finding: &Finding, widths: &Widths, colour: bool) {
@@ -119,9 +121,7 @@ fn finding_lines(out: &mut String, finding: &Finding, widths: &Widths, colour: b
         stig_w = widths.stig,
     );
     for evidence in &finding.evidence {
-        for line in evidence.lines() {
-            let _ = writeln!(out, "{DETAIL_INDENT}{}", clean(line));
-        }
+        let _ = writeln!(out, "{DETAIL_INDENT}{}", clean(evidence));
     }
     if finding.status == Status::Fail
         && let Some(fix) = &finding.fix
@@ -176,22 +176,10 @@ fn area_name(area: Area) -> &'static str {
     }
 }
 
-/// Text safe for a terminal: tabs become spaces; other control characters and bidirectional
-/// formatting characters are shown as `\u{…}` escapes.
-fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\t' => out.push(' '),
-            c if c.is_control()
-                || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
-                out.extend(c.escape_unicode());
-            }
-            c => out.push(c),
-        }
-    }
-    out
+/// Text safe for any output: control characters (CR and LF included) and the format characters
+/// that reorder or hide text are shown as escapes.
+fn clean(s: &str) -> std::borrow::Cow<'_, str> {
+    pgharden_text::line(s)
 }
 
 #[cfg(test)]
@@ -200,8 +188,9 @@ mod tests {
 
     #[test]
     fn clean_escapes_controls() {
-        assert_eq!(clean("a\u{1b}[31mb\tc"), "a\\u{1b}[31mb c");
+        assert_eq!(clean("a\u{1b}[31mb\tc"), "a\\x1b[31mb\\tc");
         assert_eq!(clean("x\u{202e}y"), "x\\u{202e}y");
+        assert_eq!(clean("one\r\nSubject: CN=trusted"), "one\\r\\nSubject: CN=trusted");
         assert_eq!(clean("plain é"), "plain é");
     }
 }

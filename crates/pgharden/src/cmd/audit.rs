@@ -34,6 +34,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     }
     if !args.no_probe {
         if let Some((host, port)) = &gathered.probe {
+            let host = output::shown(host);
             spinner.set_message(format!("probing {host}:{port}: TLS versions, certificates, pg_hba answers"));
         }
         gathered = gather::with_probe(gathered);
@@ -60,8 +61,8 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
                 && std::env::var_os("NO_COLOR").is_none();
             pgharden_audit::report::text(&report, colour)
         }
-        Format::Json => pgharden_audit::report::json(&report),
-        Format::Sarif => pgharden_audit::report::sarif(&report),
+        Format::Json => output::safe_json(pgharden_audit::report::json(&report)),
+        Format::Sarif => output::safe_json(pgharden_audit::report::sarif(&report)),
         Format::Ckl => {
             let xml = benchmark.as_deref().context("--format ckl needs --benchmark XCCDF")?;
             pgharden_audit::report::ckl(&report, xml).context("building the checklist")?

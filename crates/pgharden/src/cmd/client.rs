@@ -1,4 +1,7 @@
 //! `pgharden client`: install a role's certificate for libpq and print how to connect.
+//!
+//! The role, subject and paths come from the ledger and the user's home: each is escaped with
+//! [`output::shown`] before it is printed.
 
 use std::path::PathBuf;
 
@@ -8,7 +11,7 @@ use pgharden_privsep::{Account, Actor};
 use serde::Serialize;
 
 use crate::cli::ClientArgs;
-use crate::output::{self, Outcome};
+use crate::output::{self, Outcome, shown};
 
 #[derive(Serialize)]
 struct Report<'a> {
@@ -47,18 +50,18 @@ pub fn run(args: &ClientArgs) -> anyhow::Result<Outcome> {
     }
     let mut text = format!(
         "Installed the certificate of role {} ({}) in {} (mode 0600, owner uid {}):\n",
-        installed.role,
-        installed.certificate.subject,
-        installed.dir.display(),
+        shown(&installed.role),
+        shown(&installed.certificate.subject),
+        shown(installed.dir.display()),
         installed.owner.0
     );
     for f in &installed.files {
-        text.push_str(&format!("  {}\n", f.display()));
+        text.push_str(&format!("  {}\n", shown(f.display())));
     }
     for b in &installed.backups {
-        text.push_str(&format!("  kept the previous file as {}\n", b.display()));
+        text.push_str(&format!("  kept the previous file as {}\n", shown(b.display())));
     }
-    text.push_str(&format!("Connect with:\n  psql '{uri}'\n"));
+    text.push_str(&format!("Connect with:\n  psql '{}'\n", shown(&uri)));
     output::print(&text)?;
     Ok(Outcome::Success)
 }

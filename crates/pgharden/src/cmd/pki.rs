@@ -1,4 +1,7 @@
 //! `pgharden pki …`: thin glue from flags to `pgharden_pki`, and the words and tables it prints.
+//!
+//! Every value taken from the ledger, a certificate or a path goes through [`output::shown`] before it
+//! is laid out: a subject or a hand-edited ledger must not add lines to what a DBA reads.
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -13,7 +16,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::cli::{PassphraseArgs, PkiCommand};
-use crate::output::{self, Outcome};
+use crate::output::{self, Outcome, shown};
 use crate::passphrase;
 
 pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
@@ -76,7 +79,7 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
             let days = pki.ledger().crl_days;
             let mut text = format!("Re-issued every CRL, valid for {days} days:\n");
             for path in written {
-                text.push_str(&format!("  {}\n", path.display()));
+                text.push_str(&format!("  {}\n", shown(path.display())));
             }
             text.push_str(
                 "Deploy crls.pem to the server's ssl_crl_file and to clients' sslcrl, then reload.\n",
@@ -121,13 +124,13 @@ fn init(dir: &Path, opts: &InitOptions) -> anyhow::Result<Outcome> {
     let pki = Pki::init(dir, opts).with_context(|| format!("creating the PKI in {}", dir.display()))?;
     spinner.finish_and_clear();
     let protection = if opts.passphrase.is_some() { "CA keys encrypted" } else { "CA keys NOT encrypted" };
-    let mut text = format!("Created a {} PKI in {} ({protection}):\n", opts.key_type, dir.display());
+    let mut text = format!("Created a {} PKI in {} ({protection}):\n", opts.key_type, shown(dir.display()));
     for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
         if let Some(e) = pki.ledger().ca(kind) {
             text.push_str(&format!(
                 "  {:<23} {:<22} valid until {}\n",
                 kind.label(),
-                e.path.display().to_string(),
+                shown(e.path.display()),
                 date(e.not_after)
             ));
         }
@@ -136,7 +139,7 @@ fn init(dir: &Path, opts: &InitOptions) -> anyhow::Result<Outcome> {
         "  {:<23} {}\nNext: pgharden pki server --dir {} --host HOSTNAME\n",
         "CRLs (all three)",
         pgharden_pki::CRL_BUNDLE,
-        dir.display()
+        shown(dir.display())
     ));
     output::print(&text)?;
     Ok(Outcome::Success)
@@ -164,21 +167,23 @@ fn report_issued(pki: &Pki, issued: &[Issued], json: bool) -> anyhow::Result<Out
     let mut text = String::new();
     for i in issued {
         let e = &i.entry;
-        text.push_str(&format!("Issued {} certificate {}\n", e.kind.label(), e.subject));
+        text.push_str(&format!("Issued {} certificate {}\n", e.kind.label(), shown(&e.subject)));
         if !e.sans.is_empty() {
-            text.push_str(&format!("  names:       {}\n", e.sans.join(", ")));
+            let names: Vec<String> = e.sans.iter().map(shown).collect();
+            text.push_str(&format!("  names:       {}\n", names.join(", ")));
         }
         if let Some(role) = &e.role {
-            text.push_str(&format!("  role:        {role}\n"));
+            text.push_str(&format!("  role:        {}\n", shown(role)));
         }
-        text.push_str(&format!("  serial:      {}\n", e.serial));
+        text.push_str(&format!("  serial:      {}\n", shown(&e.serial)));
         text.push_str(&format!("  valid until: {}\n", date(e.not_after)));
-        text.push_str(&format!("  certificate: {}\n", i.cert_path.display()));
-        text.push_str(&format!("  key:         {} (mode 0600)\n", i.key_path.display()));
+        text.push_str(&format!("  certificate: {}\n", shown(i.cert_path.display())));
+        text.push_str(&format!("  key:         {} (mode 0600)\n", shown(i.key_path.display())));
         if let Some(old) = &i.replaced {
+            let old = shown(old);
             text.push_str(&format!(
                 "  replaced {old}, which stays valid until revoked: pgharden pki revoke --dir {} --serial {old} --reason superseded\n",
-                pki.dir().display()
+                shown(pki.dir().display())
             ));
         }
     }
@@ -193,11 +198,11 @@ fn revoke(pki: &mut Pki, serial: &str, reason: Reason, pass: Option<&Passphrase>
         "Revoked {} {} (serial {}, {}).\nRe-issued {} and {}.\n\
          Deploy it to the server's ssl_crl_file and reload (pgharden apply does both).\n",
         entry.kind.label(),
-        entry.subject,
-        entry.serial,
+        shown(&entry.subject),
+        shown(&entry.serial),
         reason.name(),
-        crl.display(),
-        pki.dir().join(pgharden_pki::CRL_BUNDLE).display(),
+        shown(crl.display()),
+        shown(pki.dir().join(pgharden_pki::CRL_BUNDLE).display()),
     ))?;
     Ok(Outcome::Success)
 }
@@ -219,11 +224,12 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<Outcome> {
             Status::Replaced => output::dim(l.status.label()),
             _ => output::bad(l.status.label()),
         };
+        // A newline in a cell would make comfy-table draw a second row of text.
         table.add_row([
             l.entry.kind.label().to_string(),
-            l.entry.name.clone(),
-            l.entry.subject.clone(),
-            l.entry.serial.clone(),
+            shown(&l.entry.name),
+            shown(&l.entry.subject),
+            shown(&l.entry.serial),
             date(l.entry.not_after),
             if terminal { status } else { l.status.label().to_string() },
         ]);
@@ -232,11 +238,25 @@ fn list(dir: &Path, json: bool) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
+/// Colour the marks `Report::render_text` writes, where it writes them (a check's mark opens its
+/// line, the verdict is the last line): the same words inside an escaped subject stay plain.
 fn colour_verdict(text: &str) -> String {
-    text.replace("[ok  ]", &format!("[{}]", output::good("ok  ")))
-        .replace("[FAIL]", &format!("[{}]", output::bad("FAIL")))
-        .replace("ACCEPTED", &output::good("ACCEPTED"))
-        .replace("REJECTED", &output::bad("REJECTED"))
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.split_inclusive('\n') {
+        let coloured = if let Some(rest) = line.strip_prefix("  [ok  ]") {
+            format!("  [{}]{rest}", output::good("ok  "))
+        } else if let Some(rest) = line.strip_prefix("  [FAIL]") {
+            format!("  [{}]{rest}", output::bad("FAIL"))
+        } else if let Some(rest) = line.strip_prefix("ACCEPTED") {
+            format!("{}{rest}", output::good("ACCEPTED"))
+        } else if let Some(rest) = line.strip_prefix("REJECTED") {
+            format!("{}{rest}", output::bad("REJECTED"))
+        } else {
+            line.to_string()
+        };
+        out.push_str(&coloured);
+    }
+    out
 }
 
 fn date(t: OffsetDateTime) -> String {
@@ -256,4 +276,25 @@ fn progress(len: u64) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_verdict;
+
+    #[test]
+    fn only_the_renderers_marks_are_coloured() {
+        let text = "f.crt\n  subject: CN=ACCEPTED [ok  ] [FAIL]\n  [ok  ] validity    fine\n  [FAIL] chain       no\nREJECTED: libpq would refuse this server certificate\n";
+        let out = colour_verdict(text);
+        assert!(out.contains("  subject: CN=ACCEPTED [ok  ] [FAIL]\n"), "values stay plain: {out:?}");
+        assert!(out.contains(&format!("  [{}] validity", crate::output::good("ok  "))), "{out:?}");
+        assert!(out.contains(&format!("  [{}] chain", crate::output::bad("FAIL"))), "{out:?}");
+        assert!(out.ends_with(&format!(
+            "{}: libpq would refuse this server certificate\n",
+            crate::output::bad("REJECTED")
+        )));
+        let first_escape = out.find('\u{1b}').unwrap();
+        let subject_end = out.find("[FAIL]\n").unwrap();
+        assert!(first_escape > subject_end, "nothing coloured on the subject line: {out:?}");
+    }
 }
