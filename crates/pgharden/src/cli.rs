@@ -74,11 +74,19 @@ Example:
     Probe(ProbeArgs),
     /// Emergency lockout (STIG PGS9-00-011600): every login role but yours and --keep becomes NOLOGIN.
     #[command(after_help = "\
-Which roles were locked is recorded in the same transaction as the locking, in the table
-pgharden.locked_roles of the connected database, so a crash at any point leaves nothing locked and
-unrecorded. Their sessions are then terminated in every database. The list is also written to a
-restore file (mode 0600), as the STIG's script did. A second lock while roles are locked is refused:
-restore first. Roles that could not log in before are not touched, so restore never re-enables them.
+Needs a superuser connection; any other is refused before anything changes, and so is a --keep
+role that does not exist. Which roles were locked is recorded in the same transaction as the
+locking, in the table pgharden.locked_roles of the connected database, so a crash at any point
+leaves nothing locked and unrecorded. That table is used only if it can be trusted: schema and
+table owned by superusers, no triggers, rules, policies or code outside pg_catalog, nothing granted
+to other roles. Otherwise (anyone with CREATE on the database could have made it) it is neither
+read nor written, the output says why, and the roles are recorded in a ledger of pgharden's own,
+pgharden_<16 hex digits>.locked_roles. Their sessions are then terminated in every database. The
+list is also written to a restore file (mode 0600), as the STIG's script did; its first line names
+the ledger. If ending sessions or writing the file fails after the commit, the roles are still
+locked: the error says so and how to undo (exit code 2). A second lock while roles are locked is
+refused: restore first. Roles that could not log in before are not touched, so restore never
+re-enables them. Concurrent locks and restores on one database take turns.
 
 Examples:
   pgharden lock 'host=/var/run/postgresql dbname=postgres' --keep backup_agent --dry-run
@@ -86,6 +94,10 @@ Examples:
   pgharden restore 'host=/var/run/postgresql dbname=postgres'")]
     Lock(LockArgs),
     /// Undo `pgharden lock`: re-enable exactly the roles it recorded, in one transaction.
+    #[command(after_help = "\
+Reads pgharden.locked_roles and pgharden's own ledgers (pgharden_<16 hex digits>.locked_roles) of
+the connected database, each only if it can be trusted (the same check as lock's); an untrusted
+one is reported and its rows are not read, so a row someone inserted there re-enables nobody.")]
     Restore(RestoreArgs),
     /// Row-level security by security label (STIG supplement, Appendix D).
     #[command(subcommand)]
@@ -182,10 +194,10 @@ pub struct ProbeArgs {
 pub struct LockArgs {
     /// A superuser connection (libpq keyword string or URI); its database holds the ledger.
     pub conninfo: String,
-    /// A role to leave able to log in (repeat). You and the bootstrap superuser always are.
+    /// A role to leave able to log in (repeat; it must exist). You and the bootstrap superuser always are.
     #[arg(long = "keep", value_name = "ROLE")]
     pub keep: Vec<String>,
-    /// List what would be locked and which sessions would end; change nothing.
+    /// List exactly what would be locked, which sessions would end and which ledger would be used; change nothing.
     #[arg(long)]
     pub dry_run: bool,
     /// Where to write the list of locked roles (mode 0600), as the STIG script's `.restore_login`.

@@ -1,13 +1,21 @@
 //! `pgharden lock` / `restore` on a real cluster: 2,000 roles with hostile names, open sessions,
-//! hand-locked roles, a second lock, and crashes of pgharden and of the server mid-lock.
+//! hand-locked roles, a second lock, and crashes of pgharden and of the server mid-lock; ledgers
+//! that a database owner prepared (a trigger that escalates, rows that would re-enable a superuser
+//! or block the lock, grants, rules, policies, foreign code, odd relation kinds), hostile database
+//! settings, a non-superuser lock, unknown `--keep` roles, failures after the COMMIT, concurrent
+//! first-time locks, and names that would drive the terminal.
 
 use std::collections::BTreeSet;
-use std::process::{Child, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
 use testcluster::Cluster;
 
 use crate::support::pgharden;
+
+mod ledger;
+
+const LEDGER: &str = "pgharden.locked_roles";
 
 const HOSTILE: &[&str] = &[
     "a\"b",
@@ -48,17 +56,35 @@ fn login_roles(cluster: &Cluster) -> BTreeSet<String> {
         .collect()
 }
 
-/// A session of `role` that sleeps until terminated.
-fn session(cluster: &Cluster, role: &str) -> Child {
-    let conn = format!(
-        "host={} port={} user='{}' dbname=postgres",
+/// A connection string for `role` to database `db` through the cluster's socket.
+fn conn_as(cluster: &Cluster, role: &str, db: &str) -> String {
+    let quote = |v: &str| format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"));
+    format!(
+        "host={} port={} user={} dbname={}",
         cluster.socket_dir().display(),
         cluster.port(),
-        role.replace('\\', "\\\\").replace('\'', "\\'")
-    );
+        quote(role),
+        quote(db)
+    )
+}
+
+/// Run `sql` as `role` in `db` with psql; it must succeed.
+fn psql_as(cluster: &Cluster, role: &str, db: &str, sql: &str) -> String {
+    let out = crate::support::psql(cluster, &conn_as(cluster, role, db), sql);
+    assert!(out.ok, "psql as {role} in {db} failed: {}\n{sql}", out.stderr);
+    out.stdout
+}
+
+/// A session of `role` that sleeps until terminated.
+fn session(cluster: &Cluster, role: &str) -> Child {
+    sleeper(cluster, role, "postgres", "SELECT pg_sleep(60)")
+}
+
+/// psql as `role` in `db` running `sql` (which should end in a long sleep), in the background.
+fn sleeper(cluster: &Cluster, role: &str, db: &str, sql: &str) -> Child {
     cluster
         .psql_command()
-        .args(["-X", "-d", &conn, "-c", "SELECT pg_sleep(60)"])
+        .args(["-X", "-d", &conn_as(cluster, role, db), "-c", sql])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -66,11 +92,22 @@ fn session(cluster: &Cluster, role: &str) -> Child {
 }
 
 fn run(args: &[&str]) -> (bool, String) {
+    let (code, text) = run_code(args);
+    (code == Some(0), text)
+}
+
+/// The exit code and stdout + stderr.
+fn run_code(args: &[&str]) -> (Option<i32>, String) {
     let out = pgharden().args(args).output().unwrap();
-    (
-        out.status.success(),
-        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-    )
+    (out.status.code(), text_of(&out))
+}
+
+fn text_of(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
 }
 
 #[test]
@@ -114,7 +151,9 @@ fn lock_and_restore_two_thousand_roles_with_hostile_names() {
     );
     let _ = sessions[4].kill();
     assert_eq!(crate::support::mode(&restore_file), 0o600);
-    assert_eq!(std::fs::read_to_string(&restore_file).unwrap().lines().count(), 2000 + HOSTILE.len());
+    let file = std::fs::read_to_string(&restore_file).unwrap();
+    assert!(file.starts_with("# pgharden lock of database \"postgres\"") && file.contains(LEDGER), "{file}");
+    assert_eq!(file.lines().count(), 1 + 2000 + HOSTILE.len(), "a comment line, then one role a line");
 
     // A locked role cannot log in (so it cannot run lock either).
     let conn_user1 = format!(
@@ -217,13 +256,318 @@ fn a_crash_mid_lock_leaves_nothing_locked_and_unrecorded() {
     }
 }
 
-/// Poll until `query` returns a non-zero count.
+/// Poll until `query` returns a non-zero count (for up to 30 s).
 fn wait_for(cluster: &Cluster, query: &str) {
-    for _ in 0..300 {
+    for _ in 0..1500 {
         if cluster.psql(query).map(|c| c != "0").unwrap_or(false) {
             return;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
     panic!("timed out waiting for: {query}");
+}
+
+/// The roles in the JSON that `lock --json` printed on stdout.
+fn json_roles(out: &Output) -> Vec<String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: not JSON:\n{}", text_of(out)));
+    value["roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()).collect()
+}
+
+fn schemas_named_pgharden(cluster: &Cluster) -> String {
+    cluster.psql("SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'pgharden%'").unwrap()
+}
+
+/// Review R14: a CREATEROLE role's lock used to commit half way; a `--keep` typo was accepted and
+/// locked the role meant to be kept; a dry run listed superusers a non-superuser cannot lock.
+#[test]
+fn a_lock_by_a_non_superuser_or_with_an_unknown_keep_role_changes_nothing() {
+    let cluster = setup(20);
+    cluster.psql("CREATE ROLE admin_cr LOGIN CREATEROLE; CREATE ROLE admin2 LOGIN SUPERUSER;").unwrap();
+    let before = login_roles(&cluster);
+    let mut app = session(&cluster, "user_1");
+    let tmp = tempfile::tempdir().unwrap();
+    let restore_file = tmp.path().join(".restore_login");
+    let file = restore_file.to_str().unwrap();
+    let createrole = conn_as(&cluster, "admin_cr", "postgres");
+    let superuser = conninfo(&cluster);
+    for dry_run in [false, true] {
+        let mut args =
+            vec!["lock", &createrole, "--keep", "admin2", "--keep", "no_such_role", "--restore-file", file];
+        if dry_run {
+            args.push("--dry-run");
+        }
+        let (code, text) = run_code(&args);
+        assert_eq!(code, Some(2), "{text}");
+        assert!(
+            text.contains("role admin_cr is not a superuser") && text.contains("nothing was changed"),
+            "{text}"
+        );
+        assert_eq!(login_roles(&cluster), before, "dry run: {dry_run}");
+        assert_eq!(schemas_named_pgharden(&cluster), "0", "no ledger was created");
+        assert!(!restore_file.exists());
+
+        args[1] = &superuser;
+        let (code, text) = run_code(&args);
+        assert_eq!(code, Some(2), "{text}");
+        assert!(text.contains("no such role to keep: \"no_such_role\"; nothing was changed"), "{text}");
+        assert_eq!(login_roles(&cluster), before, "dry run: {dry_run}");
+        assert_eq!(schemas_named_pgharden(&cluster), "0");
+        assert!(!restore_file.exists());
+    }
+    assert_eq!(
+        cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'user_1'").unwrap(),
+        "1",
+        "no session was ended"
+    );
+
+    // A superuser's dry run lists exactly what its lock then locks, other superusers included.
+    let dry =
+        pgharden().args(["lock", &superuser, "--dry-run", "--json", "--keep", "keeper"]).output().unwrap();
+    assert!(dry.status.success(), "{}", text_of(&dry));
+    let real = pgharden()
+        .args(["lock", &superuser, "--json", "--keep", "keeper", "--restore-file", file])
+        .output()
+        .unwrap();
+    assert!(real.status.success(), "{}", text_of(&real));
+    let locked = json_roles(&real);
+    assert_eq!(json_roles(&dry), locked);
+    assert!(locked.contains(&"admin2".to_string()) && locked.contains(&"admin_cr".to_string()), "{locked:?}");
+    assert_eq!(login_roles(&cluster), set(&["keeper", "postgres"]));
+    assert!(!app.wait().unwrap().success(), "the locked role's session was ended");
+    let (ok, text) = run(&["restore", &superuser]);
+    assert!(ok, "{text}");
+    assert_eq!(login_roles(&cluster), before);
+}
+
+/// After the COMMIT the roles are locked whatever fails next: a restore file that cannot be written
+/// is an error that says so, where they are recorded, and how to undo.
+#[test]
+fn a_restore_file_that_cannot_be_written_still_says_the_roles_are_locked() {
+    let cluster = setup(20);
+    let before = login_roles(&cluster);
+    let conn = conninfo(&cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let restore_file = tmp.path().join("missing-dir").join(".restore_login");
+    let (code, text) = run_code(&["lock", &conn, "--restore-file", restore_file.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{text}");
+    let locked = before.len() - 1;
+    for expected in [
+        &format!("{locked} role(s) ARE LOCKED (NOLOGIN), but writing the restore file failed"),
+        "missing-dir",
+        "recorded in pgharden.locked_roles of database postgres",
+        "Undo with: pgharden restore",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    assert_eq!(login_roles(&cluster), set(&["postgres"]));
+    let (ok, text) = run(&["restore", &conn]);
+    assert!(ok && text.contains(&format!("Restored LOGIN for {locked} role(s)")), "{text}");
+    assert_eq!(login_roles(&cluster), before);
+}
+
+/// Review R14 (the session part): ending sessions fails after the lock committed. The lock is made
+/// to stop half way (another session holds a role's catalog row) while it holds the ledger; a
+/// second session then queues for the ledger, so after the COMMIT ending sessions (which reads
+/// the ledger) waits, and the test breaks pgharden's connection right there.
+#[test]
+fn a_failure_to_end_sessions_after_the_commit_still_writes_the_restore_file() {
+    let cluster = setup(50);
+    let before = login_roles(&cluster);
+    let conn = conninfo(&cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let restore_file = tmp.path().join(".restore_login");
+    let file = restore_file.to_str().unwrap();
+    // A first lock and restore make the (trusted) usual ledger, which the queued session locks.
+    assert!(run(&["lock", &conn, "--restore-file", file]).0);
+    assert!(run(&["restore", &conn]).0);
+    std::fs::remove_file(&restore_file).unwrap();
+    let mut app = session(&cluster, "user_2");
+
+    let mut row_holder = sleeper(
+        &cluster,
+        "postgres",
+        "postgres",
+        "BEGIN; ALTER ROLE user_25 CONNECTION LIMIT 5; SELECT pg_sleep(60); COMMIT;",
+    );
+    wait_for(
+        &cluster,
+        "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%CONNECTION LIMIT%' AND wait_event = 'PgSleep'",
+    );
+    let child = pgharden()
+        .args(["lock", &conn, "--restore-file", file])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(
+        &cluster,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ALTER ROLE%NOLOGIN%'",
+    );
+    let mut queued = sleeper(
+        &cluster,
+        "postgres",
+        "postgres",
+        "BEGIN; LOCK TABLE pgharden.locked_roles IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;",
+    );
+    wait_for(
+        &cluster,
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ACCESS EXCLUSIVE MODE%'",
+    );
+    cluster
+        .psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%CONNECTION LIMIT%' AND pid <> pg_backend_pid()")
+        .unwrap();
+    let _ = row_holder.wait();
+    let ending = "FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%pg_terminate_backend(a.pid)%' \
+                  AND pid <> pg_backend_pid()";
+    wait_for(&cluster, &format!("SELECT count(*) {ending}"));
+    cluster.psql(&format!("SELECT pg_terminate_backend(pid) {ending}")).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = text_of(&out);
+    cluster
+        .psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%ACCESS EXCLUSIVE MODE%' AND pid <> pg_backend_pid()")
+        .unwrap();
+    let _ = queued.wait();
+
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    let locked = before.len() - 1;
+    for expected in [
+        &format!("{locked} role(s) ARE LOCKED (NOLOGIN), but ending their sessions failed"),
+        "may still be running",
+        &format!("recorded in pgharden.locked_roles of database postgres and in {file} (mode 0600)"),
+        "Undo with: pgharden restore",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    let written = std::fs::read_to_string(&restore_file).expect("the restore file is written");
+    assert_eq!(written.lines().count(), 1 + locked, "{written}");
+    assert!(written.lines().any(|l| l == "user_25"), "{written}");
+    assert_eq!(crate::support::mode(&restore_file), 0o600);
+    assert_eq!(login_roles(&cluster), set(&["postgres"]));
+    assert_eq!(
+        cluster.psql("SELECT count(*) FROM pg_stat_activity WHERE usename = 'user_2'").unwrap(),
+        "1",
+        "the session that was not ended is still there, as the message says"
+    );
+    let _ = app.kill();
+    let _ = app.wait();
+    let (ok, text) = run(&["restore", &conn]);
+    assert!(ok, "{text}");
+    assert_eq!(login_roles(&cluster), before);
+}
+
+/// Review §16: two first-time locks at once used to give the loser raw catalog errors
+/// (`duplicate key value violates unique constraint "pg_namespace_nspname_index"`). In odd rounds
+/// another session is creating schema `pgharden` and has not committed, so both locks reach their
+/// CREATE SCHEMA and wait for it, the moment that error came from; it then rolls back.
+#[test]
+fn concurrent_first_time_locks_take_turns() {
+    let cluster = setup(100);
+    let before = login_roles(&cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    for round in 0..6 {
+        let db = format!("round_{round}");
+        cluster.psql(&format!("CREATE DATABASE {db}")).unwrap();
+        let holder = (round % 2 == 1).then(|| {
+            let child =
+                sleeper(&cluster, "postgres", &db, "BEGIN; CREATE SCHEMA pgharden; SELECT pg_sleep(60);");
+            wait_for(
+                &cluster,
+                &format!(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND wait_event = 'PgSleep'"
+                ),
+            );
+            child
+        });
+        let conn = conn_as(&cluster, "postgres", &db);
+        let mut children: Vec<Child> = (0..2)
+            .map(|i| {
+                let file = tmp.path().join(format!("{db}-{i}"));
+                pgharden()
+                    .args(["lock", &conn, "--restore-file", file.to_str().unwrap()])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        if let Some(mut holder) = holder {
+            // Both wait: for the schema, or (with the fix) one for the other's advisory lock.
+            let waiting = format!(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid() \
+                 AND query NOT LIKE '%pg_sleep(60)%' AND (wait_event_type = 'Lock' OR state = 'idle in transaction')"
+            );
+            let started = std::time::Instant::now();
+            while cluster.psql(&waiting).unwrap() != "2"
+                && !children.iter_mut().any(|c| c.try_wait().unwrap().is_some())
+            {
+                assert!(started.elapsed() < Duration::from_secs(30), "round {round}: the locks never met");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            cluster
+                .psql(&format!(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' \
+                     AND query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()"
+                ))
+                .unwrap();
+            let _ = holder.wait();
+        }
+        let outs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+        let texts: Vec<String> = outs.iter().map(text_of).collect();
+        let winners = outs.iter().filter(|o| o.status.success()).count();
+        assert_eq!(winners, 1, "round {round}: {texts:#?}");
+        let loser = outs.iter().position(|o| !o.status.success()).unwrap();
+        assert_eq!(outs[loser].status.code(), Some(2), "{texts:#?}");
+        assert!(
+            texts[loser].contains("are already locked by an earlier `pgharden lock`")
+                && !texts[loser].contains("ERROR"),
+            "round {round}: the loser should get a clear message: {}",
+            texts[loser]
+        );
+        assert_eq!(login_roles(&cluster), set(&["postgres"]));
+        let (ok, text) = run(&["restore", &conn]);
+        assert!(ok, "{text}");
+        assert_eq!(login_roles(&cluster), before, "round {round}");
+    }
+}
+
+/// Review §13 for lock/restore: role and owner names are the catalog's, and may hold escapes and
+/// line breaks; text output shows them escaped.
+#[test]
+fn names_from_the_catalog_cannot_drive_the_terminal_or_fake_lines() {
+    let cluster =
+        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    cluster
+        .psql(
+            "CREATE ROLE \"a\x1b[2Jb\" LOGIN; CREATE ROLE \"x\nLocked 0 role(s) (NOLOGIN)\" LOGIN; \
+             CREATE ROLE \"own\x1b]0;t\x07er\" NOLOGIN; \
+             CREATE SCHEMA pgharden AUTHORIZATION \"own\x1b]0;t\x07er\";",
+        )
+        .unwrap();
+    let conn = conninfo(&cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join(".restore_login");
+    for args in [
+        vec!["lock", &conn, "--dry-run"],
+        vec!["lock", &conn, "--restore-file", file.to_str().unwrap()],
+        vec!["restore", &conn],
+    ] {
+        let (code, text) = run_code(&args);
+        assert_eq!(code, Some(0), "{text}");
+        assert!(
+            !text.contains(['\x1b', '\x07']),
+            "raw control characters in the output of {args:?}:\n{text:?}"
+        );
+        assert!(!text.lines().any(|l| l.starts_with("Locked 0")), "a name made a line of its own:\n{text}");
+        assert!(
+            text.contains("schema pgharden is owned by \"own\\x1b]0;t\\x07er\", which is not a superuser"),
+            "{text}"
+        );
+        if args[0] == "lock" {
+            assert!(
+                text.contains("  a\\x1b[2Jb\n") && text.contains("  x\\nLocked 0 role(s) (NOLOGIN)\n"),
+                "{text}"
+            );
+        }
+    }
 }
