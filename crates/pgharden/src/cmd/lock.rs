@@ -43,13 +43,7 @@ pub fn lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     let text = lock::restore_file_text(&locked);
-    let written = pgharden_pki::files::write_atomic(
-        &args.restore_file,
-        text.as_bytes(),
-        pgharden_pki::files::KEY_MODE,
-        true,
-    )
-    .map_err(|e| e.to_string());
+    let written = write_restore_file(&args.restore_file, text.as_bytes());
     if args.json {
         output::json(&locked)?;
     }
@@ -60,6 +54,16 @@ pub fn lock(args: &LockArgs) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Success);
     }
     Err(anyhow!(locked_anyway(&locked, args, sessions_failed.as_deref(), written.err().as_deref())))
+}
+
+/// Write the restore file atomically, mode 0600, never through a link, with this process's own
+/// credentials (the operator named the path).
+fn write_restore_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
+    let absolute = std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    pgharden_privsep::Actor::current()
+        .replace(&absolute, bytes, 0o600, None)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// `(a, b, c)` escaped and joined.
@@ -240,40 +244,7 @@ pub fn restore(args: &RestoreArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-/// `text` made safe to print as (part of) one line: control characters, line and paragraph
-/// separators and bidirectional overrides become escapes (`\n`, `\x1b`, `\u{202e}`), so a name
-/// from the catalog can neither drive the terminal nor start a line of its own.
+/// A value from the catalog, escaped for one line of text output.
 fn escape_line(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\0'..='\x7f' if c.is_control() => {
-                let _ = write!(out, "\\x{:02x}", u32::from(c));
-            }
-            '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            _ if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape_line;
-
-    #[test]
-    fn control_characters_are_escaped_and_cannot_make_lines() {
-        assert_eq!(escape_line("a\x1b[2Jb"), "a\\x1b[2Jb");
-        assert_eq!(escape_line("x\nLocked 0 role(s)\r"), "x\\nLocked 0 role(s)\\r");
-        assert_eq!(escape_line("\u{9b}2J \u{202e}abc \u{7f}"), "\\u{9b}2J \\u{202e}abc \\x7f");
-        assert_eq!(escape_line("ünïcødé \"q\" back\\slash"), "ünïcødé \"q\" back\\slash");
-    }
+    pgharden_text::line(text).into_owned()
 }
