@@ -1,14 +1,16 @@
-//! Loading pg_hba.conf / pg_ident.conf from disk with their include directives (PostgreSQL 16+:
-//! `include`, `include_if_exists`, `include_dir`, processed in place, depth-first) and `@file`
-//! references. Shared by the `hba` and `ident` modules, which parse; this module only follows
-//! references and records the order in which the server sees records.
+//! Loading pg_hba.conf / pg_ident.conf through a `Source` with their include directives
+//! (PostgreSQL 16+: `include`, `include_if_exists`, `include_dir`, processed in place,
+//! depth-first) and `@file` references. Shared by the `hba` and `ident` modules, which parse; this
+//! module only follows references (within the limits of a load, see `include::Loader`) and
+//! records the order in which the server sees records.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IncludeError, Location};
-use crate::include::{self, Guard, IncludeKind, SkippedInclude};
+use crate::include::{self, Format, IncludeKind, Loader, SkippedInclude, Usage};
+use crate::source::Source;
 use crate::tokens::{self, Item, Token};
 
 /// What the loader needs to know about a parsed authentication file.
@@ -24,6 +26,11 @@ pub(crate) trait AuthFile: Sized {
 /// `@file` contents, keyed by the referencing file and the target as written.
 pub(crate) type AtFiles = HashMap<(PathBuf, String), Vec<Token>>;
 
+/// What reading each `@file` of `AtFiles` cost the load: a later reference to the same list counts
+/// it again, as PostgreSQL reads the file once per reference. This also bounds what filling the
+/// lists into the records (`fill_items`) can copy.
+type AtCosts = HashMap<(PathBuf, String), Usage>;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Tree<F> {
     pub(crate) files: Vec<F>,
@@ -35,7 +42,8 @@ pub(crate) struct Tree<F> {
     pub(crate) paths: Vec<PathBuf>,
 }
 
-pub(crate) fn load<F: AuthFile>(root: &Path) -> Result<Tree<F>, Error> {
+/// Loads `root` and everything it references, reading through `src`.
+pub(crate) fn load<F: AuthFile>(root: &Path, src: &dyn Source) -> Result<Tree<F>, Error> {
     let mut tree = Tree {
         files: Vec::new(),
         order: Vec::new(),
@@ -43,23 +51,33 @@ pub(crate) fn load<F: AuthFile>(root: &Path) -> Result<Tree<F>, Error> {
         skipped: Vec::new(),
         paths: Vec::new(),
     };
-    tree.read(root, None, &mut Guard::default())?;
+    let mut loader = Loader::new(src, Format::Auth);
+    let mut costs = AtCosts::new();
+    tree.read(root, None, false, &mut loader, &mut costs)?;
     Ok(tree)
 }
 
 impl<F: AuthFile> Tree<F> {
-    fn read(&mut self, path: &Path, at: Option<&Location>, guard: &mut Guard) -> Result<(), Error> {
-        guard.enter(path, at)?;
-        let text = match at {
-            Some(at) => include::read_included(path, at)?,
-            None => crate::text::read(path)?,
+    fn read(
+        &mut self,
+        path: &Path,
+        at: Option<&Location>,
+        if_exists: bool,
+        loader: &mut Loader<'_>,
+        costs: &mut AtCosts,
+    ) -> Result<(), Error> {
+        loader.enter(path, at)?;
+        let text = if if_exists { loader.read_if_exists(path, at)? } else { Some(loader.read(path, at)?) };
+        let Some(text) = text else {
+            loader.leave();
+            self.skipped.push(SkippedInclude { at: at.cloned(), path: path.to_path_buf() });
+            return Ok(());
         };
         let file = F::parse_text(&text, path);
-        let depth = self.depth_of(guard);
+        drop(text);
+        let depth = loader.guard.depth().saturating_sub(1);
         for (target, line) in file.file_refs() {
-            if let Entry::Vacant(slot) = self.at_files.entry((path.to_path_buf(), target.clone())) {
-                slot.insert(tokens::expand_file(&target, path, &Location::new(path, line), depth + 1)?);
-            }
+            self.expand(path, target, &Location::new(path, line), depth + 1, loader, costs)?;
         }
         let directives = file.include_directives();
         let count = file.record_count();
@@ -69,17 +87,41 @@ impl<F: AuthFile> Tree<F> {
         for record in 0..count {
             match directives.iter().find(|d| d.0 == record) {
                 Some((_, kind, target, line)) => {
-                    self.follow(*kind, target, &Location::new(path, *line), guard)?
+                    self.follow(*kind, target, &Location::new(path, *line), loader, costs)?
                 }
                 None => self.order.push((index, record)),
             }
         }
-        guard.leave();
+        loader.leave();
         Ok(())
     }
 
-    fn depth_of(&self, guard: &Guard) -> usize {
-        guard.depth().saturating_sub(1)
+    /// Reads the `@file` `target` referenced from `file` at `at`, or counts its cost again if
+    /// `file` has referenced it before.
+    fn expand(
+        &mut self,
+        file: &Path,
+        target: String,
+        at: &Location,
+        depth: usize,
+        loader: &mut Loader<'_>,
+        costs: &mut AtCosts,
+    ) -> Result<(), Error> {
+        match self.at_files.entry((file.to_path_buf(), target)) {
+            Entry::Occupied(slot) => {
+                let cost = costs.get(slot.key()).copied().unwrap_or_default();
+                loader.count_again(cost, &include::resolve(&slot.key().1, file), at)
+            }
+            Entry::Vacant(slot) => {
+                let before = loader.used();
+                let tokens = tokens::expand_file(&slot.key().1, file, at, depth, loader)?;
+                let after = loader.used();
+                let cost = Usage { bytes: after.bytes - before.bytes, tokens: after.tokens - before.tokens };
+                costs.insert(slot.key().clone(), cost);
+                slot.insert(tokens);
+                Ok(())
+            }
+        }
     }
 
     fn follow(
@@ -87,25 +129,19 @@ impl<F: AuthFile> Tree<F> {
         kind: IncludeKind,
         target: &str,
         at: &Location,
-        guard: &mut Guard,
+        loader: &mut Loader<'_>,
+        costs: &mut AtCosts,
     ) -> Result<(), Error> {
         if target.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
             return Err(Error::Include { at: at.clone(), kind: IncludeError::EmptyTarget });
         }
         let path = include::resolve(target, &at.file);
         match kind {
-            IncludeKind::Include => self.read(&path, Some(at), guard),
-            IncludeKind::IncludeIfExists => {
-                if std::fs::File::open(&path).is_err() {
-                    self.skipped.push(SkippedInclude { at: Some(at.clone()), path });
-                    return Ok(());
-                }
-                self.read(&path, Some(at), guard)
-            }
+            IncludeKind::Include => self.read(&path, Some(at), false, loader, costs),
+            IncludeKind::IncludeIfExists => self.read(&path, Some(at), true, loader, costs),
             IncludeKind::IncludeDir => {
-                let files = include::conf_files_in_dir(&path)
-                    .map_err(|kind| Error::Include { at: at.clone(), kind })?;
-                files.iter().try_for_each(|f| self.read(f, Some(at), guard))
+                let files = loader.conf_files_in_dir(&path, at)?;
+                files.iter().try_for_each(|f| self.read(f, Some(at), false, loader, costs))
             }
         }
     }

@@ -1,8 +1,42 @@
 //! The crate's error type and the `Problem` type of validation reports. Every error that concerns a
 //! file names the file and line, so the command line can print it as it is.
+//!
+//! Text quoted from a file (a token, a value, a line, a path named by an include) is cut to about
+//! [`EXCERPT_CHARS`] when an error or problem is made (see [`excerpt`]): a file line can be
+//! megabytes long, and callers copy messages into reports. This module does not escape control
+//! characters; the renderers that print messages do.
 
+use std::borrow::Cow;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// How much of a text from a file a message quotes: about 200 characters, counted as the text
+/// shows when `{:?}`-escaped, so that even a line of control characters gives a short message.
+pub(crate) const EXCERPT_CHARS: usize = 200;
+
+/// At most [`EXCERPT_CHARS`] of `text`, cut at a char boundary, followed by "… (N more bytes)"
+/// when something was cut. Borrowed when nothing needs to be cut.
+pub(crate) fn excerpt(text: &str) -> Cow<'_, str> {
+    let mut shown = 0;
+    for (i, c) in text.char_indices() {
+        shown += c.escape_debug().count();
+        if shown > EXCERPT_CHARS {
+            return Cow::Owned(format!("{}… ({} more bytes)", &text[..i], text.len() - i));
+        }
+    }
+    Cow::Borrowed(text)
+}
+
+/// `excerpt` as an owned string, for error fields.
+pub(crate) fn excerpt_owned(text: &str) -> String {
+    excerpt(text).into_owned()
+}
+
+/// A path for a message: as `Path::display`, cut like [`excerpt`] (a path can come from an
+/// include directive, so it is text from a file too).
+pub(crate) fn shown(path: &Path) -> String {
+    excerpt(&path.to_string_lossy()).into_owned()
+}
 
 /// A position in a configuration file: the file as it was named, and a 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -19,7 +53,7 @@ impl Location {
 
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.file.display(), self.line)
+        write!(f, "{}:{}", shown(&self.file), self.line)
     }
 }
 
@@ -29,7 +63,7 @@ impl fmt::Display for Location {
 pub enum Error {
     /// A file could not be read. `std::io::Error` is neither `Clone` nor `PartialEq`, so its kind and
     /// message are kept instead.
-    #[error("{}: {message}", path.display())]
+    #[error("{}: {}", shown(path), excerpt(message))]
     Io { path: PathBuf, kind: std::io::ErrorKind, message: String },
 
     /// The files are edited as text; PostgreSQL accepts any bytes, but pgharden does not guess encodings.
@@ -44,7 +78,13 @@ pub enum Error {
     #[error("{at}: {kind}")]
     Include { at: Location, kind: IncludeError },
 
-    /// A parameter name `set` was asked to write that PostgreSQL's lexer would not read as a name.
+    /// A load holding more lines or tokens than pgharden parses; `at` is where the limit was
+    /// crossed (a line of a file, or a reference to an `@file` counted again).
+    #[error("{at}: {kind}")]
+    Limit { at: Location, kind: LimitError },
+
+    /// A parameter name `set` was asked to write that PostgreSQL's lexer would not read as a name
+    /// (cut to about 200 characters, as every quoted text).
     #[error("invalid parameter name {0:?}")]
     InvalidName(String),
 
@@ -52,7 +92,7 @@ pub enum Error {
     #[error("{0:?} is an include directive, not a parameter")]
     ReservedName(String),
 
-    /// A value that does not render to a single value token.
+    /// A value that does not render to a single value token (`text` cut to about 200 characters).
     #[error("invalid value {text:?}: {reason}")]
     InvalidValue { text: String, reason: String },
 
@@ -65,11 +105,11 @@ pub enum Error {
     NoRuleMatched,
 
     /// A pg_ident.conf regular expression pgharden cannot run (see the `ident` module docs).
-    #[error("{at}: {message}")]
+    #[error("{at}: {}", excerpt(message))]
     Regex { at: Location, message: String },
 
     /// A new pg_hba / pg_ident line that would not parse back as intended.
-    #[error("invalid record: {0}")]
+    #[error("invalid record: {}", excerpt(.0))]
     InvalidRecord(String),
 }
 
@@ -79,7 +119,8 @@ impl Error {
     }
 }
 
-/// Why a `postgresql.conf` line does not parse.
+/// Why a `postgresql.conf` line does not parse. The `found` and `name` texts are the start of
+/// the text, at most about 200 characters, followed by "… (N more bytes)" when it was cut.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyntaxError {
@@ -101,15 +142,39 @@ pub enum SyntaxError {
 pub enum IncludeError {
     #[error("empty include target")]
     EmptyTarget,
-    #[error("cannot include {}: {message}", path.display())]
+    #[error("cannot include {}: {}", shown(path), excerpt(message))]
     Unreadable { path: PathBuf, message: String },
-    #[error("cannot read include directory {}: {message}", path.display())]
+    #[error("cannot read include directory {}: {}", shown(path), excerpt(message))]
     BadDirectory { path: PathBuf, message: String },
-    #[error("include cycle: {} is already being read", path.display())]
+    #[error("include cycle: {} is already being read", shown(path))]
     Cycle { path: PathBuf },
     /// PostgreSQL's `CONF_FILE_MAX_DEPTH` is 10.
-    #[error("cannot include {}: maximum nesting depth (10) exceeded", path.display())]
+    #[error("cannot include {}: maximum nesting depth (10) exceeded", shown(path))]
     TooDeep { path: PathBuf },
+    /// A load reads at most [`MAX_LOAD_FILES`](crate::MAX_LOAD_FILES) files.
+    #[error(
+        "cannot include {}: one load reads at most {limit} files (directory listings included)",
+        shown(path)
+    )]
+    TooManyFiles { path: PathBuf, limit: usize },
+    /// A load reads at most [`MAX_LOAD_BYTES`](crate::MAX_LOAD_BYTES) bytes.
+    #[error("cannot include {}: one load reads at most {limit} bytes (64 MiB) in all", shown(path))]
+    TooManyBytes { path: PathBuf, limit: u64 },
+}
+
+/// Which limit of a load was crossed. They bound the memory of a load: every line and every
+/// pg_hba/pg_ident token becomes a structure of its own, many times the size of its text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LimitError {
+    /// [`MAX_LOAD_LINES`](crate::MAX_LOAD_LINES).
+    #[error("one load reads at most {limit} lines (pgharden's limit, which keeps its memory bounded)")]
+    Lines { limit: usize },
+    /// [`MAX_LOAD_TOKENS`](crate::MAX_LOAD_TOKENS).
+    #[error(
+        "one load reads at most {limit} pg_hba/pg_ident tokens, @file lists included (pgharden's limit, which keeps its memory bounded)"
+    )]
+    Tokens { limit: usize },
 }
 
 /// How serious a validation problem is.

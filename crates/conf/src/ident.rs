@@ -17,9 +17,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::authfile::{self, AuthFile, Tree};
-use crate::error::{Error, Problem};
+use crate::error::{Error, Problem, excerpt};
 use crate::hba::{self, RuleRef};
+use crate::include::{Format, Loader};
 use crate::include::{IncludeKind, SkippedInclude};
+use crate::source::{Disk, Source};
 use crate::text::{self, Line};
 use crate::tokens::{self, Item, Token};
 use crate::{NEWEST_MAJOR, pg_regex};
@@ -103,9 +105,16 @@ impl IdentFile {
         Self { path, lines, entries }
     }
 
+    /// `load_from` with this process's own credentials (`Disk`).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::load_from(path, &Disk)
+    }
+
+    /// Reads one file through `src` and parses it (its includes are not followed: see
+    /// `IdentSet::load_from`), within the limits of a load as `HbaFile::load_from` does.
+    pub fn load_from(path: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
         let path = path.as_ref();
-        Ok(Self::parse(&text::read(path)?, path))
+        Ok(Self::parse(&Loader::new(src, Format::Auth).read(path, None)?, path))
     }
 
     pub fn path(&self) -> &Path {
@@ -202,8 +211,16 @@ pub struct IdentSet {
 }
 
 impl IdentSet {
+    /// `load_from` with this process's own credentials (`Disk`).
     pub fn load(root: impl AsRef<Path>) -> Result<Self, Error> {
-        Ok(Self { tree: authfile::load(root.as_ref())? })
+        Self::load_from(root, &Disk)
+    }
+
+    /// Loads `root` through `src` and follows its include directives as `HbaSet::load_from` does
+    /// (same limits, same errors; only an `include_if_exists` target that does not exist is
+    /// skipped).
+    pub fn load_from(root: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
+        Ok(Self { tree: authfile::load(root.as_ref(), src)? })
     }
 
     pub fn files(&self) -> &[IdentFile] {
@@ -256,13 +273,15 @@ fn render_mapping(map: &str, system: &Token, role: &Token) -> Result<String, Err
     let at = RuleRef { file: PathBuf::new(), line: 1, last_line: 1 };
     match parse_entry(&line, at) {
         Some(Entry::Mapping(m)) if m.map == map && same(&m.system, system) && same(&m.role, role) => Ok(line),
-        _ => Err(Error::InvalidRecord(format!("{line:?} does not parse back as the mapping given"))),
+        _ => Err(Error::InvalidRecord(format!(
+            "{:?} does not parse back as the mapping given",
+            excerpt(&line)
+        ))),
     }
 }
 
 fn parse_entries(lines: &[Line], path: &Path) -> Vec<Entry> {
     tokens::logical_lines(lines)
-        .into_iter()
         .filter_map(|l| {
             let at = RuleRef { file: path.to_path_buf(), line: l.first + 1, last_line: l.last + 1 };
             parse_entry(&l.text, at)
@@ -328,7 +347,7 @@ fn check_mapping(m: &Mapping, major: u32, out: &mut Vec<Problem>) {
             at.clone(),
             format!(
                 "PostgreSQL {major} reads \"{}\" as a literal role name (all, +group and /regex need 16)",
-                role.text
+                excerpt(&role.text)
             ),
         ));
     } else if let Some(p) = role.regex_pattern()
@@ -368,8 +387,9 @@ fn match_mapping(major: u32, m: &Mapping, system_name: &str) -> Result<Option<Ro
             if !special && m.role.text.contains("\\1") {
                 let first = caps.get(1).ok_or_else(|| {
                     regex_error(format!(
-                        "regular expression \"{pattern}\" has no subexpressions as requested by backreference in \"{}\"",
-                        m.role.text
+                        "regular expression \"{}\" has no subexpressions as requested by backreference in \"{}\"",
+                        excerpt(pattern),
+                        excerpt(&m.role.text)
                     ))
                 })?;
                 // PostgreSQL replaces the first `\1` only, and the result is a literal name.

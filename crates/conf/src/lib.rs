@@ -13,7 +13,13 @@
 //! `check_usermap`) and `conffiles.c` for the authentication files.
 //!
 //! This crate is a leaf: it reads files and renders text. It does not write files (the caller does
-//! that atomically), talk to a server, resolve host names or look up roles.
+//! that atomically), talk to a server, resolve host names or look up roles. It does not touch the
+//! file system itself either: every loader reads through a [`Source`] (`load_from`), and the
+//! `load` functions are shorthands for [`Disk`], this process's own credentials. Reads refuse
+//! FIFOs and devices without blocking, and a load is bounded ([`MAX_FILE_BYTES`] per file,
+//! [`MAX_LOAD_FILES`] files, [`MAX_LOAD_BYTES`], [`MAX_LOAD_LINES`] and [`MAX_LOAD_TOKENS`] in
+//! all, [`MAX_DIR_ENTRIES`] per directory), so that its time and memory are bounded too.
+//! Messages quote at most about 200 bytes of any text from a file.
 //!
 //! ```
 //! use pgharden_conf::postgresql_conf::{ConfFile, Value};
@@ -35,11 +41,16 @@ pub mod ident;
 mod include;
 mod pg_regex;
 pub mod postgresql_conf;
+pub mod source;
 mod text;
 mod tokens;
 
-pub use error::{Error, IncludeError, Location, Problem, Severity, SyntaxError};
+pub use error::{Error, IncludeError, LimitError, Location, Problem, Severity, SyntaxError};
 pub use include::{IncludeKind, SkippedInclude};
+pub use source::{
+    Disk, MAX_DIR_ENTRIES, MAX_FILE_BYTES, MAX_LOAD_BYTES, MAX_LOAD_FILES, MAX_LOAD_LINES, MAX_LOAD_TOKENS,
+    Source,
+};
 pub use tokens::{Item, Token};
 
 /// The oldest PostgreSQL major version whose rules this crate encodes.

@@ -10,14 +10,36 @@
 //! Different: ARE picks the leftmost-*longest* match, Rust the leftmost-first, which can change
 //! what the first capture group (`\1` in pg_ident.conf) holds for ambiguous patterns; and Rust's
 //! `\w`, `\d` and case folding are Unicode-aware where PostgreSQL's C collation is ASCII.
+//! Patterns longer than [`MAX_PATTERN_BYTES`] are refused unread, to bound compile memory.
 
 use regex::Regex;
 
+use crate::error::excerpt;
+
+/// The longest pattern pgharden compiles: 64 KiB. Compiling takes about a hundred times the
+/// pattern's length in memory, and a pg_hba or pg_ident regex is rarely longer than a line.
+pub(crate) const MAX_PATTERN_BYTES: usize = 64 << 10;
+
 /// Compiles a PostgreSQL regex (without its leading `/`), or says why it cannot be used.
 pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+    if pattern.len() > MAX_PATTERN_BYTES {
+        return Err(format!(
+            "regular expression {:?} is longer than pgharden compiles ({MAX_PATTERN_BYTES} bytes)",
+            excerpt(pattern)
+        ));
+    }
     let translated = translate(pattern)?;
-    Regex::new(&translated)
-        .map_err(|e| format!("regular expression {pattern:?} is not supported by pgharden: {e}"))
+    Regex::new(&translated).map_err(|e| {
+        format!("regular expression {:?} is not supported by pgharden: {}", excerpt(pattern), reason(&e))
+    })
+}
+
+/// What the `regex` crate says is wrong, without the copy of the whole pattern its syntax errors
+/// carry (the pattern is quoted, cut, by the caller): the message's last line.
+fn reason(err: &regex::Error) -> String {
+    let text = err.to_string();
+    let last = text.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or_default();
+    excerpt(last).into_owned()
 }
 
 fn translate(pattern: &str) -> Result<String, String> {
@@ -27,12 +49,14 @@ fn translate(pattern: &str) -> Result<String, String> {
     let pattern = pattern.strip_prefix("***:").unwrap_or(pattern);
     if pattern.contains("[[.") || pattern.contains("[[=") {
         return Err(format!(
-            "regular expression {pattern:?} uses collating elements, which pgharden does not support"
+            "regular expression {:?} uses collating elements, which pgharden does not support",
+            excerpt(pattern)
         ));
     }
     if pattern.starts_with("(?") && pattern[2..].starts_with(|c: char| "bcenpqtw".contains(c)) {
         return Err(format!(
-            "regular expression {pattern:?} uses ARE embedded options pgharden does not support"
+            "regular expression {:?} uses ARE embedded options pgharden does not support",
+            excerpt(pattern)
         ));
     }
     let mut out = String::with_capacity(pattern.len() + 8);
@@ -70,6 +94,16 @@ mod tests {
         assert!(compile(r"\mdb\M").unwrap().is_match("a db b"));
         assert!(compile("***=a.b").unwrap().is_match("xa.b"));
         assert!(!compile("***=a.b").unwrap().is_match("axb"));
+    }
+
+    #[test]
+    fn patterns_over_the_limit_are_refused_before_compiling() {
+        assert!(compile(&"a".repeat(MAX_PATTERN_BYTES)).is_ok());
+        let err = compile(&"a".repeat(MAX_PATTERN_BYTES + 1)).unwrap_err();
+        assert!(
+            err.ends_with("… (65337 more bytes)\" is longer than pgharden compiles (65536 bytes)"),
+            "{err}"
+        );
     }
 
     #[test]

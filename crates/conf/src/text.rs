@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Location};
+use crate::source::{self, MAX_FILE_BYTES, Source};
 
 /// How a physical line ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,9 +88,21 @@ pub(crate) fn terminate_last(lines: &mut [Line]) {
     }
 }
 
-/// Reads a whole file as UTF-8, naming the first bad line if it is not.
-pub(crate) fn read(path: &Path) -> Result<String, Error> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, &e))?;
+/// The number of lines `split` makes of `text`, if at most `max`; otherwise the 1-based number of
+/// the first line over `max`. Nothing is allocated, so a load can refuse a file before parsing it.
+pub(crate) fn count_lines(text: &str, max: usize) -> Result<usize, usize> {
+    let ends = text.bytes().filter(|&b| b == b'\n').count();
+    let count = ends + usize::from(!text.is_empty() && !text.ends_with('\n'));
+    if count > max { Err(max + 1) } else { Ok(count) }
+}
+
+/// Reads a whole file through `src` as UTF-8, naming the first bad line if it is not.
+pub(crate) fn read(path: &Path, src: &dyn Source) -> Result<String, Error> {
+    let bytes = src.read(path).map_err(|e| Error::io(path, &e))?;
+    // A `Source` must enforce the limit itself; this keeps one that does not from getting past it.
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(Error::io(path, &source::too_large()));
+    }
     String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
@@ -106,6 +119,15 @@ mod tests {
         for text in ["", "a", "a\n", "a\r\nb", "\n\n", "a\r\r\n", "\r", "x\ny\r\nz"] {
             assert_eq!(join(&split(text)), text, "{text:?}");
         }
+    }
+
+    #[test]
+    fn count_lines_agrees_with_split() {
+        for text in ["", "a", "a\n", "a\r\nb", "\n\n", "x\ny\r\nz\n"] {
+            assert_eq!(count_lines(text, usize::MAX), Ok(split(text).len()), "{text:?}");
+        }
+        assert_eq!(count_lines("a\nb\nc", 2), Err(3));
+        assert_eq!(count_lines("a\nb\n", 2), Ok(2));
     }
 
     #[test]

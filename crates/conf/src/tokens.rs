@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use crate::error::{Error, Location};
-use crate::include;
+use crate::include::{self, Loader};
 use crate::text::{self, Line};
 
 /// One token of an authentication file.
@@ -126,11 +126,14 @@ pub(crate) struct Logical {
 
 /// Joins continuation lines as `tokenize_auth_file` does (PostgreSQL 14+): strip trailing CR/LF,
 /// and if the buffer then ends with `\` beyond the point of the previous continuation, drop the
-/// backslash and append the next line. A backslash in a comment continues the comment.
-pub(crate) fn logical_lines(lines: &[Line]) -> Vec<Logical> {
-    let mut out = Vec::new();
+/// backslash and append the next line. A backslash in a comment continues the comment. Lazy, so
+/// that a parse holds one joined line at a time.
+pub(crate) fn logical_lines(lines: &[Line]) -> impl Iterator<Item = Logical> + '_ {
     let mut i = 0;
-    while i < lines.len() {
+    std::iter::from_fn(move || {
+        if i >= lines.len() {
+            return None;
+        }
         let first = i;
         let mut buf = String::new();
         let mut last_backslash = 0;
@@ -149,10 +152,10 @@ pub(crate) fn logical_lines(lines: &[Line]) -> Vec<Logical> {
         if buf.len() > last_backslash && buf.ends_with('\\') {
             buf.pop();
         }
-        out.push(Logical { first, last: i, text: buf });
+        let logical = Logical { first, last: i, text: buf };
         i += 1;
-    }
-    out
+        Some(logical)
+    })
 }
 
 /// `next_token`: one token starting at `*pos`, and whether a comma ended it.
@@ -206,6 +209,8 @@ pub(crate) fn fields(line: &str) -> Vec<Vec<Item>> {
             }
         }
         if !field.is_empty() {
+            // A list can be long; it is kept as long as the record, without the slack of growing.
+            field.shrink_to_fit();
             out.push(field);
         }
     }
@@ -222,20 +227,43 @@ fn to_item(text: String, quoted: bool) -> Item {
     }
 }
 
-/// Reads an `@file`: all tokens of all its lines, flattened, nested `@file`s expanded. `depth` is
-/// the depth of the file being read (the root pg_hba.conf is 0), limited as PostgreSQL 16+ does.
+/// At least the number of tokens in `text`: the runs of characters other than blanks, commas and
+/// line ends (every token holds at least one run of its own), if at most `max`; otherwise the
+/// 1-based line of the first run over `max`. Nothing is allocated, so a load can refuse a file
+/// before tokenizing it.
+pub(crate) fn count_tokens(text: &str, max: usize) -> Result<usize, usize> {
+    let (mut count, mut line, mut in_run) = (0, 1, false);
+    for b in text.bytes() {
+        let separator = matches!(b, b' ' | b'\t' | b'\r' | b'\n' | b',');
+        if !separator && !in_run {
+            count += 1;
+            if count > max {
+                return Err(line);
+            }
+        }
+        in_run = !separator;
+        line += usize::from(b == b'\n');
+    }
+    Ok(count)
+}
+
+/// Reads an `@file` through the load's `loader`: all tokens of all its lines, flattened, nested
+/// `@file`s expanded. `depth` is the depth of the file being read (the root pg_hba.conf is 0),
+/// limited as PostgreSQL 16+ does.
 pub(crate) fn expand_file(
     target: &str,
     including_file: &Path,
     at: &Location,
     depth: usize,
+    loader: &mut Loader<'_>,
 ) -> Result<Vec<Token>, Error> {
     let path = include::resolve(target, including_file);
     if depth > include::MAX_DEPTH {
         return Err(Error::Include { at: at.clone(), kind: crate::error::IncludeError::TooDeep { path } });
     }
-    let text = include::read_included(&path, at)?;
+    let text = loader.read(&path, Some(at))?;
     let lines = text::split(&text);
+    drop(text);
     let mut tokens = Vec::new();
     for logical in logical_lines(&lines) {
         let inner_at = Location::new(&path, logical.first + 1);
@@ -243,7 +271,7 @@ pub(crate) fn expand_file(
             match item {
                 Item::Token(t) => tokens.push(t),
                 Item::File { target, .. } => {
-                    tokens.extend(expand_file(&target, &path, &inner_at, depth + 1)?)
+                    tokens.extend(expand_file(&target, &path, &inner_at, depth + 1, loader)?)
                 }
             }
         }
@@ -287,10 +315,21 @@ mod tests {
     }
 
     #[test]
+    fn count_tokens_is_at_least_the_number_of_tokens() {
+        let text = "local all,\"a b\",x  @f \"\" trust # c d\nhost\\\n all";
+        let tokens: usize = logical_lines(&text::split(text)).map(|l| fields(&l.text).concat().len()).sum();
+        let counted = count_tokens(text, usize::MAX).unwrap();
+        assert!(counted >= tokens, "{counted} < {tokens}");
+        assert_eq!(counted, 13);
+        assert_eq!(count_tokens("a b\nc d\ne", 3), Err(2));
+        assert_eq!(count_tokens(" , \n", 0), Ok(0));
+    }
+
+    #[test]
     fn continuation_lines_join() {
         let lines =
             text::split("host all \\\n  all 0.0.0.0/0 \\\r\n md5\n# c \\\nstill comment\nx\\\\\n\nlast\\");
-        let logical = logical_lines(&lines);
+        let logical: Vec<_> = logical_lines(&lines).collect();
         let texts: Vec<_> = logical.iter().map(|l| (l.first, l.last, l.text.as_str())).collect();
         assert_eq!(
             texts,

@@ -6,6 +6,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::error::excerpt;
 use crate::tokens::Item;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -88,7 +89,7 @@ pub(super) fn parse(fields: &mut impl Iterator<Item = Vec<Item>>) -> Result<Addr
     };
     let Ok(addr) = host.parse::<IpAddr>() else {
         if bits.is_some() {
-            return Err(format!("specifying both host name and CIDR mask is invalid: \"{text}\""));
+            return Err(format!("specifying both host name and CIDR mask is invalid: \"{}\"", excerpt(text)));
         }
         return Ok(Address::Hostname(text.to_owned()));
     };
@@ -96,7 +97,7 @@ pub(super) fn parse(fields: &mut impl Iterator<Item = Vec<Item>>) -> Result<Addr
         Some(bits) => {
             let mask = parse_bits(bits)
                 .and_then(|b| mask_from_bits(addr, b))
-                .ok_or_else(|| format!("invalid CIDR mask in address \"{text}\""))?;
+                .ok_or_else(|| format!("invalid CIDR mask in address \"{}\"", excerpt(text)))?;
             Ok(Address::Net { addr, mask, text: text.to_owned() })
         }
         None => parse_mask(fields, addr, text),
@@ -111,7 +112,8 @@ fn parse_mask(
     let field = fields.next().ok_or("end-of-line before netmask specification")?;
     let [item] = field.as_slice() else { return Err("multiple values specified for netmask".into()) };
     let mask_text = super::plain(item)?;
-    let mask: IpAddr = mask_text.parse().map_err(|_| format!("invalid IP mask \"{mask_text}\""))?;
+    let mask: IpAddr =
+        mask_text.parse().map_err(|_| format!("invalid IP mask \"{}\"", excerpt(&mask_text)))?;
     if !same_family(addr, mask) {
         return Err("IP address and mask do not match".into());
     }

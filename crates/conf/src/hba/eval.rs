@@ -10,6 +10,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use super::{ConnType, Method, Rule, RuleRef};
+use crate::error::excerpt;
 use crate::tokens::{Item, Token};
 use crate::{NEWEST_MAJOR, pg_regex};
 
@@ -105,7 +106,8 @@ impl fmt::Display for NoMatchReason {
     }
 }
 
-/// Why a rule's match cannot be decided without the running system.
+/// Why a rule's match cannot be decided without the running system. The texts are kept whole;
+/// `Display` quotes them cut as the crate's errors do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Undecidable {
     /// Needs reverse and forward DNS.
@@ -126,13 +128,13 @@ pub enum Undecidable {
 impl fmt::Display for Undecidable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Undecidable::Hostname(h) => write!(f, "host name {h} needs DNS"),
+            Undecidable::Hostname(h) => write!(f, "host name {} needs DNS", excerpt(h)),
             Undecidable::SameHost => f.write_str("samehost needs the server's interface addresses"),
             Undecidable::SameNet => f.write_str("samenet needs the server's interface networks"),
             Undecidable::UnknownAddress => f.write_str("the client address is unknown"),
-            Undecidable::Membership(r) => write!(f, "membership in role {r} is unknown"),
-            Undecidable::Regex(e) => f.write_str(e),
-            Undecidable::UnreadFile(t) => write!(f, "@{t} was not read"),
+            Undecidable::Membership(r) => write!(f, "membership in role {} is unknown", excerpt(r)),
+            Undecidable::Regex(e) => f.write_str(&excerpt(e)),
+            Undecidable::UnreadFile(t) => write!(f, "@{} was not read", excerpt(t)),
         }
     }
 }
@@ -241,7 +243,8 @@ fn matched(
             format!("{} matches and requires a client certificate, which the connection lacks", rule.at),
         )
     } else {
-        (Outcome::Authenticate(method.clone()), format!("{} matches: {method} authentication", rule.at))
+        let shown = excerpt(method.keyword());
+        (Outcome::Authenticate(method.clone()), format!("{} matches: {shown} authentication", rule.at))
     };
     let rejected = outcome == Outcome::Reject;
     let outcome = if undecidable.is_empty() { outcome } else { Outcome::Undecidable };

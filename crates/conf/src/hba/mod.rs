@@ -9,6 +9,7 @@
 
 mod address;
 mod eval;
+mod set;
 mod validate;
 
 use std::fmt;
@@ -19,10 +20,11 @@ pub use eval::{
     Connection, ConnectionKind, Evaluation, NoMatchReason, Outcome, Undecidable, evaluate, evaluate_as,
     shadowed, shadowed_as,
 };
+pub use set::HbaSet;
 
-use crate::authfile::{self, AuthFile, Tree};
-use crate::error::{Error, Location, Problem};
-use crate::include::{IncludeKind, SkippedInclude};
+use crate::error::{Error, Location, Problem, excerpt, shown};
+use crate::include::{Format, IncludeKind, Loader};
+use crate::source::{Disk, Source};
 use crate::text::{self, Line};
 use crate::tokens::{self, Item, Token};
 
@@ -46,9 +48,9 @@ impl RuleRef {
 impl fmt::Display for RuleRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.last_line > self.line {
-            write!(f, "{}:{}-{}", self.file.display(), self.line, self.last_line)
+            write!(f, "{}:{}-{}", shown(&self.file), self.line, self.last_line)
         } else {
-            write!(f, "{}:{}", self.file.display(), self.line)
+            write!(f, "{}:{}", shown(&self.file), self.line)
         }
     }
 }
@@ -287,7 +289,7 @@ impl RuleSpec {
         if ok {
             Ok(line)
         } else {
-            Err(Error::InvalidRecord(format!("{line:?} does not parse back as the rule given")))
+            Err(Error::InvalidRecord(format!("{:?} does not parse back as the rule given", excerpt(&line))))
         }
     }
 }
@@ -342,10 +344,18 @@ impl HbaFile {
         Self { path, lines, records }
     }
 
-    /// Reads and parses one file (its includes and `@file`s are not followed: see `HbaSet`).
+    /// `load_from` with this process's own credentials (`Disk`).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::load_from(path, &Disk)
+    }
+
+    /// Reads one file through `src` and parses it (its includes and `@file`s are not followed:
+    /// see `HbaSet::load_from`). The file obeys the limits of a load: a FIFO, a device or a file
+    /// over [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES), [`MAX_LOAD_LINES`](crate::MAX_LOAD_LINES)
+    /// or [`MAX_LOAD_TOKENS`](crate::MAX_LOAD_TOKENS) is an error.
+    pub fn load_from(path: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
         let path = path.as_ref();
-        Ok(Self::parse(&text::read(path)?, path))
+        Ok(Self::parse(&Loader::new(src, Format::Auth).read(path, None)?, path))
     }
 
     pub fn path(&self) -> &Path {
@@ -433,121 +443,15 @@ impl fmt::Display for HbaFile {
     }
 }
 
-impl AuthFile for HbaFile {
-    fn parse_text(text: &str, path: &Path) -> Self {
-        Self::parse(text, path)
-    }
-
-    fn include_directives(&self) -> Vec<(usize, IncludeKind, String, usize)> {
-        let directive = |(i, r): (usize, &Record)| match r {
-            Record::Include { at, kind, target } => Some((i, *kind, target.clone(), at.line)),
-            _ => None,
-        };
-        self.records.iter().enumerate().filter_map(directive).collect()
-    }
-
-    fn file_refs(&self) -> Vec<(String, usize)> {
-        let mut refs = Vec::new();
-        for rule in self.rules() {
-            for item in rule.databases.iter().chain(&rule.users) {
-                if let Item::File { target, .. } = item {
-                    refs.push((target.clone(), rule.at.line));
-                }
-            }
-        }
-        refs
-    }
-
-    fn record_count(&self) -> usize {
-        self.records.len()
-    }
-}
-
-/// A pg_hba.conf with everything it includes, as the server reads it.
-#[derive(Debug, Clone)]
-pub struct HbaSet {
-    tree: Tree<HbaFile>,
-}
-
-impl HbaSet {
-    /// Loads `root`, follows include directives and reads `@file` lists. Missing `include` targets,
-    /// cycles and nesting deeper than 10 fail, naming file and line.
-    pub fn load(root: impl AsRef<Path>) -> Result<Self, Error> {
-        Ok(Self { tree: authfile::load(root.as_ref())? })
-    }
-
-    pub fn files(&self) -> &[HbaFile] {
-        &self.tree.files
-    }
-
-    pub fn file(&self, path: impl AsRef<Path>) -> Option<&HbaFile> {
-        self.tree.files.iter().find(|f| f.path() == path.as_ref())
-    }
-
-    pub fn into_files(self) -> Vec<HbaFile> {
-        self.tree.files
-    }
-
-    pub fn skipped(&self) -> &[SkippedInclude] {
-        &self.tree.skipped
-    }
-
-    /// Every record in the order the server sees them (include directives replaced by the
-    /// records of the included files).
-    pub fn records(&self) -> Vec<Record> {
-        self.tree
-            .order
-            .iter()
-            .map(|&(f, r)| {
-                let file = &self.tree.files[f];
-                let mut record = file.records[r].clone();
-                if let Record::Rule(rule) = &mut record {
-                    authfile::fill_items(&mut rule.databases, &file.path, &self.tree.at_files);
-                    authfile::fill_items(&mut rule.users, &file.path, &self.tree.at_files);
-                }
-                record
-            })
-            .collect()
-    }
-
-    /// Every rule in server order, `@file` lists filled in: the input of `evaluate` and `shadowed`.
-    pub fn rules(&self) -> Vec<Rule> {
-        self.records()
-            .into_iter()
-            .filter_map(|r| match r {
-                Record::Rule(rule) => Some(rule),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Problems PostgreSQL `major` would have loading this configuration. Include directives are
-    /// reported as errors before 16 (and their files' records are checked as 16+ would).
-    pub fn validate(&self, major: u32) -> Vec<Problem> {
-        let mut records: Vec<Record> = Vec::new();
-        if major < 16 {
-            for file in &self.tree.files {
-                records.extend(file.records.iter().filter(|r| matches!(r, Record::Include { .. })).cloned());
-            }
-        }
-        records.extend(self.records());
-        let refs: Vec<&Record> = records.iter().collect();
-        let root = self.tree.paths.first().cloned().unwrap_or_default();
-        let mut problems = validate::validate(&refs, major, &root);
-        problems.sort_by(|a, b| a.at.cmp(&b.at));
-        problems.dedup();
-        problems
-    }
-}
-
 fn parse_records(lines: &[Line], path: &Path) -> Vec<Record> {
-    tokens::logical_lines(lines)
-        .into_iter()
+    let mut records: Vec<Record> = tokens::logical_lines(lines)
         .filter_map(|l| {
             let at = RuleRef { file: path.to_path_buf(), line: l.first + 1, last_line: l.last + 1 };
             parse_record(&l.text, at)
         })
-        .collect()
+        .collect();
+    records.shrink_to_fit();
+    records
 }
 
 /// `parse_hba_line` without the version- and build-dependent checks (those are in `validate`).
@@ -581,7 +485,7 @@ fn parse_rule(fields: Vec<Vec<Item>>, at: RuleRef) -> Result<Rule, String> {
     let mut fields = fields.into_iter();
     let conn_word = single(fields.next(), "connection type", "")?;
     let conn_type = ConnType::from_keyword(&conn_word)
-        .ok_or_else(|| format!("invalid connection type \"{conn_word}\""))?;
+        .ok_or_else(|| format!("invalid connection type \"{}\"", excerpt(&conn_word)))?;
     let databases = fields.next().ok_or("end-of-line before database specification")?;
     let users = fields.next().ok_or("end-of-line before role specification")?;
     let address = if conn_type == ConnType::Local { None } else { Some(address::parse(&mut fields)?) };
@@ -592,7 +496,7 @@ fn parse_rule(fields: Vec<Vec<Item>>, at: RuleRef) -> Result<Rule, String> {
         let text = plain(&item)?;
         let (name, value) = text
             .split_once('=')
-            .ok_or_else(|| format!("authentication option not in name=value format: {text}"))?;
+            .ok_or_else(|| format!("authentication option not in name=value format: {}", excerpt(&text)))?;
         options.push(AuthOption { name: name.to_owned(), value: value.to_owned() });
     }
     Ok(Rule { at, conn_type, databases, users, address, method, options })
@@ -613,7 +517,7 @@ pub(crate) fn plain(item: &Item) -> Result<String, String> {
     match item {
         Item::Token(t) => Ok(t.text.clone()),
         Item::File { target, .. } => {
-            Err(format!("\"@{target}\": pgharden supports @file only in database and user fields"))
+            Err(format!("\"@{}\": pgharden supports @file only in database and user fields", excerpt(target)))
         }
     }
 }

@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use super::{ConnType, Method, Record, Rule};
-use crate::error::{Location, Problem};
+use crate::error::{Location, Problem, excerpt};
 use crate::tokens::Item;
 use crate::{NEWEST_MAJOR, OLDEST_MAJOR, pg_regex};
 
@@ -69,7 +69,7 @@ fn method_problem(rule: &Rule, major: u32) -> Option<String> {
     let method = rule.effective_method();
     let local = rule.conn_type == ConnType::Local;
     match method {
-        Method::Unknown(word) => Some(format!("invalid authentication method \"{word}\"")),
+        Method::Unknown(word) => Some(format!("invalid authentication method \"{}\"", excerpt(&word))),
         Method::OAuth if major < 18 => {
             Some("invalid authentication method \"oauth\" (oauth needs PostgreSQL 18)".into())
         }
@@ -90,7 +90,10 @@ fn option_problem(rule: &Rule, major: u32, name: &str, value: &str) -> Option<St
     let method = rule.effective_method();
     let only_for = |allowed: &[Method], list: &str| {
         (!allowed.contains(&method)).then(|| {
-            format!("authentication option \"{name}\" is only valid for authentication methods {list}")
+            format!(
+                "authentication option \"{}\" is only valid for authentication methods {list}",
+                excerpt(name)
+            )
         })
     };
     match name {
@@ -106,12 +109,12 @@ fn option_problem(rule: &Rule, major: u32, name: &str, value: &str) -> Option<St
         "clientname" if rule.conn_type != ConnType::HostSsl => {
             Some("clientname can only be configured for \"hostssl\" rows".into())
         }
-        "clientname" => {
-            (!matches!(value, "CN" | "DN")).then(|| format!("invalid value for clientname: \"{value}\""))
-        }
+        "clientname" => (!matches!(value, "CN" | "DN"))
+            .then(|| format!("invalid value for clientname: \"{}\"", excerpt(value))),
         "pamservice" | "pam_use_hostname" => only_for(&[Method::Pam], "pam"),
-        "ldapport" => only_for(&[Method::Ldap], "ldap")
-            .or_else(|| (atoi(value) == 0).then(|| format!("invalid LDAP port number: \"{value}\""))),
+        "ldapport" => only_for(&[Method::Ldap], "ldap").or_else(|| {
+            (atoi(value) == 0).then(|| format!("invalid LDAP port number: \"{}\"", excerpt(value)))
+        }),
         "ldapurl"
         | "ldaptls"
         | "ldapscheme"
@@ -126,13 +129,16 @@ fn option_problem(rule: &Rule, major: u32, name: &str, value: &str) -> Option<St
         "krb_realm" | "include_realm" => only_for(&[Method::Gss, Method::Sspi], "gssapi and sspi"),
         "compat_realm" | "upn_username" => only_for(&[Method::Sspi], "sspi"),
         "radiusports" => only_for(&[Method::Radius], "radius").or_else(|| {
-            value.split(',').any(|p| atoi(p) == 0).then(|| format!("invalid RADIUS port number: \"{value}\""))
+            value
+                .split(',')
+                .any(|p| atoi(p) == 0)
+                .then(|| format!("invalid RADIUS port number: \"{}\"", excerpt(value)))
         }),
         "radiusservers" | "radiussecrets" | "radiusidentifiers" => only_for(&[Method::Radius], "radius"),
         "issuer" | "scope" | "validator" | "delegate_ident_mapping" if major >= 18 => {
             only_for(&[Method::OAuth], "oauth")
         }
-        _ => Some(format!("unrecognized authentication option name: \"{name}\"")),
+        _ => Some(format!("unrecognized authentication option name: \"{}\"", excerpt(name))),
     }
 }
 
@@ -149,7 +155,7 @@ fn clientcert_problem(rule: &Rule, major: u32, value: &str) -> Option<String> {
         "1" | "0" | "no-verify" => Some(format!(
             "invalid value for clientcert: \"{value}\" (removed in PostgreSQL 14; use verify-ca or verify-full, or omit it)"
         )),
-        _ => Some(format!("invalid value for clientcert: \"{value}\"")),
+        _ => Some(format!("invalid value for clientcert: \"{}\"", excerpt(value))),
     }
 }
 
@@ -231,7 +237,9 @@ fn radius_problems(rule: &Rule) -> Vec<String> {
 /// An invalid ldapscheme is logged but does not reject the line.
 fn ldap_scheme_warnings(rule: &Rule) -> Vec<String> {
     match rule.option("ldapscheme") {
-        Some(v) if v != "ldap" && v != "ldaps" => vec![format!("invalid ldapscheme value: \"{v}\"")],
+        Some(v) if v != "ldap" && v != "ldaps" => {
+            vec![format!("invalid ldapscheme value: \"{}\"", excerpt(v))]
+        }
         _ => Vec::new(),
     }
 }
@@ -245,7 +253,7 @@ fn regex_problems(rule: &Rule, major: u32, at: &Location, out: &mut Vec<Problem>
                 at.clone(),
                 format!(
                     "PostgreSQL {major} reads \"{}\" as a literal name (regular expressions need 16)",
-                    token.text
+                    excerpt(&token.text)
                 ),
             ));
         } else if let Err(e) = pg_regex::compile(pattern) {

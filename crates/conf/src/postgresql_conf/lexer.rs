@@ -25,49 +25,94 @@ pub(crate) struct Tok {
 
 #[derive(Debug, Default)]
 pub(crate) struct Lexed {
+    /// The first tokens of the line (as many as `lex` was asked for).
     pub(crate) tokens: Vec<Tok>,
-    /// Byte offset of the `#` that starts a comment, if any.
+    /// Byte offset of the `#` that starts a comment, if any, when the line has no more tokens
+    /// than were asked for (otherwise the rest of the line was not scanned: see `comment`).
     pub(crate) comment: Option<usize>,
 }
 
-pub(crate) fn lex(line: &str) -> Lexed {
-    let b = line.as_bytes();
-    let mut out = Lexed::default();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b' ' | b'\t' | b'\r' => i += 1,
-            b'#' => {
-                out.comment = Some(i);
-                break;
-            }
-            _ => {
-                let (kind, len) = longest(b, i);
-                out.tokens.push(Tok { kind, start: i, end: i + len });
-                i += len;
-            }
-        }
+/// Lexes the first `max_tokens` tokens of `line`: callers need only the first few, and a line
+/// can be megabytes of tokens.
+pub(crate) fn lex(line: &str, max_tokens: usize) -> Lexed {
+    let mut lexer = Lexer::new(line, 0);
+    let tokens: Vec<Tok> = lexer.by_ref().take(max_tokens).collect();
+    if tokens.len() == max_tokens {
+        // The comment is only known at the end of the line, which need not be reached.
+        return Lexed { tokens, comment: None };
     }
-    out
+    Lexed { tokens, comment: lexer.comment }
 }
 
-fn longest(b: &[u8], i: usize) -> (Kind, usize) {
-    let candidates = [
-        (Kind::Id, id_len(b, i)),
-        (Kind::QualifiedId, qualified_len(b, i)),
-        (Kind::String, string_len(b, i)),
-        (Kind::UnquotedString, unquoted_len(b, i)),
-        (Kind::Integer, integer_len(b, i)),
-        (Kind::Real, real_len(b, i)),
-        (Kind::Equals, usize::from(b[i] == b'=')),
-    ];
-    let mut best = (Kind::Error, 0);
-    for (kind, len) in candidates {
-        if len > best.1 {
-            best = (kind, len);
+/// Where the comment of `line` starts, scanning from `from` (the start of a token).
+pub(crate) fn comment(line: &str, from: usize) -> Option<usize> {
+    let mut lexer = Lexer::new(line, from);
+    lexer.by_ref().for_each(drop);
+    lexer.comment
+}
+
+/// The tokens of one line, in order; `comment` is known once the iterator is exhausted.
+struct Lexer<'a> {
+    b: &'a [u8],
+    i: usize,
+    comment: Option<usize>,
+    /// False once a quote was found that no later quote closes: then no later quote can start a
+    /// STRING token either (see `string_len`), and rescanning the rest of the line for each of
+    /// them would take time quadratic in the line's length.
+    strings_close: bool,
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Tok;
+
+    fn next(&mut self) -> Option<Tok> {
+        while self.i < self.b.len() {
+            match self.b[self.i] {
+                b' ' | b'\t' | b'\r' => self.i += 1,
+                b'#' => {
+                    self.comment = Some(self.i);
+                    self.i = self.b.len();
+                }
+                _ => {
+                    let (kind, len) = self.longest();
+                    let tok = Tok { kind, start: self.i, end: self.i + len };
+                    self.i += len;
+                    return Some(tok);
+                }
+            }
         }
+        None
     }
-    if best.1 == 0 { (Kind::Error, char_len(b[i])) } else { best }
+}
+
+impl<'a> Lexer<'a> {
+    fn new(line: &'a str, from: usize) -> Self {
+        Self { b: line.as_bytes(), i: from, comment: None, strings_close: true }
+    }
+
+    fn longest(&mut self) -> (Kind, usize) {
+        let (b, i) = (self.b, self.i);
+        let string = if self.strings_close { string_len(b, i) } else { 0 };
+        if string == 0 && b[i] == b'\'' {
+            self.strings_close = false;
+        }
+        let candidates = [
+            (Kind::Id, id_len(b, i)),
+            (Kind::QualifiedId, qualified_len(b, i)),
+            (Kind::String, string),
+            (Kind::UnquotedString, unquoted_len(b, i)),
+            (Kind::Integer, integer_len(b, i)),
+            (Kind::Real, real_len(b, i)),
+            (Kind::Equals, usize::from(b[i] == b'=')),
+        ];
+        let mut best = (Kind::Error, 0);
+        for (kind, len) in candidates {
+            if len > best.1 {
+                best = (kind, len);
+            }
+        }
+        if best.1 == 0 { (Kind::Error, char_len(b[i])) } else { best }
+    }
 }
 
 /// Length of the UTF-8 sequence a byte starts; an error token is one character.
@@ -115,6 +160,11 @@ fn unquoted_len(b: &[u8], i: usize) -> usize {
 
 /// `\'([^'\\\n]|\\.|\'\')*\'` as a small automaton, remembering the last accepting position (a
 /// `''` inside is a closing quote immediately reopened).
+///
+/// If no quote closes the one at `i` (the result is 0), none closes a later quote either: the scan
+/// from `i` passed each later quote as the escaped half of a `\'` (or it would have closed), so
+/// it was in the plain state right after it, where a scan from that quote starts too, and the two
+/// scans go on identically. `Lexer` relies on this.
 fn string_len(b: &[u8], i: usize) -> usize {
     if b.get(i) != Some(&b'\'') {
         return 0;
@@ -225,7 +275,7 @@ mod tests {
     use super::*;
 
     fn kinds(line: &str) -> Vec<(Kind, &str)> {
-        lex(line).tokens.iter().map(|t| (t.kind, &line[t.start..t.end])).collect()
+        lex(line, usize::MAX).tokens.iter().map(|t| (t.kind, &line[t.start..t.end])).collect()
     }
 
     #[test]
@@ -246,6 +296,38 @@ mod tests {
         assert_eq!(kinds("'a''"), [(String, "'a'"), (Error, "'")]);
         assert_eq!(kinds("'x\\'y'"), [(String, "'x\\'y'")]);
         assert_eq!(kinds("a=1 # c"), [(Id, "a"), (Equals, "="), (Integer, "1")]);
+    }
+
+    /// The lexer without the `strings_close` shortcut: every quote is scanned to its end.
+    fn reference(line: &str) -> (Vec<Tok>, Option<usize>) {
+        let mut lexer = Lexer::new(line, 0);
+        let mut tokens = Vec::new();
+        loop {
+            lexer.strings_close = true;
+            match lexer.next() {
+                Some(t) => tokens.push(t),
+                None => return (tokens, lexer.comment),
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 2000, ..Default::default() })]
+
+        #[test]
+        fn the_unclosed_quote_shortcut_changes_no_token(line in "['\\\\ a1#=.x-]{0,40}") {
+            let all = lex(&line, usize::MAX);
+            proptest::prop_assert_eq!((all.tokens, comment(&line, 0)), reference(&line));
+        }
+    }
+
+    #[test]
+    fn lex_stops_after_the_tokens_asked_for() {
+        let lexed = lex("a = 1 b # c", 2);
+        assert_eq!((lexed.tokens.len(), lexed.comment), (2, None));
+        let lexed = lex("a = 1 # c", 4);
+        assert_eq!((lexed.tokens.len(), lexed.comment), (3, Some(6)));
+        assert_eq!(comment("a = 1 b 'x#' # c", 6), Some(13));
     }
 
     #[test]

@@ -19,7 +19,9 @@ pub use value::Value;
 
 pub use crate::include::IncludeKind;
 
-use crate::error::{Error, Location, SyntaxError};
+use crate::error::{Error, Location, SyntaxError, excerpt_owned};
+use crate::include::{Format, Loader};
+use crate::source::{Disk, Source};
 use crate::text::{self, Line};
 use lexer::Kind;
 
@@ -128,10 +130,18 @@ impl ConfFile {
         (Self { path, lines, parsed }, errors)
     }
 
-    /// Reads and parses a file.
+    /// `load_from` with this process's own credentials (`Disk`).
     pub fn load(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::load_from(path, &Disk)
+    }
+
+    /// Reads one file through `src` and parses it (its includes are not followed: see `ConfTree`).
+    /// The file obeys the limits of a load: a FIFO, a device or a file over
+    /// [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES) or [`MAX_LOAD_LINES`](crate::MAX_LOAD_LINES) is
+    /// an error.
+    pub fn load_from(path: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
         let path = path.as_ref();
-        Self::parse(&text::read(path)?, path)
+        Self::parse(&Loader::new(src, Format::Conf).read(path, None)?, path)
     }
 
     pub fn path(&self) -> &Path {
@@ -237,7 +247,7 @@ impl ConfFile {
         let parsed = parse_line(&new_text, idx + 1);
         if !matches!(parsed, Parsed::Setting(_)) {
             return Err(Error::InvalidValue {
-                text: value.render().to_owned(),
+                text: excerpt_owned(value.render()),
                 reason: "the edited line would not parse".into(),
             });
         }
@@ -255,11 +265,11 @@ impl fmt::Display for ConfFile {
 
 /// A name `set` may write: one ID or QUALIFIED_ID token that is not an include directive.
 fn check_name(name: &str) -> Result<(), Error> {
-    let lexed = lexer::lex(name);
+    let lexed = lexer::lex(name, 2);
     let is_name = matches!(lexed.tokens.as_slice(),
         [t] if t.start == 0 && t.end == name.len() && matches!(t.kind, Kind::Id | Kind::QualifiedId));
     if !is_name || lexed.comment.is_some() {
-        return Err(Error::InvalidName(name.to_owned()));
+        return Err(Error::InvalidName(excerpt_owned(name)));
     }
     if IncludeKind::from_name(name).is_some() {
         return Err(Error::ReservedName(name.to_owned()));
@@ -269,31 +279,35 @@ fn check_name(name: &str) -> Result<(), Error> {
 
 /// ParseConfigFp for one line: name, optional `=`, one value token, nothing else but a comment.
 fn parse_line(line: &str, number: usize) -> Parsed {
-    let lexed = lexer::lex(line);
+    // A name, `=`, a value and whatever follows are all that decide the line.
+    let lexed = lexer::lex(line, 4);
     let toks = lexed.tokens.as_slice();
     let Some(first) = toks.first() else { return Parsed::Nothing };
     let text_of = |t: &lexer::Tok| line[t.start..t.end].to_owned();
     if !matches!(first.kind, Kind::Id | Kind::QualifiedId) {
-        return Parsed::Invalid(SyntaxError::InvalidName { found: text_of(first) });
+        return Parsed::Invalid(SyntaxError::InvalidName {
+            found: excerpt_owned(&line[first.start..first.end]),
+        });
     }
     let name = text_of(first);
     let rest = match toks.get(1) {
         Some(t) if t.kind == Kind::Equals => &toks[2..],
         _ => &toks[1..],
     };
-    let Some(value) = rest.first() else { return Parsed::Invalid(SyntaxError::MissingValue { name }) };
+    let Some(value) = rest.first() else {
+        return Parsed::Invalid(SyntaxError::MissingValue { name: excerpt_owned(&name) });
+    };
     if !value::is_value_kind(value.kind) {
-        let found = text_of(value);
-        let kind = if found == "'" {
+        let kind = if &line[value.start..value.end] == "'" {
             SyntaxError::UnterminatedString
         } else {
-            SyntaxError::InvalidValue { found: line[value.start..].trim_end().to_owned() }
+            SyntaxError::InvalidValue { found: excerpt_owned(line[value.start..].trim_end()) }
         };
         return Parsed::Invalid(kind);
     }
     if let Some(extra) = rest.get(1) {
-        let end = lexed.comment.unwrap_or(line.len());
-        let found = line[extra.start..end].trim_end().to_owned();
+        let end = lexer::comment(line, extra.start).unwrap_or(line.len());
+        let found = excerpt_owned(line[extra.start..end].trim_end());
         // An unterminated string after a value is still best described as garbage after the value.
         return Parsed::Invalid(SyntaxError::GarbageAfterValue { found });
     }

@@ -1,13 +1,15 @@
 //! A whole configuration as the server reads it: the root file, the files its include directives
 //! pull in (depth-first, in place), and `postgresql.auto.conf` last. Answers "which line wins?".
+//! Every file is read through the caller's `Source`, within the limits of one load.
 
 use std::path::Path;
 
 use super::{ConfFile, IncludeKind, Parsed, Setting};
 use crate::error::{Error, IncludeError, Location};
-use crate::include::{self, Guard, SkippedInclude};
+use crate::include::{self, Format, Loader, SkippedInclude};
+use crate::source::{Disk, Source};
 
-/// A `postgresql.conf` include tree, loaded from disk.
+/// A `postgresql.conf` include tree, loaded through a `Source`.
 #[derive(Debug, Clone)]
 pub struct ConfTree {
     files: Vec<ConfFile>,
@@ -37,27 +39,47 @@ pub struct Resolution<'a> {
 }
 
 impl ConfTree {
-    /// Loads `root` and everything it includes. Any syntax error, missing `include` target,
-    /// include cycle or nesting deeper than 10 fails the load, naming file and line, as it makes
-    /// PostgreSQL ignore the whole configuration.
+    /// `load_from` with this process's own credentials (`Disk`).
     pub fn load(root: impl AsRef<Path>) -> Result<Self, Error> {
-        let mut tree = Self { files: Vec::new(), order: Vec::new(), skipped: Vec::new() };
-        let mut guard = Guard::default();
-        tree.read_file(root.as_ref(), None, &mut guard)?;
+        Self::load_from(root, &Disk)
+    }
+
+    /// Loads `root` and everything it includes, reading through `src`. Any syntax error,
+    /// missing or unreadable `include` target (a FIFO, a device, a file over
+    /// [`MAX_FILE_BYTES`](crate::MAX_FILE_BYTES)), include cycle, nesting deeper than 10, or a
+    /// load over [`MAX_LOAD_FILES`](crate::MAX_LOAD_FILES) files or
+    /// [`MAX_LOAD_BYTES`](crate::MAX_LOAD_BYTES) (or more than
+    /// [`MAX_LOAD_LINES`](crate::MAX_LOAD_LINES) lines) fails the load, naming file and line, as
+    /// most of these make PostgreSQL ignore the whole configuration. Only an `include_if_exists`
+    /// target that does not exist is skipped.
+    pub fn load_from(root: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
+        let mut tree = Self::empty();
+        tree.read_file(root.as_ref(), None, false, &mut Loader::new(src, Format::Conf))?;
         Ok(tree)
     }
 
-    /// Like `load`, then reads `auto_conf` (normally `$PGDATA/postgresql.auto.conf`) last, as the
-    /// server does; a missing auto file is skipped.
+    /// `load_with_auto_conf_from` with this process's own credentials (`Disk`).
     pub fn load_with_auto_conf(root: impl AsRef<Path>, auto_conf: impl AsRef<Path>) -> Result<Self, Error> {
-        let mut tree = Self::load(root)?;
-        let auto = auto_conf.as_ref();
-        if auto.exists() {
-            tree.read_file(auto, None, &mut Guard::default())?;
-        } else {
-            tree.skipped.push(SkippedInclude { at: None, path: auto.to_path_buf() });
-        }
+        Self::load_with_auto_conf_from(root, auto_conf, &Disk)
+    }
+
+    /// Like `load_from`, then reads `auto_conf` (normally `$PGDATA/postgresql.auto.conf`) last,
+    /// as the server does, in the same load. An auto file that does not exist is skipped; one
+    /// that cannot be read is an error (`Error::Io`), as in PostgreSQL.
+    pub fn load_with_auto_conf_from(
+        root: impl AsRef<Path>,
+        auto_conf: impl AsRef<Path>,
+        src: &dyn Source,
+    ) -> Result<Self, Error> {
+        let mut tree = Self::empty();
+        let mut loader = Loader::new(src, Format::Conf);
+        tree.read_file(root.as_ref(), None, false, &mut loader)?;
+        tree.read_file(auto_conf.as_ref(), None, true, &mut loader)?;
         Ok(tree)
+    }
+
+    fn empty() -> Self {
+        Self { files: Vec::new(), order: Vec::new(), skipped: Vec::new() }
     }
 
     /// Every file read, root first, in the order first read.
@@ -117,13 +139,24 @@ impl ConfTree {
         })
     }
 
-    fn read_file(&mut self, path: &Path, at: Option<&Location>, guard: &mut Guard) -> Result<(), Error> {
-        guard.enter(path, at)?;
-        let text = match at {
-            Some(at) => include::read_included(path, at)?,
-            None => crate::text::read(path)?,
+    /// Reads one file and, in place, what it includes. With `if_exists`, a file that does not
+    /// exist is recorded as skipped.
+    fn read_file(
+        &mut self,
+        path: &Path,
+        at: Option<&Location>,
+        if_exists: bool,
+        loader: &mut Loader<'_>,
+    ) -> Result<(), Error> {
+        loader.enter(path, at)?;
+        let text = if if_exists { loader.read_if_exists(path, at)? } else { Some(loader.read(path, at)?) };
+        let Some(text) = text else {
+            loader.leave();
+            self.skipped.push(SkippedInclude { at: at.cloned(), path: path.to_path_buf() });
+            return Ok(());
         };
         let file = ConfFile::parse(&text, path)?;
+        drop(text);
         let index = self.files.len();
         let directives: Vec<(usize, Option<(IncludeKind, String)>)> = file
             .parsed
@@ -139,11 +172,11 @@ impl ConfTree {
                 None => self.order.push((index, line)),
                 Some((kind, target)) => {
                     let at = Location::new(path, line + 1);
-                    self.follow(kind, &target, &at, guard)?;
+                    self.follow(kind, &target, &at, loader)?;
                 }
             }
         }
-        guard.leave();
+        loader.leave();
         Ok(())
     }
 
@@ -152,7 +185,7 @@ impl ConfTree {
         kind: IncludeKind,
         target: &str,
         at: &Location,
-        guard: &mut Guard,
+        loader: &mut Loader<'_>,
     ) -> Result<(), Error> {
         // ParseConfigFile and GetConfFilesInDir reject all-blank names: they would name the directory.
         if target.trim_matches([' ', '\t', '\r', '\n']).is_empty() {
@@ -160,18 +193,11 @@ impl ConfTree {
         }
         let path = include::resolve(target, &at.file);
         match kind {
-            IncludeKind::Include => self.read_file(&path, Some(at), guard),
-            IncludeKind::IncludeIfExists => {
-                if std::fs::File::open(&path).is_err() {
-                    self.skipped.push(SkippedInclude { at: Some(at.clone()), path });
-                    return Ok(());
-                }
-                self.read_file(&path, Some(at), guard)
-            }
+            IncludeKind::Include => self.read_file(&path, Some(at), false, loader),
+            IncludeKind::IncludeIfExists => self.read_file(&path, Some(at), true, loader),
             IncludeKind::IncludeDir => {
-                let files = include::conf_files_in_dir(&path)
-                    .map_err(|kind| Error::Include { at: at.clone(), kind })?;
-                files.iter().try_for_each(|f| self.read_file(f, Some(at), guard))
+                let files = loader.conf_files_in_dir(&path, at)?;
+                files.iter().try_for_each(|f| self.read_file(f, Some(at), false, loader))
             }
         }
     }

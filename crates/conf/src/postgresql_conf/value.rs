@@ -48,7 +48,7 @@ impl Value {
             Ok(Self { text: text.to_owned() })
         } else {
             Err(Error::InvalidValue {
-                text: text.to_owned(),
+                text: crate::error::excerpt_owned(text),
                 reason: "not a single postgresql.conf value token (quote it with Value::string)".into(),
             })
         }
@@ -85,7 +85,7 @@ pub(crate) fn decode(raw: &str) -> String {
 /// True if `text` lexes as exactly one token of a kind accepted in value position. A qualified
 /// name such as `a.b` is a name token, which ParseConfigFp refuses as a value.
 pub(crate) fn single_value_token(text: &str) -> bool {
-    let lexed = lexer::lex(text);
+    let lexed = lexer::lex(text, 2);
     lexed.comment.is_none()
         && matches!(lexed.tokens.as_slice(), [t] if t.start == 0 && t.end == text.len() && is_value_kind(t.kind))
 }
