@@ -106,11 +106,7 @@ pub fn gather(source: &Source) -> Gathered {
 fn files_for(data_dir: &Path) -> pgharden_cluster::Result<Files> {
     let owner = Files::owner_of(data_dir)?;
     let me = pgharden_cluster::Account::current();
-    if me.is_root() || owner.is_current() {
-        Files::as_account(owner, data_dir)
-    } else {
-        Ok(Files::as_self())
-    }
+    if me.is_root() || owner.is_current() { Files::as_account(owner, data_dir) } else { Ok(Files::as_self()) }
 }
 
 /// A reason is recorded once in the evidence (and so once in the report), and each fact that

@@ -91,7 +91,13 @@ impl Sql for Db {
             };
             // A hostile server's message is capped by pgconn; it is still cut to a readable size.
             let message = pgharden_text::cut(&message, MAX_MESSAGE_TEXT);
-            Error::Database { reason: format!("{message} [{}; via {}]", pgharden_text::cut(first_line(sql), 200), self.what) }
+            Error::Database {
+                reason: format!(
+                    "{message} [{}; via {}]",
+                    pgharden_text::cut(first_line(sql), 200),
+                    self.what
+                ),
+            }
         })?;
         let mut rows = Vec::new();
         for m in messages {

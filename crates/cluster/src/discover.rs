@@ -52,18 +52,22 @@ pub struct Extensions {
 /// Read `PGDATA/PG_VERSION`.
 pub fn major_version(data_dir: &Path, files: &Files) -> Result<u32> {
     let path = data_dir.join("PG_VERSION");
-    let bytes = files.read(&path).map_err(|e| Error::bad(&path, format!("not a PostgreSQL data directory ({e})")))?;
+    let bytes =
+        files.read(&path).map_err(|e| Error::bad(&path, format!("not a PostgreSQL data directory ({e})")))?;
     let text = String::from_utf8_lossy(&bytes);
-    text.trim().parse().map_err(|_| Error::bad(&path, format!("unexpected contents {:?}", pgharden_text::cut(text.trim(), 40))))
+    text.trim().parse().map_err(|_| {
+        Error::bad(&path, format!("unexpected contents {:?}", pgharden_text::cut(text.trim(), 40)))
+    })
 }
 
 /// The data directory a running server reports (`SHOW data_directory`), before anything else is
 /// asked: it says whose files these are.
 pub fn data_directory(sql: &mut dyn Sql) -> Result<PathBuf> {
     let value = sql.value("SELECT current_setting('data_directory')")?;
-    value.filter(|v| !v.is_empty()).map(PathBuf::from).ok_or_else(|| Error::Rejected {
-        reason: "the server reports no data_directory".into(),
-    })
+    value
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .ok_or_else(|| Error::Rejected { reason: "the server reports no data_directory".into() })
 }
 
 /// Discover a running cluster by asking its server over `sql`; `files` acts as the owner of the
@@ -101,11 +105,12 @@ pub fn from_data_dir(data_dir: &Path, files: &Files) -> Result<Cluster> {
     let major = major_version(&data_dir, files)?;
     let postmaster = Postmaster::read(&data_dir, files)?;
     let in_data = data_dir.join("postgresql.conf");
-    let config_file = match postmaster.as_ref().and_then(|pm| config_file_from_command_line(&pm.command_line())) {
-        Some(file) => Some(file),
-        None if files.stat(&in_data, true)?.is_some_and(|m| m.kind == FileKind::Regular) => Some(in_data),
-        None => debian_config_for(&data_dir, major, files),
-    };
+    let config_file =
+        match postmaster.as_ref().and_then(|pm| config_file_from_command_line(&pm.command_line())) {
+            Some(file) => Some(file),
+            None if files.stat(&in_data, true)?.is_some_and(|m| m.kind == FileKind::Regular) => Some(in_data),
+            None => debian_config_for(&data_dir, major, files),
+        };
     let config_file = config_file.ok_or_else(|| {
         Error::bad(
             &data_dir,
@@ -181,15 +186,17 @@ fn config_file_from_command_line(args: &[String]) -> Option<PathBuf> {
 fn debian_config_for(data_dir: &Path, major: u32, files: &Files) -> Option<PathBuf> {
     let dir = Path::new(DEBIAN_ETC).join(major.to_string());
     let entries = files.actor().read_dir(&dir).ok()?;
-    entries.into_iter().filter(|e| e.kind == FileKind::Directory).map(|e| dir.join(&e.name).join("postgresql.conf")).find(
-        |conf| {
+    entries
+        .into_iter()
+        .filter(|e| e.kind == FileKind::Directory)
+        .map(|e| dir.join(&e.name).join("postgresql.conf"))
+        .find(|conf| {
             pgharden_conf::postgresql_conf::ConfTree::load_from(conf, files)
                 .ok()
                 .and_then(|t| t.get("data_directory").map(|d| files.canonicalize(Path::new(d)).ok()))
                 .flatten()
                 .is_some_and(|d| d == data_dir)
-        },
-    )
+        })
 }
 
 fn absolute(base: &Path, value: &str) -> PathBuf {
@@ -244,7 +251,8 @@ mod tests {
     #[test]
     fn a_directory_without_pg_version_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let err = major_version(&dir.path().canonicalize().unwrap(), &Files::as_self()).unwrap_err().to_string();
+        let err =
+            major_version(&dir.path().canonicalize().unwrap(), &Files::as_self()).unwrap_err().to_string();
         assert!(err.contains("PG_VERSION") && err.contains("not a PostgreSQL data directory"), "{err}");
     }
 }

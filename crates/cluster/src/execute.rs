@@ -56,7 +56,12 @@ impl<F: FnMut(&str) -> Result<Box<dyn Sql>>> Connector for F {
 }
 
 /// Carry out `plan` on the running cluster.
-pub fn execute(cluster: &Cluster, files: &Files, plan: &Plan, connector: &mut dyn Connector) -> Result<Applied> {
+pub fn execute(
+    cluster: &Cluster,
+    files: &Files,
+    plan: &Plan,
+    connector: &mut dyn Connector,
+) -> Result<Applied> {
     if cluster.postmaster.is_none() {
         return Err(Error::bad(
             &cluster.data_dir,
@@ -159,7 +164,13 @@ enum Recovery {
 }
 
 /// Put the files back and bring the server onto them; the error keeps the original cause.
-fn undo(journal: &mut Journal, cluster: &Cluster, files: &Files, recovery: Option<Recovery>, cause: Error) -> Error {
+fn undo(
+    journal: &mut Journal,
+    cluster: &Cluster,
+    files: &Files,
+    recovery: Option<Recovery>,
+    cause: Error,
+) -> Error {
     let failed = journal.roll_back(files);
     let recovered = match recovery {
         None => Ok(()),
@@ -251,13 +262,17 @@ fn reload_and_confirm(cluster: &Cluster, files: &Files, sql: &mut dyn Sql) -> Re
                 let bad: Vec<String> = new
                     .lines()
                     .filter(|l| {
-                        l.contains("was not reloaded") || l.contains("contains errors") || l.contains("could not load")
+                        l.contains("was not reloaded")
+                            || l.contains("contains errors")
+                            || l.contains("could not load")
                     })
                     .take(10)
                     .map(|l| pgharden_text::cut(l, 500).into_owned())
                     .collect();
                 if !bad.is_empty() {
-                    return Err(Error::Rejected { reason: format!("{}: {}", path.display(), bad.join(" | ")) });
+                    return Err(Error::Rejected {
+                        reason: format!("{}: {}", path.display(), bad.join(" | ")),
+                    });
                 }
             }
             Err(e) => warnings.push(format!("the server log was not checked for a refused reload: {e}")),

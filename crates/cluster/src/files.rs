@@ -142,7 +142,9 @@ impl Files {
         match self.stat(path, false)? {
             None => Ok(()),
             Some(m) if m.kind == FileKind::Regular => Ok(()),
-            Some(m) if m.kind == FileKind::Symlink => Err(pgharden_privsep::Error::Symlink { path: path.into() }.into()),
+            Some(m) if m.kind == FileKind::Symlink => {
+                Err(pgharden_privsep::Error::Symlink { path: path.into() }.into())
+            }
             Some(m) => Err(pgharden_privsep::Error::NotRegular { path: path.into(), kind: m.kind }.into()),
         }
     }

@@ -125,7 +125,10 @@ impl Plan {
         use pgharden_text::{block, line};
         let path = |p: &Path| line(&p.display().to_string()).into_owned();
         if self.is_empty() {
-            return format!("Nothing to change: {} already has the stig profile.\n", path(&self.cluster.data_dir));
+            return format!(
+                "Nothing to change: {} already has the stig profile.\n",
+                path(&self.cluster.data_dir)
+            );
         }
         let mut out = format!(
             "Plan for the cluster in {} (PostgreSQL {}, owner {}):\n",
@@ -147,7 +150,13 @@ impl Plan {
             }
         }
         for f in &self.files {
-            out.push_str(&format!("\n{} ({}, mode {:04o}):\n{}", path(&f.path), line(&f.what), f.mode, block(&f.diff)));
+            out.push_str(&format!(
+                "\n{} ({}, mode {:04o}):\n{}",
+                path(&f.path),
+                line(&f.what),
+                f.mode,
+                block(&f.diff)
+            ));
             if !f.diff.ends_with('\n') {
                 out.push('\n');
             }
@@ -155,7 +164,12 @@ impl Plan {
         if !self.sql.is_empty() {
             out.push_str("\nSQL:\n");
             for a in &self.sql {
-                out.push_str(&format!("  [{}] {}  -- {}\n", line(&a.database), line(&a.statement), line(&a.why)));
+                out.push_str(&format!(
+                    "  [{}] {}  -- {}\n",
+                    line(&a.database),
+                    line(&a.statement),
+                    line(&a.why)
+                ));
             }
         }
         out.push_str(&match &self.restart {
@@ -210,7 +224,15 @@ pub fn plan(
     let restart = settings.iter().filter(|s| s.restart).map(|s| s.name.clone()).collect::<Vec<_>>();
     let restart =
         (!restart.is_empty()).then(|| format!("{} can only change at server start", restart.join(", ")));
-    Ok(Plan { format: 1, cluster: cluster.clone(), files: changes, settings, sql: sql_actions, restart, notes })
+    Ok(Plan {
+        format: 1,
+        cluster: cluster.clone(),
+        files: changes,
+        settings,
+        sql: sql_actions,
+        restart,
+        notes,
+    })
 }
 
 /// The server certificate (leaf + intermediate), its key, the CAs a client may chain to, and every
@@ -234,7 +256,8 @@ fn tls_files(cluster: &Cluster, files: &Files, pki: &Pki, hosts: &[String]) -> R
         files.check_target(&path)?;
         let meta = files.stat(&path, false)?;
         let current = if meta.is_some() { Some(files.read(&path)?) } else { None };
-        let right_owner = meta.as_ref().is_some_and(|m| m.uid == cluster.owner.uid && m.mode & 0o777 == 0o600);
+        let right_owner =
+            meta.as_ref().is_some_and(|m| m.uid == cluster.owner.uid && m.mode & 0o777 == 0o600);
         if current.as_deref() == Some(contents.as_slice()) && right_owner {
             continue;
         }
@@ -560,7 +583,13 @@ fn ident_change(cluster: &Cluster, files: &Files, pki: &Pki) -> Result<Option<Fi
             reason: format!("the new pg_ident.conf would be refused: {}", problems.join("; ")),
         });
     }
-    Ok(Some(text_change(path, "certificate name to role map", &old, ident.to_string(), mode_of(files, path)?)))
+    Ok(Some(text_change(
+        path,
+        "certificate name to role map",
+        &old,
+        ident.to_string(),
+        mode_of(files, path)?,
+    )))
 }
 
 /// The CN of an RFC 4514 subject such as `CN=bob,O=Example`.

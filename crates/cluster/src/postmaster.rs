@@ -91,7 +91,8 @@ impl Postmaster {
 /// Whether `pid` is a postmaster of the cluster in `data_dir` run by `owner_uid`; else why not.
 fn identify(pid: i32, data_dir: &Path, owner_uid: u32) -> std::result::Result<(), String> {
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
-    let status = std::fs::read_to_string(proc_dir.join("status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    let status =
+        std::fs::read_to_string(proc_dir.join("status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
     let uids: Vec<u32> = status
         .lines()
         .find_map(|l| l.strip_prefix("Uid:"))
@@ -135,8 +136,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().canonicalize().unwrap();
         let me = std::process::id();
-        std::fs::write(data.join("postmaster.pid"), format!("{me}\n{}\n1\n5433\n/run/pg\n127.0.0.1\n1\nready \n", data.display()))
-            .unwrap();
+        std::fs::write(
+            data.join("postmaster.pid"),
+            format!("{me}\n{}\n1\n5433\n/run/pg\n127.0.0.1\n1\nready \n", data.display()),
+        )
+        .unwrap();
         let err = Postmaster::read(&data, &Files::as_self()).unwrap_err().to_string();
         assert!(err.contains("not this cluster's postmaster"), "{err}");
     }

@@ -60,7 +60,8 @@ impl Session {
                 let superuser = db.value("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")?;
                 if superuser.as_deref() != Some("t") {
                     return Err(Error::Database {
-                        reason: "apply needs a superuser connection (it reads and changes server files)".into(),
+                        reason: "apply needs a superuser connection (it reads and changes server files)"
+                            .into(),
                     });
                 }
                 let files = Files::for_data_dir(&discover::data_directory(&mut db)?)?;

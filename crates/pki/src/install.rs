@@ -220,14 +220,21 @@ mod tests {
     fn a_revoked_or_unknown_role_is_not_installed() {
         let (tmp, mut pki) = pki_with_bob();
         let home = tmp.path().to_path_buf();
-        let err =
-            install_client(&pki, &ClientInstall { role: "carol".into(), home: home.clone(), force: false }, &Actor::current())
-                .unwrap_err();
+        let err = install_client(
+            &pki,
+            &ClientInstall { role: "carol".into(), home: home.clone(), force: false },
+            &Actor::current(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("no client certificate"), "{err}");
         let serial = pki.ledger().certificates.last().unwrap().serial.clone();
         pki.revoke(&serial, Reason::KeyCompromise, None).unwrap();
-        let err =
-            install_client(&pki, &ClientInstall { role: "bob".into(), home, force: false }, &Actor::current()).unwrap_err();
+        let err = install_client(
+            &pki,
+            &ClientInstall { role: "bob".into(), home, force: false },
+            &Actor::current(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("revoked"), "{err}");
     }
 

@@ -121,9 +121,16 @@ impl Actor {
 
     /// Atomically replace or create the regular file `path`, never through a link; with
     /// `backup_tag` the old content is kept as `NAME.pgharden-TAG`.
-    pub fn replace(&self, path: &Path, bytes: &[u8], mode: u32, backup_tag: Option<&str>) -> Result<Replaced> {
+    pub fn replace(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        mode: u32,
+        backup_tag: Option<&str>,
+    ) -> Result<Replaced> {
         let Some(helper) = &self.helper else { return ops::replace(path, bytes, mode, backup_tag) };
-        let request = Request::Replace { path: path.into(), mode, backup_tag: backup_tag.map(str::to_string) };
+        let request =
+            Request::Replace { path: path.into(), mode, backup_tag: backup_tag.map(str::to_string) };
         match self.call(helper, request, bytes)?.header {
             Reply::Replaced { replaced } if replaced.path == path => Ok(replaced),
             other => Err(self.unexpected(&other)),
@@ -168,7 +175,8 @@ impl Actor {
     /// account as its peer.
     pub fn connect_unix(&self, path: &Path) -> Result<UnixStream> {
         let Some(helper) = &self.helper else { return ops::connect_unix(path) };
-        let fd = self.descriptor(helper, Request::ConnectUnix { path: path.into() }, path, FileKind::Socket)?;
+        let fd =
+            self.descriptor(helper, Request::ConnectUnix { path: path.into() }, path, FileKind::Socket)?;
         Ok(UnixStream::from(fd))
     }
 
@@ -182,7 +190,13 @@ impl Actor {
     }
 
     /// A request answered with a descriptor of the `kind` expected.
-    fn descriptor(&self, helper: &Mutex<Helper>, request: Request, path: &Path, kind: FileKind) -> Result<OwnedFd> {
+    fn descriptor(
+        &self,
+        helper: &Mutex<Helper>,
+        request: Request,
+        path: &Path,
+        kind: FileKind,
+    ) -> Result<OwnedFd> {
         let mut frame = self.call(helper, request, &[])?;
         match (&frame.header, frame.fds.len()) {
             (Reply::Descriptor, 1) => {}

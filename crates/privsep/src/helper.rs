@@ -62,10 +62,8 @@ fn helper_socket() -> std::result::Result<UnixStream, String> {
 
 /// The request loop. Returns the exit code.
 fn serve(sock: &UnixStream) -> i32 {
-    let hello = Reply::Hello {
-        uid: rustix::process::geteuid().as_raw(),
-        gid: rustix::process::getegid().as_raw(),
-    };
+    let hello =
+        Reply::Hello { uid: rustix::process::geteuid().as_raw(), gid: rustix::process::getegid().as_raw() };
     if protocol::send(sock, &hello, &[], None).is_err() {
         return 1;
     }
@@ -105,11 +103,14 @@ fn handle(request: Request, payload: Vec<u8>) -> (Reply, Vec<u8>, Option<OwnedFd
         Request::ReadDir { path } => done(ops::read_dir(&path).map(|entries| Reply::Entries { entries })),
         Request::Canonicalize { path } => done(ops::canonicalize(&path).map(|path| Reply::Path { path })),
         Request::Replace { path, mode, backup_tag } => done(
-            ops::replace(&path, &payload, mode, backup_tag.as_deref()).map(|replaced| Reply::Replaced { replaced }),
+            ops::replace(&path, &payload, mode, backup_tag.as_deref())
+                .map(|replaced| Reply::Replaced { replaced }),
         ),
         Request::Undo { replaced } => done(ops::undo(&replaced).map(|()| Reply::Done)),
         Request::RemoveTemps { path } => done(ops::remove_temps(&path).map(|count| Reply::Count { count })),
-        Request::Mkdir { path, mode } => done(ops::mkdir(&path, mode).map(|created| Reply::Created { created })),
+        Request::Mkdir { path, mode } => {
+            done(ops::mkdir(&path, mode).map(|created| Reply::Created { created }))
+        }
         Request::OpenLock { path } => fd(ops::open_lock(&path).map(OwnedFd::from)),
         Request::ConnectUnix { path } => fd(ops::connect_unix(&path).map(OwnedFd::from)),
         Request::Reload { pid } => done(ops::reload(pid).map(|()| Reply::Done)),
@@ -138,7 +139,10 @@ impl Helper {
         let failed = |reason: String| Error::Helper { account: account.name.clone(), reason };
         let (ours, theirs) = UnixStream::pair().map_err(|e| failed(format!("socketpair: {e}")))?;
         let mut cmd = account.command("/proc/self/exe");
-        cmd.arg(HELPER_ARG).stdin(Stdio::from(OwnedFd::from(theirs))).stdout(Stdio::null()).stderr(Stdio::piped());
+        cmd.arg(HELPER_ARG)
+            .stdin(Stdio::from(OwnedFd::from(theirs)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let child = cmd.spawn().map_err(|e| {
             let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default();
             failed(format!(
@@ -149,9 +153,13 @@ impl Helper {
         let mut helper = Helper { child: Some(child), sock: ours, account: account.name.clone() };
         helper.sock.set_read_timeout(Some(START_TIMEOUT)).map_err(|e| failed(e.to_string()))?;
         match protocol::recv::<Reply>(&helper.sock) {
-            Ok(Frame { header: Reply::Hello { uid, gid }, .. }) if (uid, gid) == (account.uid, account.gid) => {}
+            Ok(Frame { header: Reply::Hello { uid, gid }, .. })
+                if (uid, gid) == (account.uid, account.gid) => {}
             Ok(Frame { header: Reply::Hello { uid, gid }, .. }) => {
-                return Err(failed(format!("it runs as uid {uid} gid {gid}, not {} {}", account.uid, account.gid)));
+                return Err(failed(format!(
+                    "it runs as uid {uid} gid {gid}, not {} {}",
+                    account.uid, account.gid
+                )));
             }
             Ok(_) => return Err(failed("it did not say hello".into())),
             Err(e) => return Err(failed(format!("it did not start: {e}{}", helper.stderr_tail()))),
@@ -167,7 +175,8 @@ impl Helper {
         if self.child.is_none() {
             return Err(failed("it was stopped after an earlier failure".into()));
         }
-        let answer = protocol::send(&self.sock, request, payload, None).and_then(|()| protocol::recv(&self.sock));
+        let answer =
+            protocol::send(&self.sock, request, payload, None).and_then(|()| protocol::recv(&self.sock));
         match answer {
             Ok(Frame { header: Reply::Failed { error }, .. }) => Err(error),
             Ok(frame) => Ok(frame),

@@ -91,7 +91,8 @@ pub(crate) fn open_dir(dir: &Path, readable: bool) -> Result<OwnedFd> {
         return Err(Error::refused(dir, "not an absolute path"));
     }
     let walk = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut fd = rustix::fs::openat(CWD, "/", walk, Mode::empty()).map_err(|e| Error::os(Path::new("/"), e))?;
+    let mut fd =
+        rustix::fs::openat(CWD, "/", walk, Mode::empty()).map_err(|e| Error::os(Path::new("/"), e))?;
     let mut walked = PathBuf::from("/");
     for part in dir.components() {
         let name = match part {
@@ -237,8 +238,8 @@ static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 /// Create a new file `name` in `dir` (`O_EXCL`), with exactly `mode`, holding `bytes`, fsynced.
 fn create_with(dir: &OwnedFd, name: &std::ffi::OsStr, path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode))
-        .map_err(|e| Error::os(path, e))?;
+    let fd =
+        rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode)).map_err(|e| Error::os(path, e))?;
     // The umask may have taken bits away; set the exact mode while the file is still empty.
     rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(|e| Error::os(path, e))?;
     let mut file = File::from(fd);
@@ -248,7 +249,12 @@ fn create_with(dir: &OwnedFd, name: &std::ffi::OsStr, path: &Path, bytes: &[u8],
 
 /// Copy the regular file `name` in `dir` to `backup_name` (content and mode), replacing an older
 /// backup of that name.
-fn back_up(dir: &OwnedFd, name: &std::ffi::OsStr, path: &Path, backup_name: &std::ffi::OsStr) -> Result<PathBuf> {
+fn back_up(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    path: &Path,
+    backup_name: &std::ffi::OsStr,
+) -> Result<PathBuf> {
     let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
     let fd = rustix::fs::openat(dir, name, flags, Mode::empty()).map_err(|e| Error::os(path, e))?;
     let meta = Meta::from_stat(&rustix::fs::fstat(&fd).map_err(|e| Error::os(path, e))?);
@@ -294,10 +300,20 @@ pub fn replace(path: &Path, bytes: &[u8], mode: u32, backup_tag: Option<&str>) -
 }
 
 /// Write the new content under a fresh temp name next to `name`; returns that name.
-fn temp_file(dir: &OwnedFd, name: &std::ffi::OsStr, path: &Path, bytes: &[u8], mode: u32) -> Result<OsString> {
+fn temp_file(
+    dir: &OwnedFd,
+    name: &std::ffi::OsStr,
+    path: &Path,
+    bytes: &[u8],
+    mode: u32,
+) -> Result<OsString> {
     for _ in 0..100 {
         let mut tmp_name = name.to_os_string();
-        tmp_name.push(format!("{TEMP_MARKER}{}-{}", std::process::id(), SEQUENCE.fetch_add(1, Ordering::Relaxed)));
+        tmp_name.push(format!(
+            "{TEMP_MARKER}{}-{}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        ));
         let tmp_path = path.with_file_name(&tmp_name);
         match create_with(dir, &tmp_name, &tmp_path, bytes, mode) {
             Ok(()) => return Ok(tmp_name),
@@ -329,7 +345,8 @@ pub fn undo(replaced: &Replaced) -> Result<()> {
         None => {
             if let Some(meta) = stat_at(&dir, name, &replaced.path)? {
                 require_regular(&meta, &replaced.path)?;
-                rustix::fs::unlinkat(&dir, name, AtFlags::empty()).map_err(|e| Error::os(&replaced.path, e))?;
+                rustix::fs::unlinkat(&dir, name, AtFlags::empty())
+                    .map_err(|e| Error::os(&replaced.path, e))?;
             }
         }
     }
@@ -409,7 +426,8 @@ pub fn connect_unix(path: &Path) -> Result<UnixStream> {
 /// Send SIGHUP (reload) to `pid`; the kernel lets it through only to this account's processes.
 pub fn reload(pid: i32) -> Result<()> {
     let proc_path = PathBuf::from(format!("/proc/{pid}"));
-    let pid = rustix::process::Pid::from_raw(pid).ok_or_else(|| Error::refused(&proc_path, "not a process id"))?;
+    let pid =
+        rustix::process::Pid::from_raw(pid).ok_or_else(|| Error::refused(&proc_path, "not a process id"))?;
     rustix::process::kill_process(pid, rustix::process::Signal::HUP).map_err(|e| Error::os(&proc_path, e))
 }
 
@@ -474,9 +492,15 @@ mod tests {
         assert!(std::fs::read_dir(&real).unwrap().next().is_none());
         let fifo = tmp.path().join("fifo");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
-        assert!(matches!(replace(&fifo, b"x", 0o600, None), Err(Error::NotRegular { kind: FileKind::Fifo, .. })));
+        assert!(matches!(
+            replace(&fifo, b"x", 0o600, None),
+            Err(Error::NotRegular { kind: FileKind::Fifo, .. })
+        ));
         assert!(matches!(read(&fifo, 10), Err(Error::NotRegular { kind: FileKind::Fifo, .. })));
-        assert!(matches!(read(Path::new("/dev/null"), 10), Err(Error::NotRegular { kind: FileKind::CharDevice, .. })));
+        assert!(matches!(
+            read(Path::new("/dev/null"), 10),
+            Err(Error::NotRegular { kind: FileKind::CharDevice, .. })
+        ));
         assert!(matches!(open_lock(&fifo), Err(Error::NotRegular { .. })));
         assert!(matches!(open_lock(&link), Err(Error::Symlink { .. })));
     }

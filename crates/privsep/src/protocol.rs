@@ -19,7 +19,8 @@ use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 
 use rustix::net::{
-    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage, SendFlags,
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, SendAncillaryBuffer, SendAncillaryMessage,
+    SendFlags,
 };
 use serde::{Deserialize, Serialize};
 
@@ -98,24 +99,41 @@ pub(crate) enum Request {
 #[serde(tag = "reply", rename_all = "kebab-case")]
 pub(crate) enum Reply {
     /// First frame after start: who the helper runs as.
-    Hello { uid: u32, gid: u32 },
+    Hello {
+        uid: u32,
+        gid: u32,
+    },
     Done,
     /// The payload holds the bytes.
     Bytes,
     /// The payload holds the bytes.
-    Range { range: Range },
-    Meta { meta: Option<Meta> },
-    Entries { entries: Vec<Entry> },
+    Range {
+        range: Range,
+    },
+    Meta {
+        meta: Option<Meta>,
+    },
+    Entries {
+        entries: Vec<Entry>,
+    },
     Path {
         #[serde(with = "wire_path")]
         path: PathBuf,
     },
-    Replaced { replaced: Replaced },
-    Count { count: usize },
-    Created { created: bool },
+    Replaced {
+        replaced: Replaced,
+    },
+    Count {
+        count: usize,
+    },
+    Created {
+        created: bool,
+    },
     /// A descriptor travels with this frame.
     Descriptor,
-    Failed { error: Error },
+    Failed {
+        error: Error,
+    },
 }
 
 /// A frame could not be sent or received.
@@ -146,7 +164,8 @@ pub(crate) fn send<T: Serialize>(
     fd: Option<&OwnedFd>,
 ) -> Result<(), FrameError> {
     let header = serde_json::to_vec(header).map_err(|e| FrameError::Broken(e.to_string()))?;
-    let header_len = u32::try_from(header.len()).map_err(|_| FrameError::Broken("header too large".into()))?;
+    let header_len =
+        u32::try_from(header.len()).map_err(|_| FrameError::Broken("header too large".into()))?;
     let mut prefix = [0u8; 12];
     prefix[..4].copy_from_slice(&header_len.to_le_bytes());
     prefix[4..].copy_from_slice(&(payload.len() as u64).to_le_bytes());
@@ -228,7 +247,8 @@ pub(crate) fn recv<T: for<'de> Deserialize<'de>>(sock: &UnixStream) -> Result<Fr
             return Err(FrameError::Broken("truncated frame".into()));
         }
     }
-    let header = serde_json::from_slice(&header).map_err(|e| FrameError::Broken(format!("bad frame: {e}")))?;
+    let header =
+        serde_json::from_slice(&header).map_err(|e| FrameError::Broken(format!("bad frame: {e}")))?;
     Ok(Frame { header, payload, fds })
 }
 

@@ -29,14 +29,20 @@ fn check_trusted(meta: &Meta, path: &Path, sticky_ok: bool) -> Result<()> {
     if meta.uid != 0 && meta.uid != me {
         return Err(Error::refused(
             path,
-            format!("belongs to uid {}, who could replace what pgharden keeps below it; use a directory only you control", meta.uid),
+            format!(
+                "belongs to uid {}, who could replace what pgharden keeps below it; use a directory only you control",
+                meta.uid
+            ),
         ));
     }
     let shared = meta.mode & 0o022 != 0;
     if shared && !(sticky_ok && meta.mode & STICKY != 0 && meta.uid == 0) {
         return Err(Error::refused(
             path,
-            format!("is writable by others (mode {:04o}), who could replace what pgharden keeps below it", meta.mode),
+            format!(
+                "is writable by others (mode {:04o}), who could replace what pgharden keeps below it",
+                meta.mode
+            ),
         ));
     }
     Ok(())
@@ -56,7 +62,8 @@ pub fn private_dir(path: &Path, mode: u32) -> Result<OwnedFd> {
     };
     let parent = parent.canonicalize().map_err(|e| Error::io(parent, &e))?;
     let walk = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    let mut fd = rustix::fs::openat(CWD, "/", walk, Mode::empty()).map_err(|e| Error::os(Path::new("/"), e))?;
+    let mut fd =
+        rustix::fs::openat(CWD, "/", walk, Mode::empty()).map_err(|e| Error::os(Path::new("/"), e))?;
     let mut walked = PathBuf::from("/");
     check_trusted(&fd_meta(&fd, &walked)?, &walked, true)?;
     for part in parent.components().filter_map(|c| match c {
@@ -93,7 +100,9 @@ fn link_or_file(parent: &OwnedFd, name: &std::ffi::OsStr, path: &Path) -> Error 
         Ok(st) if FileKind::from_mode(st.st_mode) == FileKind::Symlink => {
             Error::Symlink { path: path.to_path_buf() }
         }
-        Ok(st) => Error::refused(path, format!("not a directory (it is a {})", FileKind::from_mode(st.st_mode))),
+        Ok(st) => {
+            Error::refused(path, format!("not a directory (it is a {})", FileKind::from_mode(st.st_mode)))
+        }
         Err(e) => Error::os(path, e),
     }
 }
@@ -107,7 +116,8 @@ pub fn subdir_for(dir: &OwnedFd, dir_path: &Path, name: &str, account: &Account,
     match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o700)) {
         Ok(()) => {}
         Err(Errno::EXIST) => {
-            let st = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::os(&path, e))?;
+            let st =
+                rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| Error::os(&path, e))?;
             let meta = Meta::from_stat(&st);
             match meta.kind {
                 FileKind::Directory if meta.uid == account.uid || meta.uid == me => {}
@@ -152,7 +162,10 @@ mod tests {
         subdir_for(&fd, &dir, "data", &Account::current(), 0o700).unwrap();
         assert_eq!(std::fs::metadata(dir.join("data")).unwrap().permissions().mode() & 0o777, 0o700);
         symlink(&base, dir.join("run")).unwrap();
-        assert!(matches!(subdir_for(&fd, &dir, "run", &Account::current(), 0o700), Err(Error::Symlink { .. })));
+        assert!(matches!(
+            subdir_for(&fd, &dir, "run", &Account::current(), 0o700),
+            Err(Error::Symlink { .. })
+        ));
         let shared = base.join("shared");
         std::fs::create_dir(&shared).unwrap();
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();

@@ -19,7 +19,8 @@ fn main() {
     if std::env::var_os(SECRET_VAR).is_none() {
         // Run again with the secret set (setting it in-process would need unsafe code).
         let args: Vec<_> = std::env::args_os().skip(1).collect();
-        let status = std::process::Command::new("/proc/self/exe").args(args).env(SECRET_VAR, "root-secret").status();
+        let status =
+            std::process::Command::new("/proc/self/exe").args(args).env(SECRET_VAR, "root-secret").status();
         std::process::exit(status.ok().and_then(|s| s.code()).unwrap_or(1));
     }
     if !rustix::process::geteuid().is_root() {
@@ -44,7 +45,11 @@ fn main() {
             }
         }
     }
-    println!("\ntest result: {}. {} passed; {failed} failed", if failed == 0 { "ok" } else { "FAILED" }, tests.len() - failed);
+    println!(
+        "\ntest result: {}. {} passed; {failed} failed",
+        if failed == 0 { "ok" } else { "FAILED" },
+        tests.len() - failed
+    );
     std::process::exit(if failed == 0 { 0 } else { 1 });
 }
 

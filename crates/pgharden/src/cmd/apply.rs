@@ -59,7 +59,10 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         });
         text.push_str(&format!(", {} SQL statement(s) run.\n", applied.sql.len()));
         for b in &applied.backups {
-            text.push_str(&format!("  previous version kept: {}\n", pgharden_text::line(&b.display().to_string())));
+            text.push_str(&format!(
+                "  previous version kept: {}\n",
+                pgharden_text::line(&b.display().to_string())
+            ));
         }
         for w in &applied.warnings {
             text.push_str(&format!("Warning: {}\n", pgharden_text::line(w)));

@@ -19,7 +19,9 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     };
     let benchmark = match &args.benchmark {
         Some(path) => {
-            Some(std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+            let bytes =
+                pgharden_pki::files::read(path).with_context(|| format!("reading {}", path.display()))?;
+            Some(String::from_utf8(bytes).with_context(|| format!("{}: not UTF-8", path.display()))?)
         }
         None => None,
     };

@@ -38,7 +38,8 @@ pub fn run(args: &ClientArgs) -> anyhow::Result<Outcome> {
     };
     // Everything in the home is done as the home's owner (a helper running as that user when root
     // installs for someone): the files are the user's own, and a link there leads nowhere new.
-    let owner = Account::of_path(&home).with_context(|| format!("reading the owner of {}", home.display()))?;
+    let owner =
+        Account::of_path(&home).with_context(|| format!("reading the owner of {}", home.display()))?;
     let actor = Actor::new(owner).context("acting as the owner of the home directory")?;
     let req = ClientInstall { role: args.role.clone(), home, force: args.force };
     let installed = pgharden_pki::install_client(&pki, &req, &actor)

@@ -193,7 +193,9 @@ fn a_successful_apply_keeps_backups_that_are_regular_files_with_the_old_content(
         let Some(old) = before[name].as_ref() else { panic!("initdb writes {name}") };
         let backups: Vec<&String> = entries
             .iter()
-            .filter(|e| e.starts_with(&format!("{name}.")) && e.contains("pgharden") && !e.contains("pgharden-tmp"))
+            .filter(|e| {
+                e.starts_with(&format!("{name}.")) && e.contains("pgharden") && !e.contains("pgharden-tmp")
+            })
             .collect();
         v.check(!backups.is_empty(), format!("no backup of {name} was kept (entries: {entries:?})"));
         for b in backups {
