@@ -91,6 +91,10 @@ pub struct Report {
     /// What was audited: data directory, host:port, server version.
     pub target: Target,
     pub findings: Vec<Finding>,
+    /// Why whole groups of evidence could not be gathered, each said once (the findings that
+    /// depend on it point here instead of repeating it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 /// The audited cluster.

@@ -89,7 +89,7 @@ pub fn from_server(data_dir_hint: Option<&Path>, sql: &mut dyn Sql, files: &File
         }
     }
     let version_num: u32 = col(4).parse().unwrap_or(0);
-    let path = |i: usize| -> Result<PathBuf> { files.canonicalize(&absolute(&data_dir, &col(i))) };
+    let path = |i: usize| -> Result<PathBuf> { files.canonicalize_file(&absolute(&data_dir, &col(i))) };
     let mut cluster = offline_parts(&data_dir, path(1)?, path(2)?, path(3)?, files)?;
     cluster.version_num = Some(version_num);
     cluster.major = version_num / 10000;
@@ -117,7 +117,7 @@ pub fn from_data_dir(data_dir: &Path, files: &Files) -> Result<Cluster> {
             format!("no postgresql.conf here, and no {DEBIAN_ETC}/{major}/*/postgresql.conf names this data directory"),
         )
     })?;
-    let config_file = files.canonicalize(&absolute(&data_dir, &config_file.to_string_lossy()))?;
+    let config_file = files.canonicalize_file(&absolute(&data_dir, &config_file.to_string_lossy()))?;
     let conf_dir = config_file.parent().map(Path::to_path_buf).unwrap_or_else(|| data_dir.clone());
     let tree = pgharden_conf::postgresql_conf::ConfTree::load_from(&config_file, files)
         .map_err(|e| Error::bad(&config_file, e.to_string()))?;
@@ -129,7 +129,7 @@ pub fn from_data_dir(data_dir: &Path, files: &Files) -> Result<Cluster> {
             .filter(|v| !v.is_empty())
             .map(|v| absolute(&data_dir, v))
             .unwrap_or_else(|| default_dir.join(default));
-        files.canonicalize(&path)
+        files.canonicalize_file(&path)
     };
     let hba_file = file_setting("hba_file", "pg_hba.conf")?;
     let ident_file = file_setting("ident_file", "pg_ident.conf")?;

@@ -135,6 +135,16 @@ impl Files {
         }
     }
 
+    /// The real directory of `path` with its own name kept: the file a server setting names, in
+    /// its canonical directory, but never resolved through a link of its own (a link there must be
+    /// seen, and refused, as the link it is).
+    pub fn canonicalize_file(&self, path: &Path) -> Result<PathBuf> {
+        match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => Ok(self.canonicalize(dir)?.join(name)),
+            _ => self.canonicalize(path),
+        }
+    }
+
     /// Whether apply may replace `path`: inside a write root, and a regular file or nothing (a
     /// symbolic link, FIFO or device there is refused before anything is written).
     pub fn check_target(&self, path: &Path) -> Result<()> {

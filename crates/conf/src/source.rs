@@ -12,12 +12,8 @@
 //! anything, and it does not decide which paths may be read (the caller's `Source` does).
 
 use std::ffi::OsString;
-use std::fs::{File, Metadata, OpenOptions};
-use std::io::{self, Read};
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::io;
 use std::path::{Path, PathBuf};
-
-use nix::fcntl::OFlag;
 
 /// Where configuration files are read from (this process's credentials, or an owner-side helper's).
 pub trait Source {
@@ -68,85 +64,29 @@ pub const MAX_LOAD_TOKENS: usize = 1_000_000;
 pub struct Disk;
 
 impl Source for Disk {
+    /// The rules are `pgharden-privsep`'s, the same an owner-side helper follows: stat before
+    /// opening (opening a device can have side effects, opening a FIFO blocks), open non-blocking,
+    /// check the descriptor is the same regular file, read at most [`MAX_FILE_BYTES`].
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        // stat (following symlinks) before opening: opening a device can have side effects, and
-        // opening a FIFO for reading blocks until a writer comes.
-        let named = std::fs::metadata(path)?;
-        require_regular(&named)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags((OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).bits())
-            .open(path)?;
-        // The name may have been swapped for something else between the stat and the open.
-        let opened = file.metadata()?;
-        require_regular(&opened)?;
-        if (opened.dev(), opened.ino()) != (named.dev(), named.ino()) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "the file was replaced while being opened",
-            ));
-        }
-        read_bounded(file, opened.len())
+        pgharden_privsep::local::read(path, MAX_FILE_BYTES).map_err(pgharden_privsep::Error::into_io)
     }
 
+    /// A symlink counts as what it points to; one that cannot be followed is not a directory, so
+    /// that reading it later fails with the real reason.
     fn read_dir(&self, dir: &Path) -> io::Result<Vec<(OsString, bool)>> {
-        let mut entries = Vec::new();
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            if entries.len() == MAX_DIR_ENTRIES {
-                return Err(too_many_entries());
-            }
-            let kind = entry.file_type()?;
-            // A symlink counts as what it points to. One that cannot be followed is reported as
-            // not a directory, so that reading it later fails with the real reason.
-            let is_dir = if kind.is_symlink() {
-                std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir())
-            } else {
-                kind.is_dir()
-            };
-            entries.push((entry.file_name(), is_dir));
+        let entries = pgharden_privsep::local::read_dir(dir).map_err(pgharden_privsep::Error::into_io)?;
+        if entries.len() > MAX_DIR_ENTRIES {
+            return Err(too_many_entries());
         }
-        Ok(entries)
+        Ok(entries
+            .into_iter()
+            .map(|e| (e.file_name(), e.kind == pgharden_privsep::FileKind::Directory))
+            .collect())
     }
 
     fn canonicalize(&self, path: &Path) -> io::Result<PathBuf> {
-        std::fs::canonicalize(path)
+        pgharden_privsep::local::canonicalize(path).map_err(pgharden_privsep::Error::into_io)
     }
-}
-
-/// Reads what is left of `file`, at most `MAX_FILE_BYTES`; `size` (from fstat) sizes the buffer.
-fn read_bounded(file: File, size: u64) -> io::Result<Vec<u8>> {
-    if size > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    // One byte more than the limit tells a file that grew past it from one that is exactly at it.
-    let mut bytes = Vec::with_capacity(usize::try_from(size + 1).unwrap_or(0));
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large());
-    }
-    Ok(bytes)
-}
-
-/// Refuses anything but a regular file, naming what it is.
-fn require_regular(meta: &Metadata) -> io::Result<()> {
-    let kind = meta.file_type();
-    let what = if kind.is_file() {
-        return Ok(());
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_dir() {
-        "a directory"
-    } else if kind.is_char_device() {
-        "a character device"
-    } else if kind.is_block_device() {
-        "a block device"
-    } else if kind.is_socket() {
-        "a socket"
-    } else {
-        "of an unknown type"
-    };
-    Err(io::Error::new(io::ErrorKind::InvalidInput, format!("not a regular file ({what})")))
 }
 
 /// The error for a file over `MAX_FILE_BYTES`, for `Source` implementations and the loaders.
@@ -199,7 +139,7 @@ mod tests {
     fn files_over_the_limit_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("big.conf");
-        let file = File::create(&path).unwrap();
+        let file = std::fs::File::create(&path).unwrap();
         file.set_len(MAX_FILE_BYTES + 1).unwrap();
         let err = Disk.read(&path).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);
@@ -229,7 +169,7 @@ mod tests {
     fn huge_directories_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         for i in 0..=MAX_DIR_ENTRIES {
-            File::create(dir.path().join(format!("{i}.conf"))).unwrap();
+            std::fs::File::create(dir.path().join(format!("{i}.conf"))).unwrap();
         }
         let err = Disk.read_dir(dir.path()).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);

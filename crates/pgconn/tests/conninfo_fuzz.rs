@@ -346,7 +346,12 @@ fn check_error(err: &Error, input: &str, parsed: Option<&Conninfo>) -> Result<()
             t.contains('%') && t.split(',').all(|part| input.contains(part)) && shows(t)
         }
         ConninfoError::UriSecretEncoding(k) => {
-            matches!(*k, "password" | "sslpassword") && input.contains('%') && shows(k)
+            // The keywords libpq marks as secrets ("*" in its debug option list).
+            matches!(
+                *k,
+                "password" | "sslpassword" | "scram_client_key" | "scram_server_key" | "oauth_client_secret"
+            ) && input.contains('%')
+                && shows(k)
         }
         ConninfoError::InvalidValue { keyword, value } | ConninfoError::InvalidInteger { keyword, value } => {
             value_of(keyword, value) && shows(keyword)

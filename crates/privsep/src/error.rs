@@ -32,7 +32,7 @@ pub enum Error {
 
     /// A FIFO, device, socket or directory where a regular file was expected. Refused before it is
     /// opened: opening a FIFO blocks, opening a device can have side effects.
-    #[error("{}: not a regular file (it is a {kind})", path.display())]
+    #[error("{}: not a regular file (a {kind})", path.display())]
     NotRegular {
         #[serde(with = "wire_path")]
         path: PathBuf,
@@ -40,7 +40,7 @@ pub enum Error {
     },
 
     /// A file larger than the caller's limit: a hostile file costs megabytes, not gigabytes.
-    #[error("{}: larger than the {limit} bytes pgharden reads from it", path.display())]
+    #[error("{}: larger than {limit} bytes ({} MiB), the most pgharden reads from it", path.display(), limit >> 20)]
     TooLarge {
         #[serde(with = "wire_path")]
         path: PathBuf,

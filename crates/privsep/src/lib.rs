@@ -49,3 +49,9 @@ pub use helper::{HELPER_ARG, serve_if_helper};
 pub use meta::{FileKind, Meta};
 pub use ops::{Entry, MAX_BACKUP, MAX_ENTRIES, Range, Replaced, TEMP_MARKER};
 pub use trusted::{private_dir, subdir_for};
+
+/// The same operations with this process's own credentials, for callers that never act for
+/// another account (reading what the operator named, a non-root audit).
+pub mod local {
+    pub use crate::ops::{canonicalize, read, read_dir, read_range, stat, write_named};
+}

@@ -327,6 +327,17 @@ fn temp_file(
     Err(Error::refused(path, "could not find a free temp file name"))
 }
 
+/// Atomically write a file the operator named on the command line (a report, a restore file): the
+/// links the operator's path goes through to its directory are followed — that path is theirs —
+/// but the file itself is never written through a link, and only a regular file is replaced.
+pub fn write_named(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
+    let absolute = std::path::absolute(path).map_err(|e| Error::io(path, &e))?;
+    let (dir, name) = split(&absolute)?;
+    let target = canonicalize(dir)?.join(name);
+    replace(&target, bytes, mode, None)?;
+    Ok(target)
+}
+
 /// Undo a [`replace`]: put the backup back, or remove a file that did not exist before.
 pub fn undo(replaced: &Replaced) -> Result<()> {
     let (dir_path, name) = split(&replaced.path)?;

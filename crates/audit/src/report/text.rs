@@ -27,6 +27,13 @@ pub fn text(report: &Report, colour: bool) -> String {
     areas.sort();
     areas.dedup();
 
+    if !report.problems.is_empty() {
+        out.push_str("\nCould not gather:\n");
+        for problem in &report.problems {
+            let _ = writeln!(out, "  {}", clean(problem));
+        }
+    }
+
     let widths = Widths::of(&report.findings);
     for area in areas {
         out.push('\n');

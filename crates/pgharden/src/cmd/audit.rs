@@ -55,6 +55,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         generated_at: now(),
         target: gathered.target,
         findings,
+        problems: gathered.evidence.problems.clone(),
     };
     let text = match args.format {
         Format::Text => {
@@ -71,7 +72,10 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         }
     };
     match &args.output {
-        Some(path) => std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?,
+        // Atomically, and never through a link planted at the name (a report in /tmp, say).
+        Some(path) => pgharden_privsep::local::write_named(path, text.as_bytes(), 0o644)
+            .map(drop)
+            .with_context(|| format!("writing {}", path.display()))?,
         None => output::print(&text)?,
     }
     let threshold = match args.fail_on {

@@ -56,14 +56,10 @@ pub fn lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     Err(anyhow!(locked_anyway(&locked, args, sessions_failed.as_deref(), written.err().as_deref())))
 }
 
-/// Write the restore file atomically, mode 0600, never through a link, with this process's own
-/// credentials (the operator named the path).
+/// Write the restore file atomically, mode 0600, never through a link (the operator named the
+/// path, not whatever a link planted there points to).
 fn write_restore_file(path: &std::path::Path, bytes: &[u8]) -> Result<(), String> {
-    let absolute = std::path::absolute(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    pgharden_privsep::Actor::current()
-        .replace(&absolute, bytes, 0o600, None)
-        .map(drop)
-        .map_err(|e| e.to_string())
+    pgharden_privsep::local::write_named(path, bytes, 0o600).map(drop).map_err(|e| e.to_string())
 }
 
 /// `(a, b, c)` escaped and joined.

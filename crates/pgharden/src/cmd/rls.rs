@@ -5,6 +5,7 @@
 use anyhow::Context;
 use pgharden_cluster::db::Db;
 use pgharden_cluster::rls::{self, CheckReport, Column, LabelReport};
+use pgharden_text::line;
 
 use crate::cli::RlsCommand;
 use crate::output::{self, Outcome};
@@ -43,37 +44,37 @@ fn connect(conninfo: &str) -> anyhow::Result<Db> {
 fn label_text(r: &LabelReport) -> String {
     let mut text = format!(
         "Row-level security on {} by the security label in column {} (policy {}{}):\n",
-        r.table,
-        r.column,
-        r.policy,
+        line(&r.table),
+        line(&r.column),
+        line(&r.policy),
         if r.replaced { ", replaced" } else { ", new" }
     );
     for s in &r.statements {
-        text.push_str(&format!("  {s}\n"));
+        text.push_str(&format!("  {}\n", line(s)));
     }
     text.push_str(&format!(
         "Before this run row-level security was {} and {}. The policy as stored:\n  USING {}\n",
         if r.was_enabled { "enabled" } else { "disabled" },
         if r.was_forced { "forced" } else { "not forced" },
-        r.using.replace('\n', "\n  ")
+        pgharden_text::block(&r.using).replace('\n', "\n  ")
     ));
     text.push_str(&format!(
         "A row is now visible to (and writable by) members of the role its {} names, the owner included; \
          a label naming no role, or NULL, hides it. Superusers and BYPASSRLS roles still see every row.\n",
-        r.column
+        line(&r.column)
     ));
     for p in &r.other_policies {
         if p.permissive {
             text.push_str(&format!(
                 "{} policy {} ({} for {}) is permissive: the rows it allows stay visible whatever their label\n",
                 output::bad("warning:"),
-                p.name,
-                p.command,
-                p.roles
+                line(&p.name),
+                line(&p.command),
+                line(&p.roles)
             ));
         }
     }
-    text.push_str(&format!("Prove it with: pgharden rls check CONNINFO --table {}\n", r.table));
+    text.push_str(&format!("Prove it with: pgharden rls check CONNINFO --table {}\n", line(&r.table)));
     text
 }
 
@@ -81,26 +82,28 @@ fn check_text(r: &CheckReport) -> String {
     let mut text = format!(
         "Row-level security on {}: {}, {}; policy {} on column {} \
          (checked as {}, in a transaction that was rolled back)\n",
-        r.table,
+        line(&r.table),
         if r.enabled { "enabled" } else { "NOT ENABLED" },
         if r.forced { "forced" } else { "NOT FORCED" },
-        r.policy,
-        r.column,
-        r.checked_as
+        line(&r.policy),
+        line(&r.column),
+        line(&r.checked_as)
     );
     for l in &r.labels {
-        text.push_str(&format!("\nLabel {} ({}):\n", l.label, plural(l.rows, "row")));
+        text.push_str(&format!("\nLabel {} ({}):\n", line(&l.label), plural(l.rows, "row")));
         if l.members.is_empty() {
             text.push_str("  no role that can log in is a member\n");
         }
         for m in &l.members {
-            text.push_str(&format!("current_user: {}", m.role));
+            text.push_str(&format!("current_user: {}", line(&m.role)));
             if m.bypasses_rls {
                 text.push_str(&format!(" {}", output::dim("(superuser or BYPASSRLS: sees every row)")));
             }
             text.push('\n');
             match &m.error {
-                Some(e) => text.push_str(&format!("  {} {e}\n", output::bad("could not read the table:"))),
+                Some(e) => {
+                    text.push_str(&format!("  {} {}\n", output::bad("could not read the table:"), line(e)))
+                }
                 None => text.push_str(&aligned(&r.columns, &m.rows)),
             }
         }
@@ -109,7 +112,7 @@ fn check_text(r: &CheckReport) -> String {
         text.push_str("\nVisible to no role (only to superusers and BYPASSRLS roles):\n");
         for h in &r.hidden {
             let what = match &h.label {
-                Some(l) => format!("labelled {l} (no such role)"),
+                Some(l) => format!("labelled {} (no such role)", line(l)),
                 None => "with no label (NULL)".to_string(),
             };
             text.push_str(&format!("  {} {what}\n", plural(h.rows, "row")));
@@ -123,7 +126,7 @@ fn check_text(r: &CheckReport) -> String {
     } else {
         text.push('\n');
         for p in &r.problems {
-            text.push_str(&format!("{} {p}\n", output::bad("problem:")));
+            text.push_str(&format!("{} {}\n", output::bad("problem:"), line(p)));
         }
     }
     text
@@ -136,35 +139,40 @@ fn plural(n: u64, word: &str) -> String {
 /// Rows as psql's aligned format prints them: centred headers, numbers right-aligned, NULL empty,
 /// a `+` where a value continues on the next line, no padding after the last column, `(N rows)`.
 fn aligned(columns: &[Column], rows: &[Vec<Option<String>>]) -> String {
-    let cells: Vec<Vec<Vec<&str>>> = rows
+    // Each physical line of a value is escaped: the table's data is anyone's who could write a row.
+    let cells: Vec<Vec<Vec<String>>> = rows
         .iter()
         .map(|row| {
             (0..columns.len())
-                .map(|i| row.get(i).and_then(|v| v.as_deref()).unwrap_or("").split('\n').collect())
+                .map(|i| {
+                    let value = row.get(i).and_then(|v| v.as_deref()).unwrap_or("");
+                    value.split('\n').map(|l| line(l).into_owned()).collect()
+                })
                 .collect()
         })
         .collect();
+    let names: Vec<String> = columns.iter().map(|c| line(&c.name).into_owned()).collect();
     let width = |s: &str| s.chars().count();
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| {
+        .map(|(i, _)| {
             cells
                 .iter()
                 .flat_map(|row| row[i].iter().map(|l| width(l)))
-                .chain([width(&c.name)])
+                .chain([width(&names[i])])
                 .max()
                 .unwrap_or(0)
         })
         .collect();
     let last = columns.len().saturating_sub(1);
     let mut out = String::new();
-    let header: Vec<String> = columns
+    let header: Vec<String> = names
         .iter()
         .zip(&widths)
-        .map(|(c, w)| {
-            let pad = w - width(&c.name);
-            format!(" {}{}{} ", " ".repeat(pad / 2), c.name, " ".repeat(pad - pad / 2))
+        .map(|(name, w)| {
+            let pad = w - width(name);
+            format!(" {}{}{} ", " ".repeat(pad / 2), name, " ".repeat(pad - pad / 2))
         })
         .collect();
     out.push_str(&header.join("|"));
@@ -173,10 +181,10 @@ fn aligned(columns: &[Column], rows: &[Vec<Option<String>>]) -> String {
     out.push('\n');
     for row in &cells {
         let height = row.iter().map(Vec::len).max().unwrap_or(1);
-        for line in 0..height {
+        for at in 0..height {
             for (i, (column, w)) in columns.iter().zip(&widths).enumerate() {
-                let value = row[i].get(line).copied().unwrap_or("");
-                let continues = line + 1 < row[i].len();
+                let value = row[i].get(at).map(String::as_str).unwrap_or("");
+                let continues = at + 1 < row[i].len();
                 let pad = " ".repeat(w - width(value));
                 if i > 0 {
                     out.push('|');

@@ -250,6 +250,11 @@ fn an_unprivileged_audit_says_not_checked_instead_of_pass() {
         .collect();
     assert!(!md5.is_empty(), "the password-hash rule explains it needs a superuser");
     assert!(md5.iter().all(|f| f["status"] == "not-checked"), "{md5:#?}");
+    // Why the files could not be read is said once, in the report's problems, and every file rule
+    // points there instead of repeating it.
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(problems[0].as_str().unwrap().contains("cannot be located"), "{problems:#?}");
     let files: Vec<&serde_json::Value> = findings
         .iter()
         .filter(|f| {
@@ -257,7 +262,7 @@ fn an_unprivileged_audit_says_not_checked_instead_of_pass() {
                 .as_array()
                 .unwrap()
                 .iter()
-                .any(|e| e.as_str().unwrap().contains("cannot be located"))
+                .any(|e| e.as_str().unwrap().contains("see the report's problems"))
         })
         .collect();
     assert!(!files.is_empty(), "file rules explain why they could not look");

@@ -43,6 +43,8 @@ fn a_fifo_as_ssl_cert_file_does_not_hang_audit() {
     let data = cluster.data_dir();
     let fifo = data.join("fifo-cert");
     attacker_fifo(&attacker(), &fifo);
+    // A key in place, so the certificate rule goes on to read the certificate file.
+    cluster.write_file("server.key", b"key", 0o600).unwrap();
     let _release = FifoGuard(fifo.clone());
     cluster.psql(&format!("ALTER SYSTEM SET ssl_cert_file = '{}'", fifo.display())).unwrap();
     cluster.reload().unwrap();
