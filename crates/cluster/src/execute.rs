@@ -85,7 +85,7 @@ pub fn execute(
     dirs.dedup();
     for dir in dirs {
         // Only where apply may write, and as the owner: nothing elsewhere is ever deleted.
-        if files.check_writable(&dir.join("x")).is_ok() {
+        if files.may_write_in(dir) {
             files.actor().remove_temps(dir)?;
         }
     }

@@ -82,6 +82,11 @@ impl Files {
         &self.write_roots
     }
 
+    /// Whether apply may write in the directory `dir` (a write root or below one).
+    pub fn may_write_in(&self, dir: &Path) -> bool {
+        self.write_roots.iter().any(|root| dir.starts_with(root))
+    }
+
     /// Whether apply may write `path`; the error says where it may.
     pub fn check_writable(&self, path: &Path) -> Result<()> {
         if self.write_roots.iter().any(|root| path.starts_with(root) && path != root) {
