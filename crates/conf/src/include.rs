@@ -231,6 +231,22 @@ impl<'a> Loader<'a> {
         Ok(Some(text))
     }
 
+    /// Enters `path` and reads it (`if_exists`: as `read_if_exists`). `None`: it does not exist
+    /// and was left again; the caller records it as skipped.
+    pub(crate) fn open(
+        &mut self,
+        path: &Path,
+        at: Option<&Location>,
+        if_exists: bool,
+    ) -> Result<Option<String>, Error> {
+        self.enter(path, at)?;
+        let text = if if_exists { self.read_if_exists(path, at)? } else { Some(self.read(path, at)?) };
+        if text.is_none() {
+            self.leave();
+        }
+        Ok(text)
+    }
+
     /// `conf_files_in_dir` for the `include_dir` directive at `at`; the listing counts as a file.
     pub(crate) fn conf_files_in_dir(&mut self, dir: &Path, at: &Location) -> Result<Vec<PathBuf>, Error> {
         self.count_file(dir, Some(at))?;

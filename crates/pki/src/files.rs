@@ -161,12 +161,19 @@ pub const MAX_READ: u64 = 256 << 20;
 
 /// Read a whole file (at most [`MAX_READ`] bytes), naming it in the error.
 pub fn read(path: &Path) -> Result<Vec<u8>> {
+    read_capped(path).map_err(|e| Error::io(path, e))
+}
+
+/// At most [`MAX_READ`] bytes of a file; a bigger one is an `InvalidData` error.
+pub(crate) fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut bytes = Vec::new();
-    file.take(MAX_READ + 1).read_to_end(&mut bytes).map_err(|e| Error::io(path, e))?;
+    File::open(path)?.take(MAX_READ + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_READ {
-        return Err(Error::bad_file(path, format!("larger than the {} MiB pgharden reads", MAX_READ >> 20)));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than the {} MiB pgharden reads", MAX_READ >> 20),
+        ));
     }
     Ok(bytes)
 }

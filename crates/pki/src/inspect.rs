@@ -266,21 +266,6 @@ pub enum InspectError {
     Unrecognized { file: String },
 }
 
-/// At most [`crate::files::MAX_READ`] bytes of a file: `show` reads what the operator names, and a
-/// file bigger than that is no certificate, key or CRL.
-fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.take(crate::files::MAX_READ + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > crate::files::MAX_READ {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("larger than the {} MiB pgharden reads", crate::files::MAX_READ >> 20),
-        ));
-    }
-    Ok(bytes)
-}
-
 /// The longest quotation of the input an error message carries, in bytes.
 pub const QUOTE_MAX: usize = 200;
 
@@ -302,7 +287,7 @@ fn quote(s: &str) -> String {
 /// its permissions are looser than PostgreSQL and libpq accept.
 pub fn inspect_file(path: &Path) -> Result<Inspection, InspectError> {
     let file = path.display().to_string();
-    let bytes = read_capped(path).map_err(|error| {
+    let bytes = crate::files::read_capped(path).map_err(|error| {
         if error.kind() == std::io::ErrorKind::NotFound {
             InspectError::NotFound { file: file.clone() }
         } else {

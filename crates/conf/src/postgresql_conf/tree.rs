@@ -148,10 +148,7 @@ impl ConfTree {
         if_exists: bool,
         loader: &mut Loader<'_>,
     ) -> Result<(), Error> {
-        loader.enter(path, at)?;
-        let text = if if_exists { loader.read_if_exists(path, at)? } else { Some(loader.read(path, at)?) };
-        let Some(text) = text else {
-            loader.leave();
+        let Some(text) = loader.open(path, at, if_exists)? else {
             self.skipped.push(SkippedInclude { at: at.cloned(), path: path.to_path_buf() });
             return Ok(());
         };
