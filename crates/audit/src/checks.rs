@@ -29,7 +29,8 @@ fn unknown(why: impl Into<String>) -> Outcome {
 }
 
 /// Run one check.
-pub fn run(id: CheckId, ev: &Evidence) -> Outcome {
+pub fn run(id: CheckId, ev: &Evidence, policy: &crate::run::Policy) -> Outcome {
+    let _ = policy;
     use CheckId as C;
     match id {
         C::SslOn => expect(ev, "ssl", &["on"]),
@@ -444,6 +445,10 @@ mod tests {
 
     use super::*;
 
+    fn run_default(id: CheckId, ev: &Evidence) -> Outcome {
+        run(id, ev, &Default::default())
+    }
+
     fn with(settings: &[(&str, &str)]) -> Evidence {
         let mut ev = Evidence::empty();
         ev.settings =
@@ -455,26 +460,26 @@ mod tests {
     fn missing_evidence_is_never_a_pass() {
         let ev = Evidence::empty();
         for id in CheckId::ALL {
-            assert_ne!(run(*id, &ev).status, Status::Pass, "{id:?}");
+            assert_ne!(run(*id, &ev, &Default::default()).status, Status::Pass, "{id:?}");
         }
     }
 
     #[test]
     fn default_ciphers_fail_and_the_profile_passes() {
         assert_eq!(
-            run(CheckId::TlsCiphers, &with(&[("ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL")])).status,
+            run_default(CheckId::TlsCiphers, &with(&[("ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL")])).status,
             Status::Fail
         );
         let strict = with(&[("ssl_ciphers", "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1")]);
-        assert_eq!(run(CheckId::TlsCiphers, &strict).status, Status::Pass);
+        assert_eq!(run_default(CheckId::TlsCiphers, &strict).status, Status::Pass);
     }
 
     #[test]
     fn log_line_prefix_needs_every_field() {
         let ok = with(&[("log_line_prefix", "< %m %a %u %d %c %s %r >")]);
-        assert_eq!(run(CheckId::LogLinePrefix, &ok).status, Status::Pass);
+        assert_eq!(run_default(CheckId::LogLinePrefix, &ok).status, Status::Pass);
         let bad = with(&[("log_line_prefix", "%m [%p] ")]);
-        let out = run(CheckId::LogLinePrefix, &bad);
+        let out = run_default(CheckId::LogLinePrefix, &bad);
         assert_eq!(out.status, Status::Fail);
         assert!(out.evidence[0].contains("%u"), "{out:?}");
     }

@@ -21,21 +21,53 @@ pub enum ScopeFilter {
     Cluster,
 }
 
+/// What the organization has approved, which the STIG texts leave to it ("unless documented and
+/// approved"), and how far ahead an expiry counts as a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// A certificate or CRL that expires (or is due) within this many days fails, with the date.
+    pub warn_days: u32,
+    /// Superusers besides the bootstrap superuser that the ISSM approved (`--approved-superuser`).
+    pub approved_superusers: Vec<String>,
+    /// pg_ident.conf mappings approved although they let a certificate become another role than
+    /// its CN: `(MAP, ROLE)`, every line of map MAP whose PG-USERNAME is ROLE (`--approved-mapping`).
+    pub approved_mappings: Vec<(String, String)>,
+    /// Non-superuser roles approved to hold CREATEROLE, CREATEDB or BYPASSRLS (`--approved-admin`).
+    pub approved_admins: Vec<String>,
+    /// Untrusted procedural languages the AO authorized (`--approved-language`).
+    pub approved_languages: Vec<String>,
+}
+
+/// Days before an expiry that an audit reports it, unless told otherwise.
+pub const DEFAULT_WARN_DAYS: u32 = 7;
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            warn_days: DEFAULT_WARN_DAYS,
+            approved_superusers: Vec::new(),
+            approved_mappings: Vec::new(),
+            approved_admins: Vec::new(),
+            approved_languages: Vec::new(),
+        }
+    }
+}
+
 /// Judge every catalogue rule in scope.
-pub fn evaluate(ev: &Evidence, scope: ScopeFilter) -> Vec<Finding> {
+pub fn evaluate(ev: &Evidence, scope: ScopeFilter, policy: &Policy) -> Vec<Finding> {
     RULES
         .iter()
         .filter(|r| scope == ScopeFilter::All || r.scope == Scope::Cluster)
-        .map(|r| judge(r, ev))
+        .map(|r| judge(r, ev, policy))
         .collect()
 }
 
 /// One rule's finding.
-pub fn judge(rule: &Rule, ev: &Evidence) -> Finding {
+pub fn judge(rule: &Rule, ev: &Evidence, policy: &Policy) -> Finding {
     let (status, mut evidence) = if rule.checks.is_empty() {
         (Status::Manual, Vec::new())
     } else {
-        let outcomes: Vec<checks::Outcome> = rule.checks.iter().map(|c| checks::run(*c, ev)).collect();
+        let outcomes: Vec<checks::Outcome> = rule.checks.iter().map(|c| checks::run(*c, ev, policy)).collect();
         let combined = checks::all(&outcomes);
         let status = match (combined.status, rule.manual) {
             (Status::Pass, Some(_)) => Status::Manual,
@@ -67,4 +99,10 @@ pub fn judge(rule: &Rule, ev: &Evidence) -> Finding {
 /// Whether any finding fails at or above `threshold` (the exit code 1 condition).
 pub fn fails_at(findings: &[Finding], threshold: Severity) -> bool {
     findings.iter().any(|f| f.status == Status::Fail && f.severity >= threshold)
+}
+
+/// The findings at or above `threshold` that could not be checked: unless the operator allows
+/// them, they make the exit code 1 as a failure does (a gate must not pass on missing evidence).
+pub fn not_checked_at(findings: &[Finding], threshold: Severity) -> Vec<&Finding> {
+    findings.iter().filter(|f| f.status == Status::NotChecked && f.severity >= threshold).collect()
 }

@@ -46,7 +46,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         AuditScope::All => ScopeFilter::All,
         AuditScope::Cluster => ScopeFilter::Cluster,
     };
-    let findings = run::evaluate(&gathered.evidence, scope);
+    let findings = run::evaluate(&gathered.evidence, scope, &Default::default());
     spinner.finish_and_clear();
     let report = Report {
         format: pgharden_audit::model::REPORT_FORMAT,

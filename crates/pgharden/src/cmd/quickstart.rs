@@ -130,7 +130,11 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
         }
         let gathered = pgharden_audit::gather::with_probe(gathered);
         let findings =
-            pgharden_audit::run::evaluate(&gathered.evidence, pgharden_audit::run::ScopeFilter::Cluster);
+            pgharden_audit::run::evaluate(
+                &gathered.evidence,
+                pgharden_audit::run::ScopeFilter::Cluster,
+                &Default::default(),
+            );
         let count = |s: pgharden_audit::Status| findings.iter().filter(|f| f.status == s).count();
         let failed = count(pgharden_audit::Status::Fail);
         if failed > 0 {
