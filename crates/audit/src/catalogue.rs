@@ -120,9 +120,7 @@ const PKI: &[CheckId] = &[
 /// pgaudit loaded, with the classes the audit rules ask for.
 const PGAUDIT: &[CheckId] = &[C::PgauditLoaded, C::PgauditClasses];
 /// Refused statements are logged with their text and who ran them.
-const DENIALS: &[CheckId] = &[C::LogLevels, C::LogLinePrefix];
-/// What every log and audit line says about the event.
-const RECORD: &[CheckId] = &[C::LogLinePrefix, C::PgauditLoaded, C::PgauditClasses];
+const DENIALS: &[CheckId] = &[C::LogLevels, C::LogPrefixWho];
 /// Log files and the data directory closed to everyone but the cluster owner.
 const LOGPROT: &[CheckId] = &[C::LogFileMode, C::DataDirectoryMode];
 
@@ -137,8 +135,8 @@ const FIX_PGCRYPTO: &str = "`pgharden apply` creates pgcrypto in every database 
 const FIX_PGAUDIT: &str = "`pgharden apply` adds pgaudit to shared_preload_libraries, creates the extension and sets pgaudit.log = 'ddl, role, read, write' with the Appendix B options.";
 const FIX_PGAUDIT_W: &str = FIX_PGAUDIT;
 const FIX_DENIALS: &str = "`pgharden apply` sets log_min_messages = warning and log_min_error_statement = error, so each refused statement is logged with its text, and the Appendix C log_line_prefix.";
-const FIX_CONNECT: &str = "`pgharden apply` sets log_connections = on, log_disconnections = on and log_line_prefix = '< %m %a %u %d %c %s %r >'.";
-const FIX_RECORD: &str = "`pgharden apply` sets log_line_prefix = '< %m %a %u %d %c %s %r >' (Appendix C) and preloads pgaudit with pgaudit.log (Appendix B).";
+const FIX_CONNECT: &str = "`pgharden apply` sets log_connections = on, log_disconnections = on and log_line_prefix = '< %m %a %u %d %c %s %r %p >'.";
+const FIX_RECORD: &str = "`pgharden apply` sets log_line_prefix = '< %m %a %u %d %c %s %r %p >' (Appendix C) and preloads pgaudit with pgaudit.log (Appendix B).";
 const FIX_LOGPROT: &str = "`pgharden apply` sets log_file_mode = 0600 for the collector's files; keep PGDATA and the log directory 0700, owned by the cluster owner (syslog files: root, 0600).";
 const FIX_TRANSIT: &str = "`pgharden apply` sets ssl = on, ssl_min_protocol_version = 'TLSv1.2' and strong ssl_ciphers, and makes pg_hba.conf hostssl-only with a hostnossl reject.";
 const FIX_PKI: &str = "`pgharden apply` installs the server certificate and key (0600), the CA bundle and every CA's CRL, sets ssl_ca_file and ssl_crl_file, and writes hostssl cert lines with clientcert=verify-full.";
@@ -174,7 +172,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Audit records show whether each event succeeded or failed",
-        checks: &[C::LogLinePrefix, C::LogLevels, C::PgauditLoaded, C::PgauditClasses],
+        checks: &[C::LogPrefixWho, C::LogLevels, C::PgauditLoaded, C::PgauditClasses],
         manual: None,
         fix: FIX_PGAUDIT_W,
     },
@@ -221,7 +219,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Authentication,
         scope: Scope::Cluster,
         title: "Accounts authenticate through organization-level mechanisms (PKI, Kerberos, LDAP)",
-        checks: &[C::HbaNoTrust, C::HbaTcpOnlyTls, C::HbaClientCertificates],
+        checks: &[C::HbaNoTrust, C::HbaTcpOnlyTls, C::HbaStrongAuthentication],
         manual: Some(
             "Every pg_hba.conf line whose method is not cert, gss, sspi or ldap (such as the owner's local peer line) must be documented and approved, and accounts must be managed in the organization's directory or PKI.",
         ),
@@ -238,9 +236,9 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Clients see only the error detail needed to correct their request",
-        checks: &[C::LogLevels],
+        checks: &[C::ClientMinMessages],
         manual: None,
-        fix: "Set client_min_messages = error in postgresql.conf and reload (SELECT pg_reload_conf()).",
+        fix: "`pgharden apply` sets client_min_messages = error; remove per-role and per-database overrides (ALTER ROLE … RESET client_min_messages).",
     },
     Rule {
         id: "PGH-FILE-01",
@@ -317,7 +315,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Other,
         scope: Scope::Cluster,
         title: "Concurrent sessions are limited per account",
-        checks: &[],
+        checks: &[C::ConnectionLimits],
         manual: Some(
             "Compare max_connections and each login role's rolconnlimit (`SELECT rolname, rolconnlimit FROM pg_roles WHERE rolcanlogin`) with the documented limits; -1 (unlimited) is a finding.",
         ),
@@ -483,7 +481,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Log time stamps are in UTC",
-        checks: &[C::LogTimezone, C::LogLinePrefix],
+        checks: &[C::LogTimezone],
         manual: None,
         fix: "`pgharden apply` sets log_timezone = 'UTC' and a log_line_prefix that starts with %m.",
     },
@@ -498,7 +496,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Detailed error messages reach only administrators",
-        checks: &[C::LogLevels, C::LogFileMode],
+        checks: &[C::ClientMinMessages, C::LogFileMode],
         manual: Some(
             "Review custom functions and application error handling for detailed errors shown to users who are not ISSO, ISSM, SA or DBA.",
         ),
@@ -615,7 +613,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Audit records carry the extra detail the organization defines",
-        checks: &[C::PgauditLoaded, C::PgauditSettings, C::LogLinePrefix],
+        checks: &[C::PgauditLoaded, C::PgauditSettings, C::LogPrefixWho],
         manual: Some(
             "Compare the organization's list of additional audit details with the pgaudit settings and with recent AUDIT records in the log.",
         ),
@@ -698,7 +696,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Refused configuration changes are recorded",
-        checks: &[C::LogLevels, C::LogLinePrefix, C::ConfigFileModes, C::PgauditLoaded],
+        checks: &[C::LogLevels, C::LogPrefixWho, C::ConfigFileModes, C::PgauditLoaded],
         manual: None,
         fix: "`pgharden apply` preloads pgaudit and sets log_min_error_statement = error with the Appendix C log_line_prefix; keep postgresql.conf owned by the cluster owner, 0600.",
     },
@@ -745,7 +743,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Access to categorized information is audited",
-        checks: PGAUDIT,
+        checks: &[C::PgauditLoaded, C::PgauditWriteClasses],
         manual: None,
         fix: FIX_PGAUDIT_W,
     },
@@ -775,7 +773,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Failed logons and connection attempts are logged",
-        checks: &[C::LogConnections, C::LogLevels, C::LogLinePrefix],
+        checks: &[C::LogConnections, C::LogLevels, C::LogPrefixWho],
         manual: None,
         fix: FIX_CONNECT,
     },
@@ -790,7 +788,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Session start and end times are logged",
-        checks: &[C::LogConnections, C::LogDisconnections, C::LogLinePrefix],
+        checks: &[C::LogConnections, C::LogDisconnections, C::LogPrefixWho],
         manual: None,
         fix: FIX_CONNECT,
     },
@@ -820,7 +818,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Granting privileges is audited",
-        checks: PGAUDIT,
+        checks: &[C::PgauditLoaded, C::PgauditRoleClass],
         manual: None,
         fix: FIX_PGAUDIT,
     },
@@ -850,7 +848,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Successful logons and connections are logged",
-        checks: &[C::LogConnections, C::LogLinePrefix],
+        checks: &[C::LogConnections, C::LogPrefixWho],
         manual: None,
         fix: FIX_CONNECT,
     },
@@ -970,7 +968,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Refused access to categorized information is audited",
-        checks: &[C::PgauditLoaded, C::PgauditClasses, C::LogLevels],
+        checks: &[C::PgauditLoaded, C::PgauditWriteClasses, C::LogLevels],
         manual: None,
         fix: FIX_PGAUDIT_W,
     },
@@ -1015,7 +1013,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Concurrent sessions of one user from different hosts are logged",
-        checks: &[C::LogConnections, C::LogDisconnections, C::LogLinePrefix],
+        checks: &[C::LogConnections, C::LogDisconnections, C::LogPrefixSession],
         manual: None,
         fix: FIX_CONNECT,
     },
@@ -1045,7 +1043,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Changing privileges is audited",
-        checks: PGAUDIT,
+        checks: &[C::PgauditLoaded, C::PgauditRoleClass],
         manual: None,
         fix: FIX_PGAUDIT,
     },
@@ -1150,7 +1148,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Audit records show where each event happened",
-        checks: RECORD,
+        checks: &[C::LogPrefixStatement],
         manual: None,
         fix: FIX_RECORD,
     },
@@ -1197,7 +1195,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Log time stamps have at least one-second granularity",
-        checks: &[C::LogLinePrefix],
+        checks: &[C::LogPrefixTime],
         manual: None,
         fix: FIX_RECORD,
     },
@@ -1212,7 +1210,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Audit records identify the user and process behind each event",
-        checks: RECORD,
+        checks: &[C::LogPrefixClient],
         manual: None,
         fix: FIX_RECORD,
     },
@@ -1274,7 +1272,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Privileges,
         scope: Scope::Cluster,
         title: "Only privileged roles can install functions, triggers and views",
-        checks: &[],
+        checks: &[C::PublicCreate],
         manual: Some(
             "Check that no non-administrative role has CREATE on databases or schemas (`\\l`, `\\dn+`, `\\dp`) unless documented and approved; PUBLIC must not have CREATE on schema public.",
         ),
@@ -1291,7 +1289,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Privileges,
         scope: Scope::Cluster,
         title: "User functionality is separate from database administration",
-        checks: &[C::SuperuserCount],
+        checks: &[C::SuperuserCount, C::AdminAttributes],
         manual: Some(
             "Check that no non-administrative role has CREATEROLE, CREATEDB or BYPASSRLS (`\\du`), and that administrators use separate roles for ordinary work.",
         ),
@@ -1338,7 +1336,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Audit records show the source of each event",
-        checks: RECORD,
+        checks: &[C::LogPrefixClient],
         manual: None,
         fix: FIX_RECORD,
     },
@@ -1451,7 +1449,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Users cannot deny actions they performed",
-        checks: RECORD,
+        checks: &[C::LogPrefixClient, C::PgauditLoaded],
         manual: None,
         fix: "`pgharden apply` sets the Appendix C log_line_prefix and preloads pgaudit with pgaudit.log (Appendix B).",
     },
@@ -1500,7 +1498,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Tls,
         scope: Scope::Cluster,
         title: "PKI private keys are readable only by the cluster owner",
-        checks: &[C::ServerCertificate, C::DataDirectoryMode],
+        checks: &[C::ServerCertificate, C::ServedCertificate, C::TlsFileModes, C::DataDirectoryMode],
         manual: None,
         fix: "`pgharden apply` installs the server key mode 0600, owned by the cluster owner, in PGDATA (0700).",
     },
@@ -1515,7 +1513,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Tls,
         scope: Scope::Cluster,
         title: "Only certificates from DoD or DoD-approved CAs are accepted",
-        checks: &[C::ClientCaConfigured, C::ServerCertificate, C::HbaClientCertificates],
+        checks: &[C::ClientCaConfigured, C::ServerCertificate],
         manual: Some(
             "Check that ssl_ca_file contains only DoD or DoD-approved CAs and that the server certificate was issued by one of them.",
         ),
@@ -1532,13 +1530,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Audit records show what type of event occurred",
-        checks: &[
-            C::LogLinePrefix,
-            C::LogConnections,
-            C::LogDisconnections,
-            C::PgauditLoaded,
-            C::PgauditClasses,
-        ],
+        checks: &[C::LogPrefixWho, C::LogConnectionsOrDisconnections],
         manual: None,
         fix: "`pgharden apply` sets log_connections, log_disconnections, the Appendix C log_line_prefix and pgaudit.log (Appendix B).",
     },
@@ -1568,7 +1560,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Other,
         scope: Scope::Cluster,
         title: "Session identifiers are invalidated when sessions end",
-        checks: &[],
+        checks: &[C::SessionTimeouts],
         manual: Some(
             "Check that tcp_keepalives_idle, tcp_keepalives_interval, tcp_keepalives_count and statement_timeout are all non-zero (`SHOW …`).",
         ),
@@ -1585,7 +1577,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "Audit features are protected from unauthorized access",
-        checks: &[C::DataDirectoryMode, C::LogFileMode, C::SuperuserCount],
+        checks: &[C::DataDirectoryMode, C::LogFileMode, C::SuperuserCount, C::PgauditFiles],
         manual: Some(
             "Check that the pgaudit files of the installation (share/extension/pgaudit*, lib/pgaudit.so) are owned by root.",
         ),
@@ -1602,7 +1594,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Logging,
         scope: Scope::Cluster,
         title: "Audit records carry a time stamp",
-        checks: &[C::LogLinePrefix],
+        checks: &[C::LogPrefixTime],
         manual: None,
         fix: FIX_RECORD,
     },
@@ -1664,7 +1656,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Authentication,
         scope: Scope::Cluster,
         title: "Organizational users are uniquely identified and authenticated",
-        checks: &[C::HbaNoTrust, C::HbaClientCertificates],
+        checks: &[C::HbaNoTrust, C::HbaStrongAuthentication],
         manual: Some(
             "Confirm each person logs in with a role of their own (`\\du`) and that shared accounts are reached only after individual authentication.",
         ),
@@ -1698,7 +1690,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Privileges,
         scope: Scope::Cluster,
         title: "Non-privileged users cannot run privileged functions or bypass safeguards",
-        checks: &[C::SuperuserCount],
+        checks: &[C::SuperuserCount, C::UntrustedLanguages],
         manual: Some(
             "Compare the documented privileged functionality with the protections in place, and confirm untrusted languages (`SELECT lanname FROM pg_language WHERE NOT lanpltrusted`) are approved by the AO.",
         ),
@@ -1715,7 +1707,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Authentication,
         scope: Scope::Cluster,
         title: "Certificate identities map to the right database roles",
-        checks: &[C::HbaClientCertificates, C::CertificateRequired],
+        checks: &[C::HbaStrongAuthentication, C::CertificateRequired, C::IdentMappings],
         manual: Some(
             "For hostssl lines with map=, check pg_ident.conf maps each certificate CN to the intended role; without a map the CN must equal the role name.",
         ),
@@ -1828,7 +1820,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Audit,
         scope: Scope::Cluster,
         title: "All direct access to the databases is audited",
-        checks: &[C::PgauditLoaded, C::PgauditClasses, C::LogConnections, C::LogDisconnections],
+        checks: &[C::PgauditLoaded, C::LogConnections, C::LogDisconnections],
         manual: None,
         fix: "`pgharden apply` preloads pgaudit, sets pgaudit.log, log_connections = on and log_disconnections = on.",
     },

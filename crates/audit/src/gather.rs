@@ -10,7 +10,9 @@ use pgharden_cluster::Files;
 use pgharden_cluster::db::Db;
 use pgharden_cluster::discover::{self, Cluster};
 
-use crate::evidence::{self, Evidence};
+use pgharden_cluster::Sql;
+
+use crate::evidence::{self, Evidence, Missing};
 use crate::model::Target;
 
 /// What to audit.
@@ -35,6 +37,8 @@ pub struct Gathered {
 
 /// Gather files and database facts (the network part is added by the caller's probe). Files are
 /// read as the cluster owner when pgharden runs as root or as the owner, else as whoever runs it.
+/// With `--pgdata` and a running server, the cluster is the one the server reports (its
+/// `hba_file`, `ident_file`, `config_file`), exactly as `apply` opens it.
 pub fn gather(source: &Source) -> Gathered {
     let mut ev = Evidence::empty();
     let mut target =
@@ -44,25 +48,57 @@ pub fn gather(source: &Source) -> Gathered {
         Source::PgData(dir) => {
             target.data_dir = Some(dir.display().to_string());
             match files_for(dir).and_then(|files| discover::from_data_dir(dir, &files).map(|c| (c, files))) {
-                Ok((cluster, files)) => {
-                    match Db::local(&cluster, &files, &cluster.owner.name, "postgres") {
-                        Ok(mut db) => evidence::from_sql(&mut ev, &mut db),
-                        Err(e) => set_sql_unavailable(&mut ev, &e.to_string()),
-                    }
-                    let probe = cluster.postmaster.as_ref().map(|pm| ("127.0.0.1".to_string(), pm.port));
+                Ok((offline, files)) => {
+                    let cluster = match offline.postmaster.is_some() {
+                        true => match Db::local(&offline, &files, &offline.owner.name, "postgres") {
+                            Ok(mut db) => {
+                                let found = discover::from_server(Some(&offline.data_dir), &mut db, &files);
+                                let owner = offline.owner.name.clone();
+                                let mut connect = |dbname: &str| -> Result<Box<dyn Sql>, String> {
+                                    Db::local(&offline, &files, &owner, dbname)
+                                        .map(|d| Box::new(d) as Box<dyn Sql>)
+                                        .map_err(|e| e.to_string())
+                                };
+                                evidence::from_sql(&mut ev, &mut db, &mut connect);
+                                match found {
+                                    Ok(c) => c,
+                                    Err(e) => {
+                                        ev.problems.push(format!(
+                                            "the server's own paths could not be read ({e}); judging the files the data directory names"
+                                        ));
+                                        offline.clone()
+                                    }
+                                }
+                            }
+                            Err(e) => {
+                                ev.no_connection(&e.to_string());
+                                offline.clone()
+                            }
+                        },
+                        false => {
+                            ev.no_connection("the server is not running (no live postmaster.pid)");
+                            offline.clone()
+                        }
+                    };
+                    let probe = offline.postmaster.as_ref().map(|pm| ("127.0.0.1".to_string(), pm.port));
                     (Some(cluster), probe, Some(files))
                 }
                 Err(e) => {
                     unreachable = Some(e.to_string());
-                    set_sql_unavailable(&mut ev, &e.to_string());
-                    set_files_unavailable(&mut ev, "the data directory could not be read");
+                    ev.no_connection(&e.to_string());
+                    ev.no_files("the data directory could not be read");
                     (None, None, None)
                 }
             }
         }
         Source::Conninfo(c) => match Db::settings(c).and_then(|s| Db::remote(&s).map(|db| (s, db))) {
             Ok((settings, mut db)) => {
-                evidence::from_sql(&mut ev, &mut db);
+                let mut connect = |dbname: &str| -> Result<Box<dyn Sql>, String> {
+                    let mut other = settings.clone();
+                    other.dbname = dbname.to_string();
+                    Db::remote(&other).map(|d| Box::new(d) as Box<dyn Sql>).map_err(|e| e.to_string())
+                };
+                evidence::from_sql(&mut ev, &mut db, &mut connect);
                 let probe = settings.hosts.iter().find_map(|h| match &h.name {
                     pgharden_pgconn::HostName::Tcp(name) => {
                         Some((h.hostaddr.map(|a| a.to_string()).unwrap_or(name.clone()), h.port))
@@ -75,15 +111,15 @@ pub fn gather(source: &Source) -> Gathered {
                 match found {
                     Ok((cluster, files)) => (Some(cluster), probe, Some(files)),
                     Err(e) => {
-                        set_files_unavailable(&mut ev, &format!("the server's files cannot be located: {e}"));
+                        ev.no_files(&format!("the server's files cannot be located: {e}"));
                         (None, probe, None)
                     }
                 }
             }
             Err(e) => {
                 unreachable = Some(e.to_string());
-                set_sql_unavailable(&mut ev, &e.to_string());
-                set_files_unavailable(&mut ev, "no connection to ask where the files are");
+                ev.no_connection(&e.to_string());
+                ev.no_files("no connection to ask where the files are");
                 (None, None, None)
             }
         },
@@ -93,10 +129,16 @@ pub fn gather(source: &Source) -> Gathered {
         target.data_dir = Some(c.data_dir.display().to_string());
         target.server_version =
             c.version_num.map(|v| format!("{}.{}", v / 10000, v % 10000)).or(Some(c.major.to_string()));
+    } else {
+        ev.fips = evidence::fips_mode();
     }
-    if let Some((host, port)) = &probe {
-        target.host = Some(host.clone());
-        target.port = Some(*port);
+    match &probe {
+        Some((host, port)) => {
+            target.host = Some(host.clone());
+            target.port = Some(*port);
+            ev.network = Err(Missing::NotProbed("--no-probe".into()));
+        }
+        None => ev.network = Err(Missing::NotProbed("the server has no TCP listener to probe".into())),
     }
     Gathered { evidence: ev, target, cluster, probe, unreachable }
 }
@@ -109,32 +151,6 @@ fn files_for(data_dir: &Path) -> pgharden_cluster::Result<Files> {
     if me.is_root() || owner.is_current() { Files::as_account(owner, data_dir) } else { Ok(Files::as_self()) }
 }
 
-/// A reason is recorded once in the evidence (and so once in the report), and each fact that
-/// depends on it points there: a huge server error is never copied into every finding.
-fn set_sql_unavailable(ev: &mut Evidence, why: &str) {
-    ev.problems.push(format!("no database connection: {}", pgharden_text::cut(why, MAX_PROBLEM)));
-    let why = "no database connection (see the report's problems)".to_string();
-    ev.settings = Err(why.clone());
-    ev.superusers = Err(why.clone());
-    ev.md5_roles = Err(why.clone());
-    ev.extensions = Err(why);
-}
-
-fn set_files_unavailable(ev: &mut Evidence, why: &str) {
-    ev.problems.push(format!("no file evidence: {}", pgharden_text::cut(why, MAX_PROBLEM)));
-    let why = "the files were not read (see the report's problems)".to_string();
-    ev.hba_rules = Err(why.clone());
-    ev.data_dir = Err(why.clone());
-    ev.config_files = Err(why.clone());
-    ev.server_key = Err(why.clone());
-    ev.server_cert = Err(why.clone());
-    ev.crl_files = Err(why.clone());
-    ev.log_dir = Err(why);
-}
-
-/// The most of one gathering problem kept in the report.
-const MAX_PROBLEM: usize = 4000;
-
 fn host_name() -> Option<String> {
     std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string())
 }
@@ -143,11 +159,12 @@ fn host_name() -> Option<String> {
 /// superuser, without credentials. A probe that cannot run leaves the network rules "not checked".
 pub fn with_probe(mut g: Gathered) -> Gathered {
     let Some((host, port)) = g.probe.clone() else { return g };
-    let user = g.evidence.bootstrap_superuser.clone().unwrap_or_else(|| "postgres".into());
+    let user = g.evidence.bootstrap_superuser().unwrap_or("postgres").to_string();
     let opts =
         crate::network::ProbeOptions { host, port, user, dbname: "postgres".into(), sslrootcert: None };
-    if let Ok(report) = crate::network::probe(&opts) {
-        g.evidence.network = Some(report.facts());
-    }
+    g.evidence.network = match crate::network::probe(&opts) {
+        Ok(report) => Ok(report.facts()),
+        Err(e) => Err(Missing::ProbeFailed(format!("{}:{}: {e}", opts.host, opts.port))),
+    };
     g
 }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use pgharden_wire::{DirectTlsAnswer, StartupAnswer, StartupReply, Target, TlsVersionName, VersionOutcome};
 use serde::Serialize;
 
-use crate::evidence::NetworkFacts;
+use crate::evidence::{Missing, NetworkFacts};
 
 /// The certificate chain as served, explained.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +44,12 @@ pub struct ProbeReport {
     pub plaintext_refused: Option<bool>,
     pub certless_startup: String,
     pub certless_refused: Option<bool>,
+    /// The versions as data, for the audit (`Err`: the version probe failed, and why).
+    #[serde(skip)]
+    pub versions: Result<Vec<(TlsVersionName, bool)>, String>,
+    /// The first certificate served (DER), for the audit to compare with `ssl_cert_file`.
+    #[serde(skip)]
+    pub served_leaf: Result<Vec<u8>, String>,
 }
 
 /// Probe options.
@@ -87,22 +93,29 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
     let gss = pgharden_wire::gssenc_request(&target)
         .map(|a| a.to_string())
         .unwrap_or_else(|e| format!("error: {e}"));
-    let versions = match pgharden_wire::tls_versions(&target) {
-        Ok(list) => list
-            .into_iter()
-            .map(|(v, o)| {
-                let word = match o {
-                    VersionOutcome::Accepted { .. } => "accepted".to_string(),
-                    VersionOutcome::Refused(r) => format!("refused ({r:?})"),
-                };
-                (version_name(v), word)
-            })
-            .collect(),
-        Err(e) => vec![("all".into(), format!("error: {e}"))],
+    let (versions, typed_versions) = match pgharden_wire::tls_versions(&target) {
+        Ok(list) => {
+            let typed = list.iter().map(|(v, o)| (*v, matches!(o, VersionOutcome::Accepted { .. }))).collect();
+            let words = list
+                .into_iter()
+                .map(|(v, o)| {
+                    let word = match o {
+                        VersionOutcome::Accepted { .. } => "accepted".to_string(),
+                        VersionOutcome::Refused(r) => format!("refused ({r:?})"),
+                    };
+                    (version_name(v), word)
+                })
+                .collect();
+            (words, Ok(typed))
+        }
+        Err(e) => (vec![("all".into(), format!("error: {e}"))], Err(e.to_string())),
     };
-    let (chain, chain_error) = match pgharden_wire::server_certificate_chain(&target) {
-        Ok(facts) => (Some(chain_facts(&facts, opts)), None),
-        Err(e) => (None, Some(e.to_string())),
+    let (chain, chain_error, served_leaf) = match pgharden_wire::server_certificate_chain(&target) {
+        Ok(facts) => {
+            let leaf = facts.chain.first().cloned().ok_or_else(|| "the server sent no certificate".to_string());
+            (Some(chain_facts(&facts, opts)), None, leaf)
+        }
+        Err(e) => (None, Some(e.to_string()), Err(e.to_string())),
     };
     let direct = match pgharden_wire::direct_tls(&target, &["postgresql"]) {
         Ok(DirectTlsAnswer::Negotiated(f)) => {
@@ -135,6 +148,8 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
         plaintext_refused,
         certless_startup: certless,
         certless_refused,
+        versions: typed_versions,
+        served_leaf,
     })
 }
 
@@ -194,19 +209,16 @@ impl ProbeReport {
     pub fn facts(&self) -> NetworkFacts {
         NetworkFacts {
             target: self.target.clone(),
-            plaintext_refused: Some(match self.plaintext_refused {
+            plaintext_refused: match self.plaintext_refused {
                 Some(r) => Ok((r, self.plaintext_startup.clone())),
-                None => Err(self.plaintext_startup.clone()),
-            }),
-            certless_refused: Some(match self.certless_refused {
+                None => Err(Missing::ProbeFailed(self.plaintext_startup.clone())),
+            },
+            certless_refused: match self.certless_refused {
                 Some(r) => Ok((r, self.certless_startup.clone())),
-                None => Err(self.certless_startup.clone()),
-            }),
-            tls_versions: Some(Ok(self
-                .tls_versions
-                .iter()
-                .map(|(v, o)| (v.clone(), o == "accepted"))
-                .collect())),
+                None => Err(Missing::ProbeFailed(self.certless_startup.clone())),
+            },
+            tls_versions: self.versions.clone().map_err(Missing::ProbeFailed),
+            served_leaf: self.served_leaf.clone().map_err(Missing::ProbeFailed),
         }
     }
 
@@ -281,6 +293,8 @@ mod tests {
             plaintext_refused: Some(true),
             certless_startup: evil.into(),
             certless_refused: None,
+            versions: Err("not probed".into()),
+            served_leaf: Err("not probed".into()),
         }
     }
 

@@ -83,7 +83,13 @@ fn each_check_fails_when_broken_and_passes_when_mended() {
         (CheckId::PasswordEncryption, "password_encryption", "'md5'"),
         (CheckId::LogConnections, "log_connections", "off"),
         (CheckId::LogDisconnections, "log_disconnections", "off"),
-        (CheckId::LogLinePrefix, "log_line_prefix", "'%m '"),
+        (CheckId::LogPrefixWho, "log_line_prefix", "'%m '"),
+        (CheckId::LogPrefixClient, "log_line_prefix", "'< %m %a %u %d %c %s %r >'"),
+        (CheckId::ClientMinMessages, "client_min_messages", "'notice'"),
+        (CheckId::SessionTimeouts, "statement_timeout", "0"),
+        (CheckId::LogDestination, "log_destination", "'csvlog'"),
+        (CheckId::PgauditRoleClass, "pgaudit.log", "'all, -role'"),
+        (CheckId::PgauditWriteClasses, "pgaudit.log", "'read'"),
         (CheckId::LogTimezone, "log_timezone", "'America/New_York'"),
         (CheckId::LogLevels, "log_min_messages", "'panic'"),
         (CheckId::LogFileMode, "log_file_mode", "'0644'"),
@@ -105,10 +111,36 @@ fn each_check_fails_when_broken_and_passes_when_mended() {
     cluster.psql("DROP ROLE extra_super").unwrap();
     assert_holds(&cluster, CheckId::SuperuserCount);
 
+    for (check, break_it, mend) in [
+        (CheckId::AdminAttributes, "CREATE ROLE maker CREATEDB", "DROP ROLE maker"),
+        (CheckId::ConnectionLimits, "CREATE ROLE many LOGIN", "DROP ROLE many"),
+        (CheckId::PublicCreate, "GRANT CREATE ON SCHEMA public TO PUBLIC", "REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+        (CheckId::UntrustedLanguages, "CREATE LANGUAGE raw HANDLER plpgsql_call_handler", "DROP LANGUAGE raw"),
+    ] {
+        assert_holds(&cluster, check);
+        cluster.psql(break_it).unwrap();
+        assert_fails(&cluster, check);
+        cluster.psql(mend).unwrap();
+        assert_holds(&cluster, check);
+    }
+
     assert_holds(&cluster, CheckId::NoMd5Passwords);
     cluster.psql("SET password_encryption = 'md5'; CREATE ROLE old_hash PASSWORD 'secret'").unwrap();
     assert_fails(&cluster, CheckId::NoMd5Passwords);
     cluster.psql("DROP ROLE old_hash").unwrap();
+    for (check, break_it, mend) in [
+        (CheckId::AdminAttributes, "CREATE ROLE maker CREATEDB", "DROP ROLE maker"),
+        (CheckId::ConnectionLimits, "CREATE ROLE many LOGIN", "DROP ROLE many"),
+        (CheckId::PublicCreate, "GRANT CREATE ON SCHEMA public TO PUBLIC", "REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
+        (CheckId::UntrustedLanguages, "CREATE LANGUAGE raw HANDLER plpgsql_call_handler", "DROP LANGUAGE raw"),
+    ] {
+        assert_holds(&cluster, check);
+        cluster.psql(break_it).unwrap();
+        assert_fails(&cluster, check);
+        cluster.psql(mend).unwrap();
+        assert_holds(&cluster, check);
+    }
+
     assert_holds(&cluster, CheckId::NoMd5Passwords);
 
     assert_holds(&cluster, CheckId::PgcryptoInstalled);
@@ -123,6 +155,7 @@ fn each_check_fails_when_broken_and_passes_when_mended() {
         (CheckId::DataDirectoryMode, data.clone(), 0o755, 0o700),
         (CheckId::ConfigFileModes, data.join("postgresql.conf"), 0o646, 0o600),
         (CheckId::ServerCertificate, data.join("server.key"), 0o644, 0o600),
+        (CheckId::TlsFileModes, data.join("root.crt"), 0o666, 0o600),
     ] {
         assert_holds(&cluster, check);
         chmod(&path, bad);

@@ -1,0 +1,146 @@
+use super::*;
+use crate::evidence::{Settings, Where};
+
+fn with(settings: &[(&str, &str)]) -> Evidence {
+    let mut ev = Evidence::empty();
+    ev.settings = Ok(Settings::from_pairs(settings.iter().copied()));
+    ev
+}
+
+fn run_default(id: CheckId, ev: &Evidence) -> Outcome {
+    run(id, ev, &Policy::default())
+}
+
+#[test]
+fn missing_evidence_is_never_a_pass() {
+    let ev = Evidence::empty();
+    for id in CheckId::ALL {
+        assert_ne!(run_default(*id, &ev).status, Status::Pass, "{id:?}");
+    }
+}
+
+#[test]
+fn default_ciphers_fail_and_the_profile_passes() {
+    let weak = with(&[("ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL")]);
+    assert_eq!(run_default(CheckId::TlsCiphers, &weak).status, Status::Fail);
+    let strict = with(&[("ssl_ciphers", "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1")]);
+    assert_eq!(run_default(CheckId::TlsCiphers, &strict).status, Status::Pass);
+}
+
+#[test]
+fn each_rule_wants_the_escapes_its_text_names() {
+    let profile = with(&[("log_line_prefix", "< %m %a %u %d %c %s %r %p >")]);
+    for id in [
+        CheckId::LogPrefixTime,
+        CheckId::LogPrefixWho,
+        CheckId::LogPrefixSession,
+        CheckId::LogPrefixStatement,
+        CheckId::LogPrefixClient,
+    ] {
+        assert_eq!(run_default(id, &profile).status, Status::Pass, "{id:?}");
+    }
+    let old = with(&[("log_line_prefix", "< %m %a %u %d %c %s %r >")]);
+    let out = run_default(CheckId::LogPrefixClient, &old);
+    assert_eq!(out.status, Status::Fail);
+    assert!(out.evidence[0].contains("%p"), "{out:?}");
+    assert_eq!(run_default(CheckId::LogPrefixStatement, &old).status, Status::Pass);
+    let literal = with(&[("log_line_prefix", "%%m %%u %%d %%a %%c %%r %%s %%p ")]);
+    assert_eq!(run_default(CheckId::LogPrefixTime, &literal).status, Status::Fail);
+    let t = with(&[("log_line_prefix", "< %t %u %d %a %p %h >")]);
+    assert_eq!(run_default(CheckId::LogPrefixTime, &t).status, Status::Fail);
+}
+
+#[test]
+fn an_override_for_one_role_fails_the_setting() {
+    let mut ev = with(&[("client_min_messages", "error")]);
+    assert_eq!(run_default(CheckId::ClientMinMessages, &ev).status, Status::Pass);
+    ev.settings = Ok(Settings::from_pairs([("client_min_messages", "error")]).with_override(
+        Where::Role("alice".into()),
+        "client_min_messages",
+        "debug5",
+    ));
+    let out = run_default(CheckId::ClientMinMessages, &ev);
+    assert_eq!(out.status, Status::Fail);
+    assert!(out.evidence.iter().any(|e| e.contains("alice")), "{out:?}");
+}
+
+#[test]
+fn pgaudit_subtractions_count() {
+    let ev = with(&[("pgaudit.log", "all, -role")]);
+    assert_eq!(run_default(CheckId::PgauditRoleClass, &ev).status, Status::Fail);
+    assert_eq!(run_default(CheckId::PgauditClasses, &ev).status, Status::Fail);
+    let ev = with(&[("pgaudit.log", "ddl, write, role")]);
+    assert_eq!(run_default(CheckId::PgauditWriteClasses, &ev).status, Status::Pass);
+    assert_eq!(run_default(CheckId::PgauditClasses, &ev).status, Status::Fail);
+}
+
+#[test]
+fn stderr_is_a_destination_the_stig_accepts() {
+    let ev = with(&[("log_destination", "stderr"), ("logging_collector", "off")]);
+    assert_eq!(run_default(CheckId::LogDestination, &ev).status, Status::Pass);
+    let ev = with(&[("log_destination", "csvlog"), ("logging_collector", "on")]);
+    assert_eq!(run_default(CheckId::LogDestination, &ev).status, Status::Fail);
+}
+
+#[test]
+fn every_name_of_utc_passes() {
+    for zone in ["UTC", "Zulu", "Etc/Universal"] {
+        assert_eq!(run_default(CheckId::LogTimezone, &with(&[("log_timezone", zone)])).status, Status::Pass, "{zone}");
+    }
+    let ny = with(&[("log_timezone", "America/New_York")]);
+    assert_eq!(run_default(CheckId::LogTimezone, &ny).status, Status::Fail);
+}
+
+#[test]
+fn pgaudit_log_level_matters_only_with_log_client() {
+    let quiet = with(&[("pgaudit.log_catalog", "on"), ("pgaudit.log_client", "off"), ("pgaudit.log_level", "notice")]);
+    assert_eq!(run_default(CheckId::PgauditSettings, &quiet).status, Status::Pass);
+    let loud = with(&[("pgaudit.log_catalog", "on"), ("pgaudit.log_client", "on"), ("pgaudit.log_level", "notice")]);
+    assert_eq!(run_default(CheckId::PgauditSettings, &loud).status, Status::Fail);
+}
+
+#[test]
+fn one_of_connections_and_disconnections_is_enough_for_the_either_rule() {
+    let ev = with(&[("log_connections", "on"), ("log_disconnections", "off")]);
+    assert_eq!(run_default(CheckId::LogConnectionsOrDisconnections, &ev).status, Status::Pass);
+    let ev = with(&[("log_connections", "off"), ("log_disconnections", "off")]);
+    assert_eq!(run_default(CheckId::LogConnectionsOrDisconnections, &ev).status, Status::Fail);
+    // PostgreSQL 18's list form.
+    let ev = with(&[("log_connections", "receipt,authentication,authorization")]);
+    assert_eq!(run_default(CheckId::LogConnections, &ev).status, Status::Pass);
+    let ev = with(&[("log_connections", "receipt")]);
+    assert_eq!(run_default(CheckId::LogConnections, &ev).status, Status::Fail);
+}
+
+#[test]
+fn zero_timeouts_fail() {
+    let good = [
+        ("statement_timeout", "1h"),
+        ("tcp_keepalives_idle", "300"),
+        ("tcp_keepalives_interval", "30"),
+        ("tcp_keepalives_count", "3"),
+    ];
+    assert_eq!(run_default(CheckId::SessionTimeouts, &with(&good)).status, Status::Pass);
+    let mut bad = good;
+    bad[0] = ("statement_timeout", "0");
+    assert_eq!(run_default(CheckId::SessionTimeouts, &with(&bad)).status, Status::Fail);
+}
+
+#[test]
+fn a_failed_version_probe_is_not_a_pass() {
+    let mut ev = Evidence::empty();
+    ev.network = Ok(crate::evidence::NetworkFacts {
+        target: "db:5432".into(),
+        plaintext_refused: Err(Missing::ProbeFailed("refused".into())),
+        certless_refused: Err(Missing::ProbeFailed("refused".into())),
+        tls_versions: Err(Missing::ProbeFailed("connection refused".into())),
+        served_leaf: Err(Missing::ProbeFailed("connection refused".into())),
+    });
+    assert_eq!(run_default(CheckId::TlsVersionsRefused, &ev).status, Status::NotChecked);
+    // TLS 1.0 accepted alone is a failure (the names are typed, not strings to compare).
+    use pgharden_wire::TlsVersionName as V;
+    if let Ok(n) = &mut ev.network {
+        n.tls_versions = Ok(vec![(V::Tls1_0, true), (V::Tls1_1, false), (V::Tls1_2, true), (V::Tls1_3, true)]);
+    }
+    assert_eq!(run_default(CheckId::TlsVersionsRefused, &ev).status, Status::Fail);
+}

@@ -1,0 +1,221 @@
+//! Checks on the TLS material and on what the network says: the server certificate and its key,
+//! the CRLs, and the probe's answers — all from the pki crate's typed data (validity times,
+//! staleness, weaknesses) and the wire crate's typed facts, never from their renderings.
+//!
+//! Owns: those judgements, with the warning window of the policy. Must not: gather evidence.
+
+use pgharden_pki::inspect::{Inspection, Item, inspect_bytes};
+use pgharden_wire::TlsVersionName;
+
+use crate::evidence::{Evidence, Fact, NetworkFacts};
+use crate::run::Policy;
+
+use super::{Outcome, fail, pass, unknown, verdict};
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn days(seconds: i64) -> i64 {
+    seconds.div_euclid(86_400)
+}
+
+/// Every certificate in `ssl_cert_file` valid now and for `warn_days` more, without weaknesses; and
+/// the key file 0600 owned by the cluster owner, or 0640 owned by root (as PostgreSQL accepts it).
+pub(super) fn server_certificate(ev: &Evidence, policy: &Policy) -> Outcome {
+    let key = match &ev.tls.key {
+        Ok(k) => k,
+        Err(why) => return unknown(why),
+    };
+    let owner_ok = Some(key.uid) == ev.owner_uid && key.mode & 0o077 == 0;
+    let root_ok = key.uid == 0 && key.mode & 0o037 == 0;
+    let mut problems = Vec::new();
+    if !(owner_ok || root_ok) {
+        problems.push(format!(
+            "{}: mode {:04o}, uid {}: must be 0600 owned by the cluster owner, or 0640 owned by root",
+            key.path.display(),
+            key.mode,
+            key.uid
+        ));
+    }
+    let (path, bytes) = match &ev.tls.cert {
+        Ok(c) => c,
+        Err(why) => return unknown(why),
+    };
+    let label = path.display().to_string();
+    let inspection = match inspect_bytes(&label, bytes) {
+        Ok(i) => i,
+        Err(e) => return fail(format!("{label}: unreadable: {e}")),
+    };
+    let (now, window) = (now(), i64::from(policy.warn_days) * 86_400);
+    let mut described = Vec::new();
+    for item in &inspection.items {
+        let Item::Certificate(c) = item else { continue };
+        let who = format!("{label} #{} ({})", c.index, c.subject);
+        if c.not_yet_valid || c.not_before_unix > now {
+            problems.push(format!("{who}: not valid before {}", c.not_before));
+        } else if c.expired || c.not_after_unix <= now {
+            problems.push(format!("{who}: expired on {}", c.not_after));
+        } else if c.not_after_unix - now <= window {
+            problems.push(format!(
+                "{who}: expires on {} (in {} days, within the {}-day warning window)",
+                c.not_after,
+                days(c.not_after_unix - now),
+                policy.warn_days
+            ));
+        }
+        for w in &c.weaknesses {
+            problems.push(format!("{who}: {w}"));
+        }
+        described.push(format!("{} until {}", c.subject, c.not_after));
+    }
+    if described.is_empty() {
+        problems.push(format!("{label}: holds no certificate"));
+    }
+    verdict(problems, || {
+        format!("{label}: {}; key {} mode {:04o}", described.join(", "), key.path.display(), key.mode)
+    })
+}
+
+/// The first certificate of a PEM file, as DER.
+fn first_certificate(bytes: &[u8]) -> Option<Vec<u8>> {
+    pem::parse_many(bytes).ok()?.into_iter().find(|p| p.tag() == "CERTIFICATE").map(|p| p.into_contents())
+}
+
+/// The server serves what `ssl_cert_file` holds. When a reload fails ("SSL configuration was not
+/// reloaded"), the server keeps its old certificate and the file on disk says nothing about it.
+pub(super) fn served_certificate(ev: &Evidence) -> Outcome {
+    let net = match &ev.network {
+        Ok(n) => n,
+        Err(why) => return unknown(why),
+    };
+    let served = match &net.served_leaf {
+        Ok(s) => s,
+        Err(why) => return unknown(why),
+    };
+    let (path, bytes) = match &ev.tls.cert {
+        Ok(c) => c,
+        Err(why) => return unknown(why),
+    };
+    match first_certificate(bytes) {
+        Some(file) if &file == served => {
+            pass(format!("{} serves the certificate in {}", net.target, path.display()))
+        }
+        Some(_) => fail(format!(
+            "{} serves another certificate than the one in {}: the server kept its previous TLS \
+             configuration (its log says why: \"SSL configuration was not reloaded\")",
+            net.target,
+            path.display()
+        )),
+        None => fail(format!("{}: holds no PEM certificate", path.display())),
+    }
+}
+
+/// `ssl_crl_file` / `ssl_crl_dir`: set, readable, and every CRL current for the warning window.
+/// PostgreSQL checks every certificate of a client's chain against the CRLs once any is loaded,
+/// so one stale CRL refuses every client of that CA.
+pub(super) fn crl(ev: &Evidence, policy: &Policy) -> Outcome {
+    let file = ev.setting("ssl_crl_file").unwrap_or_default().to_string();
+    let dir = ev.setting("ssl_crl_dir").unwrap_or_default().to_string();
+    if file.is_empty() && dir.is_empty() {
+        return match &ev.settings {
+            Ok(_) => fail("neither ssl_crl_file nor ssl_crl_dir is set: revoked client certificates still work"),
+            Err(why) => unknown(why),
+        };
+    }
+    let crls = match &ev.tls.crls {
+        Ok(c) => c,
+        // A configured CRL that cannot be read is the finding the text names ("If the CRL file
+        // does not exist, this is a finding"); the server cannot load it either.
+        Err(crate::evidence::Missing::Failed { what, reason }) => {
+            return fail(format!("{what}: {reason}"));
+        }
+        Err(why) => return unknown(why),
+    };
+    if crls.is_empty() {
+        return fail(format!("ssl_crl_dir = {dir:?} holds no CRL"));
+    }
+    let (now, window) = (now(), i64::from(policy.warn_days) * 86_400);
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for (path, bytes) in crls {
+        let label = path.display().to_string();
+        let inspection: Inspection = match inspect_bytes(&label, bytes) {
+            Ok(i) => i,
+            Err(e) => {
+                problems.push(format!("{label}: unreadable: {e}"));
+                continue;
+            }
+        };
+        for item in &inspection.items {
+            let Item::Crl(c) = item else { continue };
+            count += 1;
+            let who = format!("{label} #{} (issuer {})", c.index, c.issuer);
+            match (c.next_update_unix, &c.next_update) {
+                (Some(next), Some(shown)) if c.stale || next <= now => problems.push(format!(
+                    "{who}: the next update was due {shown}; PostgreSQL refuses every client of this CA"
+                )),
+                (Some(next), Some(shown)) if next - now <= window => problems.push(format!(
+                    "{who}: the next update is due {shown} (in {} days, within the {}-day warning window)",
+                    days(next - now),
+                    policy.warn_days
+                )),
+                (None, _) => problems.push(format!("{who}: has no next update")),
+                _ => {}
+            }
+            for w in &c.weaknesses {
+                problems.push(format!("{who}: {w}"));
+            }
+        }
+    }
+    if count == 0 {
+        problems.push("no CRL in the configured files".into());
+    }
+    verdict(problems, || {
+        format!("ssl_crl_file = {file:?}, ssl_crl_dir = {dir:?}: {count} CRLs, each current for {} days", policy.warn_days)
+    })
+}
+
+pub(super) fn network(
+    ev: &Evidence,
+    pick: impl Fn(&NetworkFacts) -> &Fact<(bool, String)>,
+    what: &str,
+) -> Outcome {
+    let net = match &ev.network {
+        Ok(n) => n,
+        Err(why) => return unknown(why),
+    };
+    match pick(net) {
+        Ok((true, said)) => pass(format!("{}: {what} refused: {said}", net.target)),
+        Ok((false, said)) => fail(format!("{}: {what} accepted: {said}", net.target)),
+        Err(why) => Outcome { evidence: vec![format!("{}: {why}", net.target)], ..unknown(why) },
+    }
+}
+
+/// TLS 1.0 and 1.1 refused; a probe that did not get answers for both is not a pass.
+pub(super) fn tls_versions(ev: &Evidence) -> Outcome {
+    let net = match &ev.network {
+        Ok(n) => n,
+        Err(why) => return unknown(why),
+    };
+    let versions = match &net.tls_versions {
+        Ok(v) => v,
+        Err(why) => return unknown(why),
+    };
+    let old = [TlsVersionName::Tls1_0, TlsVersionName::Tls1_1];
+    let probed = |v: TlsVersionName| versions.iter().any(|(x, _)| *x == v);
+    if let Some(v) = old.iter().find(|v| !probed(**v)) {
+        return unknown(&crate::evidence::Missing::ProbeFailed(format!("{} was not probed", v.name())));
+    }
+    let accepted: Vec<&str> = versions.iter().filter(|(_, ok)| *ok).map(|(v, _)| v.name()).collect();
+    let old_accepted: Vec<&str> =
+        versions.iter().filter(|(v, ok)| *ok && old.contains(v)).map(|(v, _)| v.name()).collect();
+    if old_accepted.is_empty() {
+        pass(format!("{} accepts {} and refuses TLS 1.0 and 1.1", net.target, accepted.join(", ")))
+    } else {
+        fail(format!("{} accepts {}", net.target, old_accepted.join(", ")))
+    }
+}

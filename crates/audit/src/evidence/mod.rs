@@ -1,0 +1,298 @@
+//! Evidence, gathered once and shared by every rule.
+//!
+//! Owns: the facts the rules look at, as data — settings as every session sees them (the
+//! cluster-wide value, where it was set, and each per-role and per-database override), roles and
+//! their attributes, per-database privileges and languages, the files PostgreSQL trusts (owners,
+//! modes, kinds), pg_hba.conf and pg_ident.conf as the server reads them (includes followed), the
+//! TLS files' bytes, the log files on disk, the host's FIPS mode and the network facts a probe
+//! gathers. Every fact that could not be gathered carries a typed [`Missing`] reason, so a rule
+//! depending on it says "not checked" and why — never "pass".
+//! Must not: judge (that is `checks`), or render beyond the reason texts.
+
+mod files;
+mod settings;
+mod sql;
+
+use std::path::PathBuf;
+
+use pgharden_conf::hba::Rule as HbaRule;
+use pgharden_conf::ident::Mapping;
+use pgharden_wire::TlsVersionName;
+
+pub use files::from_files;
+pub use settings::{Override, Setting, Settings, Where};
+pub use sql::{Connector, from_sql};
+
+/// Why a fact is missing. Each says what was not possible; the report's problems say why once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Missing {
+    #[error("no database connection (see the report's problems)")]
+    NoConnection,
+    #[error("the files were not read (see the report's problems)")]
+    NoFiles,
+    #[error("not gathered")]
+    NotGathered,
+    /// The server has no such setting (an extension not loaded, an older major version).
+    #[error("the server has no setting {0}")]
+    NoSuchSetting(String),
+    /// A query or a file read failed; `what` names it.
+    #[error("{what}: {reason}")]
+    Failed { what: String, reason: String },
+    #[error("no network probe was made ({0})")]
+    NotProbed(String),
+    #[error("the network probe failed: {0}")]
+    ProbeFailed(String),
+}
+
+impl Missing {
+    pub(crate) fn failed(what: impl Into<String>, reason: impl std::fmt::Display) -> Missing {
+        Missing::Failed { what: what.into(), reason: reason.to_string() }
+    }
+}
+
+/// A fact, or why it is missing.
+pub type Fact<T> = Result<T, Missing>;
+
+/// What kind of file system entry a path is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Other,
+}
+
+/// Owner, group, mode and kind of one path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileFacts {
+    pub path: PathBuf,
+    pub uid: u32,
+    pub gid: u32,
+    /// Permission bits only (`& 0o7777`).
+    pub mode: u32,
+    pub kind: EntryKind,
+}
+
+/// Why PostgreSQL reads a file: the check that judges it says so in its evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileRole {
+    /// postgresql.conf, an included file, or postgresql.auto.conf.
+    Config,
+    Hba,
+    Ident,
+    SslCert,
+    SslKey,
+    SslCa,
+    SslCrl,
+    /// A file in `ssl_crl_dir`, or the directory itself.
+    SslCrlDir,
+    /// The directory holding one of the files above.
+    Directory,
+}
+
+impl FileRole {
+    pub fn name(self) -> &'static str {
+        match self {
+            FileRole::Config => "configuration file",
+            FileRole::Hba => "pg_hba.conf",
+            FileRole::Ident => "pg_ident.conf",
+            FileRole::SslCert => "ssl_cert_file",
+            FileRole::SslKey => "ssl_key_file",
+            FileRole::SslCa => "ssl_ca_file",
+            FileRole::SslCrl => "ssl_crl_file",
+            FileRole::SslCrlDir => "ssl_crl_dir",
+            FileRole::Directory => "directory",
+        }
+    }
+
+    /// Whether the file is one of the TLS files (or their directories, tagged separately).
+    pub fn is_tls(self) -> bool {
+        matches!(
+            self,
+            FileRole::SslCert | FileRole::SslKey | FileRole::SslCa | FileRole::SslCrl | FileRole::SslCrlDir
+        )
+    }
+}
+
+/// A file PostgreSQL trusts, or the directory holding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trusted {
+    pub role: FileRole,
+    /// For a directory: the role of the files it holds (TLS or configuration).
+    pub holds: Option<FileRole>,
+    pub facts: Fact<FileFacts>,
+}
+
+/// A role and the attributes the STIG asks about (`pg_roles`, predefined `pg_*` roles left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleFacts {
+    pub name: String,
+    pub superuser: bool,
+    pub createrole: bool,
+    pub createdb: bool,
+    pub bypassrls: bool,
+    pub login: bool,
+    /// -1 is unlimited.
+    pub connlimit: i64,
+    /// The bootstrap superuser (oid 10).
+    pub bootstrap: bool,
+}
+
+/// What one database holds that the privilege rules look at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseFacts {
+    pub name: String,
+    /// Schemas in which PUBLIC may CREATE.
+    pub public_create_schemas: Vec<String>,
+    /// Whether PUBLIC may CREATE schemas in the database itself.
+    pub public_create_database: bool,
+    /// Untrusted procedural languages installed (not `c` or `internal`).
+    pub untrusted_languages: Vec<String>,
+    pub extensions: Vec<String>,
+}
+
+/// The TLS material as the server's settings name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// `ssl_cert_file`, its path and bytes.
+    pub cert: Fact<(PathBuf, Vec<u8>)>,
+    /// `ssl_key_file`'s owner and mode.
+    pub key: Fact<FileFacts>,
+    /// Every CRL file the server loads: `ssl_crl_file` and each file in `ssl_crl_dir`. `Err` when
+    /// the configured file or directory could not be read (a missing one is `Failed`).
+    pub crls: Fact<Vec<(PathBuf, Vec<u8>)>>,
+}
+
+/// The log files on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFiles {
+    pub dir: FileFacts,
+    pub files: Vec<FileFacts>,
+    /// Entries left unlisted because the directory held more than the audit reads.
+    pub truncated: bool,
+}
+
+/// What the network says about the server (filled by the probe).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NetworkFacts {
+    /// "host:port" probed.
+    pub target: String,
+    /// Plaintext startup: `Ok(true)` refused by pg_hba, `Ok(false)` allowed (with what the server said).
+    pub plaintext_refused: Fact<(bool, String)>,
+    /// TLS startup without a client certificate: refused?
+    pub certless_refused: Fact<(bool, String)>,
+    /// Each TLS version offered and whether the server accepted it.
+    pub tls_versions: Fact<Vec<(TlsVersionName, bool)>>,
+    /// The certificate the server served first (DER), to compare with `ssl_cert_file`.
+    pub served_leaf: Fact<Vec<u8>>,
+}
+
+/// Everything the rules look at.
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub settings: Fact<Settings>,
+    pub roles: Fact<Vec<RoleFacts>>,
+    /// Roles with an MD5 password hash (needs superuser: pg_authid).
+    pub md5_roles: Fact<Vec<String>>,
+    pub databases: Fact<Vec<DatabaseFacts>>,
+    /// pgaudit's installed files (`pgaudit.so`, control and SQL files) and the directories holding them.
+    pub pgaudit_files: Fact<Vec<FileFacts>>,
+    pub hba_rules: Fact<Vec<HbaRule>>,
+    pub ident_mappings: Fact<Vec<Mapping>>,
+    /// PGDATA itself, then the entries checked inside it.
+    pub data_dir: Fact<FileFacts>,
+    pub data_entries: Fact<Vec<FileFacts>>,
+    pub trusted: Fact<Vec<Trusted>>,
+    pub owner_uid: Option<u32>,
+    pub tls: TlsFiles,
+    pub logs: Fact<LogFiles>,
+    pub fips: Fact<bool>,
+    pub network: Fact<NetworkFacts>,
+    /// Why whole groups of facts are missing, each said once (the facts point here).
+    pub problems: Vec<String>,
+}
+
+impl Evidence {
+    /// No facts at all (every rule will say "not checked").
+    pub fn empty() -> Evidence {
+        fn no<T>() -> Fact<T> {
+            Err(Missing::NotGathered)
+        }
+        Evidence {
+            settings: no(),
+            roles: no(),
+            md5_roles: no(),
+            databases: no(),
+            pgaudit_files: no(),
+            hba_rules: no(),
+            ident_mappings: no(),
+            data_dir: no(),
+            data_entries: no(),
+            trusted: no(),
+            owner_uid: None,
+            tls: TlsFiles { cert: no(), key: no(), crls: no() },
+            logs: no(),
+            fips: no(),
+            network: Err(Missing::NotProbed("the probe was not run".into())),
+            problems: Vec::new(),
+        }
+    }
+
+    /// A setting's cluster-wide value, or why it is unknown.
+    pub fn setting(&self, name: &str) -> Fact<&str> {
+        match &self.settings {
+            Ok(s) => s.get(name).map(|s| s.value.as_str()).ok_or_else(|| Missing::NoSuchSetting(name.into())),
+            Err(why) => Err(why.clone()),
+        }
+    }
+
+    /// The bootstrap superuser's name (oid 10), when the roles are known.
+    pub fn bootstrap_superuser(&self) -> Option<&str> {
+        self.roles.as_ref().ok()?.iter().find(|r| r.bootstrap).map(|r| r.name.as_str())
+    }
+
+    /// Whether `name` is a superuser; `None` when the roles are unknown.
+    pub fn is_superuser(&self, name: &str) -> Option<bool> {
+        Some(self.roles.as_ref().ok()?.iter().any(|r| r.superuser && r.name == name))
+    }
+
+    /// Mark every database fact missing for `why` (said once in the problems).
+    pub fn no_connection(&mut self, why: &str) {
+        self.problems.push(format!("no database connection: {}", pgharden_text::cut(why, MAX_PROBLEM)));
+        fn no<T>() -> Fact<T> {
+            Err(Missing::NoConnection)
+        }
+        self.settings = no();
+        self.roles = no();
+        self.md5_roles = no();
+        self.databases = no();
+        self.pgaudit_files = no();
+    }
+
+    /// Mark every file fact missing for `why` (said once in the problems).
+    pub fn no_files(&mut self, why: &str) {
+        self.problems.push(format!("no file evidence: {}", pgharden_text::cut(why, MAX_PROBLEM)));
+        fn no<T>() -> Fact<T> {
+            Err(Missing::NoFiles)
+        }
+        self.hba_rules = no();
+        self.ident_mappings = no();
+        self.data_dir = no();
+        self.data_entries = no();
+        self.trusted = no();
+        self.tls = TlsFiles { cert: no(), key: no(), crls: no() };
+        self.logs = no();
+    }
+}
+
+/// The most of one gathering problem kept in the report.
+const MAX_PROBLEM: usize = 4000;
+
+/// The kernel's FIPS flag; a kernel without the flag has no FIPS mode, so it is off.
+pub fn fips_mode() -> Fact<bool> {
+    match std::fs::read_to_string("/proc/sys/crypto/fips_enabled") {
+        Ok(t) => Ok(t.trim() == "1"),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Missing::failed("/proc/sys/crypto/fips_enabled", e)),
+    }
+}

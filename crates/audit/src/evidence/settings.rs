@@ -1,0 +1,203 @@
+//! Settings as every session sees them.
+//!
+//! Owns: the cluster-wide value of each setting and where it was set (file and line, as
+//! `pg_settings` reports it to a superuser: postgresql.conf, an included file or
+//! postgresql.auto.conf), and every per-role, per-database and per-role-in-database override
+//! (`pg_db_role_setting`, i.e. `ALTER ROLE … SET`, `ALTER DATABASE … SET`, `ALTER ROLE … IN
+//! DATABASE … SET`). The auditor's own session is one of those sessions: when an override applies
+//! to it, the cluster-wide value is recovered from `pg_file_settings` (or the built-in default), so
+//! one `ALTER DATABASE postgres SET` cannot hide what every other database runs with.
+//! Must not: judge values.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pgharden_cluster::Sql;
+
+use super::{Fact, Missing};
+
+/// A setting's cluster-wide value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting {
+    pub value: String,
+    /// `pg_settings.source`: default, configuration file, command line, environment variable…
+    pub source: String,
+    /// The file and line that set it (shown to superusers only).
+    pub file: Option<(PathBuf, u32)>,
+    /// Whether the auditor's session had an override, so the value was read from the files.
+    pub masked: bool,
+}
+
+impl Setting {
+    /// Where the value comes from, for evidence: `postgresql.auto.conf:3` or `default`.
+    pub fn origin(&self) -> String {
+        match &self.file {
+            Some((path, line)) => format!("{}:{line}", path.display()),
+            None => self.source.clone(),
+        }
+    }
+}
+
+/// Whom an override applies to.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Where {
+    Role(String),
+    Database(String),
+    RoleInDatabase { role: String, database: String },
+}
+
+impl std::fmt::Display for Where {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Where::Role(r) => write!(f, "role {r} (ALTER ROLE {r} SET)"),
+            Where::Database(d) => write!(f, "database {d} (ALTER DATABASE {d} SET)"),
+            Where::RoleInDatabase { role, database } => {
+                write!(f, "role {role} in database {database} (ALTER ROLE {role} IN DATABASE {database} SET)")
+            }
+        }
+    }
+}
+
+/// One `pg_db_role_setting` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Override {
+    pub at: Where,
+    /// Lower case, as GUC names compare.
+    pub name: String,
+    pub value: String,
+}
+
+/// Every setting and every override.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    values: BTreeMap<String, Setting>,
+    pub overrides: Vec<Override>,
+}
+
+impl Settings {
+    /// Settings from name/value pairs, as if set in postgresql.conf (for tests and callers that
+    /// know the values already).
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Settings {
+        let values = pairs
+            .into_iter()
+            .map(|(n, v)| {
+                let s = Setting {
+                    value: v.to_string(),
+                    source: "configuration file".into(),
+                    file: None,
+                    masked: false,
+                };
+                (n.to_ascii_lowercase(), s)
+            })
+            .collect();
+        Settings { values, overrides: Vec::new() }
+    }
+
+    /// Add an override (tests, and the gatherer).
+    pub fn with_override(mut self, at: Where, name: &str, value: &str) -> Settings {
+        self.overrides.push(Override { at, name: name.to_ascii_lowercase(), value: value.to_string() });
+        self
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Setting> {
+        self.values.get(&name.to_ascii_lowercase())
+    }
+
+    /// The overrides of one setting.
+    pub fn overrides_of<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Override> + 'a {
+        let name = name.to_ascii_lowercase();
+        self.overrides.iter().filter(move |o| o.name == name)
+    }
+}
+
+/// Sources that come from `pg_db_role_setting` (or the session itself), not from the cluster.
+const SESSION_SOURCES: &[&str] = &["database", "user", "database user", "client", "session"];
+
+/// Read the settings through `sql`.
+pub(super) fn gather(sql: &mut dyn Sql) -> Fact<Settings> {
+    let rows = sql
+        .query(
+            "SELECT name, current_setting(name), source, sourcefile, sourceline, reset_val, boot_val \
+             FROM pg_settings",
+        )
+        .map_err(|e| Missing::failed("pg_settings", e))?;
+    let mut masked = Vec::new();
+    let mut values = BTreeMap::new();
+    for row in rows {
+        let col = |i: usize| row.get(i).cloned().flatten();
+        let Some(name) = col(0) else { continue };
+        let source = col(2).unwrap_or_default();
+        // Over the Unix socket the keepalive settings show the socket's 0; the configured value
+        // is what every TCP session gets.
+        let value =
+            if name.starts_with("tcp_keepalives_") { col(5) } else { col(1) }.unwrap_or_default();
+        let file = match (col(3), col(4).and_then(|l| l.parse().ok())) {
+            (Some(f), Some(l)) => Some((PathBuf::from(f), l)),
+            _ => None,
+        };
+        if SESSION_SOURCES.contains(&source.as_str()) {
+            masked.push((name.clone(), col(6).unwrap_or_default()));
+        }
+        values.insert(name.to_ascii_lowercase(), Setting { value, source, file, masked: false });
+    }
+    if !masked.is_empty() {
+        unmask(sql, &mut values, &masked)?;
+    }
+    let overrides = overrides(sql)?;
+    Ok(Settings { values, overrides })
+}
+
+/// Replace values the auditor's session overrides with what the configuration files set (the last
+/// applied line, as the server reads them), or else the built-in default.
+fn unmask(sql: &mut dyn Sql, values: &mut BTreeMap<String, Setting>, masked: &[(String, String)]) -> Fact<()> {
+    let rows = sql
+        .query(
+            "SELECT name, setting, sourcefile, sourceline FROM pg_file_settings \
+             WHERE applied AND error IS NULL ORDER BY seqno",
+        )
+        .map_err(|e| Missing::failed("pg_file_settings (the auditor's session has overrides)", e))?;
+    for (name, boot) in masked {
+        let from_file = rows.iter().rev().find(|r| r.first().cloned().flatten().as_deref() == Some(name));
+        let setting = match from_file {
+            Some(r) => Setting {
+                value: r.get(1).cloned().flatten().unwrap_or_default(),
+                source: "configuration file".into(),
+                file: match (r.get(2).cloned().flatten(), r.get(3).cloned().flatten().and_then(|l| l.parse().ok())) {
+                    (Some(f), Some(l)) => Some((PathBuf::from(f), l)),
+                    _ => None,
+                },
+                masked: true,
+            },
+            None => Setting { value: boot.clone(), source: "default".into(), file: None, masked: true },
+        };
+        values.insert(name.to_ascii_lowercase(), setting);
+    }
+    Ok(())
+}
+
+fn overrides(sql: &mut dyn Sql) -> Fact<Vec<Override>> {
+    let rows = sql
+        .query(
+            "SELECT r.rolname, d.datname, c FROM pg_db_role_setting s \
+             LEFT JOIN pg_roles r ON r.oid = s.setrole \
+             LEFT JOIN pg_database d ON d.oid = s.setdatabase \
+             CROSS JOIN LATERAL unnest(s.setconfig) AS c",
+        )
+        .map_err(|e| Missing::failed("pg_db_role_setting", e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let col = |i: usize| row.get(i).cloned().flatten();
+        let Some((name, value)) = col(2).and_then(|c| c.split_once('=').map(|(n, v)| (n.to_string(), v.to_string())))
+        else {
+            continue;
+        };
+        let at = match (col(0), col(1)) {
+            (Some(role), Some(database)) => Where::RoleInDatabase { role, database },
+            (Some(role), None) => Where::Role(role),
+            (None, Some(database)) => Where::Database(database),
+            (None, None) => continue,
+        };
+        out.push(Override { at, name: name.to_ascii_lowercase(), value });
+    }
+    Ok(out)
+}
