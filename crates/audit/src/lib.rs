@@ -3,6 +3,7 @@
 pub mod catalogue;
 pub mod check_id;
 pub mod checks;
+pub mod coverage;
 pub mod evidence;
 pub mod gather;
 pub mod model;

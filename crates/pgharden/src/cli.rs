@@ -55,10 +55,20 @@ no superuser, no file access, no TCP listener; never counted as a pass) or MANUA
 judge; the finding says what to look at). Host rules (FIPS mode) are reported in their own area;
 --scope cluster leaves them out.
 
-Exit codes: 0 nothing failed at or above --fail-on, 1 something did, 2 the audit could not run.
+Exit codes (a CI gate can rely on them):
+  0  every rule at or above --fail-on passed (or is MANUAL);
+  1  one failed, or could not be checked (NOT CHECKED counts unless --allow-not-checked);
+     a closed pipe (`pgharden audit | head`) does not change that;
+  2  usage error, or the audit reached nothing: no such data directory, connection refused,
+     authentication failed, no such database. A stopped server with a readable data directory
+     still has its files judged: the SQL and network rules are NOT CHECKED, so the exit code is 1.
+What the organization approved is given with --approved-superuser, --approved-mapping,
+--approved-admin and --approved-language; those are then not findings.
 
 Examples:
   sudo pgharden audit --pgdata /var/lib/postgresql/15/main
+  sudo pgharden audit --pgdata $PGDATA --approved-superuser jane --approved-mapping app:backup
+  pgharden audit --coverage
   pgharden audit 'host=db1 user=auditor sslmode=verify-full' --format sarif --output pgharden.sarif
   pgharden audit --pgdata $PGDATA --format ckl --benchmark U_CD_Postgres_16_STIG_V1R1_Manual-xccdf.xml -o db1.ckl")]
     Audit(AuditArgs),
@@ -68,6 +78,9 @@ Sends an SSLRequest and a GSSENCRequest, offers TLS 1.0 to 1.3 one at a time, fe
 certificate chain (checked against --sslrootcert under verify-ca and verify-full), tries direct TLS
 (PostgreSQL 17+), and starts up as --user/--dbname in plaintext and over TLS without a client
 certificate to see whether pg_hba.conf refuses. No password is ever sent.
+
+Exit codes: 0 the server answered and the facts are printed; 2 nothing answered the first
+SSLRequest (connection refused, no route, a name that does not resolve, no answer in time).
 
 Example:
   pgharden probe db1.example.com:5432 --sslrootcert pki/root/ca.crt")]
@@ -153,12 +166,14 @@ pub struct AuditArgs {
     /// The cluster's data directory (file checks; connects as its owner through the socket).
     #[arg(long, value_name = "DIR")]
     pub pgdata: Option<PathBuf>,
+    /// `text` for people; `json` (versioned schema), `sarif` (code scanning) and `ckl` (STIG
+    /// Viewer, needs --benchmark) for tools. --coverage takes `text` or `json`.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// The XCCDF benchmark a `--format ckl` checklist is built from.
     #[arg(long, value_name = "XCCDF", required_if_eq("format", "ckl"))]
     pub benchmark: Option<PathBuf>,
-    /// Exit with 1 when a rule of this severity or higher fails.
+    /// Exit with 1 when a rule of this severity or higher fails, or could not be checked.
     #[arg(long, value_enum, default_value = "low")]
     pub fail_on: FailOn,
     /// `cluster` leaves out rules about the host (FIPS mode, packages).
@@ -167,9 +182,46 @@ pub struct AuditArgs {
     /// Write the report here instead of standard output.
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,
-    /// Skip the network probe.
+    /// Skip the network probe (the network rules are then NOT CHECKED).
     #[arg(long)]
     pub no_probe: bool,
+    /// Let NOT CHECKED rules pass the gate: the exit code then follows the FAIL findings only.
+    /// Without it, a rule at or above --fail-on whose evidence could not be had (server stopped,
+    /// no superuser, no TCP listener, --no-probe) makes the exit code 1, as a failure does.
+    #[arg(long)]
+    pub allow_not_checked: bool,
+    /// A certificate or CRL that expires (or whose next update is due) within N days fails.
+    #[arg(long, value_name = "N", default_value_t = pgharden_audit::run::DEFAULT_WARN_DAYS)]
+    pub warn_days: u32,
+    /// A superuser the ISSM approved, besides the bootstrap superuser (repeat for more). Other
+    /// superusers fail the privilege rules.
+    #[arg(long = "approved-superuser", value_name = "ROLE")]
+    pub approved_superusers: Vec<String>,
+    /// A pg_ident.conf mapping that is approved although it lets a certificate become another
+    /// role than its CN: every line of map MAP whose database user is ROLE (repeat for more).
+    /// Example: --approved-mapping pgharden:backup_agent
+    #[arg(long = "approved-mapping", value_name = "MAP:ROLE", value_parser = parse_mapping)]
+    pub approved_mappings: Vec<(String, String)>,
+    /// A role that is not a superuser but is approved to hold CREATEROLE, CREATEDB or BYPASSRLS
+    /// (repeat for more).
+    #[arg(long = "approved-admin", value_name = "ROLE")]
+    pub approved_admins: Vec<String>,
+    /// An untrusted procedural language (plperlu, plpython3u, …) the AO authorized (repeat for more).
+    #[arg(long = "approved-language", value_name = "LANG")]
+    pub approved_languages: Vec<String>,
+    /// Print how many STIG ids of each family pgharden decides automatically, partly and only
+    /// manually, beside MITRE's InSpec profiles, and exit. Needs no cluster.
+    #[arg(long, conflicts_with_all = ["conninfo", "pgdata", "benchmark", "no_probe", "allow_not_checked"])]
+    pub coverage: bool,
+}
+
+/// `MAP:ROLE` → `(MAP, ROLE)`. The first `:` separates them (a map name is one pg_ident token;
+/// a role name may hold a colon); neither side may be empty.
+fn parse_mapping(value: &str) -> Result<(String, String), String> {
+    match value.split_once(':') {
+        Some((map, role)) if !map.is_empty() && !role.is_empty() => Ok((map.to_string(), role.to_string())),
+        _ => Err(format!("expected MAP:ROLE (a pg_ident.conf map name and a role), got {value:?}")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -18,10 +18,14 @@ fn main() -> ExitCode {
     // exit before anything else runs.
     pgharden_privsep::serve_if_helper();
     let cli = Cli::parse();
+    // The audit and the probe give a verdict, which they compute before printing and keep when
+    // the reader goes away; any error that still reaches here from them is an error (exit 2),
+    // never a pass. Other commands treat a closed pipe as success, as ripgrep does.
+    let verdict = matches!(cli.command, Command::Audit(_) | Command::Probe(_));
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::from(0),
         Ok(Outcome::Found) => ExitCode::from(1),
-        Err(err) if output::is_broken_pipe(&err) => ExitCode::from(0),
+        Err(err) if !verdict && output::is_broken_pipe(&err) => ExitCode::from(0),
         Err(err) => {
             output::error(&err);
             ExitCode::from(2)

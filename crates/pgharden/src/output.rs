@@ -1,5 +1,7 @@
 //! Terminal output: plain text on a pipe, colour only on a terminal (anstream strips it otherwise and
-//! honours NO_COLOR), JSON on request, errors on stderr, and a closed pipe treated as success.
+//! honours NO_COLOR), JSON on request, errors and notes on stderr, and a closed pipe treated as
+//! success — except by the commands that give a verdict (audit, probe): they print with
+//! [`print_keeping_verdict`], so `pgharden audit | head -c1` still exits with the audit's code.
 //!
 //! anstream strips colour on a pipe but lets CR and LF through, so text that came from a file, a
 //! ledger, a catalog or the network is escaped with [`shown`] (or `pgharden_text` directly) before
@@ -30,6 +32,21 @@ pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
 /// Print text (which may carry colour) to standard output.
 pub fn print(text: &str) -> io::Result<()> {
     write_stdout(text.as_bytes())
+}
+
+/// Print a verdict's report. A reader that went away (`| head`) is not an error and does not make
+/// one: the caller's exit code stays the verdict it computed before printing.
+pub fn print_keeping_verdict(text: &str) -> io::Result<()> {
+    match print(text) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Print a note (what a verdict rests on, or why it is what it is) to standard error, on one line.
+pub fn note(text: &str) {
+    let mut e = anstream::stderr().lock();
+    let _ = writeln!(e, "{} {}", "note:".yellow().bold(), pgharden_text::line(text));
 }
 
 /// Print a value as pretty JSON followed by a newline.

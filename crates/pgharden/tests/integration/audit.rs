@@ -24,8 +24,15 @@ fn audit(cluster: &Cluster, extra: &[&str]) -> (Option<i32>, String) {
 fn findings(cluster: &Cluster, extra: &[&str]) -> Vec<serde_json::Value> {
     let mut args = vec!["--format", "json"];
     args.extend_from_slice(extra);
-    let (_, text) = audit(cluster, &args);
-    let report: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    // The report alone: notes (rules not checked, say) go to stderr.
+    let out = pgharden()
+        .args(["audit", "--pgdata", cluster.data_dir().to_str().unwrap()])
+        .args(&args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
     assert_eq!(report["format"], 1);
     report["findings"].as_array().unwrap().clone()
 }

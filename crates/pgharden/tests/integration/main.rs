@@ -5,6 +5,7 @@
 mod apply;
 mod attacks;
 mod audit;
+mod audit_exit;
 mod audit_rules;
 mod crl_number;
 mod debian;
