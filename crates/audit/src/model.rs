@@ -95,6 +95,9 @@ pub struct Report {
     /// depend on it point here instead of repeating it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// What the organization approved and the warning window the rules were judged with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<crate::run::Policy>,
 }
 
 /// The audited cluster.

@@ -70,6 +70,21 @@ fn header(out: &mut String, report: &Report) {
         let _ = write!(out, ", {}", clean(&report.generated_at));
     }
     out.push('\n');
+    if let Some(p) = &report.policy {
+        policy_line(out, p);
+    }
+}
+
+/// What the rules were judged with, when it is more than the defaults.
+fn policy_line(out: &mut String, p: &crate::run::Policy) {
+    let mut parts = vec![format!("expiry warning window {} days", p.warn_days)];
+    let list = |name: &str, items: &[String]| (!items.is_empty()).then(|| format!("{name}: {}", items.join(", ")));
+    let mappings: Vec<String> = p.approved_mappings.iter().map(|(m, r)| format!("{m}:{r}")).collect();
+    parts.extend(list("approved superusers", &p.approved_superusers));
+    parts.extend(list("approved mappings", &mappings));
+    parts.extend(list("approved administrators", &p.approved_admins));
+    parts.extend(list("approved languages", &p.approved_languages));
+    let _ = writeln!(out, "Judged with {}", clean(&parts.join("; ")));
 }
 
 /// Column widths shared by every line, so the table lines up across areas.

@@ -34,7 +34,8 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         AuditScope::All => ScopeFilter::All,
         AuditScope::Cluster => ScopeFilter::Cluster,
     };
-    let findings = run::evaluate(&gathered.evidence, scope, &policy(args));
+    let policy = policy(args);
+    let findings = run::evaluate(&gathered.evidence, scope, &policy);
     let report = Report {
         format: pgharden_audit::model::REPORT_FORMAT,
         tool: "pgharden".into(),
@@ -43,6 +44,7 @@ pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
         target: gathered.target,
         findings,
         problems: gathered.evidence.problems.clone(),
+        policy: Some(policy),
     };
     if !decided_anything(&report.findings) {
         bail!(
