@@ -7,6 +7,7 @@ mod attacks;
 mod audit;
 mod audit_rules;
 mod crl_number;
+mod fidelity;
 mod lock;
 mod pki_cli;
 mod pki_hostname;
