@@ -570,3 +570,51 @@ pub fn snapshot_changes(before: &Snapshot, after: &Snapshot) -> Option<String> {
     }
     (!changes.is_empty()).then(|| changes.join("; "))
 }
+
+// ---------------------------------------------------------------------------------------------
+// The audit's JSON report, read rule by rule (the fidelity tests, see tests/integration/fidelity/).
+// ---------------------------------------------------------------------------------------------
+
+/// How long one audit may take before it counts as hung (the probe included).
+pub const AUDIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// `pgharden audit --pgdata DIR --scope cluster --format json EXTRA…`: its exit code and the parsed
+/// report. An audit that hangs, is killed or prints no JSON is a broken run, and panics saying so.
+pub fn audit_json(cluster: &testcluster::Cluster, extra: &[&str]) -> (i32, serde_json::Value) {
+    let mut cmd = pgharden();
+    cmd.args(["audit", "--pgdata", cluster.data_dir().to_str().unwrap()])
+        .args(["--scope", "cluster", "--format", "json"])
+        .args(extra);
+    let out = run_bounded(&mut cmd, AUDIT_LIMIT);
+    let code = out.code.unwrap_or_else(|| panic!("pgharden audit {extra:?}: {}", out.describe()));
+    let report = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("pgharden audit {extra:?} printed no JSON report ({e}): {}", out.describe())
+    });
+    (code, report)
+}
+
+/// The finding of `rule` in a report; a rule missing from the report is a broken audit.
+pub fn finding<'a>(report: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
+    report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the report has no findings array: {report}"))
+        .iter()
+        .find(|f| f["rule"] == rule)
+        .unwrap_or_else(|| panic!("{rule} is not in the report"))
+}
+
+/// The status of `rule`: `pass`, `fail`, `not-checked` or `manual`.
+pub fn status<'a>(report: &'a serde_json::Value, rule: &str) -> &'a str {
+    finding(report, rule)["status"].as_str().unwrap_or_else(|| panic!("{rule} has no status"))
+}
+
+/// The evidence of `rule`, one line per item.
+pub fn evidence(report: &serde_json::Value, rule: &str) -> String {
+    finding(report, rule)["evidence"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{rule} has no evidence array"))
+        .iter()
+        .map(|e| e.as_str().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
