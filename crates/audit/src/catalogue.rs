@@ -251,7 +251,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Files,
         scope: Scope::Host,
         title: "Only the owners may change PostgreSQL software, libraries and configuration",
-        checks: &[C::ConfigFileModes, C::DataDirectoryMode],
+        checks: &[C::ConfigFileModes, C::DataDirectoryMode, C::InstallationFiles],
         manual: Some(
             "Check that the installation's bin, lib, include and share directories are owned by root and not writable by others, and review who owns functions and triggers (`\\df+`).",
         ),
@@ -1561,9 +1561,7 @@ pub static RULES: &[Rule] = &[
         scope: Scope::Cluster,
         title: "Session identifiers are invalidated when sessions end",
         checks: &[C::SessionTimeouts],
-        manual: Some(
-            "Check that tcp_keepalives_idle, tcp_keepalives_interval, tcp_keepalives_count and statement_timeout are all non-zero (`SHOW …`).",
-        ),
+        manual: None,
         fix: "Set non-zero tcp_keepalives_idle, tcp_keepalives_interval, tcp_keepalives_count and statement_timeout in postgresql.conf and reload.",
     },
     Rule {
@@ -1578,9 +1576,7 @@ pub static RULES: &[Rule] = &[
         scope: Scope::Cluster,
         title: "Audit features are protected from unauthorized access",
         checks: &[C::DataDirectoryMode, C::LogFileMode, C::SuperuserCount, C::PgauditFiles],
-        manual: Some(
-            "Check that the pgaudit files of the installation (share/extension/pgaudit*, lib/pgaudit.so) are owned by root.",
-        ),
+        manual: None,
         fix: "chown root the pgaudit installation files; chmod 0700 PGDATA and set log_file_mode = 0600; ALTER ROLE … NOSUPERUSER for unapproved roles.",
     },
     Rule {
@@ -1609,10 +1605,8 @@ pub static RULES: &[Rule] = &[
         area: Area::Files,
         scope: Scope::Host,
         title: "Audit features cannot be removed by unauthorized users",
-        checks: &[C::DataDirectoryMode],
-        manual: Some(
-            "Check that the installation's bin, include, lib and share directories are owned by root:root and not writable by others.",
-        ),
+        checks: &[C::DataDirectoryMode, C::InstallationFiles],
+        manual: None,
         fix: "chown -R root:root and chmod go-w the installation directories; chmod 0700 PGDATA owned by the cluster owner.",
     },
     Rule {
@@ -1708,9 +1702,7 @@ pub static RULES: &[Rule] = &[
         scope: Scope::Cluster,
         title: "Certificate identities map to the right database roles",
         checks: &[C::HbaStrongAuthentication, C::CertificateRequired, C::IdentMappings],
-        manual: Some(
-            "For hostssl lines with map=, check pg_ident.conf maps each certificate CN to the intended role; without a map the CN must equal the role name.",
-        ),
+        manual: None,
         fix: "`pgharden apply` writes the pgharden map in pg_ident.conf (CN to itself, plus each issued client certificate's CN to its role).",
     },
     Rule {

@@ -62,6 +62,7 @@ check_ids! {
     PgauditRoleClass => "pgaudit.log covers role, in every session",
     PgauditSettings => "pgaudit.log_catalog is on, and log_level is log whenever log_client is on",
     PgauditFiles => "pgaudit's installed files and their directories belong to root and no other account can write them",
+    InstallationFiles => "the installation's bin, lib, include and share directories and its programs belong to root and no other account can write them",
     PgcryptoInstalled => "the pgcrypto extension is installed",
     DataDirectoryMode => "PGDATA is 0700, owned by the cluster owner, and nothing in it is owned by another account or open to others",
     ConfigFileModes => "postgresql.conf, every included file, postgresql.auto.conf, pg_hba.conf and pg_ident.conf are 0600 (or stricter), owned by the cluster owner, in directories no other account can write",

@@ -181,29 +181,32 @@ pub(super) fn log_files(ev: &Evidence) -> Outcome {
     }
 }
 
-/// pgaudit's files and directories are root's, writable by nobody else.
-pub(super) fn pgaudit_files(ev: &Evidence) -> Outcome {
-    let list = match &ev.pgaudit_files {
+/// Installed files (pgaudit's, the server's programs and directories) are root's, writable by
+/// nobody else.
+pub(super) fn root_owned(fact: &crate::evidence::Fact<Vec<FileFacts>>, none: &str) -> Outcome {
+    let list = match fact {
         Ok(l) => l,
         Err(why) => return unknown(why),
     };
+    if list.is_empty() {
+        return pass(none);
+    }
     let problems: Vec<String> = list
         .iter()
         .filter_map(|f| {
             if f.uid != 0 {
                 Some(format!("{}: not owned by root", describe(f)))
-            } else if f.mode & 0o022 != 0 {
+            } else if f.kind != EntryKind::Symlink && f.mode & 0o022 != 0 {
                 Some(format!("{}: writable by other accounts", describe(f)))
             } else {
                 None
             }
         })
         .collect();
-    if list.is_empty() {
-        return pass("pgaudit is not installed (no files to protect)");
-    }
     verdict(problems, || {
-        let names: Vec<String> = list.iter().map(|f| f.path.display().to_string()).collect();
-        format!("root's and closed to others: {}", names.join(", "))
+        let names: Vec<String> = list.iter().take(6).map(|f| f.path.display().to_string()).collect();
+        let more = list.len().saturating_sub(6);
+        let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+        format!("root's and closed to others: {}{tail}", names.join(", "))
     })
 }

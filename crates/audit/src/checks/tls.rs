@@ -105,7 +105,7 @@ pub(super) fn served_certificate(ev: &Evidence) -> Outcome {
             pass(format!("{} serves the certificate in {}", net.target, path.display()))
         }
         Some(_) => fail(format!(
-            "{} serves another certificate than the one in {}: the server kept its previous TLS \
+            "the certificate {} served is not the one in {}: the server kept its previous TLS \
              configuration (its log says why: \"SSL configuration was not reloaded\")",
             net.target,
             path.display()

@@ -197,6 +197,8 @@ pub struct Evidence {
     pub databases: Fact<Vec<DatabaseFacts>>,
     /// pgaudit's installed files (`pgaudit.so`, control and SQL files) and the directories holding them.
     pub pgaudit_files: Fact<Vec<FileFacts>>,
+    /// The installation's bin, lib, include and share directories and the programs in bin.
+    pub software_files: Fact<Vec<FileFacts>>,
     pub hba_rules: Fact<Vec<HbaRule>>,
     pub ident_mappings: Fact<Vec<Mapping>>,
     /// PGDATA itself, then the entries checked inside it.
@@ -224,6 +226,7 @@ impl Evidence {
             md5_roles: no(),
             databases: no(),
             pgaudit_files: no(),
+            software_files: no(),
             hba_rules: no(),
             ident_mappings: no(),
             data_dir: no(),
@@ -267,6 +270,7 @@ impl Evidence {
         self.md5_roles = no();
         self.databases = no();
         self.pgaudit_files = no();
+        self.software_files = no();
     }
 
     /// Mark every file fact missing for `why` (said once in the problems).

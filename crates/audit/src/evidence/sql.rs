@@ -25,6 +25,7 @@ pub fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_
             .map_err(|e| Missing::failed("pg_authid", format!("{e} (reading password hashes needs a superuser)")));
     ev.databases = databases(sql, connect);
     ev.pgaudit_files = pgaudit_files(sql);
+    ev.software_files = software_files(sql);
 }
 
 fn column(sql: &mut dyn Sql, query: &str) -> Result<Vec<String>, String> {
@@ -130,6 +131,36 @@ fn pgaudit_files(sql: &mut dyn Sql) -> Fact<Vec<FileFacts>> {
     // the pgaudit rules' finding, not this one's).
     paths.iter().filter(|p| std::fs::symlink_metadata(p).is_ok()).map(|p| stat_system(p)).collect()
 }
+
+/// The installation's directories as the server's `pg_config` names them, and the programs in its
+/// bin directory (CD16-00-002500: "bin, include, lib and share owned by root").
+fn software_files(sql: &mut dyn Sql) -> Fact<Vec<FileFacts>> {
+    let rows = sql
+        .query(
+            "SELECT setting FROM pg_config WHERE name IN \
+             ('BINDIR', 'LIBDIR', 'PKGLIBDIR', 'SHAREDIR', 'INCLUDEDIR', 'PKGINCLUDEDIR', 'INCLUDEDIR-SERVER') \
+             ORDER BY name",
+        )
+        .map_err(|e| Missing::failed("pg_config", e))?;
+    let mut dirs: Vec<PathBuf> = rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).map(PathBuf::from).collect();
+    dirs.sort();
+    dirs.dedup();
+    let bindir = sql
+        .value("SELECT setting FROM pg_config WHERE name = 'BINDIR'")
+        .map_err(|e| Missing::failed("pg_config", e))?
+        .map(PathBuf::from);
+    let mut paths: Vec<PathBuf> = dirs.into_iter().filter(|d| std::fs::symlink_metadata(d).is_ok()).collect();
+    if let Some(bin) = bindir {
+        let listing = std::fs::read_dir(&bin).map_err(|e| Missing::failed(bin.display().to_string(), e))?;
+        let mut programs: Vec<PathBuf> = listing.filter_map(|e| e.ok()).map(|e| e.path()).take(MAX_PROGRAMS).collect();
+        programs.sort();
+        paths.extend(programs);
+    }
+    paths.iter().map(|p| stat_system(p)).collect()
+}
+
+/// At most this many entries of the bin directory are looked at.
+const MAX_PROGRAMS: usize = 1_000;
 
 /// Stat a file of the installed software (root's, not the cluster owner's: only read here).
 fn stat_system(path: &Path) -> Fact<FileFacts> {
