@@ -10,6 +10,7 @@ pub mod model;
 pub mod network;
 pub mod report;
 pub mod run;
+pub mod values;
 
 pub use check_id::CheckId;
 pub use model::{Area, Finding, Report, Scope, Severity, Status, StigIds, Target};

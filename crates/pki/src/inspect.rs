@@ -31,6 +31,10 @@ use x509_parser::objects::{oid_registry, oid2sn};
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::{AttributeTypeAndValue, X509Name};
 
+mod weakness;
+
+pub use weakness::{MIN_EC_BITS, MIN_RSA_BITS, Weakness};
+
 // ---------------------------------------------------------------------------
 // Public types
 // ---------------------------------------------------------------------------
@@ -106,6 +110,10 @@ pub struct CertificateInfo {
     /// RFC 3339, UTC.
     pub not_before: String,
     pub not_after: String,
+    /// `not_before` and `not_after` in seconds since the Unix epoch, for judging without
+    /// parsing the text.
+    pub not_before_unix: i64,
+    pub not_after_unix: i64,
     /// "valid, expires in 364 days", "EXPIRED 3 days ago", "not yet valid (starts in 2 days)".
     pub status: String,
     pub expired: bool,
@@ -132,6 +140,8 @@ pub struct CertificateInfo {
     pub issued_by: Option<IssuerLink>,
     /// Items in this file that this certificate issued.
     pub issued: Vec<usize>,
+    /// The key's and the signature's weaknesses; each is also among `notes`.
+    pub weaknesses: Vec<Weakness>,
     pub notes: Vec<String>,
 }
 
@@ -149,6 +159,8 @@ pub struct CsrInfo {
     pub subject_alt_names: Vec<String>,
     /// One line per requested extension, in plain words.
     pub requested_extensions: Vec<String>,
+    /// The key's and the signature's weaknesses; each is also among `notes`.
+    pub weaknesses: Vec<Weakness>,
     pub notes: Vec<String>,
 }
 
@@ -167,6 +179,9 @@ pub struct CrlInfo {
     pub version: u32,
     pub this_update: String,
     pub next_update: Option<String>,
+    /// `this_update` and `next_update` in seconds since the Unix epoch.
+    pub this_update_unix: i64,
+    pub next_update_unix: Option<i64>,
     /// True when `next_update` is in the past.
     pub stale: bool,
     pub status: String,
@@ -177,6 +192,8 @@ pub struct CrlInfo {
     pub revoked_count: usize,
     pub revoked: Vec<RevokedEntry>,
     pub issued_by: Option<IssuerLink>,
+    /// The signature's weaknesses; each is also among `notes`.
+    pub weaknesses: Vec<Weakness>,
     pub notes: Vec<String>,
 }
 
@@ -213,6 +230,9 @@ pub struct KeyInfo {
     pub spki_sha256: Option<String>,
     /// Items in this file with the same public key.
     pub matches: Vec<usize>,
+    /// The key's weaknesses (none known while encryption hides the key); each is also among
+    /// `notes`.
+    pub weaknesses: Vec<Weakness>,
     pub notes: Vec<String>,
 }
 
@@ -685,7 +705,8 @@ fn certificate(
         );
     }
     let signature_algorithm = signature_algorithm_name(&cert.signature_algorithm.algorithm.to_id_string());
-    weak_notes(&signature_algorithm, &key, &mut notes);
+    let weaknesses = weakness::signed(&signature_algorithm, &key);
+    notes.extend(weakness::notes(&weaknesses));
 
     Ok(Decoded {
         item: Item::Certificate(CertificateInfo {
@@ -698,6 +719,8 @@ fn certificate(
             version,
             not_before: rfc3339(not_before),
             not_after: rfc3339(not_after),
+            not_before_unix: not_before.unix_timestamp(),
+            not_after_unix: not_after.unix_timestamp(),
             status,
             expired,
             not_yet_valid,
@@ -717,6 +740,7 @@ fn certificate(
             sha256_fingerprint: colon_hex(&Sha256::digest(cert.as_raw())),
             issued_by: None,
             issued: Vec::new(),
+            weaknesses,
             notes,
         }),
         der: Some(der[..der.len() - rest.len()].to_vec()),
@@ -729,18 +753,6 @@ fn signature_outcome(result: Result<(), X509Error>) -> Option<bool> {
         Ok(()) => Some(true),
         Err(X509Error::SignatureUnsupportedAlgorithm) => None,
         Err(_) => Some(false),
-    }
-}
-
-fn weak_notes(signature_algorithm: &str, key: &KeySummary, notes: &mut Vec<String>) {
-    let lower = signature_algorithm.to_ascii_lowercase();
-    if lower.contains("md5") || lower.contains("sha1") {
-        notes.push(format!(
-            "weak signature algorithm {signature_algorithm}: OpenSSL rejects SHA-1 and MD5 signatures at security level 2 and above (the default on Debian and Ubuntu)"
-        ));
-    }
-    if key.algorithm == "RSA" && key.bits.is_some_and(|b| b < 2048) {
-        notes.push("RSA key shorter than 2048 bits".into());
     }
 }
 
@@ -1004,7 +1016,8 @@ fn csr(index: usize, pem_label: Option<String>, der: &[u8]) -> Result<Decoded, S
     if signature_verifies == Some(false) {
         notes.push("the request's self-signature does NOT verify: it was altered or is corrupt".into());
     }
-    weak_notes(&signature_algorithm, &key, &mut notes);
+    let weaknesses = weakness::signed(&signature_algorithm, &key);
+    notes.extend(weakness::notes(&weaknesses));
     Ok(Decoded {
         item: Item::CertificateRequest(CsrInfo {
             index,
@@ -1016,6 +1029,7 @@ fn csr(index: usize, pem_label: Option<String>, der: &[u8]) -> Result<Decoded, S
             signature_verifies,
             subject_alt_names,
             requested_extensions,
+            weaknesses,
             notes,
         }),
         der: None,
@@ -1065,6 +1079,8 @@ fn crl(index: usize, pem_label: Option<String>, der: &[u8], now: OffsetDateTime)
         })
         .collect();
     let signature_algorithm = signature_algorithm_name(&list.signature_algorithm.algorithm.to_id_string());
+    let weaknesses: Vec<Weakness> = weakness::signature(&signature_algorithm).into_iter().collect();
+    notes.extend(weakness::notes(&weaknesses));
     Ok(Decoded {
         item: Item::Crl(CrlInfo {
             index,
@@ -1073,6 +1089,8 @@ fn crl(index: usize, pem_label: Option<String>, der: &[u8], now: OffsetDateTime)
             version: list.version().map_or(1, |v| v.0 + 1),
             this_update: rfc3339(this_update),
             next_update: next_update.map(rfc3339),
+            this_update_unix: this_update.unix_timestamp(),
+            next_update_unix: next_update.map(OffsetDateTime::unix_timestamp),
             stale,
             status,
             crl_number: list.crl_number().map(ToString::to_string),
@@ -1081,6 +1099,7 @@ fn crl(index: usize, pem_label: Option<String>, der: &[u8], now: OffsetDateTime)
             revoked_count: revoked.len(),
             revoked,
             issued_by: None,
+            weaknesses,
             notes,
         }),
         der: Some(der[..der.len() - rest.len()].to_vec()),
@@ -1276,12 +1295,8 @@ struct KeyParts {
 fn private_key_item(index: usize, pem_label: Option<String>, parts: KeyParts) -> Decoded {
     let spki_sha256 = parts.spki.as_deref().map(|s| colon_hex(&Sha256::digest(s)));
     let mut notes = parts.notes;
-    if let Some(key) = &parts.key
-        && key.algorithm == "RSA"
-        && key.bits.is_some_and(|b| b < 2048)
-    {
-        notes.push("RSA key shorter than 2048 bits".into());
-    }
+    let weaknesses: Vec<Weakness> = parts.key.as_ref().and_then(weakness::key_weakness).into_iter().collect();
+    notes.extend(weakness::notes(&weaknesses));
     Decoded {
         item: Item::PrivateKey(KeyInfo {
             index,
@@ -1292,6 +1307,7 @@ fn private_key_item(index: usize, pem_label: Option<String>, parts: KeyParts) ->
             encryption: None,
             spki_sha256: spki_sha256.clone(),
             matches: Vec::new(),
+            weaknesses,
             notes,
         }),
         der: None,
@@ -1499,6 +1515,7 @@ fn encrypted_pkcs8_key(index: usize, pem_label: Option<String>, der_bytes: &[u8]
             encryption: Some(encryption),
             spki_sha256: None,
             matches: Vec::new(),
+            weaknesses: Vec::new(),
             notes,
         }),
         der: None,
@@ -1682,6 +1699,8 @@ fn legacy_encrypted_key(
             }),
             spki_sha256: None,
             matches: Vec::new(),
+            // RSA or EC, of a size the encryption hides: nothing to judge.
+            weaknesses: Vec::new(),
             notes: vec![
                 ENCRYPTED_KEY_NOTE.to_string(),
                 "the legacy PEM key derivation is weak: re-encrypt as PKCS#8 with PBES2".into(),
@@ -1853,6 +1872,8 @@ fn serial_hex(raw: &[u8]) -> String {
 
 fn signature_algorithm_name(oid: &str) -> String {
     match oid {
+        "1.2.840.113549.1.1.2" => "md2WithRSAEncryption",
+        "1.2.840.113549.1.1.3" => "md4WithRSAEncryption",
         "1.2.840.113549.1.1.4" => "md5WithRSAEncryption",
         "1.2.840.113549.1.1.5" => "sha1WithRSAEncryption",
         "1.2.840.113549.1.1.10" => "rsassaPss",
