@@ -3,7 +3,9 @@
 //! owner-side helper and its descriptor handed back, so the server sees the owner as its peer and
 //! no thread of pgharden ever changes credentials), or from a CONNINFO.
 //!
-//! Owns: opening those connections and turning simple-query results into text rows.
+//! Owns: opening those connections, turning simple-query results into text rows, and turning
+//! failures into [`Error::Socket`], [`Error::Connect`] and [`Error::Query`], which keep pgconn's error
+//! (and with it the server's SQLSTATE, see [`Error::sqlstate`]).
 //! Must not: decide what to run.
 
 use pgharden_pgconn::tokio_postgres::SimpleQueryMessage;
@@ -13,9 +15,6 @@ use crate::discover::Cluster;
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::sql::{Rows, Sql};
-
-/// The most of a server's error message kept in an error.
-const MAX_MESSAGE_TEXT: usize = 2000;
 
 /// A live connection.
 pub struct Db {
@@ -45,16 +44,12 @@ impl Db {
             )
         })?;
         let socket = socket_dir.join(format!(".s.PGSQL.{}", pm.port));
-        let owner = files.account();
-        let failed = |e: &dyn std::fmt::Display| Error::Database {
-            reason: format!(
-                "connecting to {dbname} as {role} through {} as OS user {}: {e} \
-                 (pg_hba.conf must allow `local all {role} peer`)",
-                socket.display(),
-                owner.name
-            ),
-        };
-        let stream = files.actor().connect_unix(&socket).map_err(|e| failed(&e.detail()))?;
+        let target =
+            format!("{dbname} as {role} through {} as OS user {}", socket.display(), files.account().name);
+        let stream = files
+            .actor()
+            .connect_unix(&socket)
+            .map_err(|source| Error::Socket { target: target.clone(), source })?;
         let client = BlockingClient::connect_unix_stream(
             stream,
             &socket,
@@ -62,42 +57,39 @@ impl Db {
             dbname,
             pgharden_pgconn::DEFAULT_CONNECT_TIMEOUT,
         )
-        .map_err(|e| failed(&e))?;
+        .map_err(|source| Error::Connect {
+            target,
+            source: Box::new(source),
+            hint: Some(format!("pg_hba.conf must allow `local all {role} peer`")),
+        })?;
         Ok(Db { client, what: format!("{role}@{dbname} via {}", socket_dir.display()) })
     }
 
     /// Connect with resolved libpq settings (from a CONNINFO, PG* variables and ~/.postgresql).
     pub fn remote(settings: &Settings) -> Result<Db> {
-        let client =
-            BlockingClient::connect(settings).map_err(|e| Error::Database { reason: e.to_string() })?;
-        Ok(Db { client, what: format!("{}@{}", settings.user, settings.dbname) })
+        let what = format!("{}@{}", settings.user, settings.dbname);
+        let client = BlockingClient::connect(settings).map_err(|source| Error::Connect {
+            target: what.clone(),
+            source: Box::new(source),
+            hint: None,
+        })?;
+        Ok(Db { client, what })
     }
 
     /// Parse and resolve a CONNINFO the way libpq does.
     pub fn settings(conninfo: &str) -> Result<Settings> {
         pgharden_pgconn::Conninfo::parse(conninfo)
             .and_then(|c| c.resolve(&pgharden_pgconn::Env::from_process()))
-            .map_err(|e| Error::Database { reason: format!("CONNINFO: {e}") })
+            .map_err(|e| Error::Conninfo(Box::new(e)))
     }
 }
 
 impl Sql for Db {
     fn query(&mut self, sql: &str) -> Result<Rows> {
-        let messages = self.client.simple_query(sql).map_err(|e| {
-            // The server's own message (or pgconn's size-limit or timeout text), with the SQLSTATE.
-            let message = match e.sqlstate() {
-                Some(code) => format!("{e} ({code})"),
-                None => e.to_string(),
-            };
-            // A hostile server's message is capped by pgconn; it is still cut to a readable size.
-            let message = pgharden_text::cut(&message, MAX_MESSAGE_TEXT);
-            Error::Database {
-                reason: format!(
-                    "{message} [{}; via {}]",
-                    pgharden_text::cut(first_line(sql), 200),
-                    self.what
-                ),
-            }
+        let messages = self.client.simple_query(sql).map_err(|source| Error::Query {
+            sql: sql.to_string(),
+            via: self.what.clone(),
+            source: Box::new(source),
         })?;
         let mut rows = Vec::new();
         for m in messages {
@@ -111,8 +103,4 @@ impl Sql for Db {
         }
         Ok(rows)
     }
-}
-
-fn first_line(sql: &str) -> &str {
-    sql.lines().next().unwrap_or(sql)
 }

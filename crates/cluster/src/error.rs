@@ -1,7 +1,18 @@
 //! The cluster crate's error type. Variants about files name the file; variants about the server
-//! carry what it said.
+//! carry what it said, and the connection and query failures keep pgconn's error as their source,
+//! so a caller can read the SQLSTATE ([`Error::sqlstate`]) instead of matching on words: 42501
+//! (permission denied), 3D000 (no such database), 28000/28P01 (refused by pg_hba.conf or a wrong
+//! password) are told apart from a server that is down ([`Error::Socket`], or a `Connect` without
+//! a SQLSTATE).
 
 use std::path::PathBuf;
+
+/// The most of a server's error message kept in a rendered query error: pgconn already caps what a
+/// hostile server may send, this cuts it to a readable size.
+const MAX_MESSAGE_TEXT: usize = 2000;
+
+/// The most of a statement shown in a query error (its first line only).
+const MAX_SQL_TEXT: usize = 200;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -22,9 +33,49 @@ pub enum Error {
     #[error("the server did not accept the new configuration: {reason}")]
     Rejected { reason: String },
 
-    /// A database operation failed or was refused (lock, restore, row-level security, queries).
+    /// A database operation failed or was refused for a reason of pgharden's own (a ledger that
+    /// cannot be trusted, a connection that is not a superuser's). Failures the server or the
+    /// connection reported are [`Error::Connect`] and [`Error::Query`].
     #[error("{reason}")]
     Database { reason: String },
+
+    /// The server's Unix socket could not be connected as the cluster owner: no server listens
+    /// there (it stopped, or listens in another directory), or the owner may not reach it.
+    #[error("connecting to {target}: {}", .source.detail())]
+    Socket {
+        /// What was being reached: database, role, socket path and OS user.
+        target: String,
+        #[source]
+        source: pgharden_privsep::Error,
+    },
+
+    /// A connection was refused or failed; `source` says why in libpq's words, with the server's
+    /// SQLSTATE when the server itself refused (28000, 28P01, 3D000, 53300 …).
+    #[error("connecting to {target}: {source}{}", .hint.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Connect {
+        /// What was being reached (`role@dbname`, and the way for a local connection).
+        target: String,
+        /// Boxed: pgconn's error is large, and every `Result` of this crate would carry its size.
+        #[source]
+        source: Box<pgharden_pgconn::Error>,
+        /// What the operator can do about it, when pgharden knows.
+        hint: Option<String>,
+    },
+
+    /// A statement failed; the message is the server's, with its SQLSTATE, the statement's first
+    /// line and the connection it ran on.
+    #[error("{}", query_message(.source, .sql, .via))]
+    Query {
+        sql: String,
+        /// The connection (`role@dbname via …`).
+        via: String,
+        #[source]
+        source: Box<pgharden_pgconn::Error>,
+    },
+
+    /// A CONNINFO that libpq would not accept either.
+    #[error("CONNINFO: {0}")]
+    Conninfo(#[source] Box<pgharden_pgconn::Error>),
 
     /// A file operation done as the cluster owner (or a home's owner) failed or was refused.
     #[error("{0}")]
@@ -44,5 +95,83 @@ impl Error {
 
     pub(crate) fn bad(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
         Error::BadCluster { path: path.into(), reason: reason.into() }
+    }
+
+    /// The SQLSTATE the server sent with this failure, if the server sent one: for a refused
+    /// connection, a failed statement, or the cause of a rolled-back apply. `None` for everything
+    /// the server did not say (a server that is down, a file problem, pgharden's own refusals).
+    pub fn sqlstate(&self) -> Option<&str> {
+        match self {
+            Error::Connect { source, .. } | Error::Query { source, .. } => source.sqlstate(),
+            Error::RolledBack { cause, .. } => cause.sqlstate(),
+            _ => None,
+        }
+    }
+}
+
+/// `message (SQLSTATE) [first line of the statement; via connection]`, each part cut to size.
+fn query_message(source: &pgharden_pgconn::Error, sql: &str, via: &str) -> String {
+    let message = match source.sqlstate() {
+        Some(code) => format!("{source} ({code})"),
+        None => source.to_string(),
+    };
+    let first_line = sql.lines().next().unwrap_or(sql);
+    format!(
+        "{} [{}; via {via}]",
+        pgharden_text::cut(&message, MAX_MESSAGE_TEXT),
+        pgharden_text::cut(first_line, MAX_SQL_TEXT)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_error(code: &str) -> Box<pgharden_pgconn::Error> {
+        Box::new(
+            pgharden_pgconn::QueryError {
+                sqlstate: Some(code.to_string()),
+                message: "ERROR:  permission denied for table secret".to_string(),
+            }
+            .into(),
+        )
+    }
+
+    #[test]
+    fn the_sqlstate_survives_wrapping() {
+        let query = Error::Query {
+            sql: "SELECT * FROM secret\nWHERE true".into(),
+            via: "postgres@postgres".into(),
+            source: server_error("42501"),
+        };
+        assert_eq!(query.sqlstate(), Some("42501"));
+        assert_eq!(
+            query.to_string(),
+            "ERROR:  permission denied for table secret (42501) [SELECT * FROM secret; via postgres@postgres]"
+        );
+        let rolled = Error::RolledBack { cause: Box::new(query), outcome: "every file was restored".into() };
+        assert_eq!(rolled.sqlstate(), Some("42501"));
+        let timeout = Error::Query {
+            sql: "SELECT pg_sleep(60)".into(),
+            via: "x".into(),
+            source: Box::new(pgharden_pgconn::Error::QueryTimeout(std::time::Duration::from_secs(5))),
+        };
+        assert_eq!(timeout.sqlstate(), None, "a timeout is not the server's verdict");
+        assert_eq!(Error::Database { reason: "no".into() }.sqlstate(), None);
+    }
+
+    #[test]
+    fn a_hint_follows_the_connection_failure() {
+        let err =
+            Error::Connect { target: "postgres as bob".into(), source: server_error("28000"), hint: None };
+        assert!(!err.to_string().contains('('), "{err}");
+        let err = Error::Connect {
+            target: "postgres as bob".into(),
+            source: server_error("28000"),
+            hint: Some("pg_hba.conf must allow it".into()),
+        };
+        assert!(err.to_string().starts_with("connecting to postgres as bob: ERROR:"), "{err}");
+        assert!(err.to_string().ends_with(" (pg_hba.conf must allow it)"), "{err}");
+        assert_eq!(err.sqlstate(), Some("28000"));
     }
 }

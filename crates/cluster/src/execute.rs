@@ -114,9 +114,12 @@ pub fn execute(
         }
         (false, true)
     };
-    if let Err(e) = settings_in_force(sql.as_mut(), plan) {
-        let recovery = if restarted { Recovery::Restart } else { Recovery::Reload };
-        return Err(undo(&mut journal, cluster, files, Some(recovery), e));
+    match settings_in_force(sql.as_mut(), plan) {
+        Ok(found) => warnings.extend(found),
+        Err(e) => {
+            let recovery = if restarted { Recovery::Restart } else { Recovery::Reload };
+            return Err(undo(&mut journal, cluster, files, Some(recovery), e));
+        }
     }
     let mut ran = Vec::new();
     for action in &plan.sql {
@@ -290,32 +293,33 @@ fn current_log(cluster: &Cluster, files: &Files, sql: &mut dyn Sql) -> Result<Op
     files.canonicalize(&path).map(Some)
 }
 
-/// Every setting of the plan is the server's current value and none waits for a restart.
-fn settings_in_force(sql: &mut dyn Sql, plan: &Plan) -> Result<()> {
+/// Every setting of the plan is the server's current value and none waits for a restart. A value
+/// overridden in apply's own session (`ALTER ROLE … SET`) cannot be confirmed this way: it becomes
+/// a warning, not a failure that would undo files that are right.
+fn settings_in_force(sql: &mut dyn Sql, plan: &Plan) -> Result<Vec<String>> {
     let mut wrong = Vec::new();
+    let mut warnings = Vec::new();
     for s in &plan.settings {
-        let row = sql.query(&format!(
-            "SELECT current_setting({0}), pending_restart FROM pg_settings WHERE name = {0}",
-            crate::sql::literal(&s.name)
-        ))?;
-        let Some(row) = row.into_iter().next() else {
+        let Some(live) = crate::plan::live(sql, &s.name)? else {
             wrong.push(format!("{} is unknown to the server", s.name));
             continue;
         };
-        let current = row.first().cloned().flatten().unwrap_or_default();
-        let pending = row.get(1).cloned().flatten().as_deref() == Some("t");
-        let wanted =
-            pgharden_conf::postgresql_conf::Value::raw(&s.to).map(|v| v.decoded()).unwrap_or(s.to.clone());
-        if pending || !crate::plan::same_value(&current, &wanted) {
+        if let Some(source) = &live.overridden_by {
+            warnings.push(crate::plan::overridden_note(&s.name, source));
+            continue;
+        }
+        let wanted = crate::plan::decoded(&s.to);
+        if live.pending_restart || !crate::plan::same_setting(&s.name, &live.value, &wanted) {
             wrong.push(format!(
-                "{} is {current:?}, wanted {wanted:?}{}",
+                "{} is {:?}, wanted {wanted:?}{}",
                 s.name,
-                if pending { " (restart pending)" } else { "" }
+                live.value,
+                if live.pending_restart { " (restart pending)" } else { "" }
             ));
         }
     }
     if wrong.is_empty() {
-        Ok(())
+        Ok(warnings)
     } else {
         Err(Error::Rejected {
             reason: format!("settings not in force after the change: {}", wrong.join("; ")),

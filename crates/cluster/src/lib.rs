@@ -1,6 +1,7 @@
 //! One PostgreSQL cluster as a thing to act on.
 //!
-//! Owns: finding a cluster's files and its owner; reaching those files only as the owner
+//! Owns: finding a cluster's files and its owner (for a local cluster one way, [`open_local`], which
+//! asks the running server); reaching those files only as the owner
 //! ([`Files`], over `pgharden-privsep`); reading and checking `postmaster.pid`; planning and
 //! applying the profile (files replaced atomically with backups and rollback, the server asked to
 //! validate, reload or restart); running server tools as the owner with a clean environment; the
@@ -15,6 +16,7 @@ mod error;
 pub mod execute;
 pub mod files;
 pub mod lock;
+pub mod open;
 pub mod plan;
 pub mod postmaster;
 pub mod profile;
@@ -27,6 +29,7 @@ pub use discover::Cluster;
 pub use error::{Error, Result};
 pub use execute::Applied;
 pub use files::{Files, Journal};
+pub use open::{Opened, open_local};
 pub use pgharden_privsep::{Account, Replaced};
 pub use plan::{Plan, Request};
 pub use postmaster::Postmaster;

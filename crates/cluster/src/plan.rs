@@ -4,15 +4,14 @@
 //!
 //! Owns: comparing the cluster with the `stig` profile — TLS files in PGDATA, postgresql.conf (edited
 //! where the winning line is, auto.conf included), pg_hba.conf (mutual TLS lines first, every other
-//! line commented out, never deleted), pg_ident.conf (the `pgharden` map), and the extensions of
-//! Appendices B and E — and rendering the differences as unified diffs.
+//! line commented out, never deleted), pg_ident.conf (the `pgharden` map), every configuration file
+//! mode 0600 and owned by the cluster owner, and what each database needs ([`databases`]) — and
+//! rendering the differences as unified diffs.
 //! Every file of the cluster is read as its owner ([`Files`]); every file the plan would write is
 //! checked here already — inside PGDATA, the configuration directory or a directory the operator
 //! named, and a regular file or nothing (never a symbolic link) — so `--plan` shows the refusal.
 //! Must not: write files or run SQL that changes anything (that is `execute`).
 
-use std::collections::BTreeSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use pgharden_conf::Token;
@@ -26,10 +25,27 @@ use crate::discover::Cluster;
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::profile::{self, IDENT_MAP, ProfileOptions, Wanted};
-use crate::sql::{Sql, ident};
+use crate::sql::Sql;
+
+pub mod databases;
+mod live;
+mod tls;
+
+pub(crate) use live::{decoded, live, overridden_note, same_setting};
 
 /// Parameters whose change needs a restart (context `postmaster`), for when no server can be asked.
 const RESTART_SETTINGS: &[&str] = &["logging_collector", "shared_preload_libraries"];
+
+/// The mode of every file apply writes: configuration (CD16-00-002400 / PGS9-00-012200:
+/// "postgresql.conf 0600 owned by the DBA", and likewise pg_hba.conf and pg_ident.conf), keys,
+/// certificates and CRLs.
+pub const FILE_MODE: u32 = 0o600;
+
+/// What the plan says when it takes a Debian postgresql.conf from its packaged 0644 to 0600.
+pub const DEBIAN_MODE_NOTE: &str = "Debian ships postgresql.conf mode 0644 so that every user can read the \
+     cluster's port; at 0600, for users other than root and the cluster owner, pg_lsclusters shows the port, \
+     owner, data directory and log file as <unknown>, and psql without -h/-p (or PGHOST/PGPORT) stops with \
+     \"Error: Invalid data directory for cluster\", so those users must name the socket or port themselves";
 
 /// What to apply.
 #[derive(Debug, Clone)]
@@ -46,6 +62,8 @@ pub struct FileChange {
     pub path: PathBuf,
     pub what: String,
     pub mode: u32,
+    /// The mode the file has now (`None`: a new file).
+    pub from_mode: Option<u32>,
     /// A unified diff for text files; a one-line summary for keys and certificates.
     pub diff: String,
     #[serde(skip)]
@@ -150,13 +168,11 @@ impl Plan {
             }
         }
         for f in &self.files {
-            out.push_str(&format!(
-                "\n{} ({}, mode {:04o}):\n{}",
-                path(&f.path),
-                line(&f.what),
-                f.mode,
-                block(&f.diff)
-            ));
+            let mode = match f.from_mode {
+                Some(old) if old != f.mode => format!("mode {old:04o} \u{2192} {:04o}", f.mode),
+                _ => format!("mode {:04o}", f.mode),
+            };
+            out.push_str(&format!("\n{} ({}, {mode}):\n{}", path(&f.path), line(&f.what), block(&f.diff)));
             if !f.diff.ends_with('\n') {
                 out.push('\n');
             }
@@ -204,23 +220,35 @@ pub fn plan(
             cluster.major
         ));
     }
-    let mut changes = tls_files(cluster, files, pki, &req.hosts)?;
+    let mut changes = tls::tls_files(cluster, files, pki, &req.hosts)?;
     let (conf_files, mut settings, wanted) = conf_changes(cluster, files, &profile)?;
     changes.extend(conf_files);
     let owner_role = match sql {
         Some(sql) => {
-            settings.extend(not_in_force(sql, cluster, &wanted, &settings)?);
+            let (stale, overridden) = live::not_in_force(sql, cluster, &wanted, &settings)?;
+            settings.extend(stale);
+            notes.extend(overridden);
             sql.value("SELECT rolname FROM pg_roles WHERE oid = 10")?.unwrap_or(cluster.owner.name.clone())
         }
         None => cluster.owner.name.clone(),
     };
     changes.extend(hba_change(cluster, files, &profile, &owner_role)?);
     changes.extend(ident_change(cluster, files, pki)?);
+    for path in [&cluster.config_file, &cluster.hba_file, &cluster.ident_file] {
+        if !changes.iter().any(|c| &c.path == path) {
+            changes.extend(mode_change(cluster, files, path)?);
+        }
+    }
+    if cluster.debian
+        && changes.iter().any(|c| c.path == cluster.config_file && c.from_mode != Some(FILE_MODE))
+    {
+        notes.push(DEBIAN_MODE_NOTE.to_string());
+    }
     for change in &changes {
         files.check_target(&change.path)?;
     }
     let sql_actions =
-        if cluster.postmaster.is_some() { extension_actions(cluster, sql_in)? } else { Vec::new() };
+        if cluster.postmaster.is_some() { databases::database_actions(cluster, sql_in)? } else { Vec::new() };
     let restart = settings.iter().filter(|s| s.restart).map(|s| s.name.clone()).collect::<Vec<_>>();
     let restart =
         (!restart.is_empty()).then(|| format!("{} can only change at server start", restart.join(", ")));
@@ -233,109 +261,6 @@ pub fn plan(
         restart,
         notes,
     })
-}
-
-/// The server certificate (leaf + intermediate), its key, the CAs a client may chain to, and every
-/// CRL, in PGDATA under the names the profile's `ssl_*` settings use.
-fn tls_files(cluster: &Cluster, files: &Files, pki: &Pki, hosts: &[String]) -> Result<Vec<FileChange>> {
-    let server = server_certificate(pki, hosts)?;
-    let cert = pki.dir().join(&server);
-    let key = cert.with_file_name("server.key");
-    check_key_pair(&cert, &key)?;
-    let mut ca = read(&pki.ca_cert_path(Kind::Root))?;
-    ca.extend(read(&pki.ca_cert_path(Kind::ClientCa))?);
-    let wanted = [
-        (profile::SERVER_CERT, read(&cert)?, "server certificate and its intermediate"),
-        (profile::SERVER_KEY, read(&key)?, "server private key"),
-        (profile::CA_FILE, ca, "root and client intermediate CA certificates"),
-        (profile::CRL_FILE, read(&pki.dir().join(pgharden_pki::CRL_BUNDLE))?, "CRLs of every CA"),
-    ];
-    let mut out = Vec::new();
-    for (name, contents, what) in wanted {
-        let path = cluster.data_dir.join(name);
-        files.check_target(&path)?;
-        let meta = files.stat(&path, false)?;
-        let current = if meta.is_some() { Some(files.read(&path)?) } else { None };
-        let right_owner =
-            meta.as_ref().is_some_and(|m| m.uid == cluster.owner.uid && m.mode & 0o777 == 0o600);
-        if current.as_deref() == Some(contents.as_slice()) && right_owner {
-            continue;
-        }
-        let diff = match (&current, name == profile::SERVER_KEY) {
-            (None, _) => "  (new file)\n".to_string(),
-            (Some(old), _) if old == &contents => "  (owner or mode corrected)\n".to_string(),
-            (Some(_), true) => "  (key replaced; contents not shown)\n".to_string(),
-            (Some(old), false) => pem_summary_diff(old, &contents),
-        };
-        out.push(FileChange { path, what: what.into(), mode: 0o600, diff, contents });
-    }
-    Ok(out)
-}
-
-/// The newest valid server certificate whose SANs cover every host.
-fn server_certificate(pki: &Pki, hosts: &[String]) -> Result<PathBuf> {
-    let wanted: BTreeSet<String> = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
-    pki.list()
-        .into_iter()
-        .filter(|l| l.entry.kind == Kind::Server && l.status == Status::Valid)
-        .filter(|l| {
-            let sans: BTreeSet<String> = l.entry.sans.iter().map(|h| h.to_ascii_lowercase()).collect();
-            wanted.is_subset(&sans)
-        })
-        .max_by_key(|l| l.entry.not_before)
-        .map(|l| l.entry.path)
-        .ok_or_else(|| {
-            let args: Vec<String> = hosts.iter().map(|h| format!("--host {h}")).collect();
-            Error::bad(
-                pki.dir(),
-                format!(
-                    "no valid server certificate covers {}; issue one: pgharden pki server --dir {} {}",
-                    hosts.join(", "),
-                    pki.dir().display(),
-                    args.join(" ")
-                ),
-            )
-        })
-}
-
-/// A key the server could not load would stop it at the next start: refuse it before touching the
-/// cluster.
-fn check_key_pair(cert: &Path, key: &Path) -> Result<()> {
-    let (pair, _) = pgharden_pki::key::load_key(key, None)
-        .map_err(|e| Error::bad(key, format!("not a usable server key: {e}")))?;
-    let bytes = read(cert)?;
-    let block = pem_first_cert(&bytes).ok_or_else(|| Error::bad(cert, "no certificate in the file"))?;
-    let (_, x509) =
-        x509_parser::parse_x509_certificate(&block).map_err(|e| Error::bad(cert, e.to_string()))?;
-    if x509.public_key().subject_public_key.data.as_ref() != pair.public_key_raw() {
-        return Err(Error::bad(key, format!("this key does not belong to {}", cert.display())));
-    }
-    Ok(())
-}
-
-fn pem_first_cert(bytes: &[u8]) -> Option<Vec<u8>> {
-    pem::parse_many(bytes).ok()?.into_iter().find(|b| b.tag() == "CERTIFICATE").map(|b| b.contents().to_vec())
-}
-
-fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| Error::io(path, e))
-}
-
-/// Certificates are compared by what they say, not by base64.
-fn pem_summary_diff(old: &[u8], new: &[u8]) -> String {
-    let describe = |bytes: &[u8]| {
-        pgharden_pki::inspect::inspect_bytes("file", bytes)
-            .map(|i| {
-                i.render_text()
-                    .lines()
-                    .filter(|l| l.contains("Subject:") || l.contains("Serial:"))
-                    .map(str::trim)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_else(|_| "unreadable".into())
-    };
-    format!("  - {}\n  + {}\n", describe(old), describe(new))
 }
 
 /// postgresql.conf (and whatever file holds the winning line) edits, and the settings they change.
@@ -364,7 +289,7 @@ fn conf_changes(
         let value = Value::raw(&w.value).map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
         let resolution = tree.resolve(w.name);
         let current = resolution.as_ref().map(|r| r.winner.setting.value().to_string());
-        if current.as_deref().is_some_and(|c| same_value(c, &value.decoded())) {
+        if current.as_deref().is_some_and(|c| same_setting(w.name, c, &value.decoded())) {
             continue;
         }
         let file =
@@ -396,69 +321,54 @@ fn conf_changes(
         files.check_target(&path)?;
         let old = String::from_utf8_lossy(&files.read(&path)?).into_owned();
         let new = conf_files.iter().find(|f| f.path() == path).map(ToString::to_string).unwrap_or_default();
-        out.push(text_change(&path, "server settings", &old, new, mode_of(files, &path)?));
+        out.push(text_change(&path, "server settings", &old, new, mode_now(files, &path)?));
     }
     Ok((out, settings, wanted))
 }
 
-/// Settings the files already have right but the server does not run with: an earlier apply was
-/// interrupted before its reload or restart, or someone edited the files by hand. They need the
-/// reload or restart all the same.
-fn not_in_force(
-    sql: &mut dyn Sql,
-    cluster: &Cluster,
-    wanted: &[Wanted],
-    changing: &[SettingChange],
-) -> Result<Vec<SettingChange>> {
-    let mut out = Vec::new();
-    for w in wanted.iter().filter(|w| !changing.iter().any(|c| c.name == w.name)) {
-        let row = sql.query(&format!(
-            "SELECT current_setting(name), context FROM pg_settings WHERE name = {}",
-            crate::sql::literal(w.name)
-        ))?;
-        let Some(row) = row.into_iter().next() else { continue };
-        let live = row.first().cloned().flatten().unwrap_or_default();
-        let decoded = Value::raw(&w.value).map(|v| v.decoded()).unwrap_or(w.value.clone());
-        if same_value(&live, &decoded) {
-            continue;
-        }
-        out.push(SettingChange {
-            name: w.name.to_string(),
-            from: Some(live),
-            to: w.value.clone(),
-            file: cluster.config_file.clone(),
-            restart: row.get(1).cloned().flatten().as_deref() == Some("postmaster"),
-            why: format!("already in the files, not yet in force ({})", w.why),
-        });
-    }
-    Ok(out)
+/// The mode a file has now (`None`: there is none). Whatever it is, apply writes it [`FILE_MODE`].
+fn mode_now(files: &Files, path: &Path) -> Result<Option<u32>> {
+    Ok(files.stat(path, false)?.map(|m| m.mode & 0o777))
 }
 
-/// Values compared as the server would: quotes already removed, case-insensitive for keywords.
-pub(crate) fn same_value(current: &str, wanted: &str) -> bool {
-    let norm = |s: &str| {
-        let s = s.trim().to_ascii_lowercase();
-        match s.as_str() {
-            "true" | "yes" | "1" | "on" => "on".to_string(),
-            "false" | "no" | "0" | "off" => "off".to_string(),
-            _ => s,
-        }
-    };
-    norm(current) == norm(wanted)
-}
-
-/// The mode a rewritten file keeps: its current one, or 0600 for a new file.
-fn mode_of(files: &Files, path: &Path) -> Result<u32> {
-    Ok(files.stat(path, false)?.map_or(0o600, |m| m.mode & 0o777))
-}
-
-fn text_change(path: &Path, what: &str, old: &str, new: String, mode: u32) -> FileChange {
+fn text_change(path: &Path, what: &str, old: &str, new: String, from_mode: Option<u32>) -> FileChange {
     let diff = similar::TextDiff::from_lines(old, new.as_str())
         .unified_diff()
         .context_radius(2)
         .header(&path.display().to_string(), &format!("{} (pgharden)", path.display()))
         .to_string();
-    FileChange { path: path.to_path_buf(), what: what.to_string(), mode, diff, contents: new.into_bytes() }
+    FileChange {
+        path: path.to_path_buf(),
+        what: what.to_string(),
+        mode: FILE_MODE,
+        from_mode,
+        diff,
+        contents: new.into_bytes(),
+    }
+}
+
+/// A configuration file whose contents are right but whose mode or owner is not: rewritten with the
+/// same contents, mode [`FILE_MODE`], owned by the cluster owner. Nothing when it is absent (a
+/// missing pg_ident.conf is the ident step's to create).
+fn mode_change(cluster: &Cluster, files: &Files, path: &Path) -> Result<Option<FileChange>> {
+    let Some(meta) = files.stat(path, false)? else { return Ok(None) };
+    let mode = meta.mode & 0o777;
+    if mode == FILE_MODE && meta.uid == cluster.owner.uid {
+        return Ok(None);
+    }
+    let diff = if mode == FILE_MODE {
+        "  (owner corrected; contents unchanged)\n"
+    } else {
+        "  (contents unchanged)\n"
+    };
+    Ok(Some(FileChange {
+        path: path.to_path_buf(),
+        what: "permissions only".to_string(),
+        mode: FILE_MODE,
+        from_mode: Some(mode),
+        diff: diff.to_string(),
+        contents: files.read(path)?,
+    }))
 }
 
 /// The rules of the profile, as pg_hba.conf lines.
@@ -545,7 +455,7 @@ fn hba_change(
         "client authentication",
         &text,
         hba.to_string(),
-        mode_of(files, &cluster.hba_file)?,
+        mode_now(files, &cluster.hba_file)?,
     )))
 }
 
@@ -588,7 +498,7 @@ fn ident_change(cluster: &Cluster, files: &Files, pki: &Pki) -> Result<Option<Fi
         "certificate name to role map",
         &old,
         ident.to_string(),
-        mode_of(files, path)?,
+        mode_now(files, path)?,
     )))
 }
 
@@ -597,56 +507,9 @@ fn common_name(subject: &str) -> Option<String> {
     subject.split(',').find_map(|rdn| rdn.trim().strip_prefix("CN=")).map(|cn| cn.replace("\\,", ","))
 }
 
-/// Appendix E (pgcrypto) and B (pgaudit): the extension in every database that accepts
-/// connections, and in template1 so new databases get it.
-fn extension_actions(
-    cluster: &Cluster,
-    sql_in: &mut dyn FnMut(&str) -> Result<Box<dyn Sql>>,
-) -> Result<Vec<SqlAction>> {
-    let mut wanted = Vec::new();
-    if cluster.extensions.pgcrypto {
-        wanted.push(("pgcrypto", "Appendix E: cryptographic functions for data at rest"));
-    }
-    if cluster.extensions.pgaudit {
-        wanted.push(("pgaudit", "Appendix B: session and object audit logging"));
-    }
-    if wanted.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut postgres = sql_in("postgres")?;
-    let databases: Vec<String> = postgres
-        .query("SELECT datname FROM pg_database WHERE datallowconn ORDER BY datname")?
-        .into_iter()
-        .filter_map(|r| r.into_iter().next().flatten())
-        .collect();
-    let mut out = Vec::new();
-    for db in databases {
-        let mut conn = sql_in(&db)?;
-        for (ext, why) in &wanted {
-            let present =
-                conn.value(&format!("SELECT 1 FROM pg_extension WHERE extname = '{ext}'"))?.is_some();
-            if !present {
-                out.push(SqlAction {
-                    database: db.clone(),
-                    statement: format!("CREATE EXTENSION IF NOT EXISTS {}", ident(ext)),
-                    why: why.to_string(),
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_compare_as_the_server_reads_them() {
-        assert!(same_value("true", "on"));
-        assert!(same_value("TLSv1.2", "tlsv1.2"));
-        assert!(!same_value("md5", "scram-sha-256"));
-    }
 
     #[test]
     fn common_names_come_out_of_rfc4514_subjects() {

@@ -1,9 +1,14 @@
 //! The `stig` profile: what a hardened cluster's configuration says, and why.
 //!
 //! Owns: the settings of STIG Appendix C (logging: where, what, when), Appendix B (pgaudit),
-//! Appendix G 2.7.2 (TLS files and `ssl_*`), password hashing, and the pg_hba.conf / pg_ident.conf
-//! lines of mutual TLS — each with the reason an operator reads in the plan, chosen for the server's
-//! major version. Must not: read or write files (the plan compares this with what is there).
+//! Appendix G 2.7.2 (TLS files and `ssl_*`), password hashing, the STIG checks' own values
+//! (`client_min_messages`, `statement_timeout`, `tcp_keepalives_*`), and the pg_hba.conf /
+//! pg_ident.conf lines of mutual TLS — each with the reason an operator reads in the plan, chosen
+//! for the server's major version; and reading durations as postgresql.conf spells them.
+//! Must not: read or write files (the plan compares this with what is there).
+
+use std::fmt;
+use std::str::FromStr;
 
 use serde::Serialize;
 
@@ -26,6 +31,8 @@ pub struct ProfileOptions {
     pub syslog: bool,
     /// Whether the pgaudit library is installed (Appendix B needs it preloaded).
     pub pgaudit_installed: bool,
+    /// The server-wide `statement_timeout` (never zero).
+    pub statement_timeout: StatementTimeout,
 }
 
 impl Default for ProfileOptions {
@@ -34,8 +41,106 @@ impl Default for ProfileOptions {
             allow: vec!["127.0.0.1/32".into(), "::1/128".into()],
             syslog: false,
             pgaudit_installed: false,
+            statement_timeout: StatementTimeout::default(),
         }
     }
+}
+
+/// Units of time as postgresql.conf spells them, largest first, in milliseconds.
+const TIME_UNITS: [(&str, u64); 5] =
+    [("d", 86_400_000), ("h", 3_600_000), ("min", 60_000), ("s", 1_000), ("ms", 1)];
+
+/// The longest `statement_timeout` PostgreSQL accepts (an `int` of milliseconds).
+const MAX_STATEMENT_TIMEOUT_MS: u64 = i32::MAX as u64;
+
+/// The `statement_timeout` apply sets: a limit, never 0, because 0 turns the timeout off and the
+/// STIG (CD16-00-004700, PGS9-00-010600) says "If these settings are not set to something other
+/// than zero, this is a finding." Parsed from what an operator types (`1h`, `90min`, `30000`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatementTimeout {
+    millis: u64,
+}
+
+impl StatementTimeout {
+    /// The limit in milliseconds (1 to 2147483647).
+    pub fn millis(self) -> u64 {
+        self.millis
+    }
+
+    /// The value as postgresql.conf and `SHOW` spell it: the largest unit that divides it exactly.
+    pub fn to_conf(self) -> String {
+        let (unit, size) = TIME_UNITS.iter().find(|(_, size)| self.millis % size == 0).unwrap_or(&("ms", 1));
+        format!("{}{unit}", self.millis / size)
+    }
+}
+
+impl Default for StatementTimeout {
+    /// One hour: longer than any interactive statement, short enough that a runaway one ends.
+    fn default() -> Self {
+        StatementTimeout { millis: 3_600_000 }
+    }
+}
+
+impl FromStr for StatementTimeout {
+    type Err = TimeoutError;
+
+    fn from_str(text: &str) -> Result<Self, TimeoutError> {
+        let millis = duration_ms(text, 1).ok_or_else(|| TimeoutError::Syntax(text.to_string()))?;
+        match millis {
+            0 => Err(TimeoutError::Zero),
+            m if m > MAX_STATEMENT_TIMEOUT_MS => Err(TimeoutError::TooLong(text.to_string())),
+            millis => Ok(StatementTimeout { millis }),
+        }
+    }
+}
+
+impl fmt::Display for StatementTimeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_conf())
+    }
+}
+
+impl Serialize for StatementTimeout {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_conf())
+    }
+}
+
+/// Why a `statement_timeout` was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeoutError {
+    #[error(
+        "0 turns statement_timeout off, and the STIG (CD16-00-004700, PGS9-00-010600) says: \"If these \
+         settings are not set to something other than zero, this is a finding.\" Give a limit such as 1h; \
+         a long batch job can `SET statement_timeout` in its own session"
+    )]
+    Zero,
+    #[error(
+        "{0:?} is not a duration: give a whole number followed by ms, s, min, h or d (no unit means \
+         milliseconds), such as 1h or 90min"
+    )]
+    Syntax(String),
+    #[error("{0:?} is longer than PostgreSQL allows for statement_timeout (2147483647 ms, about 24 days)")]
+    TooLong(String),
+}
+
+/// A duration as postgresql.conf spells it — a whole number, optionally followed by a unit (`ms`,
+/// `s`, `min`, `h`, `d`; case matters, as it does to PostgreSQL) — in milliseconds. `base_ms` is the
+/// setting's own unit, used when there is none (1 for `statement_timeout`, 1000 for
+/// `tcp_keepalives_idle`). `None` for anything else (fractions included: the caller then compares
+/// the text).
+pub fn duration_ms(text: &str, base_ms: u64) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let number: u64 = text[..digits].parse().ok()?;
+    let unit = text[digits..].trim();
+    let size = if unit.is_empty() {
+        base_ms
+    } else {
+        TIME_UNITS.iter().find(|(name, _)| *name == unit).map(|(_, size)| *size)?
+    };
+    number.checked_mul(size)
 }
 
 /// One setting the profile wants.
@@ -55,9 +160,18 @@ fn w(name: &'static str, value: impl Into<String>, why: &'static str) -> Wanted 
     Wanted { name, value: value.into(), why }
 }
 
-/// The Appendix C `log_line_prefix`: time with milliseconds, application, user, database, session id,
-/// session start, remote host and port.
-pub const LOG_LINE_PREFIX: &str = "< %m %a %u %d %c %s %r >";
+/// The `log_line_prefix`: the union of what Appendix C and the STIG checks name (`%m %u %d %s`,
+/// `%m %u %d %p %r %a`, `< %m %a %u %d %r %p >`, `%m %u %d %c`): time with milliseconds,
+/// application, user, database, session id, session start, remote host and port, process id.
+pub const LOG_LINE_PREFIX: &str = "< %m %a %u %d %c %s %r %p >";
+
+/// TCP keepalives: a client that vanished is noticed after about 300 + 3 × 30 seconds.
+pub const TCP_KEEPALIVES_IDLE: &str = "300";
+pub const TCP_KEEPALIVES_INTERVAL: &str = "30";
+pub const TCP_KEEPALIVES_COUNT: &str = "3";
+
+/// Why the keepalives are set (all three: the check reads them together).
+const WHY_KEEPALIVES: &str = "CD16-00-004700 / PGS9-00-010600: a dead client's session is found and ended (0, the OS default, is a finding)";
 
 /// The settings of the profile for a server of `major` version.
 pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
@@ -89,7 +203,11 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
         ),
         w("log_connections", "on", "Appendix C 2.3.2: log every connection"),
         w("log_disconnections", "on", "Appendix C 2.3.2: log every disconnection and its duration"),
-        w("log_line_prefix", q(LOG_LINE_PREFIX), "Appendix C 2.3.2: who, where and when on every line"),
+        w(
+            "log_line_prefix",
+            q(LOG_LINE_PREFIX),
+            "Appendix C 2.3.2, PGS9-00-006200/-007100/-007800/-009700: who, where and when on every line",
+        ),
         w("log_checkpoints", "on", "Appendix C 2.3.2"),
         w("log_lock_waits", "on", "Appendix C 2.3.2"),
         w("log_hostname", "off", "Appendix C 2.3.2: addresses, not reverse DNS"),
@@ -97,10 +215,23 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
         w("log_statement", q("none"), "Appendix C 2.3.2: pgaudit logs statements instead"),
         w("log_duration", "off", "Appendix C 2.3.2"),
         w("log_timezone", q("UTC"), "Appendix C 2.3.2: one time zone for every log"),
-        w("client_min_messages", "notice", "Appendix C 2.3.3"),
+        w(
+            "client_min_messages",
+            "error",
+            "PGS9-00-000600 / CD16-00-006000: \"If client_min_messages is not set to error, this is a finding\"",
+        ),
         w("log_min_messages", "warning", "Appendix C 2.3.3"),
         w("log_min_error_statement", "error", "Appendix C 2.3.3"),
         w("log_min_duration_statement", "-1", "Appendix C 2.3.3"),
+        w(
+            "statement_timeout",
+            q(&opts.statement_timeout.to_conf()),
+            "CD16-00-004700 / PGS9-00-010600: 0 (no limit) is a finding; long batch jobs SET statement_timeout \
+             in their own session, or apply is run with a larger --statement-timeout",
+        ),
+        w("tcp_keepalives_idle", TCP_KEEPALIVES_IDLE, WHY_KEEPALIVES),
+        w("tcp_keepalives_interval", TCP_KEEPALIVES_INTERVAL, WHY_KEEPALIVES),
+        w("tcp_keepalives_count", TCP_KEEPALIVES_COUNT, WHY_KEEPALIVES),
     ];
     if opts.syslog {
         out.extend([
@@ -222,6 +353,49 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[1].contains("bob@ssl-test.com") && lines[1].ends_with("bob"));
         assert!(ident_lines(&[("a b".into(), "ab".into())])[1].contains("\"a b\""));
+    }
+
+    #[test]
+    fn statement_timeouts_are_read_as_postgresql_reads_them() {
+        let parse = |t: &str| t.parse::<StatementTimeout>();
+        assert_eq!(parse("1h").unwrap().millis(), 3_600_000);
+        assert_eq!(parse("90min").unwrap().to_conf(), "90min");
+        assert_eq!(parse("3600 s").unwrap().to_conf(), "1h");
+        assert_eq!(parse("1500").unwrap().to_conf(), "1500ms");
+        assert_eq!(parse("2d").unwrap().to_conf(), "2d");
+        assert_eq!(StatementTimeout::default().to_conf(), "1h");
+        assert_eq!(parse("0"), Err(TimeoutError::Zero));
+        assert_eq!(parse("0min"), Err(TimeoutError::Zero));
+        assert!(TimeoutError::Zero.to_string().contains("this is a finding"));
+        assert!(matches!(parse("1H"), Err(TimeoutError::Syntax(_))), "units are case-sensitive");
+        assert!(matches!(parse("1.5h"), Err(TimeoutError::Syntax(_))));
+        assert!(matches!(parse("-5s"), Err(TimeoutError::Syntax(_))));
+        assert!(matches!(parse(""), Err(TimeoutError::Syntax(_))));
+        assert!(matches!(parse("25d"), Err(TimeoutError::TooLong(_))));
+        assert!(matches!(parse("99999999999999999999d"), Err(TimeoutError::Syntax(_))));
+    }
+
+    #[test]
+    fn durations_use_the_settings_own_unit_without_one() {
+        assert_eq!(duration_ms("300", 1000), Some(300_000));
+        assert_eq!(duration_ms("5min", 1000), Some(300_000));
+        assert_eq!(duration_ms("300", 1), Some(300));
+        assert_eq!(duration_ms("5 fortnights", 1), None);
+    }
+
+    #[test]
+    fn the_profile_sets_what_the_stig_checks_require() {
+        let all = settings(&ProfileOptions::default(), 15);
+        let value = |name: &str| all.iter().find(|w| w.name == name).map(|w| w.value.clone());
+        assert_eq!(value("client_min_messages").as_deref(), Some("error"));
+        assert_eq!(value("statement_timeout").as_deref(), Some("'1h'"));
+        for name in ["tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count"] {
+            assert!(value(name).is_some_and(|v| v != "0"), "{name}");
+        }
+        let prefix = value("log_line_prefix").unwrap();
+        for escape in ["%m", "%a", "%u", "%d", "%c", "%s", "%r", "%p"] {
+            assert!(prefix.contains(escape), "{escape} in {prefix}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::discover::{self, Cluster};
 use crate::error::{Error, Result};
 use crate::execute::{self, Applied};
 use crate::files::Files;
+use crate::open::open_local;
 use crate::plan::{self, Plan, Request};
 use crate::sql::Sql;
 
@@ -36,7 +37,8 @@ pub struct Session {
 }
 
 impl Session {
-    /// Discover the cluster; when its server runs, ask the server for the authoritative paths.
+    /// Discover the cluster; when its server runs, ask the server for the authoritative paths
+    /// (for `--pgdata`, through [`open_local`], as the audit does).
     /// `write_dirs` are directories the operator allows apply to write in besides PGDATA and the
     /// directory of postgresql.conf.
     pub fn open(target: Target, write_dirs: &[PathBuf]) -> Result<Session> {
@@ -44,14 +46,9 @@ impl Session {
         let (cluster, mut files) = match &target {
             Target::PgData(dir) => {
                 let files = Files::for_data_dir(dir)?;
-                let offline = discover::from_data_dir(dir, &files)?;
-                let cluster = if offline.postmaster.is_some() {
-                    let mut db = Db::local(&offline, &files, &offline.owner.name, "postgres")?;
-                    discover::from_server(Some(&offline.data_dir), &mut db, &files)?
-                } else {
-                    offline
-                };
-                (cluster, files)
+                // Connections are opened per use (`connect`); this one has served discovery.
+                let opened = open_local(dir, &files)?;
+                (opened.cluster, files)
             }
             Target::Conninfo(c) => {
                 let settings = Db::settings(c)?;

@@ -340,6 +340,15 @@ pub struct ApplyArgs {
     /// Log to syslog (facility LOCAL0) instead of the logging collector's files.
     #[arg(long)]
     pub syslog: bool,
+    /// The server-wide statement_timeout: a statement running longer is cancelled (units ms, s, min,
+    /// h, d; no unit means ms).
+    ///
+    /// It must not be 0: 0 turns the timeout off, and the STIG (CD16-00-004700, PGS9-00-010600) says
+    /// "If these settings are not set to something other than zero, this is a finding." Long batch
+    /// jobs (dumps, migrations, reports) should `SET statement_timeout` in their own session (or get
+    /// `ALTER ROLE … SET statement_timeout` for their role); otherwise raise this value.
+    #[arg(long, value_name = "DURATION", default_value = "1h")]
+    pub statement_timeout: pgharden_cluster::profile::StatementTimeout,
     /// Also let apply write configuration files under DIR (repeat). By default it writes only in the
     /// data directory and the directory of postgresql.conf, and refuses an include, hba_file or
     /// ident_file elsewhere.

@@ -28,7 +28,12 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let req = Request {
         pki: args.pki.clone(),
         hosts: args.hosts.clone(),
-        profile: ProfileOptions { allow: args.allow.clone(), syslog: args.syslog, pgaudit_installed: false },
+        profile: ProfileOptions {
+            allow: args.allow.clone(),
+            syslog: args.syslog,
+            pgaudit_installed: false,
+            statement_timeout: args.statement_timeout,
+        },
     };
     let plan = session.plan(&pki, &req).context("planning")?;
     if args.plan {

@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use pgharden_cluster::db::Db;
 use pgharden_cluster::demo::Demo;
-use pgharden_cluster::{ProfileOptions, Request, Session, Target};
-use pgharden_pgconn::{BlockingClient, Conninfo, Env};
+use pgharden_cluster::{ProfileOptions, Request, Session, Sql, Target};
 use pgharden_pki::{ClientRequest, InitOptions, Pki, ServerRequest};
 
 use crate::cli::QuickstartArgs;
@@ -17,6 +17,8 @@ use crate::output::{self, Outcome};
 
 const HOSTS: [&str; 2] = ["localhost", "127.0.0.1"];
 const DEMO_ROLE: &str = "alice";
+/// The demo role's connection limit: CD16-00-000100 makes an unlimited one (-1) a finding.
+const DEMO_CONNECTION_LIMIT: u32 = 10;
 
 /// A numbered step with a spinner on a terminal and a plain line otherwise.
 struct Steps {
@@ -66,8 +68,15 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
     let mut session = steps.run("discover the cluster and create the demo role", || {
         let session = Session::open(Target::PgData(demo.data_dir.clone()), &[])?;
         let mut sql = session.connect("postgres")?;
+        // A demo made by an earlier pgharden has the role without a limit: it gets one too.
         sql.execute(&format!(
-            "DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{DEMO_ROLE}') THEN CREATE ROLE {DEMO_ROLE} LOGIN; END IF; END $$"
+            "DO $$ BEGIN \
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{DEMO_ROLE}') THEN \
+                 CREATE ROLE {DEMO_ROLE} LOGIN CONNECTION LIMIT {DEMO_CONNECTION_LIMIT}; \
+               ELSIF (SELECT rolconnlimit FROM pg_roles WHERE rolname = '{DEMO_ROLE}') = -1 THEN \
+                 ALTER ROLE {DEMO_ROLE} CONNECTION LIMIT {DEMO_CONNECTION_LIMIT}; \
+               END IF; \
+             END $$"
         ))?;
         Ok(session)
     })?;
@@ -106,17 +115,14 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
         client.join("client.key").display()
     );
     let tls = steps.run("prove: verify-full with a client certificate connects", || {
-        let conn = connect(&with_cert)?;
-        let row = conn.query_one(
-            "SELECT current_user::text, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-            &[],
-        )?;
-        Ok(format!(
-            "{} over {} ({})",
-            row.get::<_, String>(0),
-            row.get::<_, String>(1),
-            row.get::<_, String>(2)
-        ))
+        let mut conn = connect(&with_cert)?;
+        let rows =
+            conn.query("SELECT current_user, version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()")?;
+        let col = |i: usize| rows.first().and_then(|r| r.get(i).cloned().flatten()).unwrap_or_default();
+        if col(0).is_empty() {
+            bail!("pg_stat_ssl has no row for this connection: it is not encrypted");
+        }
+        Ok(format!("{} over {} ({})", col(0), col(1), col(2)))
     })?;
     let plain = steps.run("prove: plaintext is refused", || refused(&format!("{base} sslmode=disable")))?;
     let certless = steps.run("prove: TLS without a client certificate is refused", || {
@@ -129,12 +135,11 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
             bail!("the audit reached nothing: {why}");
         }
         let gathered = pgharden_audit::gather::with_probe(gathered);
-        let findings =
-            pgharden_audit::run::evaluate(
-                &gathered.evidence,
-                pgharden_audit::run::ScopeFilter::Cluster,
-                &Default::default(),
-            );
+        let findings = pgharden_audit::run::evaluate(
+            &gathered.evidence,
+            pgharden_audit::run::ScopeFilter::Cluster,
+            &Default::default(),
+        );
         let count = |s: pgharden_audit::Status| findings.iter().filter(|f| f.status == s).count();
         let failed = count(pgharden_audit::Status::Fail);
         if failed > 0 {
@@ -209,23 +214,17 @@ fn build_pki(dir: &Path, demo: &Demo) -> anyhow::Result<Pki> {
     Ok(pki)
 }
 
-fn connect(conninfo: &str) -> anyhow::Result<BlockingClient> {
-    let settings = Conninfo::parse(conninfo)?.resolve(&Env::from_process())?;
-    Ok(BlockingClient::connect(&settings)?)
+fn connect(conninfo: &str) -> pgharden_cluster::Result<Db> {
+    Db::remote(&Db::settings(conninfo)?)
 }
 
 /// The server's refusal, which must come with SQLSTATE 28000 (invalid authorization).
 fn refused(conninfo: &str) -> anyhow::Result<String> {
     match connect(conninfo) {
         Ok(_) => bail!("the connection was accepted: the posture does not hold"),
-        Err(e) => {
-            let text = e.to_string();
-            let pg =
-                e.downcast_ref::<pgharden_pgconn::Error>().and_then(|e| e.sqlstate().map(str::to_string));
-            match pg.as_deref() {
-                Some("28000") => Ok(text.lines().next().unwrap_or_default().to_string()),
-                _ => bail!("refused, but not by pg_hba.conf: {text}"),
-            }
+        Err(e) if e.sqlstate() == Some("28000") => {
+            Ok(e.to_string().lines().next().unwrap_or_default().to_string())
         }
+        Err(e) => bail!("refused, but not by pg_hba.conf: {e}"),
     }
 }

@@ -80,11 +80,17 @@ fn apply_takes_a_fresh_cluster_to_mutual_tls_and_stays_there() {
     );
     assert!(!no_cert.ok && no_cert.stderr.contains("valid client certificate"), "{}", no_cert.stderr);
 
-    // Every setting of the profile is in force, as SHOW reports it.
+    // Every setting of the profile is in force, as SHOW reports it (over this Unix socket the
+    // keepalives always show 0: their configured value is pg_settings.reset_val).
     let profile = pgharden_cluster::ProfileOptions { pgaudit_installed: true, ..Default::default() };
     for wanted in pgharden_cluster::profile::settings(&profile, 15) {
         let value = wanted.value.trim_matches('\'');
-        assert_eq!(cluster.psql(&format!("SHOW {}", wanted.name)).unwrap(), value, "{}", wanted.name);
+        let sql = if wanted.name.starts_with("tcp_keepalives_") {
+            format!("SELECT reset_val FROM pg_settings WHERE name = '{}'", wanted.name)
+        } else {
+            format!("SHOW {}", wanted.name)
+        };
+        assert_eq!(cluster.psql(&sql).unwrap(), value, "{}", wanted.name);
     }
     for (name, value) in [
         ("ssl", "on"),
@@ -94,7 +100,9 @@ fn apply_takes_a_fresh_cluster_to_mutual_tls_and_stays_there() {
         ("logging_collector", "on"),
         ("log_connections", "on"),
         ("log_disconnections", "on"),
-        ("log_line_prefix", "< %m %a %u %d %c %s %r >"),
+        ("log_line_prefix", "< %m %a %u %d %c %s %r %p >"),
+        ("client_min_messages", "error"),
+        ("statement_timeout", "1h"),
         ("log_file_mode", "0600"),
         ("log_timezone", "UTC"),
         ("shared_preload_libraries", "pgaudit"),
@@ -383,5 +391,133 @@ fn settings_in_the_files_but_not_in_force_are_brought_into_force() {
     let (ok, text) = apply(&cluster, &pki, &["--yes"]);
     assert!(ok && text.contains("server restarted"), "{text}");
     assert_eq!(cluster.psql("SELECT count(*) FROM pg_extension WHERE extname = 'pgaudit'").unwrap(), "1");
+    assert!(plan_changes(&cluster, &pki).is_empty());
+}
+
+/// `--statement-timeout 0` would write a finding into the cluster: refused before anything is
+/// read, quoting the STIG.
+#[test]
+fn a_zero_statement_timeout_is_refused() {
+    for extra in [&["--statement-timeout", "0"][..], &["--statement-timeout", "0s", "--plan"][..]] {
+        let out = pgharden()
+            .args(["apply", "--pgdata", "/nonexistent", "--pki", "/nonexistent"])
+            .args(HOSTS)
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("CD16-00-004700")
+                && stderr.contains(
+                    "If these settings are not set to something other than zero, this is a finding"
+                ),
+            "{stderr}"
+        );
+    }
+}
+
+/// What the STIG checks read beyond Appendix C: statement_timeout and the TCP keepalives (seen over
+/// TCP, where they apply), client_min_messages = error, and every configuration file 0600 owned by
+/// the cluster owner — tightened even where the contents are already right. A per-role override
+/// in the owner's own session is reported, not mistaken for a failed reload.
+#[test]
+fn apply_sets_timeouts_keepalives_and_file_modes() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+    let (pki, cluster) = fresh();
+    let data = cluster.data_dir().to_path_buf();
+    let chmod = |name: &str, mode: u32| {
+        fs::set_permissions(data.join(name), fs::Permissions::from_mode(mode)).unwrap();
+    };
+    chmod("postgresql.conf", 0o644);
+    chmod("pg_hba.conf", 0o640);
+    cluster.psql("ALTER ROLE postgres SET client_min_messages = notice").unwrap();
+    let timeout = ["--statement-timeout", "90min"];
+
+    let (ok, text) = apply(&cluster, &pki, &[&timeout[..], &["--plan"]].concat());
+    assert!(ok, "{text}");
+    assert!(text.contains("mode 0644 \u{2192} 0600") && text.contains("mode 0640 \u{2192} 0600"), "{text}");
+    assert!(text.contains("-> '90min'") && text.contains("SET statement_timeout"), "{text}");
+    assert!(text.contains("tcp_keepalives_idle") && text.contains("-> 300"), "{text}");
+
+    let (ok, text) = apply(&cluster, &pki, &[&timeout[..], &["--yes"]].concat());
+    assert!(ok, "{text}\n{}", cluster.log());
+    assert!(text.contains("client_min_messages is overridden"), "{text}");
+    for name in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
+        let meta = fs::metadata(data.join(name)).unwrap();
+        assert_eq!(meta.mode() & 0o7777, 0o600, "{name}");
+        assert_eq!(meta.uid(), cluster.os_user().uid, "{name}");
+    }
+    let tcp = format!(
+        "host=localhost port={} dbname=postgres user=bob sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+        cluster.port(),
+        pki.p("root/ca.crt"),
+        pki.p("clients/bob/client.crt"),
+        pki.p("clients/bob/client.key"),
+    );
+    let live = psql(
+        &cluster,
+        &tcp,
+        "SELECT current_setting('tcp_keepalives_idle') || ' ' || current_setting('tcp_keepalives_interval') \
+         || ' ' || current_setting('tcp_keepalives_count') || ' ' || current_setting('statement_timeout') \
+         || ' ' || current_setting('client_min_messages')",
+    );
+    assert!(live.ok, "{}", live.stderr);
+    assert_eq!(live.stdout, "300 30 3 90min error");
+    let again = |extra: &[&str]| {
+        let (ok, text) = apply(&cluster, &pki, &[&timeout[..], &["--plan", "--json"], extra].concat());
+        assert!(ok, "{text}");
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()["changes"].as_array().unwrap().clone()
+    };
+    assert!(again(&[]).is_empty(), "a second apply must have nothing to do");
+
+    // Someone loosens the mode again: the plan has exactly that to do, and apply does it.
+    chmod("postgresql.conf", 0o644);
+    let changes = again(&[]);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    assert_eq!(changes[0]["detail"], "permissions only", "{changes:?}");
+    let before = fs::read(data.join("postgresql.conf")).unwrap();
+    let (ok, text) = apply(&cluster, &pki, &[&timeout[..], &["--yes"]].concat());
+    assert!(ok, "{text}");
+    assert_eq!(crate::support::mode(&data.join("postgresql.conf")), 0o600);
+    assert_eq!(fs::read(data.join("postgresql.conf")).unwrap(), before, "contents untouched");
+
+    // A reload alone (no restart) brings a new timeout and a mended keepalive into force, and the
+    // check after it reads them on the session that asked for the reload.
+    cluster.append_conf("tcp_keepalives_idle = 600\n").unwrap();
+    let (ok, text) = apply(&cluster, &pki, &["--statement-timeout", "2h", "--yes"]);
+    assert!(ok && text.contains("server reloaded"), "{text}");
+    assert_eq!(psql(&cluster, &tcp, "SELECT current_setting('tcp_keepalives_idle')").stdout, "300");
+    assert_eq!(psql(&cluster, &tcp, "SHOW statement_timeout").stdout, "2h");
+}
+
+/// CREATE on schema public for PUBLIC (PostgreSQL 14's default, and anyone's GRANT on 15+) is
+/// revoked in every database that accepts connections, template1 included, so new databases are
+/// born without it.
+#[test]
+fn public_loses_create_on_schema_public_everywhere() {
+    let (pki, cluster) = fresh();
+    cluster.psql("CREATE DATABASE app").unwrap();
+    let may_create =
+        |db: &str| cluster.psql_db(db, "SELECT has_schema_privilege('public', 'public', 'CREATE')").unwrap();
+    for db in ["postgres", "template1", "app"] {
+        cluster.psql_db(db, "GRANT CREATE ON SCHEMA public TO PUBLIC").unwrap();
+        assert_eq!(may_create(db), "t");
+    }
+    let (ok, text) = apply(&cluster, &pki, &["--plan"]);
+    assert!(ok, "{text}");
+    for db in ["postgres", "template1", "app"] {
+        assert!(text.contains(&format!("[{db}] REVOKE CREATE ON SCHEMA public FROM PUBLIC")), "{text}");
+    }
+    let (ok, text) = apply(&cluster, &pki, &["--yes"]);
+    assert!(ok, "{text}");
+    for db in ["postgres", "template1", "app"] {
+        assert_eq!(may_create(db), "f", "{db}");
+    }
+    cluster.psql("CREATE DATABASE later").unwrap();
+    assert_eq!(may_create("later"), "f", "a database made from template1 inherits the revoke");
+    let err = cluster.psql_db("app", "SET ROLE bob; CREATE TABLE public.t (x int)").unwrap_err();
+    assert!(err.to_string().contains("permission denied for schema public"), "{err}");
     assert!(plan_changes(&cluster, &pki).is_empty());
 }

@@ -70,12 +70,19 @@ fn quickstart_hardens_a_demo_cluster_and_proves_it() {
             "-d",
             &uri,
             "-c",
-            "SELECT current_user, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            "SELECT current_user, ssl, (SELECT rolconnlimit FROM pg_roles WHERE rolname = current_user), \
+             current_setting('statement_timeout'), current_setting('client_min_messages') \
+             FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
         ])
         .output()
         .unwrap();
     assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
-    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "alice|t");
+    // The demo role has a connection limit (CD16-00-000100: -1 is a finding), and the session
+    // runs under the profile's statement_timeout and client_min_messages.
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "alice|t|10|1h|error");
+    for name in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
+        assert_eq!(crate::support::mode(&dir.join("data").join(name)), 0o600, "{name}");
+    }
 
     // A second run reuses the cluster and finds nothing to change.
     let (ok, stdout, stderr) = quickstart(&dir, port);
