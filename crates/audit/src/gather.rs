@@ -47,40 +47,21 @@ pub fn gather(source: &Source) -> Gathered {
     let (cluster, probe, files) = match source {
         Source::PgData(dir) => {
             target.data_dir = Some(dir.display().to_string());
-            match files_for(dir).and_then(|files| discover::from_data_dir(dir, &files).map(|c| (c, files))) {
-                Ok((offline, files)) => {
-                    let cluster = match offline.postmaster.is_some() {
-                        true => match Db::local(&offline, &files, &offline.owner.name, "postgres") {
-                            Ok(mut db) => {
-                                let found = discover::from_server(Some(&offline.data_dir), &mut db, &files);
-                                let owner = offline.owner.name.clone();
-                                let mut connect = |dbname: &str| -> Result<Box<dyn Sql>, String> {
-                                    Db::local(&offline, &files, &owner, dbname)
-                                        .map(|d| Box::new(d) as Box<dyn Sql>)
-                                        .map_err(|e| e.to_string())
-                                };
-                                evidence::from_sql(&mut ev, &mut db, &mut connect);
-                                match found {
-                                    Ok(c) => c,
-                                    Err(e) => {
-                                        ev.problems.push(format!(
-                                            "the server's own paths could not be read ({e}); judging the files the data directory names"
-                                        ));
-                                        offline.clone()
-                                    }
-                                }
-                            }
-                            Err(e) => {
-                                ev.no_connection(&e.to_string());
-                                offline.clone()
-                            }
-                        },
-                        false => {
-                            ev.no_connection("the server is not running (no live postmaster.pid)");
-                            offline.clone()
+            match files_for(dir).and_then(|files| open_or_offline(dir, &files).map(|o| (o, files))) {
+                Ok(((cluster, db), files)) => {
+                    match db {
+                        Ok(mut db) => {
+                            let owner = cluster.owner.name.clone();
+                            let mut connect = |dbname: &str| -> Result<Box<dyn Sql>, String> {
+                                Db::local(&cluster, &files, &owner, dbname)
+                                    .map(|d| Box::new(d) as Box<dyn Sql>)
+                                    .map_err(|e| e.to_string())
+                            };
+                            evidence::from_sql(&mut ev, &mut db, &mut connect);
                         }
-                    };
-                    let probe = offline.postmaster.as_ref().map(|pm| ("127.0.0.1".to_string(), pm.port));
+                        Err(why) => ev.no_connection(&why),
+                    }
+                    let probe = cluster.postmaster.as_ref().map(|pm| ("127.0.0.1".to_string(), pm.port));
                     (Some(cluster), probe, Some(files))
                 }
                 Err(e) => {
@@ -141,6 +122,23 @@ pub fn gather(source: &Source) -> Gathered {
         None => ev.network = Err(Missing::NotProbed("the server has no TCP listener to probe".into())),
     }
     Gathered { evidence: ev, target, cluster, probe, unreachable }
+}
+
+/// The cluster as `apply` opens it ([`pgharden_cluster::open_local`]: a running server names its
+/// own files); when the server runs but refuses the owner, the files the data directory names, with
+/// why the server could not be asked — the file rules can still be judged, the rest are not.
+fn open_or_offline(dir: &Path, files: &Files) -> pgharden_cluster::Result<(Cluster, Result<Db, String>)> {
+    match pgharden_cluster::open_local(dir, files) {
+        Ok(o) => {
+            let db = o.db.ok_or_else(|| "the server is not running (no live postmaster.pid)".to_string());
+            Ok((o.cluster, db))
+        }
+        Err(e @ (pgharden_cluster::Error::Connect { .. } | pgharden_cluster::Error::Socket { .. })) => {
+            let offline = discover::from_data_dir(dir, files)?;
+            Ok((offline, Err(format!("{e} (judging the files the data directory names)"))))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The files of the cluster in `data_dir`, as its owner when that is possible (root, or the owner
