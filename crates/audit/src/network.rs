@@ -95,7 +95,8 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
         .unwrap_or_else(|e| format!("error: {e}"));
     let (versions, typed_versions) = match pgharden_wire::tls_versions(&target) {
         Ok(list) => {
-            let typed = list.iter().map(|(v, o)| (*v, matches!(o, VersionOutcome::Accepted { .. }))).collect();
+            let typed =
+                list.iter().map(|(v, o)| (*v, matches!(o, VersionOutcome::Accepted { .. }))).collect();
             let words = list
                 .into_iter()
                 .map(|(v, o)| {
@@ -112,7 +113,8 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
     };
     let (chain, chain_error, served_leaf) = match pgharden_wire::server_certificate_chain(&target) {
         Ok(facts) => {
-            let leaf = facts.chain.first().cloned().ok_or_else(|| "the server sent no certificate".to_string());
+            let leaf =
+                facts.chain.first().cloned().ok_or_else(|| "the server sent no certificate".to_string());
             (Some(chain_facts(&facts, opts)), None, leaf)
         }
         Err(e) => (None, Some(e.to_string()), Err(e.to_string())),

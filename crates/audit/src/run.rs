@@ -67,7 +67,8 @@ pub fn judge(rule: &Rule, ev: &Evidence, policy: &Policy) -> Finding {
     let (status, mut evidence) = if rule.checks.is_empty() {
         (Status::Manual, Vec::new())
     } else {
-        let outcomes: Vec<checks::Outcome> = rule.checks.iter().map(|c| checks::run(*c, ev, policy)).collect();
+        let outcomes: Vec<checks::Outcome> =
+            rule.checks.iter().map(|c| checks::run(*c, ev, policy)).collect();
         let combined = checks::all(&outcomes);
         let status = match (combined.status, rule.manual) {
             (Status::Pass, Some(_)) => Status::Manual,

@@ -90,7 +90,8 @@ pub(super) fn ident_mappings(ev: &Evidence, policy: &Policy) -> Outcome {
     let mut checked = 0;
     for m in mappings.iter().filter(|m| used.contains(&m.map.as_str())) {
         checked += 1;
-        let approved = policy.approved_mappings.iter().any(|(map, role)| *map == m.map && *role == m.role.text);
+        let approved =
+            policy.approved_mappings.iter().any(|(map, role)| *map == m.map && *role == m.role.text);
         if approved {
             continue;
         }
@@ -106,7 +107,10 @@ pub(super) fn ident_mappings(ev: &Evidence, policy: &Policy) -> Outcome {
         }
     }
     verdict(problems, || {
-        format!("{checked} lines of the maps {} keep each name or map it to one ordinary role", used.join(", "))
+        format!(
+            "{checked} lines of the maps {} keep each name or map it to one ordinary role",
+            used.join(", ")
+        )
     })
 }
 
@@ -147,8 +151,11 @@ pub(super) fn pgcrypto(ev: &Evidence) -> Outcome {
         Ok(d) => d,
         Err(why) => return unknown(why),
     };
-    let without: Vec<&str> =
-        dbs.iter().filter(|d| !d.extensions.iter().any(|e| e == "pgcrypto")).map(|d| d.name.as_str()).collect();
+    let without: Vec<&str> = dbs
+        .iter()
+        .filter(|d| !d.extensions.iter().any(|e| e == "pgcrypto"))
+        .map(|d| d.name.as_str())
+        .collect();
     if without.is_empty() {
         pass(format!("pgcrypto is installed in every database ({})", dbs.len()))
     } else {
@@ -188,17 +195,24 @@ pub(super) fn admin_attributes(ev: &Evidence, policy: &Policy) -> Outcome {
         .iter()
         .filter(|r| !r.superuser && !policy.approved_admins.contains(&r.name))
         .filter_map(|r| {
-            let attrs: Vec<&str> = [(r.createrole, "CREATEROLE"), (r.createdb, "CREATEDB"), (r.bypassrls, "BYPASSRLS")]
-                .iter()
-                .filter(|(on, _)| *on)
-                .map(|(_, n)| *n)
-                .collect();
+            let attrs: Vec<&str> =
+                [(r.createrole, "CREATEROLE"), (r.createdb, "CREATEDB"), (r.bypassrls, "BYPASSRLS")]
+                    .iter()
+                    .filter(|(on, _)| *on)
+                    .map(|(_, n)| *n)
+                    .collect();
             (!attrs.is_empty()).then(|| {
-                format!("role {} has {} and is not an approved administrator (--approved-admin)", r.name, attrs.join(", "))
+                format!(
+                    "role {} has {} and is not an approved administrator (--approved-admin)",
+                    r.name,
+                    attrs.join(", ")
+                )
             })
         })
         .collect();
-    verdict(problems, || "no role but the superusers and approved administrators has CREATEROLE, CREATEDB or BYPASSRLS".into())
+    verdict(problems, || {
+        "no role but the superusers and approved administrators has CREATEROLE, CREATEDB or BYPASSRLS".into()
+    })
 }
 
 /// CD16-00-000100: "A value of -1 indicates Unlimited and is a finding." Superusers are left out:
@@ -220,7 +234,10 @@ pub(super) fn connection_limits(ev: &Evidence) -> Outcome {
             .filter(|r| r.login && !r.superuser)
             .map(|r| format!("{} {}", r.name, r.connlimit))
             .collect();
-        format!("max_connections = {max}; every login role has a limit: {}", if limited.is_empty() { "(no ordinary login roles)".into() } else { limited.join(", ") })
+        format!(
+            "max_connections = {max}; every login role has a limit: {}",
+            if limited.is_empty() { "(no ordinary login roles)".into() } else { limited.join(", ") }
+        )
     })
 }
 
@@ -233,10 +250,16 @@ pub(super) fn public_create(ev: &Evidence) -> Outcome {
     let mut problems = Vec::new();
     for d in dbs {
         for s in &d.public_create_schemas {
-            problems.push(format!("database {}: PUBLIC may CREATE in schema {s} (REVOKE CREATE ON SCHEMA {s} FROM PUBLIC)", d.name));
+            problems.push(format!(
+                "database {}: PUBLIC may CREATE in schema {s} (REVOKE CREATE ON SCHEMA {s} FROM PUBLIC)",
+                d.name
+            ));
         }
         if d.public_create_database {
-            problems.push(format!("database {}: PUBLIC may CREATE schemas (REVOKE CREATE ON DATABASE … FROM PUBLIC)", d.name));
+            problems.push(format!(
+                "database {}: PUBLIC may CREATE schemas (REVOKE CREATE ON DATABASE … FROM PUBLIC)",
+                d.name
+            ));
         }
     }
     verdict(problems, || format!("PUBLIC may not CREATE in any schema or database ({} databases)", dbs.len()))

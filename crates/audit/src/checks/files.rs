@@ -35,7 +35,11 @@ fn describe(f: &FileFacts) -> String {
 }
 
 /// Judge trusted entries picked by `pick`, with `extra` for further rules on files.
-fn trusted(ev: &Evidence, pick: impl Fn(&Trusted) -> bool, extra: impl Fn(&FileFacts) -> Option<String>) -> Outcome {
+fn trusted(
+    ev: &Evidence,
+    pick: impl Fn(&Trusted) -> bool,
+    extra: impl Fn(&FileFacts) -> Option<String>,
+) -> Outcome {
     let list = match &ev.trusted {
         Ok(l) => l,
         Err(why) => return unknown(why),
@@ -135,7 +139,12 @@ pub(super) fn data_dir(ev: &Evidence) -> Outcome {
         }
     }
     verdict(problems, || {
-        format!("{} mode {:04o}; {} entries in it checked, each the owner's only", dir.path.display(), dir.mode, entries.len())
+        format!(
+            "{} mode {:04o}; {} entries in it checked, each the owner's only",
+            dir.path.display(),
+            dir.mode,
+            entries.len()
+        )
     })
 }
 
@@ -160,7 +169,8 @@ pub(super) fn log_files(ev: &Evidence) -> Outcome {
                 if Some(f.uid) != ev.owner_uid {
                     problems.push(format!("{}: not owned by the cluster owner", describe(f)));
                 } else if f.mode & !configured & 0o777 != 0 {
-                    problems.push(format!("{}: more open than log_file_mode = {configured:04o}", describe(f)));
+                    problems
+                        .push(format!("{}: more open than log_file_mode = {configured:04o}", describe(f)));
                 }
             }
             verdict(problems, || {
@@ -175,7 +185,9 @@ pub(super) fn log_files(ev: &Evidence) -> Outcome {
         }
         // No log directory: nothing has been logged to files (stderr or syslog only).
         Err(crate::evidence::Missing::Failed { reason, .. }) if reason.contains("No such file") => {
-            verdict(problems, || format!("log_file_mode = {configured:04o}; no log directory (no log files yet)"))
+            verdict(problems, || {
+                format!("log_file_mode = {configured:04o}; no log directory (no log files yet)")
+            })
         }
         Err(why) => all(&[verdict(problems, String::new), unknown(why)]),
     }

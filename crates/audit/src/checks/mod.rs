@@ -83,8 +83,12 @@ pub fn run(id: CheckId, ev: &Evidence, policy: &Policy) -> Outcome {
         C::PgauditWriteClasses => settings::pgaudit_classes(ev, settings::DDL_WRITE_ROLE),
         C::PgauditRoleClass => settings::pgaudit_classes(ev, settings::ROLE_ONLY),
         C::PgauditSettings => settings::pgaudit_settings(ev),
-        C::PgauditFiles => files::root_owned(&ev.pgaudit_files, "pgaudit is not installed (no files to protect)"),
-        C::InstallationFiles => files::root_owned(&ev.software_files, "no installation directories were named"),
+        C::PgauditFiles => {
+            files::root_owned(&ev.pgaudit_files, "pgaudit is not installed (no files to protect)")
+        }
+        C::InstallationFiles => {
+            files::root_owned(&ev.software_files, "no installation directories were named")
+        }
         C::PgcryptoInstalled => access::pgcrypto(ev),
         C::DataDirectoryMode => files::data_dir(ev),
         C::ConfigFileModes => files::config_files(ev),

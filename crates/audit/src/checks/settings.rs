@@ -23,6 +23,9 @@ pub(super) fn each_value(ev: &Evidence, name: &str, judge: &Judge<'_>) -> Outcom
         Err(o) => return o,
     };
     let Some(cluster) = s.get(name) else { return unknown(&Missing::NoSuchSetting(name.into())) };
+    if let Some(why) = &cluster.unknown {
+        return unknown(&Missing::failed(name, why));
+    }
     let mut problems = Vec::new();
     if let Err(why) = judge(&cluster.value) {
         problems.push(format!("{name} = {:?} ({}): {why}", cluster.value, origin(cluster)));
@@ -45,11 +48,7 @@ pub(super) fn each_value(ev: &Evidence, name: &str, judge: &Judge<'_>) -> Outcom
 }
 
 fn origin(s: &Setting) -> String {
-    if s.masked {
-        format!("{}; the auditor's own session has an override", s.origin())
-    } else {
-        s.origin()
-    }
+    if s.masked { format!("{}; the auditor's own session has an override", s.origin()) } else { s.origin() }
 }
 
 /// One of `allowed`, case-insensitively (enum settings).
@@ -100,11 +99,15 @@ pub(super) fn log_connections(ev: &Evidence) -> Outcome {
     use values::ConnectionLogAspect as A;
     each_value(ev, "log_connections", &|v: &str| {
         let aspects = values::log_connections(v).map_err(|e| e.to_string())?;
-        let missing: Vec<&str> = [(A::Receipt, "receipt"), (A::Authentication, "authentication"), (A::Authorization, "authorization")]
-            .iter()
-            .filter(|(a, _)| !aspects.contains(a))
-            .map(|(_, n)| *n)
-            .collect();
+        let missing: Vec<&str> = [
+            (A::Receipt, "receipt"),
+            (A::Authentication, "authentication"),
+            (A::Authorization, "authorization"),
+        ]
+        .iter()
+        .filter(|(a, _)| !aspects.contains(a))
+        .map(|(_, n)| *n)
+        .collect();
         if missing.is_empty() { Ok(()) } else { Err(format!("does not log {}", missing.join(", "))) }
     })
 }
@@ -175,7 +178,8 @@ pub(super) fn pgaudit_loaded(ev: &Evidence) -> Outcome {
     }
 }
 
-pub(super) const ALL_FOUR: &[AuditClass] = &[AuditClass::Ddl, AuditClass::Role, AuditClass::Read, AuditClass::Write];
+pub(super) const ALL_FOUR: &[AuditClass] =
+    &[AuditClass::Ddl, AuditClass::Role, AuditClass::Read, AuditClass::Write];
 pub(super) const DDL_WRITE_ROLE: &[AuditClass] = &[AuditClass::Ddl, AuditClass::Write, AuditClass::Role];
 pub(super) const ROLE_ONLY: &[AuditClass] = &[AuditClass::Role];
 
@@ -196,7 +200,8 @@ pub(super) fn pgaudit_classes(ev: &Evidence, wanted: &[AuditClass]) -> Outcome {
 /// LOG otherwise, whatever log_level says).
 pub(super) fn pgaudit_settings(ev: &Evidence) -> Outcome {
     let catalog = boolean(ev, "pgaudit.log_catalog");
-    let client_on = |ev: &Evidence| ev.setting("pgaudit.log_client").map(|v| values::parse_bool(v) == Some(true));
+    let client_on =
+        |ev: &Evidence| ev.setting("pgaudit.log_client").map(|v| values::parse_bool(v) == Some(true));
     let level = match client_on(ev) {
         Ok(false) => pass("pgaudit.log_client = off: records go to the server log at LOG"),
         Ok(true) => expect(ev, "pgaudit.log_level", &["log"]),

@@ -85,7 +85,11 @@ fn stderr_is_a_destination_the_stig_accepts() {
 #[test]
 fn every_name_of_utc_passes() {
     for zone in ["UTC", "Zulu", "Etc/Universal"] {
-        assert_eq!(run_default(CheckId::LogTimezone, &with(&[("log_timezone", zone)])).status, Status::Pass, "{zone}");
+        assert_eq!(
+            run_default(CheckId::LogTimezone, &with(&[("log_timezone", zone)])).status,
+            Status::Pass,
+            "{zone}"
+        );
     }
     let ny = with(&[("log_timezone", "America/New_York")]);
     assert_eq!(run_default(CheckId::LogTimezone, &ny).status, Status::Fail);
@@ -93,9 +97,14 @@ fn every_name_of_utc_passes() {
 
 #[test]
 fn pgaudit_log_level_matters_only_with_log_client() {
-    let quiet = with(&[("pgaudit.log_catalog", "on"), ("pgaudit.log_client", "off"), ("pgaudit.log_level", "notice")]);
+    let quiet = with(&[
+        ("pgaudit.log_catalog", "on"),
+        ("pgaudit.log_client", "off"),
+        ("pgaudit.log_level", "notice"),
+    ]);
     assert_eq!(run_default(CheckId::PgauditSettings, &quiet).status, Status::Pass);
-    let loud = with(&[("pgaudit.log_catalog", "on"), ("pgaudit.log_client", "on"), ("pgaudit.log_level", "notice")]);
+    let loud =
+        with(&[("pgaudit.log_catalog", "on"), ("pgaudit.log_client", "on"), ("pgaudit.log_level", "notice")]);
     assert_eq!(run_default(CheckId::PgauditSettings, &loud).status, Status::Fail);
 }
 
@@ -140,7 +149,8 @@ fn a_failed_version_probe_is_not_a_pass() {
     // TLS 1.0 accepted alone is a failure (the names are typed, not strings to compare).
     use pgharden_wire::TlsVersionName as V;
     if let Ok(n) = &mut ev.network {
-        n.tls_versions = Ok(vec![(V::Tls1_0, true), (V::Tls1_1, false), (V::Tls1_2, true), (V::Tls1_3, true)]);
+        n.tls_versions =
+            Ok(vec![(V::Tls1_0, true), (V::Tls1_1, false), (V::Tls1_2, true), (V::Tls1_3, true)]);
     }
     assert_eq!(run_default(CheckId::TlsVersionsRefused, &ev).status, Status::Fail);
 }

@@ -122,7 +122,9 @@ pub(super) fn crl(ev: &Evidence, policy: &Policy) -> Outcome {
     let dir = ev.setting("ssl_crl_dir").unwrap_or_default().to_string();
     if file.is_empty() && dir.is_empty() {
         return match &ev.settings {
-            Ok(_) => fail("neither ssl_crl_file nor ssl_crl_dir is set: revoked client certificates still work"),
+            Ok(_) => {
+                fail("neither ssl_crl_file nor ssl_crl_dir is set: revoked client certificates still work")
+            }
             Err(why) => unknown(why),
         };
     }
@@ -175,7 +177,10 @@ pub(super) fn crl(ev: &Evidence, policy: &Policy) -> Outcome {
         problems.push("no CRL in the configured files".into());
     }
     verdict(problems, || {
-        format!("ssl_crl_file = {file:?}, ssl_crl_dir = {dir:?}: {count} CRLs, each current for {} days", policy.warn_days)
+        format!(
+            "ssl_crl_file = {file:?}, ssl_crl_dir = {dir:?}: {count} CRLs, each current for {} days",
+            policy.warn_days
+        )
     })
 }
 

@@ -73,11 +73,8 @@ pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
     if let Some(Ok(list)) = &crl_dir_files {
         trusted.extend(list.iter().map(|p| (FileRole::SslCrlDir, p.clone())));
     }
-    ev.trusted = if settings_known {
-        Ok(with_directories(files, trusted))
-    } else {
-        Err(Missing::NoConnection)
-    };
+    ev.trusted =
+        if settings_known { Ok(with_directories(files, trusted)) } else { Err(Missing::NoConnection) };
 
     ev.tls = TlsFiles {
         cert: match &cert {
@@ -90,7 +87,11 @@ pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
             None if settings_known => Err(Missing::failed("ssl_key_file", "is not set")),
             None => Err(Missing::NoConnection),
         },
-        crls: if settings_known { crls(files, crl.as_deref(), crl_dir.as_deref(), crl_dir_files) } else { Err(Missing::NoConnection) },
+        crls: if settings_known {
+            crls(files, crl.as_deref(), crl_dir.as_deref(), crl_dir_files)
+        } else {
+            Err(Missing::NoConnection)
+        },
     };
     ev.logs = match setting("log_directory") {
         Some(dir) => log_files(files, &in_data(&dir)),
@@ -204,7 +205,10 @@ fn crl_dir_listing(files: &Files, dir: &Path) -> Fact<Vec<PathBuf>> {
     let mut paths: Vec<PathBuf> =
         entries.into_iter().filter(|e| e.kind == FileKind::Regular).map(|e| dir.join(e.name)).collect();
     if paths.len() > MAX_CRL_FILES {
-        return Err(Missing::failed(dir.display().to_string(), format!("holds more than {MAX_CRL_FILES} files")));
+        return Err(Missing::failed(
+            dir.display().to_string(),
+            format!("holds more than {MAX_CRL_FILES} files"),
+        ));
     }
     paths.sort();
     Ok(paths)

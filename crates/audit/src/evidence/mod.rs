@@ -33,7 +33,7 @@ pub enum Missing {
     #[error("not gathered")]
     NotGathered,
     /// The server has no such setting (an extension not loaded, an older major version).
-    #[error("the server has no setting {0}")]
+    #[error("the server has no setting {0}, or hides it from this role (pg_read_all_settings)")]
     NoSuchSetting(String),
     /// A query or a file read failed; `what` names it.
     #[error("{what}: {reason}")]
@@ -244,7 +244,13 @@ impl Evidence {
     /// A setting's cluster-wide value, or why it is unknown.
     pub fn setting(&self, name: &str) -> Fact<&str> {
         match &self.settings {
-            Ok(s) => s.get(name).map(|s| s.value.as_str()).ok_or_else(|| Missing::NoSuchSetting(name.into())),
+            Ok(s) => match s.get(name) {
+                Some(s) if s.unknown.is_some() => {
+                    Err(Missing::failed(name, s.unknown.as_deref().unwrap_or_default()))
+                }
+                Some(s) => Ok(s.value.as_str()),
+                None => Err(Missing::NoSuchSetting(name.into())),
+            },
             Err(why) => Err(why.clone()),
         }
     }

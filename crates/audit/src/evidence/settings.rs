@@ -26,6 +26,9 @@ pub struct Setting {
     pub file: Option<(PathBuf, u32)>,
     /// Whether the auditor's session had an override, so the value was read from the files.
     pub masked: bool,
+    /// Why the cluster-wide value is unknown: the auditor's session overrides it and the files
+    /// could not be read (`pg_file_settings` needs a superuser or pg_read_all_settings).
+    pub unknown: Option<String>,
 }
 
 impl Setting {
@@ -86,6 +89,7 @@ impl Settings {
                     source: "configuration file".into(),
                     file: None,
                     masked: false,
+                    unknown: None,
                 };
                 (n.to_ascii_lowercase(), s)
             })
@@ -110,8 +114,9 @@ impl Settings {
     }
 }
 
-/// Sources that come from `pg_db_role_setting` (or the session itself), not from the cluster.
-const SESSION_SOURCES: &[&str] = &["database", "user", "database user", "client", "session"];
+/// Sources that come from `pg_db_role_setting`, not from the cluster. (`client` and `session`
+/// are the auditor's own connection parameters, such as client_encoding.)
+const OVERRIDE_SOURCES: &[&str] = &["database", "user", "database user"];
 
 /// Read the settings through `sql`.
 pub(super) fn gather(sql: &mut dyn Sql) -> Fact<Settings> {
@@ -129,19 +134,28 @@ pub(super) fn gather(sql: &mut dyn Sql) -> Fact<Settings> {
         let source = col(2).unwrap_or_default();
         // Over the Unix socket the keepalive settings show the socket's 0; the configured value
         // is what every TCP session gets.
-        let value =
-            if name.starts_with("tcp_keepalives_") { col(5) } else { col(1) }.unwrap_or_default();
+        let value = if name.starts_with("tcp_keepalives_") { col(5) } else { col(1) }.unwrap_or_default();
         let file = match (col(3), col(4).and_then(|l| l.parse().ok())) {
             (Some(f), Some(l)) => Some((PathBuf::from(f), l)),
             _ => None,
         };
-        if SESSION_SOURCES.contains(&source.as_str()) {
+        if OVERRIDE_SOURCES.contains(&source.as_str()) {
             masked.push((name.clone(), col(6).unwrap_or_default()));
         }
-        values.insert(name.to_ascii_lowercase(), Setting { value, source, file, masked: false });
+        values
+            .insert(name.to_ascii_lowercase(), Setting { value, source, file, masked: false, unknown: None });
     }
     if !masked.is_empty() {
-        unmask(sql, &mut values, &masked)?;
+        if let Err(why) = unmask(sql, &mut values, &masked) {
+            for (name, _) in &masked {
+                if let Some(s) = values.get_mut(&name.to_ascii_lowercase()) {
+                    s.unknown = Some(format!(
+                        "the auditor's own session overrides {name} ({}), and the cluster-wide value could not be read: {why}",
+                        s.source
+                    ));
+                }
+            }
+        }
     }
     let overrides = overrides(sql)?;
     Ok(Settings { values, overrides })
@@ -149,7 +163,11 @@ pub(super) fn gather(sql: &mut dyn Sql) -> Fact<Settings> {
 
 /// Replace values the auditor's session overrides with what the configuration files set (the last
 /// applied line, as the server reads them), or else the built-in default.
-fn unmask(sql: &mut dyn Sql, values: &mut BTreeMap<String, Setting>, masked: &[(String, String)]) -> Fact<()> {
+fn unmask(
+    sql: &mut dyn Sql,
+    values: &mut BTreeMap<String, Setting>,
+    masked: &[(String, String)],
+) -> Fact<()> {
     let rows = sql
         .query(
             "SELECT name, setting, sourcefile, sourceline FROM pg_file_settings \
@@ -162,13 +180,23 @@ fn unmask(sql: &mut dyn Sql, values: &mut BTreeMap<String, Setting>, masked: &[(
             Some(r) => Setting {
                 value: r.get(1).cloned().flatten().unwrap_or_default(),
                 source: "configuration file".into(),
-                file: match (r.get(2).cloned().flatten(), r.get(3).cloned().flatten().and_then(|l| l.parse().ok())) {
+                file: match (
+                    r.get(2).cloned().flatten(),
+                    r.get(3).cloned().flatten().and_then(|l| l.parse().ok()),
+                ) {
                     (Some(f), Some(l)) => Some((PathBuf::from(f), l)),
                     _ => None,
                 },
                 masked: true,
+                unknown: None,
             },
-            None => Setting { value: boot.clone(), source: "default".into(), file: None, masked: true },
+            None => Setting {
+                value: boot.clone(),
+                source: "default".into(),
+                file: None,
+                masked: true,
+                unknown: None,
+            },
         };
         values.insert(name.to_ascii_lowercase(), setting);
     }
@@ -187,7 +215,8 @@ fn overrides(sql: &mut dyn Sql) -> Fact<Vec<Override>> {
     let mut out = Vec::new();
     for row in rows {
         let col = |i: usize| row.get(i).cloned().flatten();
-        let Some((name, value)) = col(2).and_then(|c| c.split_once('=').map(|(n, v)| (n.to_string(), v.to_string())))
+        let Some((name, value)) =
+            col(2).and_then(|c| c.split_once('=').map(|(n, v)| (n.to_string(), v.to_string())))
         else {
             continue;
         };

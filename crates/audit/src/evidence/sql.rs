@@ -21,8 +21,9 @@ pub fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_
     ev.settings = settings::gather(sql);
     ev.roles = roles(sql);
     ev.md5_roles =
-        column(sql, "SELECT rolname FROM pg_authid WHERE rolpassword LIKE 'md5%' ORDER BY rolname")
-            .map_err(|e| Missing::failed("pg_authid", format!("{e} (reading password hashes needs a superuser)")));
+        column(sql, "SELECT rolname FROM pg_authid WHERE rolpassword LIKE 'md5%' ORDER BY rolname").map_err(
+            |e| Missing::failed("pg_authid", format!("{e} (reading password hashes needs a superuser)")),
+        );
     ev.databases = databases(sql, connect);
     ev.pgaudit_files = pgaudit_files(sql);
     ev.software_files = software_files(sql);
@@ -119,7 +120,8 @@ fn pgaudit_files(sql: &mut dyn Sql) -> Fact<Vec<FileFacts>> {
     };
     let extension = share.join("extension");
     let mut paths = vec![lib.clone(), lib.join("pgaudit.so"), extension.clone()];
-    let listing = std::fs::read_dir(&extension).map_err(|e| Missing::failed(extension.display().to_string(), e))?;
+    let listing =
+        std::fs::read_dir(&extension).map_err(|e| Missing::failed(extension.display().to_string(), e))?;
     let mut ext_files: Vec<PathBuf> = listing
         .filter_map(|e| e.ok())
         .map(|e| e.path())
@@ -142,7 +144,8 @@ fn software_files(sql: &mut dyn Sql) -> Fact<Vec<FileFacts>> {
              ORDER BY name",
         )
         .map_err(|e| Missing::failed("pg_config", e))?;
-    let mut dirs: Vec<PathBuf> = rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).map(PathBuf::from).collect();
+    let mut dirs: Vec<PathBuf> =
+        rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).map(PathBuf::from).collect();
     dirs.sort();
     dirs.dedup();
     let bindir = sql
@@ -152,7 +155,8 @@ fn software_files(sql: &mut dyn Sql) -> Fact<Vec<FileFacts>> {
     let mut paths: Vec<PathBuf> = dirs.into_iter().filter(|d| std::fs::symlink_metadata(d).is_ok()).collect();
     if let Some(bin) = bindir {
         let listing = std::fs::read_dir(&bin).map_err(|e| Missing::failed(bin.display().to_string(), e))?;
-        let mut programs: Vec<PathBuf> = listing.filter_map(|e| e.ok()).map(|e| e.path()).take(MAX_PROGRAMS).collect();
+        let mut programs: Vec<PathBuf> =
+            listing.filter_map(|e| e.ok()).map(|e| e.path()).take(MAX_PROGRAMS).collect();
         programs.sort();
         paths.extend(programs);
     }

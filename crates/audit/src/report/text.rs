@@ -78,7 +78,8 @@ fn header(out: &mut String, report: &Report) {
 /// What the rules were judged with, when it is more than the defaults.
 fn policy_line(out: &mut String, p: &crate::run::Policy) {
     let mut parts = vec![format!("expiry warning window {} days", p.warn_days)];
-    let list = |name: &str, items: &[String]| (!items.is_empty()).then(|| format!("{name}: {}", items.join(", ")));
+    let list =
+        |name: &str, items: &[String]| (!items.is_empty()).then(|| format!("{name}: {}", items.join(", ")));
     let mappings: Vec<String> = p.approved_mappings.iter().map(|(m, r)| format!("{m}:{r}")).collect();
     parts.extend(list("approved superusers", &p.approved_superusers));
     parts.extend(list("approved mappings", &mappings));

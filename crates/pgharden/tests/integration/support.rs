@@ -188,8 +188,13 @@ pub fn ca_issuer(pki: &TestPki, ca: &str) -> rcgen::Issuer<'static, rcgen::KeyPa
 
 /// `pgharden apply --pgdata … --pki … --host localhost --host 127.0.0.1 --yes`, which must succeed.
 pub fn harden(cluster: &testcluster::Cluster, pki: &TestPki) {
+    harden_data_dir(cluster.data_dir(), pki)
+}
+
+/// `harden` for a cluster named only by its data directory (one `testcluster` did not make).
+pub fn harden_data_dir(data_dir: &Path, pki: &TestPki) {
     let out = pgharden()
-        .args(["apply", "--pgdata", cluster.data_dir().to_str().unwrap(), "--pki", &pki.p("")])
+        .args(["apply", "--pgdata", data_dir.to_str().unwrap(), "--pki", &pki.p("")])
         .args(["--host", "localhost", "--host", "127.0.0.1", "--yes"])
         .output()
         .unwrap();
