@@ -1497,7 +1497,7 @@ pub static RULES: &[Rule] = &[
         severity: Severity::High,
         area: Area::Tls,
         scope: Scope::Cluster,
-        title: "PKI private keys are readable only by the cluster owner",
+        title: "The TLS key, certificate, CA and CRL files and their directories are protected",
         checks: &[C::ServerCertificate, C::ServedCertificate, C::TlsFileModes, C::DataDirectoryMode],
         manual: None,
         fix: "`pgharden apply` installs the server key mode 0600, owned by the cluster owner, in PGDATA (0700).",

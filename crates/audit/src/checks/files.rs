@@ -47,7 +47,13 @@ fn trusted(
     let mut problems = Vec::new();
     let mut checked = 0;
     for t in list.iter().filter(|t| pick(t)) {
-        let what = t.holds.map_or(t.role.name().to_string(), |h| format!("directory of a {}", h.name()));
+        let what = match t.holds.first() {
+            None => t.role.name().to_string(),
+            Some(_) => {
+                let names: Vec<&str> = t.holds.iter().map(|h| h.name()).collect();
+                format!("directory of {}", names.join(", "))
+            }
+        };
         match &t.facts {
             Ok(f) => {
                 checked += 1;
@@ -72,11 +78,11 @@ fn trusted(
 
 /// The TLS files and their directories.
 pub(super) fn tls_files(ev: &Evidence) -> Outcome {
-    trusted(
-        ev,
-        |t| t.role.is_tls() || t.holds.is_some_and(FileRole::is_tls) || t.holds == Some(FileRole::SslCrl),
-        |_| None,
-    )
+    if let Err(why) = &ev.settings {
+        // The settings name the TLS files: without them, none was looked at.
+        return unknown(why);
+    }
+    trusted(ev, |t| t.role.is_tls() || t.holds.iter().any(|h| h.is_tls()), |_| None)
 }
 
 /// postgresql.conf, includes, auto.conf, pg_hba/pg_ident (and their includes): 0600 or stricter,
@@ -85,7 +91,7 @@ pub(super) fn config_files(ev: &Evidence) -> Outcome {
     let is_config = |r: FileRole| matches!(r, FileRole::Config | FileRole::Hba | FileRole::Ident);
     trusted(
         ev,
-        |t| is_config(t.role) || t.holds.is_some_and(is_config),
+        |t| is_config(t.role) || t.holds.iter().any(|h| is_config(*h)),
         |f| {
             if Some(f.uid) != ev.owner_uid {
                 Some(format!("must be owned by the cluster owner (uid {})", ev.owner_uid.unwrap_or(0)))

@@ -73,8 +73,9 @@ pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
     if let Some(Ok(list)) = &crl_dir_files {
         trusted.extend(list.iter().map(|p| (FileRole::SslCrlDir, p.clone())));
     }
-    ev.trusted =
-        if settings_known { Ok(with_directories(files, trusted)) } else { Err(Missing::NoConnection) };
+    // Without the settings the TLS files are unknown and the TLS check says so; the configuration
+    // files are still judged (a stopped server's pg_hba.conf matters as much as a running one's).
+    ev.trusted = Ok(with_directories(files, trusted));
 
     ev.tls = TlsFiles {
         cert: match &cert {
@@ -124,7 +125,7 @@ fn config_files(cluster: &Cluster, files: &Files) -> Result<Vec<PathBuf>, String
 /// Each trusted file, then each directory holding one (once).
 fn with_directories(files: &Files, list: Vec<(FileRole, PathBuf)>) -> Vec<Trusted> {
     let mut out: Vec<Trusted> = Vec::new();
-    let mut dirs: Vec<(PathBuf, FileRole)> = Vec::new();
+    let mut dirs: Vec<(PathBuf, Vec<FileRole>)> = Vec::new();
     for (role, path) in list {
         if out.iter().any(|t| t.role == role && t.facts.as_ref().is_ok_and(|f| f.path == path)) {
             continue;
@@ -132,14 +133,16 @@ fn with_directories(files: &Files, list: Vec<(FileRole, PathBuf)>) -> Vec<Truste
         if let Some(parent) = path.parent() {
             // The directory of a CRL directory's files is the CRL directory itself, listed already.
             let holds = if role == FileRole::SslCrlDir { FileRole::SslCrl } else { role };
-            if !dirs.iter().any(|(d, _)| d == parent) {
-                dirs.push((parent.to_path_buf(), holds));
+            match dirs.iter_mut().find(|(d, _)| d == parent) {
+                Some((_, roles)) if !roles.contains(&holds) => roles.push(holds),
+                Some(_) => {}
+                None => dirs.push((parent.to_path_buf(), vec![holds])),
             }
         }
-        out.push(Trusted { role, holds: None, facts: stat(files, &path) });
+        out.push(Trusted { role, holds: Vec::new(), facts: stat(files, &path) });
     }
     for (dir, holds) in dirs {
-        out.push(Trusted { role: FileRole::Directory, holds: Some(holds), facts: stat(files, &dir) });
+        out.push(Trusted { role: FileRole::Directory, holds, facts: stat(files, &dir) });
     }
     out
 }

@@ -118,8 +118,8 @@ impl FileRole {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trusted {
     pub role: FileRole,
-    /// For a directory: the role of the files it holds (TLS or configuration).
-    pub holds: Option<FileRole>,
+    /// For a directory: the roles of the files it holds (TLS, configuration, or both).
+    pub holds: Vec<FileRole>,
     pub facts: Fact<FileFacts>,
 }
 
