@@ -630,7 +630,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Privileges,
         scope: Scope::Cluster,
         title: "Functions that run with elevated privileges are limited to documented needs",
-        checks: &[],
+        checks: &[C::DefinerSearchPath],
         manual: Some(
             "List SECURITY DEFINER functions and functions with SET options (`SELECT … FROM pg_proc WHERE prosecdef OR proconfig IS NOT NULL`) and compare with the documented uses.",
         ),
@@ -1351,10 +1351,8 @@ pub static RULES: &[Rule] = &[
         area: Area::Other,
         scope: Scope::Cluster,
         title: "Unused components, software and database objects are removed",
-        checks: &[],
-        manual: Some(
-            "List installed extensions (`SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'`) in every database and compare with the approved list.",
-        ),
+        checks: &[C::ApprovedExtensions],
+        manual: None,
         fix: "DROP EXTENSION each unapproved or unused extension and remove unused objects.",
     },
     Rule {
@@ -1368,7 +1366,7 @@ pub static RULES: &[Rule] = &[
         area: Area::Privileges,
         scope: Scope::Cluster,
         title: "Access to external executables is disabled or restricted",
-        checks: &[C::SuperuserCount],
+        checks: &[C::SuperuserCount, C::ApprovedExtensions],
         manual: Some(
             "Review installed extensions and untrusted languages that can reach the OS (`pg_available_extensions WHERE installed_version IS NOT NULL`, `pg_language WHERE NOT lanpltrusted`) and members of pg_execute_server_program.",
         ),

@@ -72,5 +72,7 @@ check_ids! {
     SessionTimeouts => "statement_timeout and tcp_keepalives_idle, _interval and _count are not zero, in every session",
     PublicCreate => "PUBLIC may not CREATE in any schema or database",
     UntrustedLanguages => "no untrusted procedural language is installed unless approved",
+    DefinerSearchPath => "every SECURITY DEFINER function outside the system schemas fixes its search_path",
+    ApprovedExtensions => "every installed extension is one the profile installs (plpgsql, pgaudit, pgcrypto) or approved",
     FipsMode => "the host runs in FIPS mode (/proc/sys/crypto/fips_enabled = 1)",
 }

@@ -61,7 +61,10 @@ pub fn gather(source: &Source) -> Gathered {
                         }
                         Err(why) => ev.no_connection(&why),
                     }
-                    let probe = cluster.postmaster.as_ref().map(|pm| ("127.0.0.1".to_string(), pm.port));
+                    let probe = cluster
+                        .postmaster
+                        .as_ref()
+                        .and_then(|pm| probe_host(&ev).map(|host| (host, pm.port)));
                     (Some(cluster), probe, Some(files))
                 }
                 Err(e) => {
@@ -124,6 +127,22 @@ pub fn gather(source: &Source) -> Gathered {
     Gathered { evidence: ev, target, cluster, probe, unreachable }
 }
 
+/// Where a local server can be probed: the first address of `listen_addresses` (a wildcard is
+/// reached on loopback), or 127.0.0.1 when the settings are unknown. `None` when it listens on no
+/// TCP address at all.
+fn probe_host(ev: &Evidence) -> Option<String> {
+    let Ok(listen) = ev.setting("listen_addresses") else { return Some("127.0.0.1".into()) };
+    let first = listen.split(',').map(str::trim).find(|a| !a.is_empty())?;
+    Some(
+        match first {
+            "*" | "0.0.0.0" => "127.0.0.1",
+            "::" => "::1",
+            other => other,
+        }
+        .to_string(),
+    )
+}
+
 /// The cluster as `apply` opens it ([`pgharden_cluster::open_local`]: a running server names its
 /// own files); when the server runs but refuses the owner, the files the data directory names, with
 /// why the server could not be asked — the file rules can still be judged, the rest are not.
@@ -165,4 +184,26 @@ pub fn with_probe(mut g: Gathered) -> Gathered {
         Err(e) => Err(Missing::ProbeFailed(format!("{}:{}: {e}", opts.host, opts.port))),
     };
     g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::Settings;
+
+    fn listening(on: &str) -> Option<String> {
+        let mut ev = Evidence::empty();
+        ev.settings = Ok(Settings::from_pairs([("listen_addresses", on)]));
+        probe_host(&ev)
+    }
+
+    #[test]
+    fn the_probe_dials_an_address_the_server_listens_on() {
+        assert_eq!(listening("127.0.0.2").as_deref(), Some("127.0.0.2"));
+        assert_eq!(listening(" 10.0.0.5, localhost").as_deref(), Some("10.0.0.5"));
+        assert_eq!(listening("*").as_deref(), Some("127.0.0.1"));
+        assert_eq!(listening("::").as_deref(), Some("::1"));
+        assert_eq!(listening(""), None, "no TCP listener: nothing to probe");
+        assert_eq!(probe_host(&Evidence::empty()).as_deref(), Some("127.0.0.1"));
+    }
 }

@@ -36,6 +36,9 @@ pub struct Policy {
     pub approved_admins: Vec<String>,
     /// Untrusted procedural languages the AO authorized (`--approved-language`).
     pub approved_languages: Vec<String>,
+    /// Extensions approved besides those the profile installs (`--approved-extension`).
+    #[serde(default)]
+    pub approved_extensions: Vec<String>,
 }
 
 /// Days before an expiry that an audit reports it, unless told otherwise.
@@ -49,6 +52,7 @@ impl Default for Policy {
             approved_mappings: Vec::new(),
             approved_admins: Vec::new(),
             approved_languages: Vec::new(),
+            approved_extensions: Vec::new(),
         }
     }
 }

@@ -209,6 +209,10 @@ pub struct AuditArgs {
     /// An untrusted procedural language (plperlu, plpython3u, …) the AO authorized (repeat for more).
     #[arg(long = "approved-language", value_name = "LANG")]
     pub approved_languages: Vec<String>,
+    /// An extension the ISSM approved, besides plpgsql, pgaudit and pgcrypto that the profile
+    /// installs (repeat for more).
+    #[arg(long = "approved-extension", value_name = "NAME")]
+    pub approved_extensions: Vec<String>,
     /// Print how many STIG ids of each family pgharden decides automatically, partly and only
     /// manually, beside MITRE's InSpec profiles, and exit. Needs no cluster.
     #[arg(long, conflicts_with_all = ["conninfo", "pgdata", "benchmark", "no_probe", "allow_not_checked"])]

@@ -279,3 +279,58 @@ pub(super) fn untrusted_languages(ev: &Evidence, policy: &Policy) -> Outcome {
     }
     verdict(problems, || format!("no unapproved untrusted language in {} databases", dbs.len()))
 }
+
+/// CD16-00-006900: privilege elevation that "can be invoked in ways other than intended". A
+/// SECURITY DEFINER function that does not fix its search_path runs whatever objects its caller
+/// puts first on the path, with its owner's privileges (PostgreSQL's "Writing SECURITY DEFINER
+/// Functions Safely").
+pub(super) fn definer_search_path(ev: &Evidence) -> Outcome {
+    let dbs = match &ev.databases {
+        Ok(d) => d,
+        Err(why) => return unknown(why),
+    };
+    let problems: Vec<String> = dbs
+        .iter()
+        .flat_map(|d| {
+            d.definers_without_search_path.iter().map(move |f| {
+                format!(
+                    "database {}: SECURITY DEFINER function {f} does not set search_path (ALTER FUNCTION … SET search_path = …)",
+                    d.name
+                )
+            })
+        })
+        .collect();
+    verdict(problems, || {
+        format!("every SECURITY DEFINER function fixes its search_path ({} databases)", dbs.len())
+    })
+}
+
+/// The extensions the hardening profile itself installs; others need the ISSM's approval.
+const PROFILE_EXTENSIONS: &[&str] = &["plpgsql", "pgaudit", "pgcrypto"];
+
+/// CD16-00-003200 / 003400: "If any extensions exist that are not approved, this is a finding."
+pub(super) fn approved_extensions(ev: &Evidence, policy: &Policy) -> Outcome {
+    let dbs = match &ev.databases {
+        Ok(d) => d,
+        Err(why) => return unknown(why),
+    };
+    let approved =
+        |e: &String| PROFILE_EXTENSIONS.contains(&e.as_str()) || policy.approved_extensions.contains(e);
+    let problems: Vec<String> = dbs
+        .iter()
+        .flat_map(|d| {
+            d.extensions.iter().filter(|e| !approved(e)).map(move |e| {
+                format!(
+                    "database {}: extension {e} is not approved (--approved-extension {e} if it is)",
+                    d.name
+                )
+            })
+        })
+        .collect();
+    verdict(problems, || {
+        let mut all: Vec<&str> = dbs.iter().flat_map(|d| d.extensions.iter().map(String::as_str)).collect();
+        all.sort_unstable();
+        all.dedup();
+        format!("installed extensions, all approved: {}", all.join(", "))
+    })
+}

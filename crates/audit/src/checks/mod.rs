@@ -35,6 +35,11 @@ pub(crate) fn unknown(why: &Missing) -> Outcome {
     Outcome { status: Status::NotChecked, evidence: vec![why.to_string()] }
 }
 
+/// "Not checked", with the reason said in `words` (which name what was missing).
+pub(crate) fn not_checked(words: String) -> Outcome {
+    Outcome { status: Status::NotChecked, evidence: vec![words] }
+}
+
 /// A verdict from a list of problems: none is a pass with `ok`, any is a failure listing them.
 pub(crate) fn verdict(problems: Vec<String>, ok: impl FnOnce() -> String) -> Outcome {
     if problems.is_empty() { pass(ok()) } else { Outcome { status: Status::Fail, evidence: problems } }
@@ -98,6 +103,8 @@ pub fn run(id: CheckId, ev: &Evidence, policy: &Policy) -> Outcome {
         C::SessionTimeouts => settings::session_timeouts(ev),
         C::PublicCreate => access::public_create(ev),
         C::UntrustedLanguages => access::untrusted_languages(ev, policy),
+        C::DefinerSearchPath => access::definer_search_path(ev),
+        C::ApprovedExtensions => access::approved_extensions(ev, policy),
         C::FipsMode => match &ev.fips {
             Ok(true) => pass("/proc/sys/crypto/fips_enabled = 1"),
             Ok(false) => fail("the host is not in FIPS mode (/proc/sys/crypto/fips_enabled is 0 or absent)"),

@@ -7,7 +7,7 @@
 use crate::evidence::{Evidence, Missing, Setting, Settings};
 use crate::values::{self, AuditClass, MessageLevel};
 
-use super::{Outcome, all, fail, pass, unknown, verdict};
+use super::{Outcome, all, fail, not_checked, pass, unknown, verdict};
 
 /// A judgement of one value: `Ok(())` meets the check, `Err(why)` does not.
 type Judge<'a> = dyn Fn(&str) -> Result<(), String> + 'a;
@@ -186,7 +186,7 @@ pub(super) const ROLE_ONLY: &[AuditClass] = &[AuditClass::Role];
 /// `pgaudit.log` covers `wanted`, with `-class` subtractions applied as pgaudit applies them.
 pub(super) fn pgaudit_classes(ev: &Evidence, wanted: &[AuditClass]) -> Outcome {
     if let Err(why) = ev.setting("pgaudit.log") {
-        return Outcome { evidence: vec![format!("{why} (is pgaudit loaded?)")], ..unknown(&why) };
+        return not_checked(format!("{why} (is pgaudit loaded?)"));
     }
     each_value(ev, "pgaudit.log", &|v: &str| {
         let classes = values::pgaudit_classes(v).map_err(|e| e.to_string())?;

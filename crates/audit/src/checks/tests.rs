@@ -154,3 +154,24 @@ fn a_failed_version_probe_is_not_a_pass() {
     }
     assert_eq!(run_default(CheckId::TlsVersionsRefused, &ev).status, Status::Fail);
 }
+
+#[test]
+fn extensions_beyond_the_profile_need_approval_in_every_database() {
+    let mut ev = Evidence::empty();
+    ev.databases = Ok(vec![crate::evidence::DatabaseFacts {
+        name: "app".into(),
+        public_create_schemas: Vec::new(),
+        public_create_database: false,
+        untrusted_languages: Vec::new(),
+        extensions: vec!["pgaudit".into(), "pg_trgm".into(), "plpgsql".into()],
+        definers_without_search_path: vec!["public.elevate()".into()],
+    }]);
+    let out = run_default(CheckId::ApprovedExtensions, &ev);
+    assert_eq!(out.status, Status::Fail);
+    assert!(out.evidence[0].contains("database app: extension pg_trgm"), "{out:?}");
+    let approved = Policy { approved_extensions: vec!["pg_trgm".into()], ..Policy::default() };
+    assert_eq!(run(CheckId::ApprovedExtensions, &ev, &approved).status, Status::Pass);
+    let out = run_default(CheckId::DefinerSearchPath, &ev);
+    assert_eq!(out.status, Status::Fail);
+    assert!(out.evidence[0].contains("public.elevate()"), "{out:?}");
+}

@@ -10,7 +10,7 @@ use pgharden_wire::TlsVersionName;
 use crate::evidence::{Evidence, Fact, NetworkFacts};
 use crate::run::Policy;
 
-use super::{Outcome, fail, pass, unknown, verdict};
+use super::{Outcome, fail, not_checked, pass, unknown, verdict};
 
 fn now() -> i64 {
     std::time::SystemTime::now()
@@ -196,7 +196,7 @@ pub(super) fn network(
     match pick(net) {
         Ok((true, said)) => pass(format!("{}: {what} refused: {said}", net.target)),
         Ok((false, said)) => fail(format!("{}: {what} accepted: {said}", net.target)),
-        Err(why) => Outcome { evidence: vec![format!("{}: {why}", net.target)], ..unknown(why) },
+        Err(why) => not_checked(format!("{}: {why}", net.target)),
     }
 }
 

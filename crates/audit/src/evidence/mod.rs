@@ -149,6 +149,8 @@ pub struct DatabaseFacts {
     /// Untrusted procedural languages installed (not `c` or `internal`).
     pub untrusted_languages: Vec<String>,
     pub extensions: Vec<String>,
+    /// SECURITY DEFINER functions outside the system schemas that do not fix their search_path.
+    pub definers_without_search_path: Vec<String>,
 }
 
 /// The TLS material as the server's settings name it.

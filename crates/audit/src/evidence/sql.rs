@@ -94,12 +94,21 @@ fn database(sql: &mut dyn Sql, name: &str) -> Result<DatabaseFacts, String> {
          ORDER BY lanname",
     )?;
     let extensions = column(sql, "SELECT extname FROM pg_extension ORDER BY extname")?;
+    let definers_without_search_path = column(
+        sql,
+        "SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')' \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         AND NOT coalesce(array_to_string(p.proconfig, E'\\n') ~ '(^|\\n)search_path=', false) \
+         ORDER BY 1",
+    )?;
     Ok(DatabaseFacts {
         name: name.to_string(),
         public_create_schemas,
         public_create_database,
         untrusted_languages,
         extensions,
+        definers_without_search_path,
     })
 }
 

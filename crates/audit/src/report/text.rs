@@ -85,6 +85,7 @@ fn policy_line(out: &mut String, p: &crate::run::Policy) {
     parts.extend(list("approved mappings", &mappings));
     parts.extend(list("approved administrators", &p.approved_admins));
     parts.extend(list("approved languages", &p.approved_languages));
+    parts.extend(list("approved extensions", &p.approved_extensions));
     let _ = writeln!(out, "Judged with {}", clean(&parts.join("; ")));
 }
 

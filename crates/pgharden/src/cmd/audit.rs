@@ -73,6 +73,7 @@ fn policy(args: &AuditArgs) -> Policy {
         approved_mappings: args.approved_mappings.clone(),
         approved_admins: args.approved_admins.clone(),
         approved_languages: args.approved_languages.clone(),
+        approved_extensions: args.approved_extensions.clone(),
     }
 }
 

@@ -120,6 +120,12 @@ fn each_check_fails_when_broken_and_passes_when_mended() {
             "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
         ),
         (
+            CheckId::DefinerSearchPath,
+            "CREATE FUNCTION public.elevate() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'",
+            "DROP FUNCTION public.elevate()",
+        ),
+        (CheckId::ApprovedExtensions, "CREATE EXTENSION pg_trgm", "DROP EXTENSION pg_trgm"),
+        (
             CheckId::UntrustedLanguages,
             "CREATE LANGUAGE raw HANDLER plpgsql_call_handler",
             "DROP LANGUAGE raw",
