@@ -105,3 +105,25 @@ fn a_crl_directory_is_read_and_a_missing_one_fails() {
     assert_eq!(out.status, Status::Fail, "{out:?}");
     assert!(out.evidence.iter().any(|e| e.contains("holds no CRL")), "{out:?}");
 }
+
+#[test]
+fn a_directory_above_the_files_that_others_can_write_is_a_finding_unless_sticky() {
+    let tmp = tempfile::tempdir().unwrap();
+    let open = tmp.path().join("open");
+    let dir = open.join("cfg");
+    fs::create_dir_all(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    for name in ["postgresql.conf", "pg_hba.conf", "pg_ident.conf"] {
+        write(&dir.join(name), "", 0o600);
+    }
+    // Whoever can write `open` can rename `cfg` away and put a directory of their own there.
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o777)).unwrap();
+    let out = run(CheckId::ConfigFileModes, &gathered(&dir, &[]), &Policy::default());
+    assert_eq!(out.status, Status::Fail, "{out:?}");
+    let named = open.display().to_string() + " (";
+    assert!(out.evidence.iter().any(|e| e.contains(&named) && e.contains("every account")), "{out:?}");
+    // With the sticky bit (as /tmp has), others cannot rename what they do not own.
+    fs::set_permissions(&open, fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = run(CheckId::ConfigFileModes, &gathered(&dir, &[]), &Policy::default());
+    assert_eq!(out.status, Status::Pass, "{out:?}");
+}

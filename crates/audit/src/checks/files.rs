@@ -57,7 +57,10 @@ fn trusted(
         match &t.facts {
             Ok(f) => {
                 checked += 1;
-                let why = writable_by_others(ev, f).or_else(|| {
+                // The sticky bit (/tmp) keeps others from renaming what they do not own.
+                let sticky_ancestor = t.ancestor && f.mode & 0o1000 != 0 && owner_or_root(ev, f);
+                let why = if sticky_ancestor { None } else { writable_by_others(ev, f) };
+                let why = why.or_else(|| {
                     if f.kind == EntryKind::Symlink {
                         Some("is a symbolic link".into())
                     } else if t.role != FileRole::Directory {

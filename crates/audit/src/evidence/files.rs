@@ -122,7 +122,8 @@ fn config_files(cluster: &Cluster, files: &Files) -> Result<Vec<PathBuf>, String
     Ok(tree.files().iter().map(|f| f.path().to_path_buf()).collect())
 }
 
-/// Each trusted file, then each directory holding one (once).
+/// Each trusted file, then each directory holding one, then the directories above those up to `/`
+/// (each once).
 fn with_directories(files: &Files, list: Vec<(FileRole, PathBuf)>) -> Vec<Trusted> {
     let mut out: Vec<Trusted> = Vec::new();
     let mut dirs: Vec<(PathBuf, Vec<FileRole>)> = Vec::new();
@@ -133,18 +134,35 @@ fn with_directories(files: &Files, list: Vec<(FileRole, PathBuf)>) -> Vec<Truste
         if let Some(parent) = path.parent() {
             // The directory of a CRL directory's files is the CRL directory itself, listed already.
             let holds = if role == FileRole::SslCrlDir { FileRole::SslCrl } else { role };
-            match dirs.iter_mut().find(|(d, _)| d == parent) {
-                Some((_, roles)) if !roles.contains(&holds) => roles.push(holds),
-                Some(_) => {}
-                None => dirs.push((parent.to_path_buf(), vec![holds])),
+            add_holder(&mut dirs, parent, holds);
+        }
+        out.push(Trusted { role, holds: Vec::new(), ancestor: false, facts: stat(files, &path) });
+    }
+    let mut ancestors: Vec<(PathBuf, Vec<FileRole>)> = Vec::new();
+    for (dir, holds) in &dirs {
+        for up in dir.ancestors().skip(1) {
+            if dirs.iter().any(|(d, _)| d == up) {
+                continue;
+            }
+            for h in holds {
+                add_holder(&mut ancestors, up, *h);
             }
         }
-        out.push(Trusted { role, holds: Vec::new(), facts: stat(files, &path) });
     }
-    for (dir, holds) in dirs {
-        out.push(Trusted { role: FileRole::Directory, holds, facts: stat(files, &dir) });
+    for (ancestor, list) in [(false, dirs), (true, ancestors)] {
+        for (dir, holds) in list {
+            out.push(Trusted { role: FileRole::Directory, holds, ancestor, facts: stat(files, &dir) });
+        }
     }
     out
+}
+
+fn add_holder(dirs: &mut Vec<(PathBuf, Vec<FileRole>)>, dir: &Path, holds: FileRole) {
+    match dirs.iter_mut().find(|(d, _)| d == dir) {
+        Some((_, roles)) if !roles.contains(&holds) => roles.push(holds),
+        Some(_) => {}
+        None => dirs.push((dir.to_path_buf(), vec![holds])),
+    }
 }
 
 fn kind(k: FileKind) -> EntryKind {

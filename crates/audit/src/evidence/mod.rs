@@ -120,6 +120,9 @@ pub struct Trusted {
     pub role: FileRole,
     /// For a directory: the roles of the files it holds (TLS, configuration, or both).
     pub holds: Vec<FileRole>,
+    /// A directory further up than the one holding the files: whoever can rename its entries
+    /// can swap the whole subtree, unless the sticky bit stops them.
+    pub ancestor: bool,
     pub facts: Fact<FileFacts>,
 }
 
