@@ -1,7 +1,7 @@
 //! What an audit produces: findings against catalogue rules, and the report that carries them.
 //!
 //! Owns: the types every other module of the crate shares (rule references, statuses, findings,
-//! the report and its versioned JSON schema). Must not: gather evidence or render.
+//! the policy rules are judged under, the report and its versioned JSON schema). Must not: gather evidence or render.
 
 use serde::{Deserialize, Serialize};
 
@@ -97,7 +97,7 @@ pub struct Report {
     pub problems: Vec<String>,
     /// What the organization approved and the warning window the rules were judged with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub policy: Option<crate::run::Policy>,
+    pub policy: Option<Policy>,
 }
 
 /// The audited cluster.
@@ -108,4 +108,40 @@ pub struct Target {
     pub port: Option<u16>,
     pub server_version: Option<String>,
     pub host_name: Option<String>,
+}
+
+/// What the organization has approved, which the STIG texts leave to it ("unless documented and
+/// approved"), and how far ahead an expiry counts as a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Policy {
+    /// A certificate or CRL that expires (or is due) within this many days fails, with the date.
+    pub warn_days: u32,
+    /// Superusers besides the bootstrap superuser that the ISSM approved (`--approved-superuser`).
+    pub approved_superusers: Vec<String>,
+    /// pg_ident.conf mappings approved although they let a certificate become another role than
+    /// its CN: `(MAP, ROLE)`, every line of map MAP whose PG-USERNAME is ROLE (`--approved-mapping`).
+    pub approved_mappings: Vec<(String, String)>,
+    /// Non-superuser roles approved to hold CREATEROLE, CREATEDB or BYPASSRLS (`--approved-admin`).
+    pub approved_admins: Vec<String>,
+    /// Untrusted procedural languages the AO authorized (`--approved-language`).
+    pub approved_languages: Vec<String>,
+    /// Extensions approved besides those the profile installs (`--approved-extension`).
+    #[serde(default)]
+    pub approved_extensions: Vec<String>,
+}
+
+/// Days before an expiry that an audit reports it, unless told otherwise.
+pub const DEFAULT_WARN_DAYS: u32 = 7;
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            warn_days: DEFAULT_WARN_DAYS,
+            approved_superusers: Vec::new(),
+            approved_mappings: Vec::new(),
+            approved_admins: Vec::new(),
+            approved_languages: Vec::new(),
+            approved_extensions: Vec::new(),
+        }
+    }
 }

@@ -21,41 +21,7 @@ pub enum ScopeFilter {
     Cluster,
 }
 
-/// What the organization has approved, which the STIG texts leave to it ("unless documented and
-/// approved"), and how far ahead an expiry counts as a finding.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Policy {
-    /// A certificate or CRL that expires (or is due) within this many days fails, with the date.
-    pub warn_days: u32,
-    /// Superusers besides the bootstrap superuser that the ISSM approved (`--approved-superuser`).
-    pub approved_superusers: Vec<String>,
-    /// pg_ident.conf mappings approved although they let a certificate become another role than
-    /// its CN: `(MAP, ROLE)`, every line of map MAP whose PG-USERNAME is ROLE (`--approved-mapping`).
-    pub approved_mappings: Vec<(String, String)>,
-    /// Non-superuser roles approved to hold CREATEROLE, CREATEDB or BYPASSRLS (`--approved-admin`).
-    pub approved_admins: Vec<String>,
-    /// Untrusted procedural languages the AO authorized (`--approved-language`).
-    pub approved_languages: Vec<String>,
-    /// Extensions approved besides those the profile installs (`--approved-extension`).
-    #[serde(default)]
-    pub approved_extensions: Vec<String>,
-}
-
-/// Days before an expiry that an audit reports it, unless told otherwise.
-pub const DEFAULT_WARN_DAYS: u32 = 7;
-
-impl Default for Policy {
-    fn default() -> Self {
-        Policy {
-            warn_days: DEFAULT_WARN_DAYS,
-            approved_superusers: Vec::new(),
-            approved_mappings: Vec::new(),
-            approved_admins: Vec::new(),
-            approved_languages: Vec::new(),
-            approved_extensions: Vec::new(),
-        }
-    }
-}
+pub use crate::model::{DEFAULT_WARN_DAYS, Policy};
 
 /// Judge every catalogue rule in scope.
 pub fn evaluate(ev: &Evidence, scope: ScopeFilter, policy: &Policy) -> Vec<Finding> {

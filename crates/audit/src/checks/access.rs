@@ -7,7 +7,7 @@ use pgharden_conf::hba::{ConnType, Method, Rule};
 use pgharden_conf::ident::Mapping;
 
 use crate::evidence::Evidence;
-use crate::run::Policy;
+use crate::model::Policy;
 
 use super::{Outcome, fail, pass, unknown, verdict};
 

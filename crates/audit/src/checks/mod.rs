@@ -13,8 +13,8 @@ mod tls;
 
 use crate::check_id::CheckId;
 use crate::evidence::{Evidence, Missing};
+use crate::model::Policy;
 use crate::model::Status;
-use crate::run::Policy;
 
 /// One check's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]

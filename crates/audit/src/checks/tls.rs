@@ -8,7 +8,7 @@ use pgharden_pki::inspect::{Inspection, Item, inspect_bytes};
 use pgharden_wire::TlsVersionName;
 
 use crate::evidence::{Evidence, Fact, NetworkFacts};
-use crate::run::Policy;
+use crate::model::Policy;
 
 use super::{Outcome, fail, not_checked, pass, unknown, verdict};
 

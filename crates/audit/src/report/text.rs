@@ -76,7 +76,7 @@ fn header(out: &mut String, report: &Report) {
 }
 
 /// What the rules were judged with, when it is more than the defaults.
-fn policy_line(out: &mut String, p: &crate::run::Policy) {
+fn policy_line(out: &mut String, p: &crate::model::Policy) {
     let mut parts = vec![format!("expiry warning window {} days", p.warn_days)];
     let list =
         |name: &str, items: &[String]| (!items.is_empty()).then(|| format!("{name}: {}", items.join(", ")));
