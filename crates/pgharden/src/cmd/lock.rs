@@ -21,7 +21,8 @@ const LISTED_ROLES: usize = 20;
 
 fn connect(conninfo: &str) -> anyhow::Result<Db> {
     let settings = Db::settings(conninfo).map_err(|e| anyhow!(escape_line(&e.to_string())))?;
-    Db::remote(&settings).map_err(|e| anyhow!("connecting: {}", escape_line(&e.to_string())))
+    // The error names what was being reached ("connecting to role@db: …").
+    Db::remote(&settings).map_err(|e| anyhow!(escape_line(&e.to_string())))
 }
 
 pub fn lock(args: &LockArgs) -> anyhow::Result<Outcome> {
