@@ -83,8 +83,8 @@ pub(super) fn ident_mappings(ev: &Evidence, policy: &Policy) -> Outcome {
         Ok(m) => m,
         Err(why) => return unknown(why),
     };
-    if ev.roles.is_err() {
-        return unknown(ev.roles.as_ref().err().unwrap_or(&crate::evidence::Missing::NotGathered));
+    if let Err(why) = &ev.roles {
+        return unknown(why);
     }
     let mut problems = Vec::new();
     let mut checked = 0;

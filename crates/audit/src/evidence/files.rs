@@ -30,10 +30,15 @@ pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
     ev.owner_uid = Some(cluster.owner.uid);
     ev.data_dir = stat(files, &cluster.data_dir);
     ev.data_entries = data_entries(files, &cluster.data_dir);
-    ev.hba_rules = HbaSet::load_from(&cluster.hba_file, files)
+    // Read once: the rules are judged, and every file of the set is a file the server trusts.
+    let hba = HbaSet::load_from(&cluster.hba_file, files);
+    let ident = IdentSet::load_from(&cluster.ident_file, files);
+    ev.hba_rules = hba
+        .as_ref()
         .map(|set| set.rules())
         .map_err(|e| Missing::failed(cluster.hba_file.display().to_string(), e));
-    ev.ident_mappings = IdentSet::load_from(&cluster.ident_file, files)
+    ev.ident_mappings = ident
+        .as_ref()
         .map(|set| set.entries().into_iter().filter_map(mapping).collect())
         .map_err(|e| Missing::failed(cluster.ident_file.display().to_string(), e));
     let setting = |name: &str| ev.settings.as_ref().ok().and_then(|s| s.get(name)).map(|s| s.value.clone());
@@ -52,10 +57,10 @@ pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
     }
     trusted.push((FileRole::Hba, cluster.hba_file.clone()));
     trusted.push((FileRole::Ident, cluster.ident_file.clone()));
-    if let Ok(set) = HbaSet::load_from(&cluster.hba_file, files) {
+    if let Ok(set) = &hba {
         trusted.extend(set.files().iter().skip(1).map(|f| (FileRole::Hba, f.path().to_path_buf())));
     }
-    if let Ok(set) = IdentSet::load_from(&cluster.ident_file, files) {
+    if let Ok(set) = &ident {
         trusted.extend(set.files().iter().skip(1).map(|f| (FileRole::Ident, f.path().to_path_buf())));
     }
     for (role, path) in [

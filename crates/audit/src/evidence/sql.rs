@@ -4,6 +4,7 @@
 //! caller-given [`Connector`] (the caller knows how: the owner's socket, or the CONNINFO with
 //! another dbname), with a cap on how many. Must not: judge.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pgharden_cluster::Sql;
@@ -25,8 +26,16 @@ pub fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_
             |e| Missing::failed("pg_authid", format!("{e} (reading password hashes needs a superuser)")),
         );
     ev.databases = databases(sql, connect);
-    ev.pgaudit_files = pgaudit_files(sql);
-    ev.software_files = software_files(sql);
+    match pg_config(sql) {
+        Ok(dirs) => {
+            ev.pgaudit_files = pgaudit_files(&dirs);
+            ev.software_files = software_files(&dirs);
+        }
+        Err(why) => {
+            ev.pgaudit_files = Err(why.clone());
+            ev.software_files = Err(why);
+        }
+    }
 }
 
 fn column(sql: &mut dyn Sql, query: &str) -> Result<Vec<String>, String> {
@@ -112,19 +121,24 @@ fn database(sql: &mut dyn Sql, name: &str) -> Result<DatabaseFacts, String> {
     })
 }
 
-/// pgaudit's library and extension files, found where the server's `pg_config` says (a view only
-/// superusers may read), and the directories holding them.
-fn pgaudit_files(sql: &mut dyn Sql) -> Fact<Vec<FileFacts>> {
+/// The installation's directories by `pg_config` name, as the server reports them (a view only
+/// superusers may read).
+fn pg_config(sql: &mut dyn Sql) -> Fact<BTreeMap<String, PathBuf>> {
     let rows = sql
-        .query("SELECT name, setting FROM pg_config WHERE name IN ('PKGLIBDIR', 'SHAREDIR')")
+        .query(
+            "SELECT name, setting FROM pg_config WHERE name IN \
+             ('BINDIR', 'LIBDIR', 'PKGLIBDIR', 'SHAREDIR', 'INCLUDEDIR', 'PKGINCLUDEDIR', 'INCLUDEDIR-SERVER')",
+        )
         .map_err(|e| Missing::failed("pg_config", e))?;
-    let dir = |key: &str| -> Option<PathBuf> {
-        rows.iter()
-            .find(|r| r.first().cloned().flatten().as_deref() == Some(key))
-            .and_then(|r| r.get(1).cloned().flatten())
-            .map(PathBuf::from)
-    };
-    let (Some(lib), Some(share)) = (dir("PKGLIBDIR"), dir("SHAREDIR")) else {
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| Some((r.first().cloned().flatten()?, PathBuf::from(r.get(1).cloned().flatten()?))))
+        .collect())
+}
+
+/// pgaudit's library and extension files, and the directories holding them.
+fn pgaudit_files(dirs: &BTreeMap<String, PathBuf>) -> Fact<Vec<FileFacts>> {
+    let (Some(lib), Some(share)) = (dirs.get("PKGLIBDIR"), dirs.get("SHAREDIR")) else {
         return Err(Missing::failed("pg_config", "no PKGLIBDIR or SHAREDIR"));
     };
     let extension = share.join("extension");
@@ -143,27 +157,15 @@ fn pgaudit_files(sql: &mut dyn Sql) -> Fact<Vec<FileFacts>> {
     paths.iter().filter(|p| std::fs::symlink_metadata(p).is_ok()).map(|p| stat_system(p)).collect()
 }
 
-/// The installation's directories as the server's `pg_config` names them, and the programs in its
-/// bin directory (CD16-00-002500: "bin, include, lib and share owned by root").
-fn software_files(sql: &mut dyn Sql) -> Fact<Vec<FileFacts>> {
-    let rows = sql
-        .query(
-            "SELECT setting FROM pg_config WHERE name IN \
-             ('BINDIR', 'LIBDIR', 'PKGLIBDIR', 'SHAREDIR', 'INCLUDEDIR', 'PKGINCLUDEDIR', 'INCLUDEDIR-SERVER') \
-             ORDER BY name",
-        )
-        .map_err(|e| Missing::failed("pg_config", e))?;
-    let mut dirs: Vec<PathBuf> =
-        rows.into_iter().filter_map(|r| r.into_iter().next().flatten()).map(PathBuf::from).collect();
-    dirs.sort();
-    dirs.dedup();
-    let bindir = sql
-        .value("SELECT setting FROM pg_config WHERE name = 'BINDIR'")
-        .map_err(|e| Missing::failed("pg_config", e))?
-        .map(PathBuf::from);
-    let mut paths: Vec<PathBuf> = dirs.into_iter().filter(|d| std::fs::symlink_metadata(d).is_ok()).collect();
-    if let Some(bin) = bindir {
-        let listing = std::fs::read_dir(&bin).map_err(|e| Missing::failed(bin.display().to_string(), e))?;
+/// The installation's directories and the programs in its bin directory (CD16-00-002500: "bin,
+/// include, lib and share owned by root").
+fn software_files(dirs: &BTreeMap<String, PathBuf>) -> Fact<Vec<FileFacts>> {
+    let mut paths: Vec<PathBuf> =
+        dirs.values().filter(|d| std::fs::symlink_metadata(d).is_ok()).cloned().collect();
+    paths.sort();
+    paths.dedup();
+    if let Some(bin) = dirs.get("BINDIR") {
+        let listing = std::fs::read_dir(bin).map_err(|e| Missing::failed(bin.display().to_string(), e))?;
         let mut programs: Vec<PathBuf> =
             listing.filter_map(|e| e.ok()).map(|e| e.path()).take(MAX_PROGRAMS).collect();
         programs.sort();
