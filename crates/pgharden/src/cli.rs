@@ -126,6 +126,12 @@ Example:
   pgharden client --pki /etc/pgharden/pki --role alice --host db1.example.com
   sudo pgharden client --pki pki --role bob --home /home/bob --host db1.example.com")]
     Client(ClientArgs),
+    /// Keep the posture alive: refresh CRLs and certificates that are due, deploy them with a reload, prove it.
+    #[command(after_help = RENEW_HELP)]
+    Renew(RenewArgs),
+    /// Install a server certificate from another CA (step-ca, Vault, certbot, a corporate CA) into a cluster.
+    #[command(after_help = DEPLOY_HELP)]
+    Deploy(DeployArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to standard output.
     Completions {
         #[arg(value_enum)]
@@ -620,4 +626,127 @@ Example:
         #[arg(long)]
         json: bool,
     },
+}
+
+const RENEW_HELP: &str = "\
+What is due, with the default --threshold 1/3 (less than a third of its lifetime left):
+  every CA's CRL (PostgreSQL refuses every client certificate once a CRL in ssl_crl_file has passed
+  its next update), server certificates (re-issued with the same names and a fresh key; the old
+  one is marked replaced in the ledger) and client certificates (re-issued; the output lists the
+  roles whose new certificate must be installed with `pgharden client`).
+Then, for each --pgdata or CONNINFO, what changed is installed in PGDATA (server.pem, root.crt,
+root.crl; each file replaced atomically, the key and its certificate in one file so they always
+match), checked by the server, and loaded with a reload: open sessions survive and the postmaster
+keeps its pid. A handshake then proves the server serves the new certificate and accepts a client
+certificate; if it does not, the old files are put back.
+A second run finds nothing due and changes nothing. --plan --json lists the `actions` (an empty
+array when nothing is due) and `next_due`, when the next one falls due.
+
+Short-lived certificates (`pki server --valid 24h`) limit what a stolen key is worth without
+revocation; choose them when renew runs on a timer (--systemd) at least every few hours.
+
+The CA passphrase comes from --passphrase-file, PGHARDEN_CA_PASSPHRASE, or the systemd credential
+pgharden-ca-passphrase ($CREDENTIALS_DIRECTORY); it is never taken from the command line.
+
+Exit codes: 0 done, or nothing was due; 2 an error (nothing half-done is left behind).
+
+Examples:
+  sudo pgharden renew --pki /etc/pgharden/pki --pgdata /var/lib/postgresql/15/main --plan
+  sudo pgharden renew --pki /etc/pgharden/pki --pgdata /var/lib/postgresql/15/main
+  sudo pgharden renew --pki /etc/pgharden/pki --pgdata /var/lib/postgresql/15/main --systemd \\
+      --credential /etc/pgharden/ca-passphrase --install";
+
+const DEPLOY_HELP: &str = "\
+The TLS files alone, without the rest of the profile: the certificate (leaf first, then its
+intermediates) and its key become PGDATA/server.pem (mode 0600, key and chain in one file, so a
+crash can never leave a key beside a certificate it does not belong to), --ca becomes root.crt and
+the --crl files root.crl; ssl_cert_file, ssl_key_file (and ssl_ca_file, ssl_crl_file when given)
+are pointed at them. The server checks the files, reloads (no restart), and a handshake proves it
+serves the new certificate; on any failure the old files are put back.
+
+Made for the hooks other tools run after they renew:
+  step ca renew --daemon --exec \"pgharden deploy --pgdata /var/lib/postgresql/15/main \\
+      --cert /etc/step/db.crt --key /etc/step/db.key --ca /etc/step/root_ca.crt\" /etc/step/db.crt /etc/step/db.key
+  certbot renew --deploy-hook 'pgharden deploy --pgdata /var/lib/postgresql/15/main \\
+      --cert \"$RENEWED_LINEAGE/fullchain.pem\" --key \"$RENEWED_LINEAGE/privkey.pem\"'";
+
+/// `pgharden renew`.
+#[derive(Debug, Args)]
+pub struct RenewArgs {
+    /// The PKI directory (made by `pgharden pki init`).
+    #[arg(long, env = "PGHARDEN_PKI_DIR", value_name = "DIR")]
+    pub pki: PathBuf,
+    /// A data directory to deploy what changed to (repeat); pgharden acts as its owner.
+    #[arg(long = "pgdata", value_name = "DIR")]
+    pub pgdata: Vec<PathBuf>,
+    /// A superuser connection to a cluster on this host to deploy to (repeat).
+    #[arg(value_name = "CONNINFO")]
+    pub conninfo: Vec<String>,
+    /// Renew what has less than this left: a share of its lifetime (1/3, 0.25, 25%) or a time (7d, 12h).
+    #[arg(long, default_value = "1/3", value_name = "WHEN")]
+    pub threshold: String,
+    /// Also let renew write under DIR (repeat), as with apply.
+    #[arg(long = "write-dir", value_name = "DIR")]
+    pub write_dirs: Vec<PathBuf>,
+    /// Only print what is due and would be done.
+    #[arg(long)]
+    pub plan: bool,
+    /// Print the plan (with --plan) or the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub passphrase: PassphraseArgs,
+    /// Print a systemd service and timer that run this renew (the same --pki, --pgdata, CONNINFO,
+    /// --threshold and --write-dir) daily.
+    #[arg(long)]
+    pub systemd: bool,
+    /// With --systemd: write the units into --unit-dir instead of printing them.
+    #[arg(long, requires = "systemd")]
+    pub install: bool,
+    /// With --systemd --install: where the units go.
+    #[arg(long, requires = "systemd", value_name = "DIR", default_value = "/etc/systemd/system")]
+    pub unit_dir: PathBuf,
+    /// With --systemd: a file holding the CA passphrase, handed to the service as the systemd
+    /// credential pgharden-ca-passphrase (a file made by `systemd-creds encrypt`, ending in .cred,
+    /// is loaded encrypted).
+    #[arg(long, requires = "systemd", value_name = "FILE")]
+    pub credential: Option<PathBuf>,
+    /// With --systemd: when the timer fires (a systemd OnCalendar= expression).
+    #[arg(long, requires = "systemd", value_name = "SPEC", default_value = "daily")]
+    pub on_calendar: String,
+}
+
+/// `pgharden deploy`.
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// A superuser connection to a cluster on this host; or --pgdata.
+    #[arg(required_unless_present = "pgdata", conflicts_with = "pgdata")]
+    pub conninfo: Option<String>,
+    /// The cluster's data directory; pgharden acts as its owner.
+    #[arg(long, value_name = "DIR")]
+    pub pgdata: Option<PathBuf>,
+    /// The server certificate (PEM): the leaf first, then its intermediates.
+    #[arg(long, value_name = "FILE")]
+    pub cert: PathBuf,
+    /// The server certificate's private key (PEM, unencrypted).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The CAs client certificates must chain to (PEM), for ssl_ca_file.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// A CRL (PEM or DER) for ssl_crl_file; repeat for every CA of the chain.
+    #[arg(long = "crl", value_name = "FILE")]
+    pub crls: Vec<PathBuf>,
+    /// Host names clients connect to: the certificate must carry them all (repeat).
+    #[arg(long = "host", value_name = "NAME_OR_IP")]
+    pub hosts: Vec<String>,
+    /// Also let deploy write under DIR (repeat), as with apply.
+    #[arg(long = "write-dir", value_name = "DIR")]
+    pub write_dirs: Vec<PathBuf>,
+    /// Only print what would change.
+    #[arg(long)]
+    pub plan: bool,
+    /// Print the plan (with --plan) or the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -5,6 +5,7 @@ mod cli;
 mod cmd;
 mod output;
 mod passphrase;
+mod systemd;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Lock(args) => cmd::lock::lock(&args),
         Command::Restore(args) => cmd::lock::restore(&args),
         Command::Rls(cmd) => cmd::rls::run(cmd),
+        Command::Renew(args) => cmd::renew::run(&args),
+        Command::Deploy(args) => cmd::deploy::run(&args),
         Command::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "pgharden", &mut out);

@@ -31,8 +31,10 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use crate::error::{Error, Result};
 use crate::files::{self, DIR_MODE, DirLock, KEY_MODE, PUBLIC_DIR_MODE, PUBLIC_MODE};
 use crate::inspect::rfc3339;
+use crate::clock::Clock;
 use crate::key::{self, KeyType, Passphrase};
-use crate::ledger::{CrlNumberExhausted, CrlNumbers, Entry, Kind, Ledger, Reason, Revocation};
+use crate::ledger::{CrlNumberExhausted, CrlNumbers, Entry, Kind, Ledger, Reason, Requested, Revocation};
+use crate::validity::Validity;
 
 /// Default validity of the root CA, in days.
 pub const ROOT_DAYS: u32 = 3650;
@@ -85,6 +87,8 @@ pub struct ServerRequest {
     /// Directory name under `servers/`; defaults to the first host.
     pub name: Option<String>,
     pub days: Option<u32>,
+    /// Validity in hours or days; wins over `days`.
+    pub valid: Option<Validity>,
     pub key_type: Option<KeyType>,
     pub force: bool,
 }
@@ -99,6 +103,8 @@ pub struct ClientRequest {
     /// Directory name under `clients/`; defaults to the role.
     pub name: Option<String>,
     pub days: Option<u32>,
+    /// Validity in hours or days; wins over `days`.
+    pub valid: Option<Validity>,
     pub key_type: Option<KeyType>,
     pub force: bool,
 }
@@ -148,7 +154,7 @@ pub struct Listed {
 }
 
 /// A CA loaded for signing.
-struct Ca {
+pub(crate) struct Ca {
     kind: Kind,
     cert_der: Vec<u8>,
     cert_pem: String,
@@ -178,8 +184,9 @@ impl Ca {
 /// An open PKI directory, locked against concurrent changes for as long as it lives.
 #[derive(Debug)]
 pub struct Pki {
-    dir: PathBuf,
-    ledger: Ledger,
+    pub(crate) dir: PathBuf,
+    pub(crate) ledger: Ledger,
+    pub(crate) clock: Clock,
     _lock: DirLock,
 }
 
@@ -202,7 +209,8 @@ impl Pki {
                 let _ = fs::remove_file(pending);
             }
         }
-        let now = now();
+        let clock = Clock::system();
+        let now = issue_time(&clock);
         let mut ledger = Ledger {
             format: crate::ledger::FORMAT,
             organization: opts.organization.clone(),
@@ -218,7 +226,7 @@ impl Pki {
         let root_params = ca_params(&opts.organization, Kind::Root, now, root_until);
         let root_cert = root_params.self_signed(&root_key)?;
         let mut pending = Vec::new();
-        let root_entry = entry_for(Kind::Root, "root", root_cert.der(), opts.key_type, None, vec![])?;
+        let root_entry = entry_for(Kind::Root, "root", root_cert.der(), opts.key_type, None, vec![], None)?;
         pending.extend(stage_ca(dir, Kind::Root, &root_entry, root_cert.pem(), &root_key, opts)?);
         ledger.certificates.push(root_entry);
         let root = Ca::new(dir, Kind::Root, root_cert.der(), root_key, root_until)?;
@@ -229,7 +237,7 @@ impl Pki {
                 let key = opts.key_type.generate()?;
                 let cert =
                     ca_params(&opts.organization, kind, now, mid_until).signed_by(&key, &root_issuer)?;
-                let entry = entry_for(kind, kind.ca_dir(), cert.der(), opts.key_type, None, vec![])?;
+                let entry = entry_for(kind, kind.ca_dir(), cert.der(), opts.key_type, None, vec![], None)?;
                 pending.extend(stage_ca(dir, kind, &entry, cert.pem(), &key, opts)?);
                 ledger.certificates.push(entry);
                 cas.push(Ca::new(dir, kind, cert.der(), key, mid_until)?);
@@ -240,7 +248,7 @@ impl Pki {
         for (from, to) in pending {
             files::commit_pending(&from, &to)?;
         }
-        let mut pki = Pki { dir: dir.to_path_buf(), ledger, _lock: lock };
+        let mut pki = Pki { dir: dir.to_path_buf(), ledger, clock, _lock: lock };
         // The CA keys are still in memory: sign the first CRLs without decrypting them again.
         for ca in &cas {
             pki.write_crl(ca)?;
@@ -256,9 +264,20 @@ impl Pki {
         }
         let lock = DirLock::acquire(dir)?;
         let ledger = Ledger::load(dir)?;
-        let pki = Pki { dir: dir.to_path_buf(), ledger, _lock: lock };
+        let pki = Pki { dir: dir.to_path_buf(), ledger, clock: Clock::system(), _lock: lock };
         pki.recover()?;
         Ok(pki)
+    }
+
+    /// Read the time from `clock` from now on (tests, and `renew --plan` at a given moment).
+    pub fn with_clock(mut self, clock: Clock) -> Pki {
+        self.clock = clock;
+        self
+    }
+
+    /// The time as this PKI reads it.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
     }
 
     /// The PKI directory.
@@ -288,7 +307,7 @@ impl Pki {
 
     /// Every certificate with its current status.
     pub fn list(&self) -> Vec<Listed> {
-        let now = OffsetDateTime::now_utc();
+        let now = self.now();
         self.ledger
             .certificates
             .iter()
@@ -311,11 +330,12 @@ impl Pki {
         let spec = LeafSpec {
             kind: Kind::Server,
             name,
-            days: req.days.unwrap_or(SERVER_DAYS),
+            valid: validity(req.valid, req.days, SERVER_DAYS)?,
             key_type,
             force: req.force,
             role: None,
             sans: req.hosts.clone(),
+            cn: first.clone(),
         };
         self.issue_leaf(params, spec, pass)
     }
@@ -365,14 +385,16 @@ impl Pki {
         let key_type = req.key_type.unwrap_or(self.ledger.key_type);
         let params =
             leaf_params(&self.ledger.organization, &cn, key_type, ExtendedKeyUsagePurpose::ClientAuth);
+        let cn = cn.clone();
         let spec = LeafSpec {
             kind: Kind::Client,
             name,
-            days: req.days.unwrap_or(CLIENT_DAYS),
+            valid: validity(req.valid, req.days, CLIENT_DAYS)?,
             key_type,
             force: req.force,
             role: Some(req.role.clone()),
             sans: vec![],
+            cn,
         };
         Ok((params, spec))
     }
@@ -391,7 +413,6 @@ impl Pki {
 
     /// Sign a leaf and write its key and certificate under pending names; nothing is recorded yet.
     fn stage_leaf(&self, mut params: CertificateParams, spec: LeafSpec, ca: &Ca) -> Result<Staged> {
-        validate_days("--days", spec.days)?;
         let leaf_dir = self.dir.join(leaf_dir_name(spec.kind)).join(&spec.name);
         let (cert_path, key_path) = leaf_paths(&leaf_dir, spec.kind);
         if !spec.force {
@@ -401,13 +422,13 @@ impl Pki {
                 }
             }
         }
-        let now = now();
-        let not_after = now + Duration::days(i64::from(spec.days));
+        let now = issue_time(&self.clock);
+        let not_after = now + spec.valid.duration();
         if not_after > ca.not_after {
             let left = (ca.not_after - now).whole_days();
             return Err(Error::invalid(
-                "--days",
-                spec.days.to_string(),
+                "--valid",
+                spec.valid.to_string(),
                 format!(
                     "the {} expires {} ({left} days from now); a certificate cannot outlive its issuer",
                     ca.kind.label(),
@@ -419,7 +440,15 @@ impl Pki {
         params.not_after = not_after;
         let key = spec.key_type.generate()?;
         let cert = params.signed_by(&key, &ca.issuer()?)?;
-        let entry = entry_for(spec.kind, &spec.name, cert.der(), spec.key_type, spec.role, spec.sans)?;
+        let requested = Requested {
+            cn: spec.cn,
+            hosts: spec.sans.clone(),
+            role: spec.role.clone(),
+            key_type: spec.key_type,
+            valid: spec.valid,
+        };
+        let entry =
+            entry_for(spec.kind, &spec.name, cert.der(), spec.key_type, spec.role, spec.sans, Some(requested))?;
         files::ensure_dir(&leaf_dir, DIR_MODE)?;
         let chain = format!("{}{}", cert.pem(), ca.cert_pem);
         let key_pem = key::key_pem(&key, None)?;
@@ -479,7 +508,7 @@ impl Pki {
         self.check_crl_numbers(&[entry.kind.issuer()])?;
         let ca = self.load_ca(entry.kind.issuer(), pass)?;
         let revocation = Revocation {
-            at: OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc()),
+            at: whole_second(self.now()),
             reason,
         };
         let mut updated = entry;
@@ -508,7 +537,7 @@ impl Pki {
     }
 
     /// Refuse, before anything is written, when a CA's CRL number cannot grow.
-    fn check_crl_numbers(&self, cas: &[Kind]) -> Result<()> {
+    pub(crate) fn check_crl_numbers(&self, cas: &[Kind]) -> Result<()> {
         for &ca in cas {
             self.ledger.crl_numbers.peek(ca).map_err(|exhausted| self.crl_number_error(exhausted))?;
         }
@@ -519,8 +548,8 @@ impl Pki {
         Error::CrlNumber { ledger: self.dir.join(Ledger::FILE), exhausted }
     }
 
-    fn write_crl(&mut self, ca: &Ca) -> Result<PathBuf> {
-        let now = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap_or(OffsetDateTime::now_utc());
+    pub(crate) fn write_crl(&mut self, ca: &Ca) -> Result<PathBuf> {
+        let now = whole_second(self.now());
         // A hand-edited crl_days must not panic the date arithmetic.
         let next_update =
             now.checked_add(Duration::days(i64::from(self.ledger.crl_days))).ok_or_else(|| {
@@ -564,7 +593,7 @@ impl Pki {
         Ok(path)
     }
 
-    fn write_crl_bundle(&self) -> Result<PathBuf> {
+    pub(crate) fn write_crl_bundle(&self) -> Result<PathBuf> {
         let mut all = Vec::new();
         for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
             all.extend(files::read(&self.crl_path(kind))?);
@@ -586,7 +615,7 @@ impl Pki {
     }
 
     /// Load a CA's certificate and key and check that it may sign.
-    fn load_ca(&self, kind: Kind, pass: Option<&Passphrase>) -> Result<Ca> {
+    pub(crate) fn load_ca(&self, kind: Kind, pass: Option<&Passphrase>) -> Result<Ca> {
         let cert_path = self.ca_cert_path(kind);
         let key_path = self.dir.join(kind.ca_dir()).join("ca.key");
         let pem_text = fs::read_to_string(&cert_path).map_err(|e| Error::io(&cert_path, e))?;
@@ -601,7 +630,7 @@ impl Pki {
         let der = block.contents().to_vec();
         let (_, x509) = X509Certificate::from_der(&der)
             .map_err(|e| Error::bad_file(&cert_path, format!("corrupt certificate: {e}")))?;
-        check_issuer(&cert_path, &x509)?;
+        check_issuer(&cert_path, &x509, self.now())?;
         if let Some(e) = self
             .ledger
             .certificates
@@ -644,6 +673,22 @@ impl Pki {
                 fs::remove_file(&pending_path).map_err(|e| Error::io(&pending_path, e))?;
             }
         }
+        self.repair_crl_bundle()
+    }
+
+    /// A crash between writing a CA's CRL and the bundle leaves the bundle behind: rebuild it.
+    fn repair_crl_bundle(&self) -> Result<()> {
+        let mut all = Vec::new();
+        for kind in [Kind::Root, Kind::ServerCa, Kind::ClientCa] {
+            match fs::read(self.crl_path(kind)) {
+                Ok(bytes) => all.extend(bytes),
+                // A PKI without its CRLs is not repaired here; issuing and `pki crl` say why.
+                Err(_) => return Ok(()),
+            }
+        }
+        if fs::read(self.dir.join(CRL_BUNDLE)).ok().as_deref() != Some(all.as_slice()) {
+            self.write_crl_bundle()?;
+        }
         Ok(())
     }
 }
@@ -667,11 +712,24 @@ fn discard(staged: &[Staged]) {
 struct LeafSpec {
     kind: Kind,
     name: String,
-    days: u32,
+    valid: Validity,
     key_type: KeyType,
     force: bool,
     role: Option<String>,
     sans: Vec<String>,
+    cn: String,
+}
+
+/// `valid` if given, else `days`, else the default, each checked.
+fn validity(valid: Option<Validity>, days: Option<u32>, default_days: u32) -> Result<Validity> {
+    match (valid, days) {
+        (Some(v), _) => Ok(v),
+        (None, Some(d)) => {
+            validate_days("--days", d)?;
+            Validity::days(d)
+        }
+        (None, None) => Validity::days(default_days),
+    }
 }
 
 fn leaf_dir_name(kind: Kind) -> &'static str {
@@ -708,9 +766,13 @@ fn stage_ca(
     Ok(vec![(k, key_path), (c, cert_path)])
 }
 
-fn now() -> OffsetDateTime {
-    let now = OffsetDateTime::now_utc() - BACKDATE;
-    now.replace_nanosecond(0).unwrap_or(now)
+/// When a new certificate starts: a little in the past, on a whole second.
+fn issue_time(clock: &Clock) -> OffsetDateTime {
+    whole_second(clock.now() - BACKDATE)
+}
+
+fn whole_second(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(0).unwrap_or(t)
 }
 
 fn validate_days(flag: &'static str, days: u32) -> Result<()> {
@@ -782,6 +844,7 @@ fn entry_for(
     key_type: KeyType,
     role: Option<String>,
     sans: Vec<String>,
+    request: Option<Requested>,
 ) -> Result<Entry> {
     let (_, x509) = X509Certificate::from_der(der)
         .map_err(|e| Error::Ledger(format!("freshly issued certificate does not parse: {e}")))?;
@@ -805,6 +868,7 @@ fn entry_for(
         path,
         revoked: None,
         replaced_by: None,
+        request,
     })
 }
 
@@ -829,7 +893,7 @@ fn ski_of(path: &Path, der: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// A certificate may issue only if it is a CA allowed to sign certificates and is valid now.
-fn check_issuer(path: &Path, x509: &X509Certificate<'_>) -> Result<()> {
+fn check_issuer(path: &Path, x509: &X509Certificate<'_>, now: OffsetDateTime) -> Result<()> {
     let bad = |reason: String| Error::BadIssuer { path: path.to_path_buf(), reason };
     let is_ca = x509.basic_constraints().ok().flatten().is_some_and(|bc| bc.value.ca);
     if !is_ca {
@@ -840,7 +904,6 @@ fn check_issuer(path: &Path, x509: &X509Certificate<'_>) -> Result<()> {
             return Err(bad("its keyUsage does not allow keyCertSign".into()));
         }
     }
-    let now = OffsetDateTime::now_utc();
     let validity = x509.validity();
     if now < validity.not_before.to_datetime() {
         return Err(bad(format!("it is not valid until {}", rfc3339(validity.not_before.to_datetime()))));

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::key::KeyType;
+use crate::validity::Validity;
 
 /// The ledger's schema version; bumped on incompatible change.
 pub const FORMAT: u32 = 1;
@@ -150,6 +151,25 @@ pub struct Entry {
     /// Serial of the certificate that replaced this one at the same path.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replaced_by: Option<String>,
+    /// What was asked for, so that renewal issues the same certificate again (absent in ledgers
+    /// written before pgharden recorded it, and for CAs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<Requested>,
+}
+
+/// The request a leaf certificate was issued from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requested {
+    /// The subject CN as given (the first host, the role, or `--cn`).
+    pub cn: String,
+    /// Host names and addresses (server certificates), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    pub key_type: KeyType,
+    /// The lifetime asked for, in seconds.
+    pub valid: Validity,
 }
 
 /// Per-CA CRL bookkeeping.

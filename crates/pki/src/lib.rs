@@ -16,6 +16,7 @@
 //! ```
 
 mod authority;
+pub mod clock;
 mod error;
 pub mod files;
 pub mod hostname;
@@ -23,6 +24,8 @@ pub mod inspect;
 pub mod install;
 pub mod key;
 pub mod ledger;
+pub mod renewal;
+pub mod validity;
 pub mod verify;
 
 pub use authority::{
@@ -32,5 +35,8 @@ pub use authority::{
 pub use error::{Error, Result};
 pub use install::{ClientInstall, Installed, connection_uri, install_client};
 pub use key::{KeyType, Passphrase};
-pub use ledger::{Entry, Kind, Ledger, Reason};
+pub use clock::Clock;
+pub use ledger::{Entry, Kind, Ledger, Reason, Requested};
+pub use renewal::{Due, Item, Schedule};
+pub use validity::{Threshold, Validity};
 pub use verify::{Purpose, Report, Trust, verify_chain, verify_file};

@@ -3,8 +3,10 @@
 pub mod apply;
 pub mod audit;
 pub mod client;
+pub mod deploy;
 pub mod lock;
 pub mod pki;
 pub mod probe;
 pub mod quickstart;
+pub mod renew;
 pub mod rls;
