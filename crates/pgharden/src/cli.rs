@@ -505,8 +505,13 @@ Example:
         #[arg(long)]
         name: Option<String>,
         /// Validity in days (default 397).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", conflicts_with = "valid")]
         days: Option<u32>,
+        /// Validity in hours or days (24h, 90d). Short-lived certificates (hours to a few days) make a
+        /// stolen key worth little without revocation; choose them only with `pgharden renew` on a timer
+        /// that runs well within a third of the lifetime.
+        #[arg(long, value_name = "DURATION")]
+        valid: Option<pgharden_pki::Validity>,
         /// Key type (default: the hierarchy's).
         #[arg(long, value_enum)]
         key_type: Option<KeyTypeArg>,
@@ -541,8 +546,13 @@ Example:
         #[arg(long)]
         name: Option<String>,
         /// Validity in days (default 365).
-        #[arg(long, value_name = "N")]
+        #[arg(long, value_name = "N", conflicts_with = "valid")]
         days: Option<u32>,
+        /// Validity in hours or days (24h, 90d). Short-lived certificates (hours to a few days) make a
+        /// stolen key worth little without revocation; choose them only with `pgharden renew` on a timer
+        /// that runs well within a third of the lifetime.
+        #[arg(long, value_name = "DURATION")]
+        valid: Option<pgharden_pki::Validity>,
         /// Key type (default: the hierarchy's).
         #[arg(long, value_enum)]
         key_type: Option<KeyTypeArg>,

@@ -37,14 +37,14 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
             };
             init(&dir.dir, &opts)
         }
-        PkiCommand::Server { dir, hosts, name, days, key_type, force, passphrase, json } => {
+        PkiCommand::Server { dir, hosts, name, days, valid, key_type, force, passphrase, json } => {
             let mut pki = Pki::open(&dir.dir)?;
             let pass = unlock(&pki, &passphrase)?;
-            let req = ServerRequest { hosts, name, days, key_type: key_type.map(Into::into), force };
+            let req = ServerRequest { hosts, name, days, valid, key_type: key_type.map(Into::into), force };
             let issued = pki.issue_server(&req, pass.as_ref())?;
             report_issued(&pki, &[issued], json)
         }
-        PkiCommand::Client { dir, roles, cn, name, days, key_type, force, passphrase, json } => {
+        PkiCommand::Client { dir, roles, cn, name, days, valid, key_type, force, passphrase, json } => {
             if roles.len() > 1 && (cn.is_some() || name.is_some()) {
                 bail!("--cn and --name apply to a single certificate; give one --role with them");
             }
@@ -54,6 +54,7 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
                 cn,
                 name,
                 days,
+                valid,
                 key_type: key_type.map(Into::into),
                 force,
                 ..Default::default()
