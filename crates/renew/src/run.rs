@@ -184,7 +184,7 @@ fn reissue(
                 if *kind == Kind::Client {
                     let role = role.clone().unwrap_or_else(|| name.clone());
                     redistribute.push(Redistribute {
-                        command: client_command(pki.dir(), &role, name),
+                        command: client_command(pki.dir(), &role),
                         role: role.clone(),
                         name: name.clone(),
                         serial: issued.entry.serial.clone(),
@@ -213,17 +213,14 @@ fn planned(item: Item, reason: String) -> Action {
     }
 }
 
-/// `pgharden client` for a re-issued client certificate, quoted for a POSIX shell.
-fn client_command(pki_dir: &Path, role: &str, name: &str) -> String {
-    let mut cmd = format!(
+/// `pgharden client` for a re-issued client certificate (it installs the role's newest one),
+/// quoted for a POSIX shell.
+fn client_command(pki_dir: &Path, role: &str) -> String {
+    format!(
         "pgharden client --pki {} --role {} --force",
         shell_quote(&pki_dir.display().to_string()),
         shell_quote(role)
-    );
-    if name != role {
-        cmd.push_str(&format!(" --name {}", shell_quote(name)));
-    }
-    cmd
+    )
 }
 
 fn shell_quote(s: &str) -> String {
@@ -447,4 +444,21 @@ fn root_der(pki: &Pki) -> Result<Vec<u8>> {
 pub(crate) fn pem_first_certificate(text: &[u8]) -> Option<Vec<u8>> {
     use rustls_pki_types::pem::PemObject;
     rustls_pki_types::CertificateDer::pem_slice_iter(text).next()?.ok().map(|c| c.as_ref().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redistribution_command_is_runnable_as_printed() {
+        assert_eq!(
+            client_command(Path::new("/etc/pgharden/pki"), "alice"),
+            "pgharden client --pki /etc/pgharden/pki --role alice --force"
+        );
+        assert_eq!(
+            client_command(Path::new("/srv/my pki"), "O'Brien"),
+            "pgharden client --pki '/srv/my pki' --role 'O'\\''Brien' --force"
+        );
+    }
 }

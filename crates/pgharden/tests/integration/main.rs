@@ -9,6 +9,7 @@ mod audit_exit;
 mod audit_rules;
 mod crl_number;
 mod debian;
+mod deploy;
 mod fidelity;
 mod lock;
 mod pki_cli;
