@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use pgharden_pki::{Entry, Kind, Pki, ServerPair, Status};
 use serde::Serialize;
 use time::OffsetDateTime;
-use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
 use crate::discover::Cluster;
 use crate::error::{Error, Result};
@@ -58,8 +57,8 @@ impl Material {
         let pair = ServerPair::read(&cert, &key)?;
         let mut ca = read(&pki.ca_cert_path(Kind::Root))?;
         ca.extend(read(&pki.ca_cert_path(Kind::ClientCa))?);
-        let crl = read(&pki.dir().join(pgharden_pki::CRL_BUNDLE))?;
-        check_crls(&pki.dir().join(pgharden_pki::CRL_BUNDLE), &crl)?;
+        let bundle = pki.dir().join(pgharden_pki::CRL_BUNDLE);
+        let crl = pgharden_pki::pair::crls_as_pem(&bundle, &read(&bundle)?)?;
         Ok(Material {
             pair,
             ca: Some(ca),
@@ -84,7 +83,7 @@ impl Material {
         now: OffsetDateTime,
     ) -> Result<Material> {
         let pair = ServerPair::read(cert, key)?;
-        check_leaf(cert, pair.leaf(), hosts, now)?;
+        pair.check_serves(cert, hosts, now)?;
         let ca = match ca {
             Some(path) => {
                 let bytes = read(path)?;
@@ -100,7 +99,7 @@ impl Material {
         } else {
             let mut all = Vec::new();
             for path in crls {
-                all.extend(crl_as_pem(path, &read(path)?)?);
+                all.extend(pgharden_pki::pair::crls_as_pem(path, &read(path)?)?);
             }
             Some(all)
         };
@@ -162,92 +161,8 @@ fn server_certificate(pki: &Pki, hosts: &[String]) -> Result<Entry> {
         })
 }
 
-/// A certificate from elsewhere must be valid now and name every host clients use.
-fn check_leaf(path: &Path, der: &[u8], hosts: &[String], now: OffsetDateTime) -> Result<()> {
-    let (_, x509) = X509Certificate::from_der(der).map_err(|e| Error::bad(path, e.to_string()))?;
-    let (from, until) = (x509.validity().not_before.to_datetime(), x509.validity().not_after.to_datetime());
-    if now < from {
-        return Err(Error::bad(path, format!("the certificate is not valid until {from}")));
-    }
-    if now > until {
-        return Err(Error::bad(path, format!("the certificate expired on {until}")));
-    }
-    let mut names: BTreeSet<String> = BTreeSet::new();
-    if let Ok(Some(san)) = x509.subject_alternative_name() {
-        for name in &san.value.general_names {
-            match name {
-                GeneralName::DNSName(d) => {
-                    names.insert(d.to_ascii_lowercase());
-                }
-                GeneralName::IPAddress(ip) => {
-                    if let Some(ip) = ip_of(ip) {
-                        names.insert(ip);
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-    let missing: Vec<&String> = hosts
-        .iter()
-        .filter(|h| !names.contains(&h.to_ascii_lowercase()) && !wildcard_covers(&names, h))
-        .collect();
-    if !missing.is_empty() {
-        let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
-        return Err(Error::bad(
-            path,
-            format!(
-                "the certificate does not name {} (sslmode=verify-full would refuse it)",
-                list.join(", ")
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn ip_of(bytes: &[u8]) -> Option<String> {
-    match bytes.len() {
-        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?).to_string()),
-        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).to_string()),
-        _ => None,
-    }
-}
-
-/// libpq's wildcard rule: `*.example.com` matches exactly one label.
-fn wildcard_covers(names: &BTreeSet<String>, host: &str) -> bool {
-    let host = host.to_ascii_lowercase();
-    host.split_once('.').is_some_and(|(_, rest)| names.contains(&format!("*.{rest}")))
-}
-
 fn pem_tags(bytes: &[u8]) -> Vec<String> {
     pem::parse_many(bytes).map(|b| b.iter().map(|p| p.tag().to_string()).collect()).unwrap_or_default()
-}
-
-/// A CRL file as PEM (PostgreSQL reads `ssl_crl_file` as PEM only); DER is converted.
-fn crl_as_pem(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
-    if pem_tags(bytes).iter().any(|t| t == "X509 CRL") {
-        check_crls(path, bytes)?;
-        return Ok(bytes.to_vec());
-    }
-    x509_parser::revocation_list::CertificateRevocationList::from_der(bytes)
-        .map_err(|e| Error::bad(path, format!("neither a PEM nor a DER CRL: {e}")))?;
-    Ok(pem::encode(&pem::Pem::new("X509 CRL", bytes.to_vec())).into_bytes())
-}
-
-/// Every block of a CRL file is a CRL that parses.
-fn check_crls(path: &Path, bytes: &[u8]) -> Result<()> {
-    let blocks = pem::parse_many(bytes).map_err(|e| Error::bad(path, format!("not PEM: {e}")))?;
-    if blocks.is_empty() {
-        return Err(Error::bad(path, "no X509 CRL in the file"));
-    }
-    for b in blocks {
-        if b.tag() != "X509 CRL" {
-            return Err(Error::bad(path, format!("holds a {} where only CRLs belong", b.tag())));
-        }
-        x509_parser::revocation_list::CertificateRevocationList::from_der(b.contents())
-            .map_err(|e| Error::bad(path, format!("a CRL does not parse: {e}")))?;
-    }
-    Ok(())
 }
 
 /// Files named by the operator or in the PKI directory, read with the PKI's size cap.

@@ -16,8 +16,11 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use zeroize::Zeroizing;
 
+use time::OffsetDateTime;
+
 use crate::error::{Error, Result};
 use crate::files;
+use crate::hostname;
 
 /// A certificate chain (leaf first) and the key of its leaf.
 pub struct ServerPair {
@@ -87,6 +90,45 @@ impl ServerPair {
         &self.chain
     }
 
+    /// The leaf must be valid at `now` and pass libpq's `sslmode=verify-full` name check for every
+    /// host clients use ([`hostname::check_host`]); `cert` names the file in errors.
+    pub fn check_serves(&self, cert: &Path, hosts: &[String], now: OffsetDateTime) -> Result<()> {
+        let (_, x509) = X509Certificate::from_der(self.leaf())
+            .map_err(|e| Error::bad_file(cert, format!("corrupt certificate: {e}")))?;
+        let validity = x509.validity();
+        let (from, until) = (validity.not_before.to_datetime(), validity.not_after.to_datetime());
+        if now < from {
+            return Err(Error::bad_file(
+                cert,
+                format!("the certificate is not valid until {}", crate::inspect::rfc3339(from)),
+            ));
+        }
+        if now > until {
+            return Err(Error::bad_file(
+                cert,
+                format!("the certificate expired on {}", crate::inspect::rfc3339(until)),
+            ));
+        }
+        let mut missing = Vec::new();
+        for host in hosts {
+            match hostname::check_host(&x509, host) {
+                Ok(check) if check.matched => {}
+                Ok(_) => missing.push(host.clone()),
+                Err(e) => return Err(Error::bad_file(cert, format!("{host}: {e}"))),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::bad_file(
+                cert,
+                format!(
+                    "the certificate does not name {} (sslmode=verify-full would refuse it)",
+                    missing.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// The file a server loads as both `ssl_cert_file` and `ssl_key_file`: the key, then the chain.
     pub fn combined_pem(&self) -> Zeroizing<Vec<u8>> {
         let mut out = Zeroizing::new(self.key_pem.as_bytes().to_vec());
@@ -125,4 +167,30 @@ fn pem_block_of(der: &PrivateKeyDer<'_>) -> pem::Pem {
         _ => "PRIVATE KEY",
     };
     pem::Pem::new(tag, der.secret_der().to_vec())
+}
+
+/// A CRL file as PEM, as PostgreSQL reads `ssl_crl_file`: PEM CRLs are checked block by block, a
+/// DER CRL is converted; anything else is refused naming `path`.
+pub fn crls_as_pem(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    use x509_parser::revocation_list::CertificateRevocationList;
+    let parse = |der: &[u8]| -> Result<()> {
+        CertificateRevocationList::from_der(der)
+            .map(|_| ())
+            .map_err(|e| Error::bad_file(path, format!("a CRL does not parse: {e}")))
+    };
+    match pem::parse_many(bytes) {
+        Ok(blocks) if !blocks.is_empty() => {
+            for b in &blocks {
+                if b.tag() != "X509 CRL" {
+                    return Err(Error::bad_file(path, format!("holds a {} where only CRLs belong", b.tag())));
+                }
+                parse(b.contents())?;
+            }
+            Ok(bytes.to_vec())
+        }
+        _ => {
+            parse(bytes)?;
+            Ok(pem::encode(&pem::Pem::new("X509 CRL", bytes.to_vec())).into_bytes())
+        }
+    }
 }
