@@ -247,6 +247,7 @@ pub fn plan(
             changes.extend(mode_change(cluster, files, path)?);
         }
     }
+    notes.extend(tls::legacy_note(cluster, files, &settings)?);
     if cluster.debian
         && changes.iter().any(|c| c.path == cluster.config_file && c.from_mode != Some(FILE_MODE))
     {

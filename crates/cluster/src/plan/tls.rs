@@ -13,7 +13,7 @@ use crate::discover::Cluster;
 use crate::error::{Error, Result};
 use crate::files::Files;
 use crate::material::Material;
-use crate::plan::{FILE_MODE, FileChange, Plan, conf_changes, live};
+use crate::plan::{FILE_MODE, FileChange, Plan, SettingChange, conf_changes, live};
 use crate::profile;
 use crate::sql::Sql;
 
@@ -76,6 +76,7 @@ pub fn tls_plan(
     for change in &changes {
         files.check_target(&change.path)?;
     }
+    notes.extend(legacy_note(cluster, files, &settings)?);
     if let Some(s) = settings.iter().find(|s| s.restart) {
         return Err(Error::Rejected {
             reason: format!("{} would need a restart; TLS files are only ever changed with a reload", s.name),
@@ -91,6 +92,28 @@ pub fn tls_plan(
         notes,
         backup_tag: Some(TLS_BACKUP_TAG.into()),
     })
+}
+
+/// Moving a cluster from Appendix G's separate files to `server.pem` leaves the old ones unused;
+/// the old key is the operator's to remove (pgharden deletes nothing in PGDATA).
+pub(super) fn legacy_note(cluster: &Cluster, files: &Files, settings: &[SettingChange]) -> Result<Option<String>> {
+    if !settings.iter().any(|s| s.name == "ssl_key_file") {
+        return Ok(None);
+    }
+    let mut old = Vec::new();
+    for name in [profile::LEGACY_SERVER_CERT, "server.key"] {
+        let path = cluster.data_dir.join(name);
+        if files.stat(&path, false)?.is_some() {
+            old.push(path.display().to_string());
+        }
+    }
+    Ok((!old.is_empty()).then(|| {
+        format!(
+            "{} will no longer be used (the key and certificate move to {}); remove them once the server runs on the new file",
+            old.join(" and "),
+            profile::SERVER_PEM
+        )
+    }))
 }
 
 /// Certificates are compared by what they say (subject, serial, expiry), never by base64; a key
