@@ -331,6 +331,7 @@ impl Pki {
             kind: Kind::Server,
             name,
             valid: validity(req.valid, req.days, SERVER_DAYS)?,
+            valid_flag: if req.valid.is_some() { "--valid" } else { "--days" },
             key_type,
             force: req.force,
             role: None,
@@ -390,6 +391,7 @@ impl Pki {
             kind: Kind::Client,
             name,
             valid: validity(req.valid, req.days, CLIENT_DAYS)?,
+            valid_flag: if req.valid.is_some() { "--valid" } else { "--days" },
             key_type,
             force: req.force,
             role: Some(req.role.clone()),
@@ -427,8 +429,12 @@ impl Pki {
         if not_after > ca.not_after {
             let left = (ca.not_after - now).whole_days();
             return Err(Error::invalid(
-                "--valid",
-                spec.valid.to_string(),
+                spec.valid_flag,
+                if spec.valid_flag == "--days" {
+                    (spec.valid.seconds() / 86_400).to_string()
+                } else {
+                    spec.valid.to_string()
+                },
                 format!(
                     "the {} expires {} ({left} days from now); a certificate cannot outlive its issuer",
                     ca.kind.label(),
@@ -717,6 +723,8 @@ struct LeafSpec {
     kind: Kind,
     name: String,
     valid: Validity,
+    /// The flag the validity came from, for errors (`--valid` or `--days`).
+    valid_flag: &'static str,
     key_type: KeyType,
     force: bool,
     role: Option<String>,
