@@ -18,4 +18,5 @@ mod pki_postgres;
 mod quickstart;
 mod rls;
 mod support;
+mod systemd;
 mod text_safety;
