@@ -467,7 +467,9 @@ pub struct DirArg {
 #[derive(Debug, Args)]
 pub struct PassphraseArgs {
     /// Read the CA key passphrase from the first line of FILE. Without it, the environment variable
-    /// PGHARDEN_CA_PASSPHRASE is used, else pgharden asks on the terminal.
+    /// PGHARDEN_CA_PASSPHRASE is used, else the systemd credential pgharden-ca-passphrase (in
+    /// $CREDENTIALS_DIRECTORY, as `renew --systemd --credential` sets up), else pgharden asks on
+    /// the terminal.
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 }

@@ -1,14 +1,23 @@
-//! Where the CA key passphrase comes from: `--passphrase-file`, else `PGHARDEN_CA_PASSPHRASE`, else a
-//! prompt on the terminal (never echoed). Without any of them and no terminal, a clear error.
+//! Where the CA key passphrase comes from: `--passphrase-file`, else `PGHARDEN_CA_PASSPHRASE`, else
+//! the systemd credential [`CREDENTIAL`] (in `$CREDENTIALS_DIRECTORY`, where systemd puts what a
+//! unit's `LoadCredential=` loads), else a prompt on the terminal (never echoed). Without any of
+//! them and no terminal, a clear error that names them all.
+//! Must not: print, log or keep the passphrase beyond the [`Passphrase`] it returns.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use pgharden_pki::Passphrase;
 
 /// The environment variable holding the CA passphrase.
 pub const ENV: &str = "PGHARDEN_CA_PASSPHRASE";
+
+/// The name of the systemd credential holding the CA passphrase (`LoadCredential=NAME:FILE`).
+pub const CREDENTIAL: &str = "pgharden-ca-passphrase";
+
+/// The variable systemd sets to the directory holding a service's credentials.
+const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
 /// A passphrase for an existing encrypted CA.
 pub fn obtain(file: Option<&Path>) -> anyhow::Result<Passphrase> {
@@ -18,11 +27,38 @@ pub fn obtain(file: Option<&Path>) -> anyhow::Result<Passphrase> {
     if let Ok(value) = std::env::var(ENV) {
         return Passphrase::new(value).with_context(|| format!("{ENV} is set but empty"));
     }
+    if let Some(dir) = std::env::var_os(CREDENTIALS_DIRECTORY) {
+        if let Some(pass) = from_credentials(Path::new(&dir))? {
+            return Ok(pass);
+        }
+    }
     if !std::io::stdin().is_terminal() {
-        bail!("the CA keys are encrypted: give --passphrase-file FILE or set {ENV} (no terminal to ask on)");
+        bail!(
+            "the CA keys are encrypted: give --passphrase-file FILE, set {ENV}, or load the systemd \
+             credential {CREDENTIAL} (LoadCredential=, found in ${CREDENTIALS_DIRECTORY}); there is no \
+             terminal to ask on"
+        );
     }
     let secret = rpassword::prompt_password("CA key passphrase: ").context("reading the passphrase")?;
     Ok(Passphrase::new(secret)?)
+}
+
+/// The credential file in a service's credentials directory.
+fn credential_file(dir: &Path) -> PathBuf {
+    dir.join(CREDENTIAL)
+}
+
+/// The passphrase in `dir`'s [`CREDENTIAL`] file (its first line, as `--passphrase-file` reads),
+/// or `None` when the directory holds no such credential (the service was given others).
+fn from_credentials(dir: &Path) -> anyhow::Result<Option<Passphrase>> {
+    let path = credential_file(dir);
+    match std::fs::symlink_metadata(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading the systemd credential {}", path.display())),
+        Ok(_) => Passphrase::from_file(&path)
+            .map(Some)
+            .with_context(|| format!("reading the systemd credential {CREDENTIAL}")),
+    }
 }
 
 /// A new passphrase for `pki init`, asked twice on a terminal.
@@ -45,4 +81,45 @@ pub fn choose(file: Option<&Path>) -> anyhow::Result<Passphrase> {
         bail!("the passphrase must be at least 12 characters long");
     }
     Ok(Passphrase::new(first)?)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use super::*;
+    use pgharden_pki::KeyType;
+    use pgharden_pki::key::{key_pem, load_key};
+
+    /// A key file encrypted with `secret`: a passphrase is right when it opens it.
+    fn key_locked_with(dir: &Path, secret: &str) -> PathBuf {
+        let key = KeyType::P256.generate().unwrap();
+        let pem = key_pem(&key, Some(&Passphrase::new(secret).unwrap())).unwrap();
+        let path = dir.join("ca.key");
+        std::fs::write(&path, pem.as_bytes()).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_credential_is_the_first_line_of_its_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = key_locked_with(tmp.path(), "correct horse battery");
+        let creds = tmp.path().join("creds");
+        std::fs::create_dir(&creds).unwrap();
+        std::fs::write(credential_file(&creds), "correct horse battery\nnot part of it\n").unwrap();
+        let pass = from_credentials(&creds).unwrap().expect("the credential is found");
+        load_key(&key, Some(&pass)).expect("the credential's first line opens the key");
+
+        std::fs::write(credential_file(&creds), "correct horse battery staple\n").unwrap();
+        let other = from_credentials(&creds).unwrap().unwrap();
+        assert!(load_key(&key, Some(&other)).is_err(), "a different line is a different passphrase");
+    }
+
+    #[test]
+    fn a_directory_without_the_credential_gives_none_and_an_empty_one_is_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert!(from_credentials(tmp.path()).unwrap().is_none());
+        std::fs::write(credential_file(tmp.path()), "\n").unwrap();
+        let err = format!("{:#}", from_credentials(tmp.path()).unwrap_err());
+        assert!(err.contains(CREDENTIAL) && err.contains("empty"), "{err}");
+    }
 }

@@ -175,3 +175,111 @@ fn extensions_beyond_the_profile_need_approval_in_every_database() {
     assert_eq!(out.status, Status::Fail);
     assert!(out.evidence[0].contains("public.elevate()"), "{out:?}");
 }
+
+/// A fresh PKI (unencrypted: no key is signed with here) holding a server certificate.
+fn test_pki() -> (tempfile::TempDir, pgharden_pki::Pki, pgharden_pki::Issued) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut pki =
+        pgharden_pki::Pki::init(&tmp.path().join("pki"), &pgharden_pki::InitOptions::default()).unwrap();
+    let request = pgharden_pki::ServerRequest { hosts: vec!["db.example.com".into()], ..Default::default() };
+    let issued = pki.issue_server(&request, None).unwrap();
+    (tmp, pki, issued)
+}
+
+/// Evidence holding `cert` as ssl_cert_file, with a key file the check accepts.
+fn with_certificate(cert: &std::path::Path) -> Evidence {
+    let mut ev = Evidence::empty();
+    ev.owner_uid = Some(999);
+    ev.tls.key = Ok(crate::evidence::FileFacts {
+        path: "/var/lib/postgresql/15/main/server.key".into(),
+        uid: 999,
+        gid: 999,
+        mode: 0o600,
+        kind: crate::evidence::EntryKind::File,
+    });
+    ev.tls.cert = Ok((cert.to_path_buf(), std::fs::read(cert).unwrap()));
+    ev
+}
+
+/// The first certificate (the leaf) or CRL of a file, as the pki crate inspects it.
+fn first_item(path: &std::path::Path) -> pgharden_pki::inspect::Item {
+    let bytes = std::fs::read(path).unwrap();
+    pgharden_pki::inspect::inspect_bytes("fixture", &bytes).unwrap().items.remove(0)
+}
+
+#[test]
+fn remaining_life_is_in_days_and_under_two_days_in_hours() {
+    let at = 1_800_000_000;
+    assert_eq!(tls::life_left(at + 34 * 86_400 + 5 * 3_600, at), "34 days left");
+    assert_eq!(tls::life_left(at + 2 * 86_400, at), "2 days left");
+    assert_eq!(tls::life_left(at + 2 * 86_400 - 1, at), "47 hours left");
+    assert_eq!(tls::life_left(at + 17 * 3_600 + 59 * 60, at), "17 hours left");
+    assert_eq!(tls::life_left(at + 3_600, at), "1 hour left");
+    assert_eq!(tls::life_left(at + 59 * 60, at), "less than an hour left");
+    assert_eq!(tls::life_left(at - 3 * 86_400, at), "3 days ago");
+}
+
+#[test]
+fn a_certificate_34_days_out_says_so_and_passes() {
+    let (_tmp, _pki, issued) = test_pki();
+    let pgharden_pki::inspect::Item::Certificate(leaf) = first_item(&issued.cert_path) else {
+        panic!("the server certificate file starts with a certificate")
+    };
+    let now = leaf.not_after_unix - 34 * 86_400 - 5 * 3_600;
+    let out = tls::server_certificate_at(&with_certificate(&issued.cert_path), &Policy::default(), now);
+    assert_eq!(out.status, Status::Pass, "{out:?}");
+    let wanted = format!("CN=db.example.com,O=pgharden valid until {}, 34 days left; ", leaf.not_after);
+    assert!(out.evidence[0].contains(&wanted), "{wanted:?} not in {out:?}");
+    assert!(leaf.not_after.ends_with('Z') && leaf.not_after.contains('T'), "RFC 3339: {}", leaf.not_after);
+}
+
+#[test]
+fn a_certificate_17_hours_out_fails_saying_17_hours() {
+    let (_tmp, _pki, issued) = test_pki();
+    let pgharden_pki::inspect::Item::Certificate(leaf) = first_item(&issued.cert_path) else {
+        panic!("the server certificate file starts with a certificate")
+    };
+    let now = leaf.not_after_unix - 17 * 3_600 - 20 * 60;
+    let out = tls::server_certificate_at(&with_certificate(&issued.cert_path), &Policy::default(), now);
+    assert_eq!(out.status, Status::Fail, "{out:?}");
+    let wanted = format!(
+        "#1 (CN=db.example.com,O=pgharden): valid until {}, 17 hours left, within the 7-day warning window",
+        leaf.not_after
+    );
+    assert!(out.evidence.iter().any(|e| e.contains(&wanted)), "{wanted:?} not in {out:?}");
+    // An hour after it ended, it is expired, and the evidence says since when.
+    let out = tls::server_certificate_at(
+        &with_certificate(&issued.cert_path),
+        &Policy::default(),
+        leaf.not_after_unix + 3 * 86_400,
+    );
+    assert_eq!(out.status, Status::Fail);
+    let wanted = format!("expired on {}, 3 days ago", leaf.not_after);
+    assert!(out.evidence.iter().any(|e| e.contains(&wanted)), "{wanted:?} not in {out:?}");
+}
+
+#[test]
+fn a_crl_says_how_long_until_its_next_update() {
+    let (tmp, _pki, _) = test_pki();
+    let path = tmp.path().join("pki/root/crl.pem");
+    let pgharden_pki::inspect::Item::Crl(crl) = first_item(&path) else { panic!("crl.pem holds a CRL") };
+    let next = crl.next_update_unix.expect("a next update");
+    let shown = crl.next_update.clone().unwrap();
+    let mut ev = with(&[("ssl_crl_file", "root.crl"), ("ssl_crl_dir", "")]);
+    ev.tls.crls = Ok(vec![(path.clone(), std::fs::read(&path).unwrap())]);
+
+    let out = tls::crl_at(&ev, &Policy::default(), next - 9 * 86_400 - 3_600);
+    assert_eq!(out.status, Status::Pass, "{out:?}");
+    let wanted = format!("next update {shown}, 9 days left");
+    assert!(out.evidence[0].contains(&wanted), "{wanted:?} not in {out:?}");
+
+    let out = tls::crl_at(&ev, &Policy::default(), next - 5 * 3_600);
+    assert_eq!(out.status, Status::Fail, "{out:?}");
+    let wanted = format!("next update {shown}, 5 hours left, within the 7-day warning window");
+    assert!(out.evidence.iter().any(|e| e.contains(&wanted)), "{wanted:?} not in {out:?}");
+
+    let out = tls::crl_at(&ev, &Policy::default(), next + 2 * 86_400);
+    assert_eq!(out.status, Status::Fail, "{out:?}");
+    let wanted = format!("the next update was due {shown}, 2 days ago");
+    assert!(out.evidence.iter().any(|e| e.contains(&wanted)), "{wanted:?} not in {out:?}");
+}

@@ -2,9 +2,15 @@
 //! the CRLs, and the probe's answers — all from the pki crate's typed data (validity times,
 //! staleness, weaknesses) and the wire crate's typed facts, never from their renderings.
 //!
+//! Every certificate's and CRL's evidence says how long it has left, in plain words ("valid until
+//! 2027-01-05T10:00:00Z, 34 days left"), computed from the typed `not_after_unix` /
+//! `next_update_unix` against one clock read per check, the clock the inspection used as well.
+//!
 //! Owns: those judgements, with the warning window of the policy. Must not: gather evidence.
 
-use pgharden_pki::inspect::{Inspection, Item, inspect_bytes};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use pgharden_pki::inspect::{Inspection, Item, inspect_bytes_at};
 use pgharden_wire::TlsVersionName;
 
 use crate::evidence::{Evidence, Fact, NetworkFacts};
@@ -13,19 +19,52 @@ use crate::model::Policy;
 use super::{Outcome, fail, not_checked, pass, unknown, verdict};
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
 
-fn days(seconds: i64) -> i64 {
-    seconds.div_euclid(86_400)
+/// Inspect `bytes` as of `now` (Unix seconds), so the inspection's expired/stale flags and this
+/// module's arithmetic use the same moment.
+fn inspect_at(
+    label: &str,
+    bytes: &[u8],
+    now: i64,
+) -> Result<Inspection, pgharden_pki::inspect::InspectError> {
+    let moment = UNIX_EPOCH + Duration::from_secs(u64::try_from(now).unwrap_or(0));
+    inspect_bytes_at(label, bytes, moment.into())
+}
+
+const HOUR: i64 = 3_600;
+const DAY: i64 = 86_400;
+
+/// A duration in whole days, or whole hours under two days ("34 days", "17 hours", "1 hour").
+fn span(seconds: i64) -> String {
+    let plural = |n: i64, unit: &str| format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+    if seconds >= 2 * DAY {
+        plural(seconds / DAY, "day")
+    } else if seconds >= HOUR {
+        plural(seconds / HOUR, "hour")
+    } else {
+        "less than an hour".to_string()
+    }
+}
+
+/// The time from `now` until `until`, both Unix seconds: "34 days left", "17 hours left", or
+/// once past, "3 days ago".
+pub(super) fn life_left(until: i64, now: i64) -> String {
+    if until > now { format!("{} left", span(until - now)) } else { format!("{} ago", span(now - until)) }
 }
 
 /// Every certificate in `ssl_cert_file` valid now and for `warn_days` more, without weaknesses; and
 /// the key file 0600 owned by the cluster owner, or 0640 owned by root (as PostgreSQL accepts it).
 pub(super) fn server_certificate(ev: &Evidence, policy: &Policy) -> Outcome {
+    server_certificate_at(ev, policy, now())
+}
+
+/// [`server_certificate`] as of `now` (Unix seconds).
+pub(super) fn server_certificate_at(ev: &Evidence, policy: &Policy, now: i64) -> Outcome {
     let key = match &ev.tls.key {
         Ok(k) => k,
         Err(why) => return unknown(why),
@@ -46,37 +85,40 @@ pub(super) fn server_certificate(ev: &Evidence, policy: &Policy) -> Outcome {
         Err(why) => return unknown(why),
     };
     let label = path.display().to_string();
-    let inspection = match inspect_bytes(&label, bytes) {
+    let inspection = match inspect_at(&label, bytes, now) {
         Ok(i) => i,
         Err(e) => return fail(format!("{label}: unreadable: {e}")),
     };
-    let (now, window) = (now(), i64::from(policy.warn_days) * 86_400);
+    let window = i64::from(policy.warn_days) * DAY;
     let mut described = Vec::new();
     for item in &inspection.items {
         let Item::Certificate(c) = item else { continue };
         let who = format!("{label} #{} ({})", c.index, c.subject);
+        let life = life_left(c.not_after_unix, now);
         if c.not_yet_valid || c.not_before_unix > now {
-            problems.push(format!("{who}: not valid before {}", c.not_before));
+            problems.push(format!(
+                "{who}: not valid before {} (in {})",
+                c.not_before,
+                span(c.not_before_unix - now)
+            ));
         } else if c.expired || c.not_after_unix <= now {
-            problems.push(format!("{who}: expired on {}", c.not_after));
+            problems.push(format!("{who}: expired on {}, {life}", c.not_after));
         } else if c.not_after_unix - now <= window {
             problems.push(format!(
-                "{who}: expires on {} (in {} days, within the {}-day warning window)",
-                c.not_after,
-                days(c.not_after_unix - now),
-                policy.warn_days
+                "{who}: valid until {}, {life}, within the {}-day warning window",
+                c.not_after, policy.warn_days
             ));
         }
         for w in &c.weaknesses {
             problems.push(format!("{who}: {w}"));
         }
-        described.push(format!("{} until {}", c.subject, c.not_after));
+        described.push(format!("{} valid until {}, {life}", c.subject, c.not_after));
     }
     if described.is_empty() {
         problems.push(format!("{label}: holds no certificate"));
     }
     verdict(problems, || {
-        format!("{label}: {}; key {} mode {:04o}", described.join(", "), key.path.display(), key.mode)
+        format!("{label}: {}; key {} mode {:04o}", described.join("; "), key.path.display(), key.mode)
     })
 }
 
@@ -118,6 +160,11 @@ pub(super) fn served_certificate(ev: &Evidence) -> Outcome {
 /// PostgreSQL checks every certificate of a client's chain against the CRLs once any is loaded,
 /// so one stale CRL refuses every client of that CA.
 pub(super) fn crl(ev: &Evidence, policy: &Policy) -> Outcome {
+    crl_at(ev, policy, now())
+}
+
+/// [`crl`] as of `now` (Unix seconds).
+pub(super) fn crl_at(ev: &Evidence, policy: &Policy, now: i64) -> Outcome {
     let file = ev.setting("ssl_crl_file").unwrap_or_default().to_string();
     let dir = ev.setting("ssl_crl_dir").unwrap_or_default().to_string();
     if file.is_empty() && dir.is_empty() {
@@ -140,12 +187,13 @@ pub(super) fn crl(ev: &Evidence, policy: &Policy) -> Outcome {
     if crls.is_empty() {
         return fail(format!("ssl_crl_dir = {dir:?} holds no CRL"));
     }
-    let (now, window) = (now(), i64::from(policy.warn_days) * 86_400);
+    let window = i64::from(policy.warn_days) * DAY;
     let mut problems = Vec::new();
+    let mut described = Vec::new();
     let mut count = 0;
     for (path, bytes) in crls {
         let label = path.display().to_string();
-        let inspection: Inspection = match inspect_bytes(&label, bytes) {
+        let inspection: Inspection = match inspect_at(&label, bytes, now) {
             Ok(i) => i,
             Err(e) => {
                 problems.push(format!("{label}: unreadable: {e}"));
@@ -158,15 +206,18 @@ pub(super) fn crl(ev: &Evidence, policy: &Policy) -> Outcome {
             let who = format!("{label} #{} (issuer {})", c.index, c.issuer);
             match (c.next_update_unix, &c.next_update) {
                 (Some(next), Some(shown)) if c.stale || next <= now => problems.push(format!(
-                    "{who}: the next update was due {shown}; PostgreSQL refuses every client of this CA"
+                    "{who}: the next update was due {shown}, {}; PostgreSQL refuses every client of this CA",
+                    life_left(next, now)
                 )),
                 (Some(next), Some(shown)) if next - now <= window => problems.push(format!(
-                    "{who}: the next update is due {shown} (in {} days, within the {}-day warning window)",
-                    days(next - now),
+                    "{who}: next update {shown}, {}, within the {}-day warning window",
+                    life_left(next, now),
                     policy.warn_days
                 )),
-                (None, _) => problems.push(format!("{who}: has no next update")),
-                _ => {}
+                (Some(next), Some(shown)) => {
+                    described.push(format!("{who}: next update {shown}, {}", life_left(next, now)))
+                }
+                _ => problems.push(format!("{who}: has no next update")),
             }
             for w in &c.weaknesses {
                 problems.push(format!("{who}: {w}"));
@@ -178,8 +229,9 @@ pub(super) fn crl(ev: &Evidence, policy: &Policy) -> Outcome {
     }
     verdict(problems, || {
         format!(
-            "ssl_crl_file = {file:?}, ssl_crl_dir = {dir:?}: {count} CRLs, each current for {} days",
-            policy.warn_days
+            "ssl_crl_file = {file:?}, ssl_crl_dir = {dir:?}: {count} CRLs, each current for more than {} days: {}",
+            policy.warn_days,
+            described.join("; ")
         )
     })
 }

@@ -19,4 +19,5 @@ mod pki_postgres;
 mod quickstart;
 mod rls;
 mod support;
+mod systemd;
 mod text_safety;
