@@ -96,7 +96,11 @@ pub fn tls_plan(
 
 /// Moving a cluster from Appendix G's separate files to `server.pem` leaves the old ones unused;
 /// the old key is the operator's to remove (pgharden deletes nothing in PGDATA).
-pub(super) fn legacy_note(cluster: &Cluster, files: &Files, settings: &[SettingChange]) -> Result<Option<String>> {
+pub(super) fn legacy_note(
+    cluster: &Cluster,
+    files: &Files,
+    settings: &[SettingChange],
+) -> Result<Option<String>> {
     if !settings.iter().any(|s| s.name == "ssl_key_file") {
         return Ok(None);
     }

@@ -6,9 +6,9 @@
 //! `ProtectSystem=strict` with its `ReadWritePaths=`, `CapabilityBoundingSet=`,
 //! `NoNewPrivileges=`, `UMask=` and the credential in `$CREDENTIALS_DIRECTORY` — are read from the
 //! printed unit and set up as systemd sets them up (a mount namespace with everything read-only
-//! but those paths, then `setpriv`), and in there the two halves of a renewal are run with the
-//! commands that do them, `pki crl` and `apply`: the CA re-issues its CRLs with the passphrase
-//! from the credential alone, and the new CRLs are deployed to a running cluster with a reload.
+//! but those paths, then `setpriv`), and in there the unit's own `ExecStart=` runs: the CA re-issues
+//! with the passphrase from the credential alone, and what changed is deployed to a running
+//! cluster with a reload.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -334,45 +334,47 @@ fn the_services_sandbox_lets_renew_reissue_and_deploy_with_a_reload() {
         ca.dir(),
         "--pgdata",
         data.to_str().unwrap(),
+        // Everything with less than ten years left is due: the CRLs and both leaves, now.
+        "--threshold",
+        "3650d",
         "--systemd",
         "--credential",
         ca.pass(),
     ]);
     let (service, _) = split_units(&printed);
+    let exec = values(&service, "ExecStart");
+    let renew: Vec<&str> = exec.first().expect("ExecStart=").split_whitespace().skip(1).collect();
+    assert!(renew.iter().all(|w| !w.contains(['"', '\\'])), "test paths need no quoting: {renew:?}");
+    assert_eq!(renew.first(), Some(&"renew"), "{renew:?}");
     let sandbox = Sandbox::of(&service);
     let work = tempfile::tempdir().unwrap();
     let credentials = credentials_dir(&work, &ca.pass);
     let pid = cluster.pid().expect("the server runs");
     let deployed = data.join("root.crl");
     let before = fs::read(&deployed).unwrap();
+    let server_pem = fs::read(data.join("server.pem")).unwrap();
 
-    // The CA signs new CRLs inside the sandbox, with the passphrase from the credential alone.
-    let out = sandbox.run(&["pki", "crl", "--dir", ca.dir()], &credentials);
-    assert_eq!(out.code, Some(0), "pki crl in the sandbox: {}", out.describe());
-    let new_client_crl = fs::read_to_string(ca.pki.path("client-ca/crl.pem")).unwrap();
-
-    let apply = [
-        "apply",
-        "--pgdata",
-        data.to_str().unwrap(),
-        "--pki",
-        ca.dir(),
-        "--host",
-        "localhost",
-        "--host",
-        "127.0.0.1",
-        "--yes",
-    ];
-    // The control: without the data directory among the writable paths, the deploy fails and
-    // changes nothing — the sandbox is real, so the run below proves the unit's paths suffice.
-    let out = sandbox.without(&data).run(&apply, &credentials);
+    // The control: without the data directory among the writable paths, the CA still signs (the
+    // PKI directory is writable) but the deploy fails and changes nothing — the sandbox is real,
+    // so the run below proves the unit's paths suffice.
+    let out = sandbox.without(&data).run(&renew, &credentials);
     assert_eq!(out.code, Some(2), "a deploy into a read-only PGDATA: {}", out.describe());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Read-only file system"), "{}", out.describe());
+    assert!(out.text().contains("Read-only file system"), "{}", out.describe());
     assert_eq!(fs::read(&deployed).unwrap(), before, "nothing was deployed");
 
-    let out = sandbox.run(&apply, &credentials);
-    assert_eq!(out.code, Some(0), "the deploy in the unit's sandbox: {}", out.describe());
+    let out = sandbox.run(&renew, &credentials);
+    assert_eq!(out.code, Some(0), "renew in the unit's sandbox: {}", out.describe());
+    let new_client_crl = fs::read_to_string(ca.pki.path("client-ca/crl.pem")).unwrap();
     let now = fs::read_to_string(&deployed).unwrap();
     assert!(now.contains(new_client_crl.trim()), "PGDATA/root.crl holds the new client CA CRL:\n{now}");
+    assert_ne!(
+        fs::read(data.join("server.pem")).unwrap(),
+        server_pem,
+        "the renewed server certificate is deployed"
+    );
+    let text = out.text();
+    let served = text.split("serves certificate ").nth(1).and_then(|t| t.split(',').next()).unwrap_or("");
+    let new_serial = text.split("-> new serial ").nth(1).and_then(|t| t.lines().next()).unwrap_or("?");
+    assert_eq!(served, new_serial, "the proof saw the renewed certificate served: {text}");
     assert_eq!(cluster.pid(), Some(pid), "a reload, not a restart: the postmaster keeps its pid");
 }
