@@ -148,7 +148,7 @@ fn offline_parts(
 ) -> Result<Cluster> {
     let major = major_version(data_dir, files)?;
     let postmaster = Postmaster::read(data_dir, files)?;
-    let bindir = postmaster.as_ref().and_then(Postmaster::bindir).or_else(|| {
+    let bindir = postmaster.as_ref().and_then(|pm| pm.bindir(files)).or_else(|| {
         Some(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))).filter(|p| p.join("pg_ctl").exists())
     });
     Ok(Cluster {

@@ -49,7 +49,7 @@ impl Postmaster {
         if kill(Pid::from_raw(pid), None).is_err() {
             return Ok(None);
         }
-        identify(pid, data_dir, files.account().uid).map_err(|why| {
+        identify(pid, data_dir, files).map_err(|why| {
             Error::bad(&path, format!("names process {pid}, which is not this cluster's postmaster ({why}); pgharden will not signal or trust it"))
         })?;
         let port = field(3).parse().map_err(|_| Error::bad(&path, "fourth line is not a port"))?;
@@ -69,9 +69,10 @@ impl Postmaster {
         files.actor().reload(self.pid).map_err(Error::from)
     }
 
-    /// The server binary's directory, from `/proc/PID/exe` (Linux).
-    pub fn bindir(&self) -> Option<PathBuf> {
-        std::fs::read_link(format!("/proc/{}/exe", self.pid)).ok()?.parent().map(Path::to_path_buf)
+    /// The server binary's directory, from `/proc/PID/exe` (Linux), read as the owner.
+    pub fn bindir(&self, files: &Files) -> Option<PathBuf> {
+        let exe = files.actor().read_link(Path::new(&format!("/proc/{}/exe", self.pid))).ok()?;
+        exe.parent().map(Path::to_path_buf)
     }
 
     /// The command line the server runs with (Debian passes `-c config_file=…`).
@@ -88,8 +89,11 @@ impl Postmaster {
     }
 }
 
-/// Whether `pid` is a postmaster of the cluster in `data_dir` run by `owner_uid`; else why not.
-fn identify(pid: i32, data_dir: &Path, owner_uid: u32) -> std::result::Result<(), String> {
+/// Whether `pid` is a postmaster of the cluster in `data_dir` run by the owner `files` acts as;
+/// else why not. The process's links (`cwd`, `exe`) are read as the owner: for root they need
+/// CAP_SYS_PTRACE, which a sandboxed service (renew's systemd unit) should not hold.
+fn identify(pid: i32, data_dir: &Path, files: &Files) -> std::result::Result<(), String> {
+    let owner_uid = files.account().uid;
     let proc_dir = PathBuf::from(format!("/proc/{pid}"));
     let status =
         std::fs::read_to_string(proc_dir.join("status")).map_err(|e| format!("/proc/{pid}/status: {e}"))?;
@@ -101,11 +105,17 @@ fn identify(pid: i32, data_dir: &Path, owner_uid: u32) -> std::result::Result<()
     if uids.len() != 4 || uids.iter().any(|u| *u != owner_uid) {
         return Err(format!("it runs as uid {uids:?}, not the owner's {owner_uid}"));
     }
-    let cwd = std::fs::read_link(proc_dir.join("cwd")).map_err(|e| format!("/proc/{pid}/cwd: {e}"))?;
+    let link = |name: &str| {
+        files
+            .actor()
+            .read_link(&proc_dir.join(name))
+            .map_err(|e| format!("/proc/{pid}/{name}: {}", e.detail()))
+    };
+    let cwd = link("cwd")?;
     if cwd != data_dir {
         return Err(format!("its directory is {}, not {}", cwd.display(), data_dir.display()));
     }
-    let exe = std::fs::read_link(proc_dir.join("exe")).map_err(|e| format!("/proc/{pid}/exe: {e}"))?;
+    let exe = link("exe")?;
     let name = exe.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let name = name.trim_end_matches(" (deleted)");
     if name != "postgres" && name != "postmaster" {

@@ -119,6 +119,16 @@ impl Actor {
         }
     }
 
+    /// The target of the symbolic link `path` (not followed further), as the account sees it:
+    /// `/proc/PID/cwd` and `/proc/PID/exe` of the account's own processes need no privilege.
+    pub fn read_link(&self, path: &Path) -> Result<PathBuf> {
+        let Some(helper) = &self.helper else { return ops::read_link(path) };
+        match self.call(helper, Request::ReadLink { path: path.into() }, &[])?.header {
+            Reply::Path { path } => Ok(path),
+            other => Err(self.unexpected(&other)),
+        }
+    }
+
     /// Atomically replace or create the regular file `path`, never through a link; with
     /// `backup_tag` the old content is kept as `NAME.pgharden-TAG`.
     pub fn replace(

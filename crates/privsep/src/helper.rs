@@ -102,6 +102,7 @@ fn handle(request: Request, payload: Vec<u8>) -> (Reply, Vec<u8>, Option<OwnedFd
         Request::Stat { path, follow } => done(ops::stat(&path, follow).map(|meta| Reply::Meta { meta })),
         Request::ReadDir { path } => done(ops::read_dir(&path).map(|entries| Reply::Entries { entries })),
         Request::Canonicalize { path } => done(ops::canonicalize(&path).map(|path| Reply::Path { path })),
+        Request::ReadLink { path } => done(ops::read_link(&path).map(|path| Reply::Path { path })),
         Request::Replace { path, mode, backup_tag } => done(
             ops::replace(&path, &payload, mode, backup_tag.as_deref())
                 .map(|replaced| Reply::Replaced { replaced }),

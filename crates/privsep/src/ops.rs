@@ -233,6 +233,11 @@ pub fn canonicalize(path: &Path) -> Result<PathBuf> {
     std::fs::canonicalize(path).map_err(|e| Error::io(path, &e))
 }
 
+/// `readlink`.
+pub fn read_link(path: &Path) -> Result<PathBuf> {
+    std::fs::read_link(path).map_err(|e| Error::io(path, &e))
+}
+
 static SEQUENCE: AtomicU64 = AtomicU64::new(0);
 
 /// Create a new file `name` in `dir` (`O_EXCL`), with exactly `mode`, holding `bytes`, fsynced.

@@ -62,6 +62,10 @@ pub(crate) enum Request {
         #[serde(with = "wire_path")]
         path: PathBuf,
     },
+    ReadLink {
+        #[serde(with = "wire_path")]
+        path: PathBuf,
+    },
     /// The new content is the payload.
     Replace {
         #[serde(with = "wire_path")]

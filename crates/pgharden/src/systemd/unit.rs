@@ -24,10 +24,9 @@ pub const TIMER: &str = "pgharden-renew.timer";
 /// Capabilities renew keeps. It runs as root and reaches each cluster's files as the owner
 /// through a helper it starts with that account's uid and gid (SETUID, SETGID); as root it reads
 /// and writes the PKI and hands files to the owner (CHOWN, FOWNER, DAC_OVERRIDE,
-/// DAC_READ_SEARCH), and the owner's helper signals the postmaster to reload (KILL). Before
-/// anything is signalled, `pgharden-cluster` makes sure `postmaster.pid` names this cluster's
-/// server by reading the process's `/proc/PID/cwd` and `exe` as root, which the kernel allows
-/// for another account's process only with SYS_PTRACE.
+/// DAC_READ_SEARCH), and the owner's helper signals the postmaster to reload (KILL). The check
+/// that `postmaster.pid` names this cluster's server reads `/proc/PID/cwd` and `exe` as the owner
+/// too, so no SYS_PTRACE is needed.
 pub const CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
@@ -36,7 +35,6 @@ pub const CAPABILITIES: &[&str] = &[
     "CAP_KILL",
     "CAP_SETGID",
     "CAP_SETUID",
-    "CAP_SYS_PTRACE",
 ];
 
 /// Directories a private /tmp replaces (`PrivateTmp=yes` gives the service empty ones).
@@ -149,8 +147,7 @@ fn sandbox(spec: &Spec) -> anyhow::Result<String> {
     let mut out = String::new();
     out.push_str(
         "# renew runs as root and acts on each cluster's files as their owner, through a helper it\n\
-         # starts as that account, and reads /proc/PID/cwd and exe of the postmaster (SYS_PTRACE)\n\
-         # to make sure postmaster.pid names that cluster's server before it is signalled.\n",
+         # starts as that account (which also checks that postmaster.pid names that cluster's server).\n",
     );
     writeln!(out, "CapabilityBoundingSet={}", CAPABILITIES.join(" "))?;
     out.push_str("NoNewPrivileges=yes\n");
