@@ -73,6 +73,10 @@ pub enum Error {
         source: Box<pgharden_pgconn::Error>,
     },
 
+    /// Certificates, keys or CRLs that cannot be used; the PKI's message names the file.
+    #[error(transparent)]
+    Pki(#[from] pgharden_pki::Error),
+
     /// A CONNINFO that libpq would not accept either.
     #[error("CONNINFO: {0}")]
     Conninfo(#[source] Box<pgharden_pgconn::Error>),

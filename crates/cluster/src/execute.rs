@@ -62,6 +62,19 @@ pub fn execute(
     plan: &Plan,
     connector: &mut dyn Connector,
 ) -> Result<Applied> {
+    execute_proven(cluster, files, plan, connector, &mut || Ok(()))
+}
+
+/// [`execute`], with a proof run once the server has reloaded or restarted onto the new files (a
+/// handshake that shows the new certificate, say): if it fails, everything is undone as for any
+/// other failure.
+pub fn execute_proven(
+    cluster: &Cluster,
+    files: &Files,
+    plan: &Plan,
+    connector: &mut dyn Connector,
+    prove: &mut dyn FnMut() -> Result<()>,
+) -> Result<Applied> {
     if cluster.postmaster.is_none() {
         return Err(Error::bad(
             &cluster.data_dir,
@@ -79,7 +92,7 @@ pub fn execute(
         now.minute(),
         now.second()
     );
-    let mut journal = Journal::new(stamp);
+    let mut journal = Journal::new(plan.backup_tag.clone().unwrap_or(stamp));
     let mut dirs: Vec<&Path> = plan.files.iter().filter_map(|f| f.path.parent()).collect();
     dirs.sort();
     dirs.dedup();
@@ -114,12 +127,13 @@ pub fn execute(
         }
         (false, true)
     };
+    let recovery = if restarted { Recovery::Restart } else { Recovery::Reload };
     match settings_in_force(sql.as_mut(), plan) {
         Ok(found) => warnings.extend(found),
-        Err(e) => {
-            let recovery = if restarted { Recovery::Restart } else { Recovery::Reload };
-            return Err(undo(&mut journal, cluster, files, Some(recovery), e));
-        }
+        Err(e) => return Err(undo(&mut journal, cluster, files, Some(recovery), e)),
+    }
+    if let Err(e) = prove() {
+        return Err(undo(&mut journal, cluster, files, Some(recovery), e));
     }
     let mut ran = Vec::new();
     for action in &plan.sql {
@@ -197,6 +211,15 @@ fn undo(
         Err(e) => outcome.push_str(&format!("; bringing the server back failed too: {e}")),
     }
     Error::RolledBack { cause: Box::new(cause), outcome }
+}
+
+/// Reload the server onto the files as they are (nothing written), confirmed as in an apply.
+pub fn reload_only(cluster: &Cluster, files: &Files, sql: &mut dyn Sql) -> Result<()> {
+    if cluster.postmaster.is_none() {
+        return Err(Error::bad(&cluster.data_dir, "the server is not running"));
+    }
+    server_accepts_files(sql, cluster.major)?;
+    reload_and_confirm(cluster, files, sql).map(|_| ())
 }
 
 /// The server's own verdict on the files now on disk, before it loads them.

@@ -19,6 +19,8 @@ use pgharden_conf::hba::{AuthOption, ConnType, HbaFile, Method, Position, RuleSp
 use pgharden_conf::ident::IdentFile;
 use pgharden_conf::postgresql_conf::{ConfFile, ConfTree, Value};
 use pgharden_pki::{Kind, Pki, Status};
+
+use crate::material::Material;
 use serde::Serialize;
 
 use crate::discover::Cluster;
@@ -29,7 +31,7 @@ use crate::sql::Sql;
 
 pub mod databases;
 mod live;
-mod tls;
+pub mod tls;
 
 pub(crate) use live::{decoded, live, overridden_note, same_setting};
 
@@ -48,11 +50,10 @@ pub const DEBIAN_MODE_NOTE: &str = "Debian ships postgresql.conf mode 0644 so th
      \"Error: Invalid data directory for cluster\", so those users must name the socket or port themselves";
 
 /// What to apply.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Request {
-    pub pki: PathBuf,
-    /// Host names clients use; the server certificate must carry them all.
-    pub hosts: Vec<String>,
+    /// The TLS files to install (from a pgharden PKI, or another CA's files).
+    pub tls: Material,
     pub profile: ProfileOptions,
 }
 
@@ -100,6 +101,11 @@ pub struct Plan {
     /// Whether the server must restart (and why), else a reload is enough.
     pub restart: Option<String>,
     pub notes: Vec<String>,
+    /// The tag of the backups the files' old versions are kept under (`FILE.pgharden-TAG`): `None`,
+    /// a timestamp (apply keeps every version); a fixed tag keeps only the latest (renew, which runs
+    /// on a timer, must not pile up old keys).
+    #[serde(skip)]
+    pub backup_tag: Option<String>,
 }
 
 /// A flat list of changes, for `--plan --json` consumers: empty when there is nothing to do.
@@ -199,13 +205,14 @@ impl Plan {
     }
 }
 
-/// Compute the plan. `sql` is a connection to the running server as a superuser (needed to know
-/// which parameters need a restart, and which extensions exist); `sql_in` opens one to another
-/// database for the per-database extension checks.
+/// Compute the plan. `pki`, when the certificates come from one, gives the pg_ident.conf lines of
+/// client certificates whose CN is not their role. `sql` is a connection to the running server as a
+/// superuser (needed to know which parameters need a restart, and which extensions exist); `sql_in`
+/// opens one to another database for the per-database extension checks.
 pub fn plan(
     cluster: &Cluster,
     files: &Files,
-    pki: &Pki,
+    pki: Option<&Pki>,
     req: &Request,
     sql: Option<&mut dyn Sql>,
     sql_in: &mut dyn FnMut(&str) -> Result<Box<dyn Sql>>,
@@ -220,8 +227,9 @@ pub fn plan(
             cluster.major
         ));
     }
-    let mut changes = tls::tls_files(cluster, files, pki, &req.hosts)?;
-    let (conf_files, mut settings, wanted) = conf_changes(cluster, files, &profile)?;
+    let mut changes = tls::tls_files(cluster, files, &req.tls)?;
+    let wanted = wanted_settings(cluster, files, &profile)?;
+    let (conf_files, mut settings) = conf_changes(cluster, files, &wanted)?;
     changes.extend(conf_files);
     let owner_role = match sql {
         Some(sql) => {
@@ -260,32 +268,41 @@ pub fn plan(
         sql: sql_actions,
         restart,
         notes,
+        backup_tag: None,
     })
 }
 
-/// postgresql.conf (and whatever file holds the winning line) edits, and the settings they change.
-fn conf_changes(
-    cluster: &Cluster,
-    files: &Files,
-    profile_opts: &ProfileOptions,
-) -> Result<(Vec<FileChange>, Vec<SettingChange>, Vec<Wanted>)> {
+/// The profile's settings for this cluster (its own preload list kept, with pgaudit added).
+fn wanted_settings(cluster: &Cluster, files: &Files, profile_opts: &ProfileOptions) -> Result<Vec<Wanted>> {
+    let mut wanted = profile::settings(profile_opts, cluster.major);
+    if !profile_opts.pgaudit_installed {
+        return Ok(wanted);
+    }
     let tree = ConfTree::load_with_auto_conf_from(&cluster.config_file, &cluster.auto_conf, files)
         .map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
-    let mut wanted = profile::settings(profile_opts, cluster.major);
-    if profile_opts.pgaudit_installed {
-        let current = tree.get("shared_preload_libraries").unwrap_or_default().to_string();
-        // When the file already preloads pgaudit, the wanted value is the file's own, so that a
-        // server not yet restarted onto it is still noticed.
-        let value = profile::preload_with_pgaudit(&current)
-            .unwrap_or_else(|| format!("'{}'", current.replace('\'', "''")));
-        wanted.push(Wanted {
-            name: "shared_preload_libraries",
-            value,
-            why: "Appendix B: pgaudit must be preloaded",
-        });
-    }
+    let current = tree.get("shared_preload_libraries").unwrap_or_default().to_string();
+    // When the file already preloads pgaudit, the wanted value is the file's own, so that a
+    // server not yet restarted onto it is still noticed.
+    let value = profile::preload_with_pgaudit(&current)
+        .unwrap_or_else(|| format!("'{}'", current.replace('\'', "''")));
+    wanted.push(Wanted {
+        name: "shared_preload_libraries",
+        value,
+        why: "Appendix B: pgaudit must be preloaded",
+    });
+    Ok(wanted)
+}
+
+/// postgresql.conf (and whatever file holds the winning line) edits, and the settings they change.
+pub(crate) fn conf_changes(
+    cluster: &Cluster,
+    files: &Files,
+    wanted: &[Wanted],
+) -> Result<(Vec<FileChange>, Vec<SettingChange>)> {
+    let tree = ConfTree::load_with_auto_conf_from(&cluster.config_file, &cluster.auto_conf, files)
+        .map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
     let mut edits: Vec<(PathBuf, String, Value, SettingChange)> = Vec::new();
-    for w in &wanted {
+    for w in wanted {
         let value = Value::raw(&w.value).map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
         let resolution = tree.resolve(w.name);
         let current = resolution.as_ref().map(|r| r.winner.setting.value().to_string());
@@ -323,7 +340,7 @@ fn conf_changes(
         let new = conf_files.iter().find(|f| f.path() == path).map(ToString::to_string).unwrap_or_default();
         out.push(text_change(&path, "server settings", &old, new, mode_now(files, &path)?));
     }
-    Ok((out, settings, wanted))
+    Ok((out, settings))
 }
 
 /// The mode a file has now (`None`: there is none). Whatever it is, apply writes it [`FILE_MODE`].
@@ -460,17 +477,20 @@ fn hba_change(
 }
 
 /// pg_ident.conf: the `pgharden` map holds exactly the profile's lines; other maps are untouched.
-fn ident_change(cluster: &Cluster, files: &Files, pki: &Pki) -> Result<Option<FileChange>> {
+fn ident_change(cluster: &Cluster, files: &Files, pki: Option<&Pki>) -> Result<Option<FileChange>> {
     let path = &cluster.ident_file;
     // PostgreSQL starts without a pg_ident.conf; any other failure to read it is an error.
     let old = files.read_text_if_exists(path)?.unwrap_or_default();
     let mut ident = IdentFile::parse(&old, path);
     let mut wanted: Vec<(Token, Token)> = vec![(Token::regex("^(.*)$"), Token::literal("\\1"))];
-    for l in pki.list() {
+    for l in pki.map(Pki::list).unwrap_or_default() {
         if l.entry.kind != Kind::Client || !matches!(l.status, Status::Valid) {
             continue;
         }
-        let (Some(role), Some(cn)) = (l.entry.role.clone(), common_name(&l.entry.subject)) else { continue };
+        // The CN as requested; only certificates from before requests were recorded need the
+        // rendered subject.
+        let cn = l.entry.request.as_ref().map(|r| r.cn.clone()).or_else(|| common_name(&l.entry.subject));
+        let (Some(role), Some(cn)) = (l.entry.role.clone(), cn) else { continue };
         let pair = (Token::literal(&cn), Token::literal(&role));
         if cn != role && !wanted.contains(&pair) {
             wanted.push(pair);

@@ -12,9 +12,13 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-/// File names the profile installs in the data directory (as Appendix G does).
-pub const SERVER_CERT: &str = "server.crt";
-pub const SERVER_KEY: &str = "server.key";
+/// The server's key followed by its certificate chain, in the data directory: both `ssl_cert_file`
+/// and `ssl_key_file` name it, so the pair is replaced by one atomic rename and can never mismatch
+/// (Appendix G's separate server.crt and server.key need two, and a crash between them leaves a
+/// server that cannot start).
+pub const SERVER_PEM: &str = "server.pem";
+/// Where earlier pgharden releases (and Appendix G) put the server certificate.
+pub const LEGACY_SERVER_CERT: &str = "server.crt";
 /// Root CA and client intermediate: the CAs a client certificate may chain to.
 pub const CA_FILE: &str = "root.crt";
 /// Every CA's CRL, root included (OpenSSL checks revocation for the whole chain).
@@ -173,22 +177,45 @@ pub const TCP_KEEPALIVES_COUNT: &str = "3";
 /// Why the keepalives are set (all three: the check reads them together).
 const WHY_KEEPALIVES: &str = "CD16-00-004700 / PGS9-00-010600: a dead client's session is found and ended (0, the OS default, is a finding)";
 
-/// The settings of the profile for a server of `major` version.
-pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
+/// The settings that make the server use the TLS files in the data directory: `ssl`, the server
+/// certificate and key (one file, [`SERVER_PEM`]), and the CA and CRL files when there are any.
+/// Every one changes with a reload.
+pub fn tls_settings(ca: bool, crl: bool) -> Vec<Wanted> {
     let mut out = vec![
         w("ssl", "on", "Appendix G 2.7.2: TLS for every TCP connection"),
         w(
             "ssl_cert_file",
-            q(SERVER_CERT),
-            "Appendix G 2.7.2: server certificate followed by its intermediate",
+            q(SERVER_PEM),
+            "Appendix G 2.7.2: server certificate followed by its intermediate (in one file with the key)",
         ),
         w(
             "ssl_key_file",
-            q(SERVER_KEY),
-            "Appendix G 2.7.2: server key, mode 0600, owned by the cluster owner",
+            q(SERVER_PEM),
+            "Appendix G 2.7.2: server key, mode 0600, owned by the cluster owner (one file with its \
+             certificate, so the pair is replaced atomically)",
         ),
-        w("ssl_ca_file", q(CA_FILE), "Appendix G 2.7.2: CAs that client certificates must chain to"),
-        w("ssl_crl_file", q(CRL_FILE), "revoked certificates stop working (CRLs of every CA, root included)"),
+    ];
+    if ca {
+        out.push(w(
+            "ssl_ca_file",
+            q(CA_FILE),
+            "Appendix G 2.7.2: CAs that client certificates must chain to",
+        ));
+    }
+    if crl {
+        out.push(w(
+            "ssl_crl_file",
+            q(CRL_FILE),
+            "revoked certificates stop working (CRLs of every CA, root included)",
+        ));
+    }
+    out
+}
+
+/// The settings of the profile for a server of `major` version.
+pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
+    let mut out = tls_settings(true, true);
+    out.extend([
         w("ssl_min_protocol_version", q("TLSv1.2"), "no TLS 1.0/1.1 (SRG: NIST-approved protocols only)"),
         w(
             "ssl_ciphers",
@@ -232,7 +259,7 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
         w("tcp_keepalives_idle", TCP_KEEPALIVES_IDLE, WHY_KEEPALIVES),
         w("tcp_keepalives_interval", TCP_KEEPALIVES_INTERVAL, WHY_KEEPALIVES),
         w("tcp_keepalives_count", TCP_KEEPALIVES_COUNT, WHY_KEEPALIVES),
-    ];
+    ]);
     if opts.syslog {
         out.extend([
             w("log_destination", q("syslog"), "Appendix C 2.3.1.2: central logs owned by root"),

@@ -16,6 +16,7 @@ use crate::discover::{self, Cluster};
 use crate::error::{Error, Result};
 use crate::execute::{self, Applied};
 use crate::files::Files;
+use crate::material::Material;
 use crate::open::open_local;
 use crate::plan::{self, Plan, Request};
 use crate::sql::Sql;
@@ -102,7 +103,7 @@ impl Session {
     }
 
     /// What apply would change.
-    pub fn plan(&self, pki: &Pki, req: &Request) -> Result<Plan> {
+    pub fn plan(&self, pki: Option<&Pki>, req: &Request) -> Result<Plan> {
         let mut sql: Option<Box<dyn Sql>> =
             if self.cluster.postmaster.is_some() { Some(self.connect("postgres")?) } else { None };
         let mut sql_in = |db: &str| self.connect(db);
@@ -112,13 +113,43 @@ impl Session {
         }
     }
 
+    /// What installing `material` alone (the TLS files and the `ssl_*` settings naming them) would
+    /// change.
+    pub fn plan_tls(&self, material: &Material) -> Result<Plan> {
+        let mut sql: Option<Box<dyn Sql>> =
+            if self.cluster.postmaster.is_some() { Some(self.connect("postgres")?) } else { None };
+        plan::tls::tls_plan(
+            &self.cluster,
+            &self.files,
+            material,
+            sql.as_mut().map(|c| c.as_mut() as &mut dyn Sql),
+        )
+    }
+
+    /// The leaf certificate (DER) the cluster's data directory holds now.
+    pub fn deployed_leaf(&self) -> Result<Option<Vec<u8>>> {
+        crate::material::deployed_leaf(&self.cluster, &self.files)
+    }
+
     /// Carry out a plan, then re-read the cluster (a restart changes the postmaster).
     pub fn apply(&mut self, plan: &Plan) -> Result<Applied> {
+        self.apply_proven(plan, &mut || Ok(()))
+    }
+
+    /// Carry out a plan; once the server runs on it, `prove` must succeed, or every file is put
+    /// back and the server brought back onto them.
+    pub fn apply_proven(&mut self, plan: &Plan, prove: &mut dyn FnMut() -> Result<()>) -> Result<Applied> {
         let applied = {
             let mut connect = |db: &str| self.connect(db);
-            execute::execute(&self.cluster, &self.files, plan, &mut connect)?
+            execute::execute_proven(&self.cluster, &self.files, plan, &mut connect, prove)?
         };
         self.cluster.postmaster = crate::postmaster::Postmaster::read(&self.cluster.data_dir, &self.files)?;
         Ok(applied)
+    }
+
+    /// Reload the server (as the owner) and wait until it has, without changing any file.
+    pub fn reload(&self) -> Result<()> {
+        let mut sql = self.connect("postgres")?;
+        execute::reload_only(&self.cluster, &self.files, sql.as_mut())
     }
 }

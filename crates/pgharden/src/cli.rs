@@ -34,8 +34,10 @@ the same cluster. It prints the psql command to connect, and how to stop the ser
     /// Take a cluster to the STIG / mutual-TLS posture: plan, write with backups, validate, reload or restart.
     #[command(after_help = "\
 What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
-  TLS: server.crt (+ intermediate), server.key (0600), root.crt, root.crl into PGDATA; ssl = on,
-       ssl_min_protocol_version = TLSv1.2, strong ssl_ciphers.
+  TLS: server.pem (the key, then the certificate and its intermediate: one file, mode 0600, so the
+       pair can never mismatch; ssl_cert_file and ssl_key_file both name it), root.crt, root.crl into
+       PGDATA; ssl = on, ssl_min_protocol_version = TLSv1.2, strong ssl_ciphers. The certificates come
+       from --pki, or from another CA with --cert, --key, --ca and --crl.
   pg_hba.conf: the owner's `local … peer` line first, `hostssl … cert clientcert=verify-full map=pgharden`
        for each --allow network, `hostnossl … reject`; every other line is commented out, not deleted.
   pg_ident.conf: map pgharden: every certificate CN to the role of the same name, plus --cn mappings.
@@ -45,7 +47,9 @@ loads them; if it refuses them, or the reload or restart fails, every file is pu
 
 Examples:
   pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1.example.com --plan
-  sudo pgharden apply --pgdata /var/lib/pgsql/15/data --pki pki --host db1 --allow 10.0.0.0/8 --yes")]
+  sudo pgharden apply --pgdata /var/lib/pgsql/15/data --pki pki --host db1 --allow 10.0.0.0/8 --yes
+  sudo pgharden apply --pgdata /var/lib/postgresql/15/main --host db1.example.com --yes \\
+      --cert /etc/step/db.crt --key /etc/step/db.key --ca /etc/step/clients_ca.crt --crl /etc/step/clients.crl")]
     Apply(ApplyArgs),
     /// Prove the posture: every automatable STIG rule, judged on files, settings and the live server.
     #[command(after_help = "\
@@ -338,9 +342,27 @@ pub struct ApplyArgs {
     /// The cluster's data directory; pgharden connects as its owner through the Unix socket.
     #[arg(long, value_name = "DIR")]
     pub pgdata: Option<PathBuf>,
-    /// The PKI directory (made by `pgharden pki init`).
-    #[arg(long, env = "PGHARDEN_PKI_DIR", value_name = "DIR")]
-    pub pki: PathBuf,
+    /// The PKI directory (made by `pgharden pki init`); or --cert and --key from another CA.
+    #[arg(
+        long,
+        env = "PGHARDEN_PKI_DIR",
+        value_name = "DIR",
+        required_unless_present = "cert",
+        conflicts_with = "cert"
+    )]
+    pub pki: Option<PathBuf>,
+    /// A server certificate from another CA (PEM, leaf first, then intermediates) instead of --pki.
+    #[arg(long, value_name = "FILE", requires_all = ["key", "ca"])]
+    pub cert: Option<PathBuf>,
+    /// With --cert: its private key (PEM, unencrypted).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// With --cert: the CAs client certificates must chain to (PEM), for ssl_ca_file.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub ca: Option<PathBuf>,
+    /// With --cert: a CRL (PEM or DER) for ssl_crl_file; repeat for every CA of the client chain.
+    #[arg(long = "crl", value_name = "FILE", requires = "cert")]
+    pub crls: Vec<PathBuf>,
     /// Host names clients connect to; the server certificate must carry them all (repeat).
     #[arg(long = "host", required = true, value_name = "NAME_OR_IP")]
     pub hosts: Vec<String>,

@@ -28,10 +28,10 @@ use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
+use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::files::{self, DIR_MODE, DirLock, KEY_MODE, PUBLIC_DIR_MODE, PUBLIC_MODE};
 use crate::inspect::rfc3339;
-use crate::clock::Clock;
 use crate::key::{self, KeyType, Passphrase};
 use crate::ledger::{CrlNumberExhausted, CrlNumbers, Entry, Kind, Ledger, Reason, Requested, Revocation};
 use crate::validity::Validity;
@@ -447,8 +447,15 @@ impl Pki {
             key_type: spec.key_type,
             valid: spec.valid,
         };
-        let entry =
-            entry_for(spec.kind, &spec.name, cert.der(), spec.key_type, spec.role, spec.sans, Some(requested))?;
+        let entry = entry_for(
+            spec.kind,
+            &spec.name,
+            cert.der(),
+            spec.key_type,
+            spec.role,
+            spec.sans,
+            Some(requested),
+        )?;
         files::ensure_dir(&leaf_dir, DIR_MODE)?;
         let chain = format!("{}{}", cert.pem(), ca.cert_pem);
         let key_pem = key::key_pem(&key, None)?;
@@ -507,10 +514,7 @@ impl Pki {
         // not leave a revocation recorded but unpublished.
         self.check_crl_numbers(&[entry.kind.issuer()])?;
         let ca = self.load_ca(entry.kind.issuer(), pass)?;
-        let revocation = Revocation {
-            at: whole_second(self.now()),
-            reason,
-        };
+        let revocation = Revocation { at: whole_second(self.now()), reason };
         let mut updated = entry;
         updated.revoked = Some(revocation);
         if let Some(e) = self.ledger.certificates.iter_mut().find(|e| e.serial == updated.serial) {
@@ -549,7 +553,7 @@ impl Pki {
     }
 
     pub(crate) fn write_crl(&mut self, ca: &Ca) -> Result<PathBuf> {
-        let now = whole_second(self.now());
+        let now = issue_time(&self.clock);
         // A hand-edited crl_days must not panic the date arithmetic.
         let next_update =
             now.checked_add(Duration::days(i64::from(self.ledger.crl_days))).ok_or_else(|| {

@@ -24,6 +24,7 @@ pub mod inspect;
 pub mod install;
 pub mod key;
 pub mod ledger;
+pub mod pair;
 pub mod renewal;
 pub mod validity;
 pub mod verify;
@@ -32,11 +33,12 @@ pub use authority::{
     CLIENT_DAYS, CRL_BUNDLE, CRL_DAYS, ClientRequest, INTERMEDIATE_DAYS, InitOptions, Issued, Listed, Pki,
     ROOT_DAYS, SERVER_DAYS, ServerRequest, Status, fingerprint, normalize_serial, parse_host, serial_of_file,
 };
+pub use clock::Clock;
 pub use error::{Error, Result};
 pub use install::{ClientInstall, Installed, connection_uri, install_client};
 pub use key::{KeyType, Passphrase};
-pub use clock::Clock;
 pub use ledger::{Entry, Kind, Ledger, Reason, Requested};
+pub use pair::ServerPair;
 pub use renewal::{Due, Item, Schedule};
 pub use validity::{Threshold, Validity};
 pub use verify::{Purpose, Report, Trust, verify_chain, verify_file};

@@ -175,7 +175,10 @@ impl Pki {
     /// Leaves neither replaced nor revoked whose files exist.
     fn current_leaves(&self) -> impl Iterator<Item = &Entry> {
         self.ledger.certificates.iter().filter(|e| {
-            !e.kind.is_ca() && e.replaced_by.is_none() && e.revoked.is_none() && self.dir.join(&e.path).exists()
+            !e.kind.is_ca()
+                && e.replaced_by.is_none()
+                && e.revoked.is_none()
+                && self.dir.join(&e.path).exists()
         })
     }
 
@@ -247,14 +250,21 @@ impl Pki {
             .ok_or_else(|| Error::bad_file(&path, "the certificate has no CN to renew it with"))?;
         let secs = (entry.not_after - entry.not_before).whole_seconds().max(3600);
         let valid = Validity::from_seconds(u64::try_from(secs).unwrap_or(3600))?;
-        Ok(Requested { cn, hosts: entry.sans.clone(), role: entry.role.clone(), key_type: entry.key_type, valid })
+        Ok(Requested {
+            cn,
+            hosts: entry.sans.clone(),
+            role: entry.role.clone(),
+            key_type: entry.key_type,
+            valid,
+        })
     }
 }
 
 /// thisUpdate and nextUpdate of the first CRL in a PEM file.
 fn crl_times(bytes: &[u8]) -> Option<(OffsetDateTime, OffsetDateTime)> {
     let block = pem::parse_many(bytes).ok()?.into_iter().find(|b| b.tag() == "X509 CRL")?;
-    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(block.contents()).ok()?;
+    let (_, crl) =
+        x509_parser::revocation_list::CertificateRevocationList::from_der(block.contents()).ok()?;
     Some((crl.last_update().to_datetime(), crl.next_update()?.to_datetime()))
 }
 

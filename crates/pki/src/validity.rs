@@ -126,7 +126,8 @@ impl FromStr for Threshold {
             )
         };
         let share = if let Some((a, b)) = t.split_once('/') {
-            let (a, b): (f64, f64) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+            let (a, b): (f64, f64) =
+                (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
             a / b
         } else if let Some(p) = t.strip_suffix('%') {
             p.trim().parse::<f64>().map_err(|_| bad())? / 100.0

@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, bail};
-use pgharden_cluster::{Plan, ProfileOptions, Request, Session, Target};
+use pgharden_cluster::{Material, Plan, ProfileOptions, Request, Session, Target};
 use pgharden_pki::Pki;
 use serde::Serialize;
 
@@ -24,10 +24,21 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         (None, None) => bail!("give --pgdata DIR or a CONNINFO"),
     };
     let mut session = Session::open(target, &args.write_dirs).context("opening the cluster")?;
-    let pki = Pki::open(&args.pki)?;
+    let pki = args.pki.as_deref().map(Pki::open).transpose()?;
+    let tls = match (&pki, &args.cert, &args.key) {
+        (Some(pki), _, _) => Material::for_hosts(pki, &args.hosts)?,
+        (None, Some(cert), Some(key)) => Material::from_files(
+            cert,
+            key,
+            args.ca.as_deref(),
+            &args.crls,
+            &args.hosts,
+            time::OffsetDateTime::now_utc(),
+        )?,
+        _ => bail!("give --pki DIR, or --cert FILE --key FILE --ca FILE from another CA"),
+    };
     let req = Request {
-        pki: args.pki.clone(),
-        hosts: args.hosts.clone(),
+        tls,
         profile: ProfileOptions {
             allow: args.allow.clone(),
             syslog: args.syslog,
@@ -35,7 +46,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             statement_timeout: args.statement_timeout,
         },
     };
-    let plan = session.plan(&pki, &req).context("planning")?;
+    let plan = session.plan(pki.as_ref(), &req).context("planning")?;
     if args.plan {
         return show_plan(&plan, args.json);
     }
@@ -52,7 +63,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     }
     confirm(args.yes)?;
     let applied = session.apply(&plan).context("applying")?;
-    let again = session.plan(&pki, &req).context("checking the result")?;
+    let again = session.plan(pki.as_ref(), &req).context("checking the result")?;
     if args.json {
         output::json(&serde_json::json!({ "format": 1, "applied": applied, "remaining": again.changes() }))?;
     } else {

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use pgharden_cluster::db::Db;
 use pgharden_cluster::demo::Demo;
-use pgharden_cluster::{ProfileOptions, Request, Session, Sql, Target};
+use pgharden_cluster::{Material, ProfileOptions, Request, Session, Sql, Target};
 use pgharden_pki::{ClientRequest, InitOptions, Pki, ServerRequest};
 
 use crate::cli::QuickstartArgs;
@@ -80,19 +80,16 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
         ))?;
         Ok(session)
     })?;
-    let req = Request {
-        pki: pki_dir.clone(),
-        hosts: HOSTS.iter().map(|h| h.to_string()).collect(),
-        profile: ProfileOptions::default(),
-    };
+    let hosts: Vec<String> = HOSTS.iter().map(|h| h.to_string()).collect();
+    let req = Request { tls: Material::for_hosts(&pki, &hosts)?, profile: ProfileOptions::default() };
     let summary =
         steps.run("apply the stig profile (TLS, pg_hba/pg_ident, logging, pgaudit, pgcrypto)", || {
-            let plan = session.plan(&pki, &req)?;
+            let plan = session.plan(Some(&pki), &req)?;
             if plan.is_empty() {
                 return Ok("already applied".to_string());
             }
             let applied = session.apply(&plan)?;
-            let again = session.plan(&pki, &req)?;
+            let again = session.plan(Some(&pki), &req)?;
             if !again.is_empty() {
                 bail!("a second plan still finds changes:\n{}", again.render_text());
             }

@@ -115,7 +115,7 @@ fn apply_takes_a_fresh_cluster_to_mutual_tls_and_stays_there() {
         "2"
     );
     assert!(plan_changes(&cluster, &pki).is_empty(), "a second apply must have nothing to do");
-    let mode = crate::support::mode(&cluster.data_dir().join("server.key"));
+    let mode = crate::support::mode(&cluster.data_dir().join("server.pem"));
     assert_eq!(mode, 0o600);
 
     // pgaudit writes AUDIT lines for DDL and role statements.
@@ -153,7 +153,7 @@ fn plan_changes_nothing_and_shows_diffs() {
     );
     assert!(text.contains("will be restarted"), "{text}");
     assert_eq!(fs::read(cluster.data_dir().join("postgresql.conf")).unwrap(), before);
-    assert!(!cluster.data_dir().join("server.key").exists());
+    assert!(!cluster.data_dir().join("server.pem").exists());
     let (ok, text) = apply(&cluster, &pki, &[]);
     assert!(!ok && text.contains("--yes"), "no terminal, no --yes: refuse: {text}");
 }
@@ -171,7 +171,7 @@ fn an_invalid_setting_is_refused_and_rolled_back() {
     assert!(text.contains("work_mem") && text.contains("every file was restored"), "{text}");
     assert_eq!(fs::read(cluster.data_dir().join("postgresql.conf")).unwrap(), conf_before);
     assert_eq!(fs::read(cluster.data_dir().join("pg_hba.conf")).unwrap(), hba_before);
-    assert!(!cluster.data_dir().join("server.key").exists(), "a new file is removed on rollback");
+    assert!(!cluster.data_dir().join("server.pem").exists(), "a new file is removed on rollback");
     assert_eq!(cluster.psql("SHOW ssl").unwrap(), "off");
 }
 
@@ -182,7 +182,7 @@ fn an_unusable_key_file_is_refused_before_any_change() {
     fs::write(pki.path("servers/localhost/server.key"), "-----BEGIN PRIVATE KEY-----\nAAAA\n").unwrap();
     let (ok, text) = apply(&cluster, &pki, &["--yes"]);
     assert!(!ok && text.contains("servers/localhost/server.key"), "{text}");
-    assert!(!cluster.data_dir().join("server.crt").exists());
+    assert!(!cluster.data_dir().join("server.pem").exists());
     assert_eq!(cluster.psql("SELECT 1").unwrap(), "1");
 }
 
@@ -292,7 +292,7 @@ fn configuration_kept_outside_pgdata_is_found_and_edited_in_place() {
     assert!(fs::read_to_string(etc.join("postgresql.conf")).unwrap().contains("ssl = on"));
     assert!(fs::read_to_string(etc.join("pg_hba.conf")).unwrap().contains("map=pgharden"));
     assert!(!cluster.data_dir().join("postgresql.conf").exists());
-    assert!(cluster.data_dir().join("server.key").exists());
+    assert!(cluster.data_dir().join("server.pem").exists());
     assert_eq!(cluster.psql("SHOW hba_file").unwrap(), etc.join("pg_hba.conf").display().to_string());
     assert!(connect(&cluster, &pki, "bob", "clients/bob/client", "verify-full").ok);
 }

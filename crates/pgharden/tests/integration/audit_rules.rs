@@ -155,7 +155,7 @@ fn each_check_fails_when_broken_and_passes_when_mended() {
     for (check, path, bad, good) in [
         (CheckId::DataDirectoryMode, data.clone(), 0o755, 0o700),
         (CheckId::ConfigFileModes, data.join("postgresql.conf"), 0o646, 0o600),
-        (CheckId::ServerCertificate, data.join("server.key"), 0o644, 0o600),
+        (CheckId::ServerCertificate, data.join("server.pem"), 0o644, 0o600),
         (CheckId::TlsFileModes, data.join("root.crt"), 0o666, 0o600),
     ] {
         assert_holds(&cluster, check);

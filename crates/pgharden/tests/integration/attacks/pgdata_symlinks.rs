@@ -18,9 +18,8 @@ use crate::support::{
 use super::{apply, fresh};
 
 /// The files a first apply writes in PGDATA (and its lock file), each attacked in its own test.
-const WRITTEN: [&str; 9] = [
-    "server.crt",
-    "server.key",
+const WRITTEN: [&str; 8] = [
+    "server.pem",
     "root.crt",
     "root.crl",
     "pg_hba.conf",
@@ -69,13 +68,8 @@ fn link_attack(name: &str) {
 }
 
 #[test]
-fn a_symlinked_server_crt_is_refused() {
-    link_attack("server.crt");
-}
-
-#[test]
-fn a_symlinked_server_key_is_refused() {
-    link_attack("server.key");
+fn a_symlinked_server_pem_is_refused() {
+    link_attack("server.pem");
 }
 
 #[test]
@@ -115,13 +109,12 @@ fn a_symlinked_lock_file_is_refused() {
 
 /// The files a failed first apply must leave exactly as they were (those that did not exist must
 /// not exist afterwards).
-const TOUCHED: [&str; 8] = [
+const TOUCHED: [&str; 7] = [
     "postgresql.conf",
     "postgresql.auto.conf",
     "pg_hba.conf",
     "pg_ident.conf",
-    "server.crt",
-    "server.key",
+    "server.pem",
     "root.crt",
     "root.crl",
 ];

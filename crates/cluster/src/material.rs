@@ -1,0 +1,256 @@
+//! The TLS material a cluster serves, wherever it comes from: pgharden's PKI (the server
+//! certificate covering the host names, the CAs a client certificate may chain to, every CA's CRL)
+//! or files from another CA (step-ca, Vault, certbot, a corporate CA).
+//!
+//! Owns: choosing and reading that material, checked before anything is touched (the key belongs
+//! to the leaf, the leaf covers every host and is valid now, the CA and CRL files parse), and reading
+//! back which leaf a cluster's data directory holds. The key and chain become one file
+//! ([`pgharden_pki::ServerPair`] says why).
+//! Must not: write anything (the plan and `execute` do).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use pgharden_pki::{Entry, Kind, Pki, ServerPair, Status};
+use serde::Serialize;
+use time::OffsetDateTime;
+use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+use crate::discover::Cluster;
+use crate::error::{Error, Result};
+use crate::files::Files;
+use crate::profile;
+
+/// Certificates, key, CAs and CRLs to install.
+#[derive(Debug)]
+pub struct Material {
+    pub pair: ServerPair,
+    /// For `ssl_ca_file`: the CAs a client certificate must chain to.
+    pub ca: Option<Vec<u8>>,
+    /// For `ssl_crl_file`: PEM CRLs.
+    pub crl: Option<Vec<u8>>,
+    /// Where it came from, for plans and errors.
+    pub source: Source,
+}
+
+/// The origin of a [`Material`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum Source {
+    /// A server certificate of a pgharden PKI.
+    Pki { dir: PathBuf, serial: String, name: String },
+    /// Files from another CA.
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+impl Material {
+    /// The newest valid server certificate of `pki` covering every host, the root and client
+    /// intermediate CAs, and every CA's CRL.
+    pub fn for_hosts(pki: &Pki, hosts: &[String]) -> Result<Material> {
+        let entry = server_certificate(pki, hosts)?;
+        Material::from_pki(pki, &entry)
+    }
+
+    /// A given server certificate of `pki`, with the PKI's CAs and CRLs.
+    pub fn from_pki(pki: &Pki, entry: &Entry) -> Result<Material> {
+        let cert = pki.dir().join(&entry.path);
+        let key = cert.with_file_name("server.key");
+        let pair = ServerPair::read(&cert, &key)?;
+        let mut ca = read(&pki.ca_cert_path(Kind::Root))?;
+        ca.extend(read(&pki.ca_cert_path(Kind::ClientCa))?);
+        let crl = read(&pki.dir().join(pgharden_pki::CRL_BUNDLE))?;
+        check_crls(&pki.dir().join(pgharden_pki::CRL_BUNDLE), &crl)?;
+        Ok(Material {
+            pair,
+            ca: Some(ca),
+            crl: Some(crl),
+            source: Source::Pki {
+                dir: pki.dir().to_path_buf(),
+                serial: entry.serial.clone(),
+                name: entry.name.clone(),
+            },
+        })
+    }
+
+    /// Files from another CA: `cert` (leaf first), its unencrypted `key`, optionally the CAs for
+    /// client certificates and CRLs (PEM or DER). The leaf must be valid at `now` and carry every
+    /// host in `hosts`.
+    pub fn from_files(
+        cert: &Path,
+        key: &Path,
+        ca: Option<&Path>,
+        crls: &[PathBuf],
+        hosts: &[String],
+        now: OffsetDateTime,
+    ) -> Result<Material> {
+        let pair = ServerPair::read(cert, key)?;
+        check_leaf(cert, pair.leaf(), hosts, now)?;
+        let ca = match ca {
+            Some(path) => {
+                let bytes = read(path)?;
+                if !pem_tags(&bytes).iter().any(|t| t == "CERTIFICATE") {
+                    return Err(Error::bad(path, "no CERTIFICATE in the file (PEM expected)"));
+                }
+                Some(bytes)
+            }
+            None => None,
+        };
+        let crl = if crls.is_empty() {
+            None
+        } else {
+            let mut all = Vec::new();
+            for path in crls {
+                all.extend(crl_as_pem(path, &read(path)?)?);
+            }
+            Some(all)
+        };
+        Ok(Material {
+            pair,
+            ca,
+            crl,
+            source: Source::Files { cert: cert.to_path_buf(), key: key.to_path_buf() },
+        })
+    }
+
+    /// The leaf certificate, DER.
+    pub fn leaf(&self) -> &[u8] {
+        self.pair.leaf()
+    }
+}
+
+/// The leaf certificate (DER) in the cluster's server certificate file, read as the owner: the
+/// profile's `server.pem`, else the `server.crt` earlier pgharden releases installed.
+pub fn deployed_leaf(cluster: &Cluster, files: &Files) -> Result<Option<Vec<u8>>> {
+    for name in [profile::SERVER_PEM, profile::LEGACY_SERVER_CERT] {
+        let path = cluster.data_dir.join(name);
+        if files.stat(&path, false)?.is_none() {
+            continue;
+        }
+        let bytes = files.read(&path)?;
+        let leaf = pem::parse_many(&bytes)
+            .ok()
+            .and_then(|blocks| blocks.into_iter().find(|b| b.tag() == "CERTIFICATE"))
+            .map(|b| b.contents().to_vec());
+        return Ok(leaf);
+    }
+    Ok(None)
+}
+
+/// The newest valid server certificate whose SANs cover every host.
+fn server_certificate(pki: &Pki, hosts: &[String]) -> Result<Entry> {
+    let wanted: BTreeSet<String> = hosts.iter().map(|h| h.to_ascii_lowercase()).collect();
+    pki.list()
+        .into_iter()
+        .filter(|l| l.entry.kind == Kind::Server && l.status == Status::Valid)
+        .filter(|l| {
+            let sans: BTreeSet<String> = l.entry.sans.iter().map(|h| h.to_ascii_lowercase()).collect();
+            wanted.is_subset(&sans)
+        })
+        .max_by_key(|l| l.entry.not_before)
+        .map(|l| l.entry)
+        .ok_or_else(|| {
+            let args: Vec<String> = hosts.iter().map(|h| format!("--host {h}")).collect();
+            Error::bad(
+                pki.dir(),
+                format!(
+                    "no valid server certificate covers {}; issue one: pgharden pki server --dir {} {}",
+                    hosts.join(", "),
+                    pki.dir().display(),
+                    args.join(" ")
+                ),
+            )
+        })
+}
+
+/// A certificate from elsewhere must be valid now and name every host clients use.
+fn check_leaf(path: &Path, der: &[u8], hosts: &[String], now: OffsetDateTime) -> Result<()> {
+    let (_, x509) = X509Certificate::from_der(der).map_err(|e| Error::bad(path, e.to_string()))?;
+    let (from, until) = (x509.validity().not_before.to_datetime(), x509.validity().not_after.to_datetime());
+    if now < from {
+        return Err(Error::bad(path, format!("the certificate is not valid until {from}")));
+    }
+    if now > until {
+        return Err(Error::bad(path, format!("the certificate expired on {until}")));
+    }
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    if let Ok(Some(san)) = x509.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                GeneralName::DNSName(d) => {
+                    names.insert(d.to_ascii_lowercase());
+                }
+                GeneralName::IPAddress(ip) => {
+                    if let Some(ip) = ip_of(ip) {
+                        names.insert(ip);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let missing: Vec<&String> = hosts
+        .iter()
+        .filter(|h| !names.contains(&h.to_ascii_lowercase()) && !wildcard_covers(&names, h))
+        .collect();
+    if !missing.is_empty() {
+        let list: Vec<&str> = missing.iter().map(|s| s.as_str()).collect();
+        return Err(Error::bad(
+            path,
+            format!(
+                "the certificate does not name {} (sslmode=verify-full would refuse it)",
+                list.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn ip_of(bytes: &[u8]) -> Option<String> {
+    match bytes.len() {
+        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?).to_string()),
+        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).to_string()),
+        _ => None,
+    }
+}
+
+/// libpq's wildcard rule: `*.example.com` matches exactly one label.
+fn wildcard_covers(names: &BTreeSet<String>, host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    host.split_once('.').is_some_and(|(_, rest)| names.contains(&format!("*.{rest}")))
+}
+
+fn pem_tags(bytes: &[u8]) -> Vec<String> {
+    pem::parse_many(bytes).map(|b| b.iter().map(|p| p.tag().to_string()).collect()).unwrap_or_default()
+}
+
+/// A CRL file as PEM (PostgreSQL reads `ssl_crl_file` as PEM only); DER is converted.
+fn crl_as_pem(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+    if pem_tags(bytes).iter().any(|t| t == "X509 CRL") {
+        check_crls(path, bytes)?;
+        return Ok(bytes.to_vec());
+    }
+    x509_parser::revocation_list::CertificateRevocationList::from_der(bytes)
+        .map_err(|e| Error::bad(path, format!("neither a PEM nor a DER CRL: {e}")))?;
+    Ok(pem::encode(&pem::Pem::new("X509 CRL", bytes.to_vec())).into_bytes())
+}
+
+/// Every block of a CRL file is a CRL that parses.
+fn check_crls(path: &Path, bytes: &[u8]) -> Result<()> {
+    let blocks = pem::parse_many(bytes).map_err(|e| Error::bad(path, format!("not PEM: {e}")))?;
+    if blocks.is_empty() {
+        return Err(Error::bad(path, "no X509 CRL in the file"));
+    }
+    for b in blocks {
+        if b.tag() != "X509 CRL" {
+            return Err(Error::bad(path, format!("holds a {} where only CRLs belong", b.tag())));
+        }
+        x509_parser::revocation_list::CertificateRevocationList::from_der(b.contents())
+            .map_err(|e| Error::bad(path, format!("a CRL does not parse: {e}")))?;
+    }
+    Ok(())
+}
+
+/// Files named by the operator or in the PKI directory, read with the PKI's size cap.
+fn read(path: &Path) -> Result<Vec<u8>> {
+    Ok(pgharden_pki::files::read(path)?)
+}

@@ -1,0 +1,128 @@
+//! A server certificate chain and its private key, as a server loads them: read from PEM files of
+//! any origin (pgharden's PKI, step-ca, Vault, certbot, the openssl CLI), checked to belong together,
+//! and written out as one PEM file holding the key and then the chain.
+//!
+//! Why one file: PostgreSQL's `ssl_cert_file` and `ssl_key_file` may name the same file (OpenSSL
+//! skips the blocks it is not looking for), and one file is replaced by one atomic rename, so a
+//! server can never start, reload or crash into a key beside a certificate it does not belong to.
+//! Owns: parsing the chain (leaf first) and the key (PKCS#8, PKCS#1 RSA or SEC1 EC, unencrypted),
+//! the key-matches-certificate check, and the combined file's bytes.
+//! Must not: decide where the file goes or with which mode.
+
+use std::path::Path;
+
+use aws_lc_rs::signature::{self, KeyPair};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+use crate::files;
+
+/// A certificate chain (leaf first) and the key of its leaf.
+pub struct ServerPair {
+    chain: Vec<Vec<u8>>,
+    key_pem: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for ServerPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerPair").field("certificates", &self.chain.len()).finish_non_exhaustive()
+    }
+}
+
+impl ServerPair {
+    /// Read a certificate file (leaf first, then intermediates) and an unencrypted key file, and
+    /// check that the key is the leaf's.
+    pub fn read(cert: &Path, key: &Path) -> Result<ServerPair> {
+        let cert_text = files::read(cert)?;
+        let key_text = Zeroizing::new(files::read(key)?);
+        ServerPair::from_pem(&cert_text, &key_text, cert, key)
+    }
+
+    /// As [`ServerPair::read`], from bytes; the paths name the sources in errors.
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], cert: &Path, key: &Path) -> Result<ServerPair> {
+        let chain: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(cert_pem)
+            .map(|c| c.map(|c| c.as_ref().to_vec()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::bad_file(cert, format!("not a PEM certificate file: {e}")))?;
+        let Some(leaf) = chain.first() else {
+            return Err(Error::bad_file(cert, "no CERTIFICATE in the file"));
+        };
+        let (_, x509) = X509Certificate::from_der(leaf)
+            .map_err(|e| Error::bad_file(cert, format!("corrupt certificate: {e}")))?;
+        // A CA first and a leaf after it: the file is in the wrong order (a lone self-signed
+        // certificate marked CA is a server certificate all the same).
+        let leaf_later =
+            chain[1..].iter().any(|der| X509Certificate::from_der(der).is_ok_and(|(_, c)| !c.is_ca()));
+        if x509.is_ca() && leaf_later {
+            return Err(Error::bad_file(
+                cert,
+                "its first certificate is a CA; the server's own must come first",
+            ));
+        }
+        let text = String::from_utf8_lossy(key_pem);
+        if text.contains("ENCRYPTED PRIVATE KEY") || text.contains("Proc-Type: 4,ENCRYPTED") {
+            return Err(Error::bad_file(key, "the key is encrypted; give the unencrypted key (mode 0600)"));
+        }
+        let der = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| Error::bad_file(key, format!("no usable private key: {e}")))?;
+        let public = public_key_of(&der).ok_or_else(|| {
+            Error::bad_file(key, "not an RSA, P-256, P-384 or Ed25519 private key this tool can check")
+        })?;
+        if public.as_slice() != x509.public_key().subject_public_key.data.as_ref() {
+            return Err(Error::KeyMismatch { path: key.to_path_buf(), cert: cert.to_path_buf() });
+        }
+        let block = pem_block_of(&der);
+        Ok(ServerPair { chain, key_pem: Zeroizing::new(pem::encode(&block)) })
+    }
+
+    /// The server's certificate, DER.
+    pub fn leaf(&self) -> &[u8] {
+        &self.chain[0]
+    }
+
+    /// Leaf and intermediates, DER.
+    pub fn chain(&self) -> &[Vec<u8>] {
+        &self.chain
+    }
+
+    /// The file a server loads as both `ssl_cert_file` and `ssl_key_file`: the key, then the chain.
+    pub fn combined_pem(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(self.key_pem.as_bytes().to_vec());
+        for der in &self.chain {
+            out.extend(pem::encode(&pem::Pem::new("CERTIFICATE", der.clone())).into_bytes());
+        }
+        out
+    }
+}
+
+/// The public key a private key signs for, in the form a certificate's subjectPublicKey holds.
+fn public_key_of(der: &PrivateKeyDer<'_>) -> Option<Vec<u8>> {
+    let bytes = der.secret_der();
+    let ec = |alg| signature::EcdsaKeyPair::from_private_key_der(alg, bytes).ok();
+    if let Some(k) = ec(&signature::ECDSA_P256_SHA256_ASN1_SIGNING) {
+        return Some(k.public_key().as_ref().to_vec());
+    }
+    if let Some(k) = ec(&signature::ECDSA_P384_SHA384_ASN1_SIGNING) {
+        return Some(k.public_key().as_ref().to_vec());
+    }
+    if let Ok(k) = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes) {
+        return Some(k.public_key().as_ref().to_vec());
+    }
+    let rsa = match der {
+        PrivateKeyDer::Pkcs1(_) => signature::RsaKeyPair::from_der(bytes).ok(),
+        _ => signature::RsaKeyPair::from_pkcs8(bytes).ok(),
+    };
+    rsa.map(|k| k.public_key().as_ref().to_vec())
+}
+
+/// The key as the PEM block its format is named by.
+fn pem_block_of(der: &PrivateKeyDer<'_>) -> pem::Pem {
+    let tag = match der {
+        PrivateKeyDer::Pkcs1(_) => "RSA PRIVATE KEY",
+        PrivateKeyDer::Sec1(_) => "EC PRIVATE KEY",
+        _ => "PRIVATE KEY",
+    };
+    pem::Pem::new(tag, der.secret_der().to_vec())
+}

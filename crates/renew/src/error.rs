@@ -1,0 +1,28 @@
+//! What can go wrong while renewing, with the file, cluster or certificate it concerns.
+
+use std::path::PathBuf;
+
+/// A renewal error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Pki(#[from] pgharden_pki::Error),
+
+    #[error(transparent)]
+    Cluster(#[from] pgharden_cluster::Error),
+
+    /// The cluster's server certificate cannot be renewed from this PKI.
+    #[error("{data_dir}: {reason}")]
+    NotFromPki { data_dir: PathBuf, reason: String },
+
+    /// The handshake after deploying did not show what was deployed.
+    #[error("proof failed: {0}")]
+    Proof(String),
+
+    /// The CA passphrase could not be had.
+    #[error("{0}")]
+    Passphrase(String),
+}
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
