@@ -16,6 +16,7 @@ mod pki_hostname;
 mod pki_openssl;
 mod pki_postgres;
 mod quickstart;
+mod renew;
 mod rls;
 mod support;
 mod text_safety;
