@@ -17,7 +17,7 @@ use tempfile::TempDir;
 use crate::error::IoContext;
 use crate::process::{running_as_root, set_parent_death_signal, spawn_long_lived};
 use crate::util::{command_line, conninfo_value, tail_lines};
-use crate::{Error, Installation, OsUser, free_port};
+use crate::{ClusterOptions, Error, Installation, OsUser, free_port};
 
 /// Set to `1` to keep cluster directories after the test (the path is printed
 /// on stderr). The server is still stopped.
@@ -35,47 +35,6 @@ const IMMEDIATE_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(20);
 /// Attempts with a fresh port when the first start finds its port taken.
 const PORT_ATTEMPTS: usize = 3;
-
-/// What to create.
-#[derive(Debug, Clone)]
-pub struct ClusterOptions {
-    /// The binaries to use.
-    pub install: Installation,
-    /// The OS account for the server. `None`: `postgres` when running as root,
-    /// else the current user. Only root can name another account.
-    pub os_user: Option<String>,
-    /// Extra `initdb` arguments, appended after the defaults, so they win
-    /// (for example `--locale=...`, `--auth-local=peer`, `--data-checksums`).
-    pub initdb_args: Vec<String>,
-    /// Server settings passed as `-c name=value` on the postgres command line.
-    /// Command-line settings override postgresql.conf and ALTER SYSTEM, so use
-    /// [`Cluster::append_conf`] for anything a test wants to change later.
-    pub settings: Vec<(String, String)>,
-}
-
-impl ClusterOptions {
-    /// Defaults for `install`: automatic OS user, no extra arguments or settings.
-    pub fn new(install: Installation) -> Self {
-        ClusterOptions { install, os_user: None, initdb_args: Vec::new(), settings: Vec::new() }
-    }
-
-    /// Defaults with [`Installation::for_tests`].
-    pub fn for_tests() -> Result<Self, Error> {
-        Ok(Self::new(Installation::for_tests()?))
-    }
-
-    /// Add a `-c name=value` server setting.
-    pub fn setting(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.settings.push((name.into(), value.into()));
-        self
-    }
-
-    /// Add an initdb argument.
-    pub fn initdb_arg(mut self, arg: impl Into<String>) -> Self {
-        self.initdb_args.push(arg.into());
-        self
-    }
-}
 
 /// A PostgreSQL cluster in its own temporary directory, usually running.
 ///
@@ -102,6 +61,8 @@ pub struct Cluster {
     os_user: OsUser,
     superuser: String,
     settings: Vec<(String, String)>,
+    /// Extra environment of the postmaster, set on every start.
+    env: Vec<(String, String)>,
     /// `None` only during Drop when the directory is kept.
     dir: Option<TempDir>,
     root: PathBuf,
@@ -148,6 +109,7 @@ impl Cluster {
             superuser: initdb_superuser(&opts.initdb_args),
             install: opts.install,
             settings: opts.settings,
+            env: opts.env,
             data_dir: root.join("data"),
             sock_dir: root.join("sock"),
             log_path: root.join("server.log"),
@@ -276,6 +238,7 @@ impl Cluster {
         for (k, v) in &self.settings {
             cmd.arg("-c").arg(format!("{k}={v}"));
         }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd.stdin(Stdio::null()).stdout(Stdio::from(log)).stderr(Stdio::from(log2));
         set_parent_death_signal(&mut cmd);
         let command = command_line(&cmd);

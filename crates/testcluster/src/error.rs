@@ -23,6 +23,17 @@ pub enum Error {
         hint: String,
     },
 
+    /// No usable libfaketime for a [`crate::FakeClock`]. The message says what to install.
+    #[error("libfaketime {reason}: {}\n{hint}", searched.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "))]
+    FakeTimeNotFound {
+        /// Every path that was looked at.
+        searched: Vec<PathBuf>,
+        /// What was wrong.
+        reason: String,
+        /// How to fix it.
+        hint: String,
+    },
+
     /// An external program (initdb, `postgres --version`, ...) failed.
     #[error("command failed ({status}): {command}\n--- stderr ---\n{stderr}\n--- stdout ---\n{stdout}")]
     Command {

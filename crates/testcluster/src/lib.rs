@@ -12,13 +12,16 @@
 //!   having the kernel stop it if the test process dies (`PR_SET_PDEATHSIG`);
 //! * small helpers tests need around a live server: writing configuration files
 //!   with exact owner and mode, reloading with error detection, reading the
-//!   server log, running SQL with `psql`.
+//!   server log, running SQL with `psql`;
+//! * a moved clock for a server or any command ([`FakeClock`], libfaketime preloaded), for tests
+//!   of what happens when certificates and CRLs expire.
 //!
 //! It must not:
 //!
 //! * know anything about pgharden's features, checks or STIG rules — it offers
 //!   primitives, and tests decide what to harden and what to assert;
 //! * mock or emulate PostgreSQL — every cluster is a real server;
+//! * move the real clock, or skip a test because libfaketime is missing;
 //! * touch system clusters, `/etc/postgresql`, the real user's `~/.pgpass` or
 //!   `~/.postgresql/`, or listen on anything but 127.0.0.1;
 //! * download anything.
@@ -35,13 +38,17 @@
 
 mod cluster;
 mod error;
+pub mod faketime;
 mod install;
+mod options;
 mod port;
 mod process;
 mod util;
 
-pub use cluster::{Cluster, ClusterOptions, KEEP_ENV};
+pub use cluster::{Cluster, KEEP_ENV};
 pub use error::Error;
+pub use faketime::FakeClock;
 pub use install::{DEFAULT_MAJOR, Installation, PGBIN_ENV};
+pub use options::ClusterOptions;
 pub use port::free_port;
 pub use process::{DEFAULT_ROOT_OS_USER, OsUser};

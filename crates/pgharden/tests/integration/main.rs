@@ -17,6 +17,7 @@ mod pki_hostname;
 mod pki_openssl;
 mod pki_postgres;
 mod quickstart;
+mod renew;
 mod rls;
 mod support;
 mod systemd;
