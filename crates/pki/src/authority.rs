@@ -672,7 +672,9 @@ impl Pki {
         }
         // Keys first: a certificate must never be in place without its key.
         let mut pending = Vec::new();
+        files::remove_temps(&self.dir)?;
         for dir in dirs {
+            files::remove_temps(&dir)?;
             pending.extend(files::find_pending(&dir)?);
         }
         pending.sort_by_key(|(p, _, _)| !p.to_string_lossy().contains(".key."));

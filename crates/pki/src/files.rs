@@ -131,6 +131,29 @@ pub fn find_pending(dir: &Path) -> Result<Vec<(PathBuf, PathBuf, String)>> {
     Ok(found)
 }
 
+/// Remove the temp files an interrupted [`write_atomic`] left in `dir` (`NAME.tmp-PID`, regular
+/// files only); the caller holds the directory lock, so no write of another run is in flight.
+pub fn remove_temps(dir: &Path) -> Result<usize> {
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut removed = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let is_temp = name.rsplit_once(".tmp-").is_some_and(|(base, pid)| {
+            !base.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+        });
+        if is_temp && entry.file_type().is_ok_and(|t| t.is_file()) {
+            fs::remove_file(entry.path()).map_err(|e| Error::io(entry.path(), e))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 /// An exclusive lock on a PKI directory, released on drop.
 #[derive(Debug)]
 pub struct DirLock {

@@ -228,3 +228,21 @@ fn openssl(args: &[&str]) -> String {
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+#[test]
+fn temp_files_of_a_killed_write_are_removed_when_the_pki_is_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pki");
+    drop(pki_at(&dir));
+    for leftover in ["ledger.json.tmp-4242", "root/crl.pem.tmp-7", "servers/db.example.com/server.key.tmp-9"]
+    {
+        std::fs::write(dir.join(leftover), "half").unwrap();
+    }
+    std::fs::write(dir.join("notes.tmp-mine"), "the operator's").unwrap();
+    drop(Pki::open(&dir).unwrap());
+    for leftover in ["ledger.json.tmp-4242", "root/crl.pem.tmp-7", "servers/db.example.com/server.key.tmp-9"]
+    {
+        assert!(!dir.join(leftover).exists(), "{leftover} is left");
+    }
+    assert!(dir.join("notes.tmp-mine").exists(), "only pgharden's own temp names are removed");
+}

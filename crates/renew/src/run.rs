@@ -56,7 +56,8 @@ pub struct Redistribute {
     pub role: String,
     pub name: String,
     pub serial: String,
-    /// The command that installs it, runnable as printed by the role's OS user.
+    /// The command that installs it into the invoking user's home, runnable as printed by someone
+    /// who can read the PKI directory (root on this host; add `--home HOME` for another user).
     pub command: String,
 }
 
@@ -91,6 +92,9 @@ pub struct Report {
     pub clusters: Vec<ClusterResult>,
     /// What renewal cannot fix (a CA near its end), for a person to act on.
     pub warnings: Vec<String>,
+    /// What must happen elsewhere because of this run (clients that keep the CRLs need the new
+    /// ones), in words.
+    pub notes: Vec<String>,
     /// Clusters that failed, each with why; the others were still done.
     pub errors: Vec<String>,
 }
@@ -114,6 +118,16 @@ pub fn renew(
         actions.extend(schedule.due.iter().map(|d| planned(d.item.clone(), d.reason.clone())));
     }
     let after = if opts.plan { schedule.clone() } else { pki.schedule(opts.threshold)? };
+    let mut notes = Vec::new();
+    if actions.iter().any(|a| matches!(a, Action::Crl { .. })) {
+        notes.push(format!(
+            "clients that keep a copy of the CRLs (~/.postgresql/root.crl, sslcrl) refuse the server once \
+             their copy passes its next update: install {} there (`pgharden client --pki {} --role ROLE --force` \
+             does, with the client certificate)",
+            pki.dir().join(pgharden_pki::CRL_BUNDLE).display(),
+            shell_quote(&pki.dir().display().to_string())
+        ));
+    }
     let mut clusters = Vec::new();
     let mut errors = Vec::new();
     for session in sessions.iter_mut() {
@@ -135,6 +149,7 @@ pub fn renew(
         redistribute,
         clusters,
         warnings: schedule.warnings,
+        notes,
         errors,
     })
 }
@@ -184,7 +199,7 @@ fn reissue(
                 if *kind == Kind::Client {
                     let role = role.clone().unwrap_or_else(|| name.clone());
                     redistribute.push(Redistribute {
-                        command: client_command(pki.dir(), &role),
+                        command: client_command(pki, &role),
                         role: role.clone(),
                         name: name.clone(),
                         serial: issued.entry.serial.clone(),
@@ -214,13 +229,29 @@ fn planned(item: Item, reason: String) -> Action {
 }
 
 /// `pgharden client` for a re-issued client certificate (it installs the role's newest one),
-/// quoted for a POSIX shell.
-fn client_command(pki_dir: &Path, role: &str) -> String {
-    format!(
-        "pgharden client --pki {} --role {} --force",
-        shell_quote(&pki_dir.display().to_string()),
-        shell_quote(role)
-    )
+/// quoted for a POSIX shell; with `--host` when the PKI has several server certificates (the
+/// client command could not choose).
+fn client_command(pki: &Pki, role: &str) -> String {
+    let servers: Vec<Entry> = pki
+        .list()
+        .into_iter()
+        .filter(|l| l.entry.kind == Kind::Server && l.status == Status::Valid)
+        .map(|l| l.entry)
+        .collect();
+    let host = match servers.as_slice() {
+        [_] | [] => None,
+        [first, ..] => first.sans.first().cloned(),
+    };
+    command_line(&pki.dir().display().to_string(), role, host.as_deref())
+}
+
+fn command_line(pki_dir: &str, role: &str, host: Option<&str>) -> String {
+    let mut cmd = format!("pgharden client --pki {} --role {}", shell_quote(pki_dir), shell_quote(role));
+    if let Some(h) = host {
+        cmd.push_str(&format!(" --host {}", shell_quote(h)));
+    }
+    cmd.push_str(" --force");
+    cmd
 }
 
 fn shell_quote(s: &str) -> String {
@@ -453,12 +484,12 @@ mod tests {
     #[test]
     fn the_redistribution_command_is_runnable_as_printed() {
         assert_eq!(
-            client_command(Path::new("/etc/pgharden/pki"), "alice"),
+            command_line("/etc/pgharden/pki", "alice", None),
             "pgharden client --pki /etc/pgharden/pki --role alice --force"
         );
         assert_eq!(
-            client_command(Path::new("/srv/my pki"), "O'Brien"),
-            "pgharden client --pki '/srv/my pki' --role 'O'\\''Brien' --force"
+            command_line("/srv/my pki", "O'Brien", Some("db1.example.com")),
+            "pgharden client --pki '/srv/my pki' --role 'O'\\''Brien' --host db1.example.com --force"
         );
     }
 }

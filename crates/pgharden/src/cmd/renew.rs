@@ -82,11 +82,8 @@ fn render(r: &Report) -> String {
             out.push_str(&format!("  {}:  {}\n", line(&d.role), line(&d.command)));
         }
     }
-    if r.actions.iter().any(|a| matches!(a, Action::Crl { .. })) && !r.plan {
-        out.push_str(
-            "Clients that keep a copy of the CRLs (~/.postgresql/root.crl, sslcrl) need the new ones too: \
-             `pgharden client --pki DIR --role ROLE --force` reinstalls them.\n",
-        );
+    for n in &r.notes {
+        out.push_str(&format!("Note: {}\n", line(n)));
     }
     for w in &r.warnings {
         out.push_str(&format!("Warning: {}\n", line(w)));

@@ -132,4 +132,23 @@ fn assert_consistent(rig: &Rig, report: &serde_json::Value, context: &str) {
     assert!(deployed == issued, "{context}: root.crl holds the PKI's current CRLs");
     let login = rig.login(Some(&rig.pki.p("crls.pem")));
     assert!(login.ok && login.stdout == ROLE, "{context}: alice logs in: {}", login.stderr);
+    let leftovers = temp_files(&rig.pki.dir);
+    assert!(leftovers.is_empty(), "{context}: a finished run leaves no temp files in the PKI: {leftovers:?}");
+}
+
+/// Files named like an interrupted atomic write (`NAME.tmp-PID`) anywhere under `dir`.
+fn temp_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else if entry.file_name().to_string_lossy().contains(".tmp-") {
+                out.push(path);
+            }
+        }
+    }
+    out
 }

@@ -32,6 +32,11 @@ fn renew_refreshes_the_crls_with_a_reload_and_the_login_outlives_the_old_ones() 
         assert!(!crl["reason"].as_str().unwrap_or_default().is_empty(), "{crl}");
     }
     assert!(actions(&report, "certificate").is_empty(), "no certificate is due: {report:#}");
+    let notes = report["notes"].as_array().expect("notes");
+    assert!(
+        notes.iter().any(|n| n.as_str().is_some_and(|n| n.contains("crls.pem") && n.contains("root.crl"))),
+        "a timer's JSON says that clients keeping CRLs need the new ones: {report:#}"
+    );
     let deploys = actions(&report, "deploy");
     assert_eq!(deploys.len(), 1, "{report:#}");
     assert!(same_dir(&deploys[0]["cluster"], rig.cluster.data_dir()), "{report:#}");
