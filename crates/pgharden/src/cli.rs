@@ -677,7 +677,8 @@ A second run finds nothing due and changes nothing. --plan --json lists the `act
 array when nothing is due) and `next_due`, when the next one falls due.
 
 Short-lived certificates (`pki server --valid 24h`) limit what a stolen key is worth without
-revocation; choose them when renew runs on a timer (--systemd) at least every few hours.
+revocation; choose them only when renew runs on a timer well inside the last third of their life
+(`--systemd --on-calendar hourly` for 24h; --systemd warns when its timer could miss it).
 
 The CA passphrase comes from --passphrase-file, PGHARDEN_CA_PASSPHRASE, or the systemd credential
 pgharden-ca-passphrase ($CREDENTIALS_DIRECTORY); it is never taken from the command line.

@@ -20,6 +20,8 @@ use anyhow::{Context, bail};
 pub const SERVICE: &str = "pgharden-renew.service";
 /// The timer's file name.
 pub const TIMER: &str = "pgharden-renew.timer";
+/// How long the timer may wait past its calendar time (spreads many hosts' renewals out).
+pub const RANDOMIZED_DELAY: time::Duration = time::Duration::hours(1);
 
 /// Capabilities renew keeps. It runs as root and reaches each cluster's files as the owner
 /// through a helper it starts with that account's uid and gid (SETUID, SETGID); as root it reads
@@ -106,7 +108,7 @@ pub fn timer(spec: &Spec) -> anyhow::Result<String> {
     out.push_str("\n[Timer]\n");
     writeln!(out, "OnCalendar={}", specifiers(calendar.trim()))?;
     // Many hosts renewing at midnight would all reach the same servers at once.
-    out.push_str("RandomizedDelaySec=1h\n");
+    out.push_str(&format!("RandomizedDelaySec={}h\n", RANDOMIZED_DELAY.whole_hours()));
     // A host that was off when the timer was due renews as soon as it is back.
     out.push_str("Persistent=true\n");
     out.push_str("AccuracySec=1min\n");

@@ -378,3 +378,26 @@ fn the_services_sandbox_lets_renew_reissue_and_deploy_with_a_reload() {
     assert_eq!(served, new_serial, "the proof saw the renewed certificate served: {text}");
     assert_eq!(cluster.pid(), Some(pid), "a reload, not a restart: the postmaster keeps its pid");
 }
+
+#[test]
+fn a_daily_timer_is_called_too_slow_for_a_day_long_certificate() {
+    let pki = TestPki::bare("p256");
+    pki.ok(&["pki", "server", "--host", "localhost", "--valid", "24h"]);
+    let cluster = stopped_cluster();
+    let data = cluster.data_dir().to_str().unwrap().to_string();
+    let args = ["renew", "--pki", &pki.p(""), "--pgdata", &data, "--systemd"];
+    let out = crate::support::run(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("last 8 hours") && stderr.contains("--on-calendar hourly"),
+        "a daily timer (plus its hour of delay) can sleep through an 8-hour window: {stderr}"
+    );
+    let hourly = crate::support::run(&[&args[..], &["--on-calendar", "hourly"]].concat());
+    assert!(hourly.status.success());
+    assert!(
+        !String::from_utf8_lossy(&hourly.stderr).contains("warning"),
+        "an hourly timer fits: {}",
+        String::from_utf8_lossy(&hourly.stderr)
+    );
+}
