@@ -67,7 +67,7 @@ pub fn served_leaf(target: &Target) -> Result<Vec<u8>> {
     facts.chain.into_iter().next().ok_or_else(|| Error::Proof(format!("{} sent no certificate", target.addr)))
 }
 
-/// Wait (up to [`SERVED_DEADLINE`]) until the server sends `expected`, then offer `client`, whose
+/// Wait (up to 15 seconds) until the server sends `expected`, then offer `client`, whose
 /// chain must lead to one of `roots`' CAs the server trusts.
 pub fn prove(
     target: &Target,
