@@ -43,24 +43,7 @@ impl OpensslCa {
             "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n",
         );
         ca.run(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "mid.key"]);
-        ca.run(&["req", "-new", "-key", "mid.key", "-subj", "/CN=Other Issuing CA", "-out", "mid.csr"]);
-        ca.run(&[
-            "x509",
-            "-req",
-            "-in",
-            "mid.csr",
-            "-CA",
-            "root.crt",
-            "-CAkey",
-            "root.key",
-            "-CAcreateserial",
-            "-days",
-            "20",
-            "-extfile",
-            "ca.ext",
-            "-out",
-            "mid.crt",
-        ]);
+        ca.sign("mid", "/CN=Other Issuing CA", ("root.crt", "root.key"), "ca.ext", "20");
         ca
     }
 
@@ -70,6 +53,31 @@ impl OpensslCa {
 
     fn write(&self, name: &str, text: &str) {
         fs::write(self.path(name), text).unwrap();
+    }
+
+    /// Sign `NAME.key` (already made) as `subject` by `issuer` (certificate, key) with the
+    /// extensions in `ext` for `days`; returns the certificate's file name, `NAME.crt`.
+    fn sign(&self, name: &str, subject: &str, issuer: (&str, &str), ext: &str, days: &str) -> String {
+        let (key, csr, crt) = (format!("{name}.key"), format!("{name}.csr"), format!("{name}.crt"));
+        self.run(&["req", "-new", "-key", &key, "-subj", subject, "-out", &csr]);
+        self.run(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            issuer.0,
+            "-CAkey",
+            issuer.1,
+            "-CAcreateserial",
+            "-days",
+            days,
+            "-extfile",
+            ext,
+            "-out",
+            &crt,
+        ]);
+        crt
     }
 
     fn run(&self, args: &[&str]) -> String {
@@ -92,25 +100,7 @@ impl OpensslCa {
             "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
              extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
         );
-        self.run(&["req", "-new", "-key", &key, "-subj", "/CN=localhost", "-out", &format!("{name}.csr")]);
-        let crt = format!("{name}.crt");
-        self.run(&[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            "mid.crt",
-            "-CAkey",
-            "mid.key",
-            "-CAcreateserial",
-            "-days",
-            "10",
-            "-extfile",
-            "leaf.ext",
-            "-out",
-            &crt,
-        ]);
+        let crt = self.sign(name, "/CN=localhost", ("mid.crt", "mid.key"), "leaf.ext", "10");
         let chain = format!(
             "{}{}",
             fs::read_to_string(self.path(&crt)).unwrap(),
@@ -243,24 +233,7 @@ fn apply_takes_certificates_ca_and_crl_from_another_ca() {
     // A client certificate from the same CA, and the CA's CRL (DER, as many CAs publish it).
     ca.write("client.ext", "basicConstraints=critical,CA:FALSE\nextendedKeyUsage=clientAuth\n");
     ca.run(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "alice.key"]);
-    ca.run(&["req", "-new", "-key", "alice.key", "-subj", "/CN=alice", "-out", "alice.csr"]);
-    ca.run(&[
-        "x509",
-        "-req",
-        "-in",
-        "alice.csr",
-        "-CA",
-        "mid.crt",
-        "-CAkey",
-        "mid.key",
-        "-CAcreateserial",
-        "-days",
-        "5",
-        "-extfile",
-        "client.ext",
-        "-out",
-        "alice.crt",
-    ]);
+    ca.sign("alice", "/CN=alice", ("mid.crt", "mid.key"), "client.ext", "5");
     ca.write("openssl.cnf", &format!(
         "[ca]\ndefault_ca=x\n[x]\ndatabase={0}/index.txt\ncrlnumber={0}/crlnumber\ndefault_md=sha256\ndefault_crl_days=7\n",
         ca.dir.display()
