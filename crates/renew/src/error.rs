@@ -11,8 +11,9 @@ pub enum Error {
     #[error(transparent)]
     Cluster(#[from] pgharden_cluster::Error),
 
-    /// The cluster's server certificate cannot be renewed from this PKI.
-    #[error("{data_dir}: {reason}")]
+    /// The cluster's server certificate cannot be renewed from this PKI (a run's report names
+    /// the data directory before the reason).
+    #[error("{reason}")]
     NotFromPki { data_dir: PathBuf, reason: String },
 
     /// The handshake after deploying did not show what was deployed.
