@@ -270,8 +270,7 @@ fn server_certificate(cases: &mut Cases, c: &Cluster, pki: &TestPki) {
     };
 
     let (chain, key) = weak_server_cert(pki);
-    fs::write(&cert_path, &chain).unwrap();
-    fs::write(&key_path, &key).unwrap();
+    install_pair(&cert_path, &key_path, &chain, &key);
     let log = reload(c);
     assert!(log.contains("was not reloaded"), "setup: the server refuses RSA-1024/SHA-1: {log}");
     cases.check(
@@ -290,8 +289,7 @@ fn server_certificate(cases: &mut Cases, c: &Cluster, pki: &TestPki) {
 
     let soon = OffsetDateTime::now_utc() + Duration::days(3);
     let (chain, key) = good_server_cert(pki, soon);
-    fs::write(&cert_path, &chain).unwrap();
-    fs::write(&key_path, &key).unwrap();
+    install_pair(&cert_path, &key_path, &chain, &key);
     reload_ok(c);
     assert_eq!(served_leaf(c), first_cert(&chain), "setup: the server serves the new certificate");
     let date = soon.date().to_string();
@@ -321,4 +319,15 @@ fn server_certificate(cases: &mut Cases, c: &Cluster, pki: &TestPki) {
     });
     restore(c);
     mended(cases, c, "the baseline's certificate back", &wants);
+}
+
+/// Put a certificate chain and its key where the server's settings name them: one file (the
+/// profile's `server.pem`, key first) when both settings name the same file, else two.
+fn install_pair(cert_path: &std::path::Path, key_path: &std::path::Path, chain: &str, key: &str) {
+    if cert_path == key_path {
+        fs::write(cert_path, format!("{key}{chain}")).unwrap();
+    } else {
+        fs::write(cert_path, chain).unwrap();
+        fs::write(key_path, key).unwrap();
+    }
 }
