@@ -19,8 +19,8 @@ use crate::alert::Alert;
 use crate::error::Malformed;
 use crate::version::TlsVersionName;
 
-const CONTENT_ALERT: u8 = 21;
-const CONTENT_HANDSHAKE: u8 = 22;
+pub(crate) const CONTENT_ALERT: u8 = 21;
+pub(crate) const CONTENT_HANDSHAKE: u8 = 22;
 const HANDSHAKE_CLIENT_HELLO: u8 = 1;
 const HANDSHAKE_SERVER_HELLO: u8 = 2;
 const EXT_SUPPORTED_GROUPS: u16 = 10;
@@ -106,11 +106,73 @@ pub(crate) fn cipher_suites(version: TlsVersionName) -> Vec<u16> {
     }
 }
 
+/// What a ClientHello offers: one version, these suites (the renegotiation SCSV is added below
+/// TLS 1.3), these groups, and for TLS 1.3 an X25519 key share or none (then a server that agrees
+/// answers with a HelloRetryRequest naming the group it wants).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelloSpec {
+    pub version: TlsVersionName,
+    pub suites: Vec<u16>,
+    pub groups: Vec<u16>,
+    pub x25519_share: bool,
+}
+
+impl HelloSpec {
+    /// The version probe's offer: a broad list of common suites, every group, an X25519 share.
+    pub fn probe(version: TlsVersionName) -> HelloSpec {
+        let suites = cipher_suites(version).into_iter().filter(|s| *s != SCSV_RENEGOTIATION).collect();
+        HelloSpec { version, suites, groups: GROUPS.to_vec(), x25519_share: true }
+    }
+}
+
+/// Every group a scan offers: X25519, X448, the NIST curves, brainpool (TLS 1.2), FFDHE.
+pub const ALL_GROUPS: &[u16] = &[
+    GROUP_X25519,
+    0x001e,
+    0x0017,
+    0x0018,
+    0x0019,
+    0x001a,
+    0x001b,
+    0x001c,
+    0x0100,
+    0x0101,
+    0x0102,
+    0x0103,
+    0x0104,
+];
+
+/// A group's name as IANA (and OpenSSL) spell it.
+pub fn group_name(group: u16) -> String {
+    match group {
+        0x001d => "x25519".into(),
+        0x001e => "x448".into(),
+        0x0017 => "secp256r1".into(),
+        0x0018 => "secp384r1".into(),
+        0x0019 => "secp521r1".into(),
+        0x001a => "brainpoolP256r1".into(),
+        0x001b => "brainpoolP384r1".into(),
+        0x001c => "brainpoolP512r1".into(),
+        0x0100 => "ffdhe2048".into(),
+        0x0101 => "ffdhe3072".into(),
+        0x0102 => "ffdhe4096".into(),
+        0x0103 => "ffdhe6144".into(),
+        0x0104 => "ffdhe8192".into(),
+        other => format!("0x{other:04x}"),
+    }
+}
+
 /// A complete TLS record holding a ClientHello that offers only `version`.
+pub(crate) fn client_hello(version: TlsVersionName, random: &[u8; 32], x25519_public: &[u8; 32]) -> Vec<u8> {
+    client_hello_for(&HelloSpec::probe(version), random, x25519_public)
+}
+
+/// A complete TLS record holding the ClientHello `spec` describes.
 ///
 /// The record-layer version is the offered one up to TLS 1.2; for TLS 1.3 it is 0x0301 and
 /// client_version 0x0303, with the real offer in supported_versions (RFC 8446 §4.1.2, §5.1).
-pub(crate) fn client_hello(version: TlsVersionName, random: &[u8; 32], x25519_public: &[u8; 32]) -> Vec<u8> {
+pub(crate) fn client_hello_for(spec: &HelloSpec, random: &[u8; 32], x25519_public: &[u8; 32]) -> Vec<u8> {
+    let version = spec.version;
     let tls13 = version == TlsVersionName::Tls1_3;
     let legacy = if tls13 { TlsVersionName::Tls1_2.code() } else { version.code() };
     let record_version = if tls13 { TlsVersionName::Tls1_0.code() } else { version.code() };
@@ -119,9 +181,13 @@ pub(crate) fn client_hello(version: TlsVersionName, random: &[u8; 32], x25519_pu
     body.extend_from_slice(&legacy.to_be_bytes());
     body.extend_from_slice(random);
     body.push(0); // legacy_session_id: empty
-    put_u16_list(&mut body, &cipher_suites(version));
+    let mut suites = spec.suites.clone();
+    if !tls13 {
+        suites.push(SCSV_RENEGOTIATION);
+    }
+    put_u16_list(&mut body, &suites);
     body.extend_from_slice(&[1, 0]); // compression_methods: null only
-    let extensions = extensions(version, x25519_public);
+    let extensions = extensions(spec, x25519_public);
     put_vec16(&mut body, &extensions);
 
     let mut handshake = Vec::with_capacity(body.len() + 4);
@@ -136,10 +202,11 @@ pub(crate) fn client_hello(version: TlsVersionName, random: &[u8; 32], x25519_pu
     record
 }
 
-fn extensions(version: TlsVersionName, x25519_public: &[u8; 32]) -> Vec<u8> {
+fn extensions(spec: &HelloSpec, x25519_public: &[u8; 32]) -> Vec<u8> {
+    let version = spec.version;
     let mut out = Vec::with_capacity(128);
     let mut groups = Vec::new();
-    put_u16_list(&mut groups, GROUPS);
+    put_u16_list(&mut groups, &spec.groups);
     put_extension(&mut out, EXT_SUPPORTED_GROUPS, &groups);
     put_extension(&mut out, EXT_EC_POINT_FORMATS, &[1, 0]); // uncompressed only
     let mut sigs = Vec::new();
@@ -149,8 +216,10 @@ fn extensions(version: TlsVersionName, x25519_public: &[u8; 32]) -> Vec<u8> {
         let v = TlsVersionName::Tls1_3.code().to_be_bytes();
         put_extension(&mut out, EXT_SUPPORTED_VERSIONS, &[2, v[0], v[1]]);
         let mut entry = Vec::with_capacity(36);
-        entry.extend_from_slice(&GROUP_X25519.to_be_bytes());
-        put_vec16(&mut entry, x25519_public);
+        if spec.x25519_share && spec.groups.contains(&GROUP_X25519) {
+            entry.extend_from_slice(&GROUP_X25519.to_be_bytes());
+            put_vec16(&mut entry, x25519_public);
+        }
         let mut shares = Vec::with_capacity(38);
         put_vec16(&mut shares, &entry);
         put_extension(&mut out, EXT_KEY_SHARE, &shares);
@@ -199,6 +268,8 @@ pub struct ServerHello {
     /// A HelloRetryRequest: the server agreed to TLS 1.3 but wants a key share for another group
     /// (PostgreSQL's `ssl_ecdh_curve` limits the groups to one, prime256v1 by default).
     pub hello_retry_request: bool,
+    /// TLS 1.3: the group of the key_share extension (the one a HelloRetryRequest asks for).
+    pub key_share_group: Option<u16>,
 }
 
 impl ServerHello {
@@ -228,7 +299,7 @@ pub(crate) fn read_server_reply(r: &mut impl Read) -> io::Result<ServerReply> {
     Err(Malformed::Record("the ServerHello spans too many records").into_io())
 }
 
-fn read_record(r: &mut impl Read) -> io::Result<(u8, Vec<u8>)> {
+pub(crate) fn read_record(r: &mut impl Read) -> io::Result<(u8, Vec<u8>)> {
     let mut header = [0u8; 5];
     r.read_exact(&mut header)?;
     let [content_type, major, _minor, hi, lo] = header;
@@ -282,6 +353,7 @@ pub(crate) fn parse_server_hello(message: &[u8]) -> Result<ServerHello, Malforme
         selected_version: None,
         cipher_suite,
         hello_retry_request: random == HELLO_RETRY_RANDOM,
+        key_share_group: None,
     };
     // Extensions are optional before TLS 1.3.
     if c.0.is_empty() {
@@ -295,6 +367,10 @@ pub(crate) fn parse_server_hello(message: &[u8]) -> Result<ServerHello, Malforme
         let data = exts.take(usize::from(len))?;
         if kind == EXT_SUPPORTED_VERSIONS {
             hello.selected_version = Some(Cursor(data).u16()?);
+        }
+        if kind == EXT_KEY_SHARE {
+            // HelloRetryRequest: selected_group; ServerHello: a KeyShareEntry, group first.
+            hello.key_share_group = Some(Cursor(data).u16()?);
         }
     }
     Ok(hello)

@@ -46,11 +46,14 @@
 mod alert;
 mod backend;
 mod error;
+mod flight;
 mod frontend;
 mod hello;
 mod link;
 mod negotiate;
+pub mod scan;
 mod startup;
+pub mod suites;
 mod tls;
 mod version;
 mod versions;
@@ -62,9 +65,11 @@ pub use alert::Alert;
 pub use backend::{AuthRequest, MAX_MESSAGE, ServerMessage};
 pub use error::{CloseKind, Error, IoFailure, Malformed, Received, Sent};
 pub use frontend::APPLICATION_NAME;
-pub use hello::ServerHello;
+pub use hello::{ALL_GROUPS, HelloSpec, ServerHello, group_name};
 pub use negotiate::{SslAnswer, gssenc_request, ssl_request};
+pub use scan::{Legacy, Scan, Verdict, VersionScan, scan};
 pub use startup::{StartupAnswer, StartupReply, TlsStartupAnswer, plaintext_startup, tls_startup};
+pub use suites::{Suite, SuiteWeakness};
 pub use tls::{
     ALPN_POSTGRESQL, CertificateRequest, ClientIdentity, DirectTlsAnswer, TlsFacts, direct_tls,
     server_certificate_chain,
