@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pgharden_wire::{DirectTlsAnswer, StartupAnswer, StartupReply, Target, TlsVersionName, VersionOutcome};
+use pgharden_wire::{DirectTlsAnswer, StartupAnswer, StartupReply, Target, TlsVersionName};
 use serde::Serialize;
 
 use crate::evidence::{Missing, NetworkFacts};
@@ -50,6 +50,9 @@ pub struct ProbeReport {
     /// The first certificate served (DER), for the audit to compare with `ssl_cert_file`.
     #[serde(skip)]
     pub served_leaf: Result<Vec<u8>, String>,
+    /// Every version, suite and group the server accepts (`Err`: the scan failed, and why).
+    #[serde(skip)]
+    pub scan: Result<pgharden_wire::Scan, String>,
 }
 
 /// Probe options.
@@ -93,23 +96,14 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
     let gss = pgharden_wire::gssenc_request(&target)
         .map(|a| a.to_string())
         .unwrap_or_else(|e| format!("error: {e}"));
-    let (versions, typed_versions) = match pgharden_wire::tls_versions(&target) {
-        Ok(list) => {
-            let typed =
-                list.iter().map(|(v, o)| (*v, matches!(o, VersionOutcome::Accepted { .. }))).collect();
-            let words = list
-                .into_iter()
-                .map(|(v, o)| {
-                    let word = match o {
-                        VersionOutcome::Accepted { .. } => "accepted".to_string(),
-                        VersionOutcome::Refused(r) => format!("refused ({r:?})"),
-                    };
-                    (version_name(v), word)
-                })
-                .collect();
+    let scan = pgharden_wire::scan(&target).map_err(|e| e.to_string());
+    let (versions, typed_versions) = match &scan {
+        Ok(s) => {
+            let typed = s.versions.iter().map(|v| (v.version, v.is_accepted())).collect();
+            let words = s.versions.iter().map(|v| (version_name(v.version), verdict_words(v))).collect();
             (words, Ok(typed))
         }
-        Err(e) => (vec![("all".into(), format!("error: {e}"))], Err(e.to_string())),
+        Err(e) => (vec![("all".into(), format!("error: {e}"))], Err(e.clone())),
     };
     let (chain, chain_error, served_leaf) = match pgharden_wire::server_certificate_chain(&target) {
         Ok(facts) => {
@@ -152,7 +146,24 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
         certless_refused,
         versions: typed_versions,
         served_leaf,
+        scan,
     })
+}
+
+/// A version's verdict in words: the suites it accepts, or why none.
+fn verdict_words(v: &pgharden_wire::VersionScan) -> String {
+    use pgharden_wire::Verdict;
+    match &v.verdict {
+        Verdict::Accepted => format!("accepted ({} cipher suites)", v.suites.len()),
+        Verdict::Refused { alert } => format!("refused (alert {alert})"),
+        Verdict::OtherVersion { version } => {
+            format!("refused (the server answered with version 0x{version:04x})")
+        }
+        Verdict::Closed { reset } => {
+            format!("refused (the connection was {})", if *reset { "reset" } else { "closed" })
+        }
+        Verdict::NoSharedSuite { alert } => format!("spoken, but no cipher suite in common (alert {alert})"),
+    }
 }
 
 fn chain_facts(facts: &pgharden_wire::TlsFacts, opts: &ProbeOptions) -> ChainFacts {
@@ -221,6 +232,7 @@ impl ProbeReport {
             },
             tls_versions: self.versions.clone().map_err(Missing::ProbeFailed),
             served_leaf: self.served_leaf.clone().map_err(Missing::ProbeFailed),
+            scan: self.scan.clone().map_err(Missing::ProbeFailed),
         }
     }
 
@@ -297,6 +309,7 @@ mod tests {
             certless_refused: None,
             versions: Err("not probed".into()),
             served_leaf: Err("not probed".into()),
+            scan: Err("not probed".into()),
         }
     }
 

@@ -144,6 +144,7 @@ fn a_failed_version_probe_is_not_a_pass() {
         certless_refused: Err(Missing::ProbeFailed("refused".into())),
         tls_versions: Err(Missing::ProbeFailed("connection refused".into())),
         served_leaf: Err(Missing::ProbeFailed("connection refused".into())),
+        scan: Err(Missing::ProbeFailed("connection refused".into())),
     });
     assert_eq!(run_default(CheckId::TlsVersionsRefused, &ev).status, Status::NotChecked);
     // TLS 1.0 accepted alone is a failure (the names are typed, not strings to compare).

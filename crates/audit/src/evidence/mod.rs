@@ -190,6 +190,8 @@ pub struct NetworkFacts {
     pub tls_versions: Fact<Vec<(TlsVersionName, bool)>>,
     /// The certificate the server served first (DER), to compare with `ssl_cert_file`.
     pub served_leaf: Fact<Vec<u8>>,
+    /// Every version, suite and group the server accepts (the wire crate's scan).
+    pub scan: Fact<pgharden_wire::Scan>,
 }
 
 /// Everything the rules look at.
