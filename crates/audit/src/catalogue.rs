@@ -106,6 +106,8 @@ const TRANSIT: &[CheckId] = &[
     C::TlsMinVersion,
     C::TlsCiphers,
     C::TlsVersionsRefused,
+    C::TlsSuitesAccepted,
+    C::TlsGroupsAccepted,
     C::HbaTcpOnlyTls,
     C::PlaintextRefused,
 ];

@@ -26,7 +26,7 @@ macro_rules! check_ids {
 check_ids! {
     SslOn => "ssl = on",
     TlsMinVersion => "ssl_min_protocol_version is TLSv1.2 or later",
-    TlsCiphers => "ssl_ciphers excludes NULL, export, RC4, 3DES and MD5 suites",
+    TlsCiphers => "ssl_ciphers excludes NULL, export, RC4, 3DES and MD5 suites, and static RSA key exchange",
     ServerCertificate => "every certificate in ssl_cert_file is valid now and for the warning window, with an approved key size and signature, and the key file has a safe mode and owner",
     ServedCertificate => "over the network, the server serves the certificate in ssl_cert_file (it did not keep an old one after refusing a reload)",
     TlsFileModes => "ssl_cert_file, ssl_key_file, ssl_ca_file, the CRLs and the directories holding them belong to the cluster owner or root and no other account can write them",
@@ -41,6 +41,8 @@ check_ids! {
     PlaintextRefused => "over the network, a plaintext startup is refused by pg_hba.conf",
     CertificateRequired => "over the network, TLS without a client certificate is refused",
     TlsVersionsRefused => "over the network, TLS 1.0 and 1.1 handshakes are refused",
+    TlsSuitesAccepted => "over the network, every cipher suite the server accepts has forward secrecy and no anonymous, NULL, EXPORT, RC4, DES, 3DES, unapproved cipher, MD5 or SHA-1 MAC",
+    TlsGroupsAccepted => "over the network, every key-exchange group the server accepts is NIST-approved and DHE primes have at least 2048 bits",
     PasswordEncryption => "password_encryption = scram-sha-256, in every session",
     NoMd5Passwords => "no role has an MD5 password hash (pg_authid)",
     LogConnections => "log_connections logs every connection (on)",

@@ -23,6 +23,11 @@ pub const LEGACY_SERVER_CERT: &str = "server.crt";
 pub const CA_FILE: &str = "root.crt";
 /// Every CA's CRL, root included (OpenSSL checks revocation for the whole chain).
 pub const CRL_FILE: &str = "root.crl";
+/// The TLS 1.2 suites the profile allows (TLS 1.3's are all strong): only ephemeral key exchange,
+/// so every certificate key type (RSA, ECDSA, Ed25519) gets forward secrecy; no anonymous or NULL
+/// suites, no MD5/SHA-1 MACs, no RC4/3DES, and no CAMELLIA/ARIA (not NIST-approved); PSK and SRP
+/// need secrets PostgreSQL never has.
+pub const SSL_CIPHERS: &str = "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1:!kRSA:!PSK:!SRP:!CAMELLIA:!ARIA";
 /// The pg_ident.conf map the hostssl lines use.
 pub const IDENT_MAP: &str = "pgharden";
 
@@ -219,8 +224,8 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
         w("ssl_min_protocol_version", q("TLSv1.2"), "no TLS 1.0/1.1 (SRG: NIST-approved protocols only)"),
         w(
             "ssl_ciphers",
-            q("HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1"),
-            "TLS 1.2 suites: strong, authenticated, no SHA-1 MACs",
+            q(SSL_CIPHERS),
+            "TLS 1.2 suites: forward secrecy (no static RSA), authenticated, NIST-approved ciphers, no SHA-1 MACs",
         ),
         w("ssl_prefer_server_ciphers", "on", "the server's cipher order wins"),
         w(

@@ -9,6 +9,7 @@
 mod access;
 mod files;
 mod settings;
+mod suites;
 mod tls;
 
 use crate::check_id::CheckId;
@@ -68,6 +69,8 @@ pub fn run(id: CheckId, ev: &Evidence, policy: &Policy) -> Outcome {
             tls::network(ev, |n| &n.certless_refused, "TLS without a client certificate")
         }
         C::TlsVersionsRefused => tls::tls_versions(ev),
+        C::TlsSuitesAccepted => suites::accepted_suites(ev),
+        C::TlsGroupsAccepted => suites::accepted_groups(ev),
         C::PasswordEncryption => settings::expect(ev, "password_encryption", &["scram-sha-256"]),
         C::NoMd5Passwords => access::no_md5(ev),
         C::LogConnections => settings::log_connections(ev),

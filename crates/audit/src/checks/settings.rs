@@ -89,6 +89,19 @@ pub(super) fn ciphers(ev: &Evidence) -> Outcome {
         if !excludes("aNULL") {
             problems.push("does not exclude aNULL (anonymous key exchange)".into());
         }
+        // HIGH, ALL, DEFAULT, AES… all hold static-RSA suites: without forward secrecy a recorded
+        // session is readable once the server key leaks. Only an explicit exclusion removes them.
+        let only_ephemeral = tokens.iter().filter(|t| !t.starts_with(['!', '-', '+', '@'])).all(|t| {
+            let t = t.to_ascii_uppercase();
+            t.starts_with("ECDHE")
+                || t.starts_with("DHE")
+                || t.starts_with("EECDH")
+                || t.starts_with("EDH")
+                || t.starts_with("TLS_")
+        });
+        if !only_ephemeral && !excludes("kRSA") && !excludes("RSA") {
+            problems.push("allows static RSA key exchange (no forward secrecy): add !kRSA".into());
+        }
         if problems.is_empty() { Ok(()) } else { Err(problems.join(", ")) }
     })
 }

@@ -204,6 +204,23 @@ fn each_check_fails_when_broken_and_passes_when_mended() {
     sql(&cluster, "ALTER SYSTEM RESET ssl_min_protocol_version; ALTER SYSTEM RESET ssl_ciphers");
     assert_holds(&cluster, CheckId::TlsVersionsRefused);
 
+    // What the server accepts, from the scan: anonymous suites under ALL, a curve NIST does not
+    // approve under ssl_ecdh_curve.
+    for check in [CheckId::TlsSuitesAccepted, CheckId::TlsCiphers] {
+        assert_holds(&cluster, check);
+    }
+    sql(&cluster, "ALTER SYSTEM SET ssl_ciphers = 'ALL:@SECLEVEL=0'");
+    for check in [CheckId::TlsSuitesAccepted, CheckId::TlsCiphers] {
+        assert_fails(&cluster, check);
+    }
+    sql(&cluster, "ALTER SYSTEM RESET ssl_ciphers");
+    assert_holds(&cluster, CheckId::TlsSuitesAccepted);
+    assert_holds(&cluster, CheckId::TlsGroupsAccepted);
+    sql(&cluster, "ALTER SYSTEM SET ssl_ecdh_curve = 'brainpoolP256r1'");
+    assert_fails(&cluster, CheckId::TlsGroupsAccepted);
+    sql(&cluster, "ALTER SYSTEM RESET ssl_ecdh_curve");
+    assert_holds(&cluster, CheckId::TlsGroupsAccepted);
+
     // The host's FIPS mode is reported as it is.
     let fips_on =
         fs::read_to_string("/proc/sys/crypto/fips_enabled").map(|t| t.trim() == "1").unwrap_or(false);

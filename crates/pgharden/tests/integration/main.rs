@@ -22,3 +22,4 @@ mod rls;
 mod support;
 mod systemd;
 mod text_safety;
+mod tls_policy;
