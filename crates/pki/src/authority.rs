@@ -19,9 +19,9 @@ use std::path::{Path, PathBuf};
 
 use rand::RngCore;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, RevokedCertParams, SanType,
-    SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, CustomExtension, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PublicKeyData,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -52,6 +52,13 @@ const BACKDATE: Duration = Duration::minutes(5);
 const MAX_ROLE_BYTES: usize = 63;
 /// Name of the file holding every CA's CRL, root first (for `ssl_crl_file` and `sslcrl`).
 pub const CRL_BUNDLE: &str = "crls.pem";
+/// id-ce-basicConstraints (RFC 5280, 4.2.1.9).
+const OID_BASIC_CONSTRAINTS: &[u64] = &[2, 5, 29, 19];
+/// id-ce-subjectKeyIdentifier (RFC 5280, 4.2.1.2).
+const OID_SUBJECT_KEY_ID: &[u64] = &[2, 5, 29, 14];
+/// Bytes of a subject key identifier: the first 20 of the SHA-256 of the SubjectPublicKeyInfo, as
+/// rcgen derives the CAs' (so a leaf's is made the same way).
+const KEY_ID_BYTES: u8 = 20;
 
 /// Options for [`Pki::init`].
 #[derive(Debug, Clone)]
@@ -445,6 +452,7 @@ impl Pki {
         params.not_before = now;
         params.not_after = not_after;
         let key = spec.key_type.generate()?;
+        params.custom_extensions.push(subject_key_id(&key));
         let cert = params.signed_by(&key, &ca.issuer()?)?;
         let requested = Requested {
             cn: spec.cn,
@@ -840,7 +848,8 @@ fn leaf_params(org: &str, cn: &str, key_type: KeyType, eku: ExtendedKeyUsagePurp
     let mut params = CertificateParams::default();
     params.serial_number = Some(random_serial());
     params.distinguished_name = dn(org, cn);
-    params.is_ca = IsCa::ExplicitNoCa;
+    params.is_ca = IsCa::NoCa;
+    params.custom_extensions.push(leaf_basic_constraints());
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     if key_type.is_rsa() && eku == ExtendedKeyUsagePurpose::ServerAuth {
         params.key_usages.push(KeyUsagePurpose::KeyEncipherment);
@@ -848,6 +857,28 @@ fn leaf_params(org: &str, cn: &str, key_type: KeyType, eku: ExtendedKeyUsagePurp
     params.extended_key_usages = vec![eku];
     params.use_authority_key_identifier_extension = true;
     params
+}
+
+/// A leaf's basicConstraints as OpenSSL writes `critical,CA:FALSE`: critical, an empty SEQUENCE.
+///
+/// rcgen's `IsCa::ExplicitNoCa` writes `SEQUENCE { BOOLEAN FALSE }`, spelling out the DEFAULT of `cA`,
+/// which DER forbids; strict parsers (Python `cryptography`, hence sslyze) then refuse the whole
+/// certificate. The extension is kept rather than omitted (RFC 5280 allows either) so that every
+/// verifier, whatever it makes of keyUsage, sees at once that a leaf is not a CA.
+fn leaf_basic_constraints() -> CustomExtension {
+    let mut ext = CustomExtension::from_oid_content(OID_BASIC_CONSTRAINTS, vec![0x30, 0x00]);
+    ext.set_criticality(true);
+    ext
+}
+
+/// A leaf's subjectKeyIdentifier (RFC 5280 says end-entity certificates SHOULD carry one), non-critical.
+/// rcgen writes it only along with basicConstraints, which leaves now carry as a custom extension.
+fn subject_key_id(key: &KeyPair) -> CustomExtension {
+    let digest = Sha256::digest(key.subject_public_key_info());
+    // OCTET STRING, 20 bytes: the length fits the one short-form length byte.
+    let mut content = vec![0x04, KEY_ID_BYTES];
+    content.extend_from_slice(&digest[..usize::from(KEY_ID_BYTES)]);
+    CustomExtension::from_oid_content(OID_SUBJECT_KEY_ID, content)
 }
 
 /// The ledger entry of a freshly made certificate.
