@@ -177,8 +177,7 @@ fn host_name() -> Option<String> {
 pub fn with_probe(mut g: Gathered) -> Gathered {
     let Some((host, port)) = g.probe.clone() else { return g };
     let user = g.evidence.bootstrap_superuser().unwrap_or("postgres").to_string();
-    let opts =
-        crate::network::ProbeOptions { host, port, user, dbname: "postgres".into(), sslrootcert: None };
+    let opts = crate::network::ProbeOptions { user, ..crate::network::ProbeOptions::new(host, port) };
     g.evidence.network = match crate::network::probe(&opts) {
         Ok(report) => Ok(report.facts()),
         Err(e) => Err(Missing::ProbeFailed(format!("{}:{}: {e}", opts.host, opts.port))),

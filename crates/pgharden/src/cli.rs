@@ -76,18 +76,29 @@ Examples:
   pgharden audit 'host=db1 user=auditor sslmode=verify-full' --format sarif --output pgharden.sarif
   pgharden audit --pgdata $PGDATA --format ckl --benchmark U_CD_Postgres_16_STIG_V1R1_Manual-xccdf.xml -o db1.ckl")]
     Audit(AuditArgs),
-    /// What the network says about a server, without credentials: TLS versions, certificates, pg_hba answers.
+    /// What the network says about servers, without credentials: TLS versions, suites, certificates, pg_hba answers.
     #[command(after_help = "\
-Sends an SSLRequest and a GSSENCRequest, offers TLS 1.0 to 1.3 one at a time, fetches the served
-certificate chain (checked against --sslrootcert under verify-ca and verify-full), tries direct TLS
-(PostgreSQL 17+), and starts up as --user/--dbname in plaintext and over TLS without a client
-certificate to see whether pg_hba.conf refuses. No password is ever sent.
+For each target: sends an SSLRequest and a GSSENCRequest; scans SSLv2, SSLv3 and TLS 1.0 to 1.3,
+listing every cipher suite each version accepts in the server's order (with key exchange, forward
+secrecy and weaknesses), the groups and the DHE prime size; reads the served certificate chain
+(checked against --sslrootcert under verify-ca and verify-full, and each certificate against the
+CRLs of --sslcrl); tries direct TLS (PostgreSQL 17+); and starts up as --user/--dbname in
+plaintext and over TLS without a client certificate to see whether pg_hba.conf refuses. No
+password is ever sent.
 
-Exit codes: 0 the server answered and the facts are printed; 2 nothing answered the first
-SSLRequest (connection refused, no route, a name that does not resolve, no answer in time).
+Targets come from the command line and --targets FILE (one per line; # starts a comment; blank
+lines are ignored), are probed --jobs at a time, and are reported in the order given, followed by
+a summary: targets answered and not, versions older than TLS 1.2, suites without forward secrecy,
+weak suites. Each probe of a target is bounded by --timeout, so a dead target costs its timeout,
+not the run. --json prints {\"format\": 2, \"targets\": [...], \"summary\": {...}} (README, \"Proving it\").
 
-Example:
-  pgharden probe db1.example.com:5432 --sslrootcert pki/root/ca.crt")]
+Exit codes: 0 every target answered and its facts are printed; 2 no target answered the first
+SSLRequest (connection refused, no route, a name that does not resolve, no answer in time) -- or,
+with several targets, some did not: every report and the summary are printed first, then exit 2.
+
+Examples:
+  pgharden probe db1.example.com:5432 --sslrootcert pki/root/ca.crt --sslcrl pki/crls.pem
+  pgharden probe db1:5432 db2:5433 --targets fleet.txt --jobs 16 --timeout 5 --json")]
     Probe(ProbeArgs),
     /// Emergency lockout (STIG PGS9-00-011600): every login role but yours and --keep becomes NOLOGIN.
     #[command(after_help = "\
@@ -241,16 +252,29 @@ fn parse_mapping(value: &str) -> Result<(String, String), String> {
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// HOST or HOST:PORT (default port 5432); an IPv6 address with a port goes in square brackets.
-    pub target: String,
+    #[arg(value_name = "HOST[:PORT]", required_unless_present = "targets")]
+    pub target: Vec<String>,
+    /// A file of targets, one per line (# comments and blank lines are ignored).
+    #[arg(long, value_name = "FILE")]
+    pub targets: Option<PathBuf>,
     /// A root certificate to check the served chain against (verify-ca and verify-full).
     #[arg(long, value_name = "FILE")]
     pub sslrootcert: Option<PathBuf>,
+    /// CRLs (PEM, one or more) to check each served certificate's revocation against.
+    #[arg(long, value_name = "FILE")]
+    pub sslcrl: Option<PathBuf>,
     /// The user the startup probes name (no password is sent).
     #[arg(long, default_value = "postgres")]
     pub user: String,
     /// The database the startup probes name.
     #[arg(long, default_value = "postgres")]
     pub dbname: String,
+    /// How many targets to probe at once.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub jobs: u16,
+    /// The deadline of each probe of a target, connect included, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
     /// Print the facts as JSON.
     #[arg(long)]
     pub json: bool,

@@ -138,17 +138,16 @@ fn probe_reports_the_network_facts() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(report["plaintext_refused"], true);
-    assert_eq!(report["certless_refused"], true);
-    assert_eq!(report["chain"]["negotiated_version"], "TLSv1.3");
-    assert_eq!(report["chain"]["verify_full"], "accepted (no CRLs given)", "{report:#}");
-    let versions = report["tls_versions"].as_array().unwrap();
-    assert!(
-        versions.iter().any(|v| v[0] == "TLSv1.1" && v[1].as_str().unwrap().starts_with("refused")),
-        "{versions:?}"
-    );
-    assert!(versions.iter().any(|v| v[0] == "TLSv1.2" && v[1] == "accepted"), "{versions:?}");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = &doc["targets"][0];
+    assert_eq!(report["plaintext_startup"]["refused_by_hba"], true, "{report:#}");
+    assert_eq!(report["certless_startup"]["refused_by_hba"], true, "{report:#}");
+    assert_eq!(report["chain"]["source"]["version"], "TLSv1.3");
+    let full = &report["chain"]["verify_full"];
+    assert_eq!((&full["accepted"], &full["crls_checked"]), (&true.into(), &false.into()), "{report:#}");
+    let versions = report["scan"]["versions"].as_array().unwrap();
+    assert!(versions.iter().any(|v| v["version"] == "TLSv1.1" && v["verdict"] == "refused"), "{versions:?}");
+    assert!(versions.iter().any(|v| v["version"] == "TLSv1.2" && v["verdict"] == "accepted"), "{versions:?}");
 
     // openssl s_client sees the same chain and version.
     let s_client = std::process::Command::new("openssl")
@@ -183,11 +182,11 @@ fn probe_agrees_with_testssl_on_tls_versions() {
         let out =
             pgharden().args(["probe", &format!("127.0.0.1:{}", cluster.port()), "--json"]).output().unwrap();
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        report["tls_versions"]
+        report["targets"][0]["scan"]["versions"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| (v[0].as_str().unwrap().to_string(), v[1] == "accepted"))
+            .map(|v| (v["version"].as_str().unwrap().to_string(), v["verdict"] == "accepted"))
             .collect()
     };
     let theirs = |cluster: &Cluster| -> Vec<(String, bool)> {

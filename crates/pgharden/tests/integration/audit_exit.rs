@@ -96,7 +96,8 @@ fn an_audit_that_reaches_nothing_exits_2_naming_the_cause() {
     let out = run(&["probe", &format!("127.0.0.1:{}", cluster.port()), "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(!report["ssl_request"].as_str().unwrap().starts_with("error"), "{report}");
+    assert_eq!(report["format"], 2, "{report}");
+    assert_eq!(report["targets"][0]["ssl_request"]["answer"], "refused", "ssl=off: {report}");
 }
 
 #[test]

@@ -17,6 +17,7 @@ mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;
 mod pki_postgres;
+mod probe;
 mod quickstart;
 mod renew;
 mod rls;
