@@ -182,7 +182,7 @@ impl ProbeReport {
         }
     }
 
-    /// The facts in words: see [`words`](self::words) for the layout and the escaping.
+    /// The facts in words (the `words` module has the layout and the escaping).
     pub fn render_text(&self) -> String {
         words::render(self)
     }
