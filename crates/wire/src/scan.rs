@@ -94,13 +94,34 @@ impl Scan {
 }
 
 /// Scan `target`: SSLv2, SSLv3, then TLS 1.0 to 1.3, each version's suites and groups.
+///
+/// The versions are scanned at the same time, one thread each (the removal inside a version is
+/// sequential by nature: each offer depends on the last answer), so a scan takes about as long as
+/// its busiest version.
 pub fn scan(target: &Target) -> Result<Scan, Error> {
     let mut handshakes = 0;
     let sslv2 = legacy(target, &sslv2_hello(&random()?), &mut handshakes)?;
     let sslv3 = legacy(target, &sslv3_hello()?, &mut handshakes)?;
+    let results: Vec<Result<(VersionScan, u32), Error>> = std::thread::scope(|scope| {
+        let running: Vec<_> = TlsVersionName::ALL
+            .into_iter()
+            .map(|version| {
+                scope.spawn(move || {
+                    let mut count = 0;
+                    scan_version(target, version, &mut count).map(|v| (v, count))
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|t| t.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .collect()
+    });
     let mut versions = Vec::new();
-    for version in TlsVersionName::ALL {
-        versions.push(scan_version(target, version, &mut handshakes)?);
+    for result in results {
+        let (version, count) = result?;
+        handshakes += count;
+        versions.push(version);
     }
     Ok(Scan { sslv2, sslv3, versions, handshakes })
 }

@@ -2,7 +2,7 @@
 //! names, the oldest protocol version that can use it, and its key exchange, authentication,
 //! cipher and MAC — from which forward secrecy and the weaknesses a STIG reviewer cares about follow.
 //!
-//! Owns: the table ([`table`], generated from the openssl CLI) and judgements on one suite. Must not:
+//! Owns: the table (module `table`, generated from the openssl CLI) and judgements on one suite. Must not:
 //! talk to a server.
 
 mod table;
