@@ -23,8 +23,19 @@ fn missing_evidence_is_never_a_pass() {
 fn default_ciphers_fail_and_the_profile_passes() {
     let weak = with(&[("ssl_ciphers", "HIGH:MEDIUM:+3DES:!aNULL")]);
     assert_eq!(run_default(CheckId::TlsCiphers, &weak).status, Status::Fail);
-    let strict = with(&[("ssl_ciphers", "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1")]);
+    // The profile before forward secrecy was required: static RSA key exchange is still in HIGH.
+    let static_rsa = with(&[("ssl_ciphers", "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1")]);
+    let out = run_default(CheckId::TlsCiphers, &static_rsa);
+    assert_eq!(out.status, Status::Fail);
+    assert!(
+        out.evidence.iter().any(|e| e.contains("static RSA") && e.contains("!kRSA")),
+        "{:?}",
+        out.evidence
+    );
+    let strict = with(&[("ssl_ciphers", pgharden_cluster::profile::SSL_CIPHERS)]);
     assert_eq!(run_default(CheckId::TlsCiphers, &strict).status, Status::Pass);
+    let ephemeral_only = with(&[("ssl_ciphers", "ECDHE+AESGCM:DHE+AESGCM:!aNULL")]);
+    assert_eq!(run_default(CheckId::TlsCiphers, &ephemeral_only).status, Status::Pass);
 }
 
 #[test]
