@@ -421,7 +421,9 @@ async fn the_default_connect_timeout_applies_when_none_is_given() {
         "{took:?}"
     );
 
-    // PGCONNECT_TIMEOUT counts as given.
+    // PGCONNECT_TIMEOUT counts as given. Each case gets its own silent server: the first one stops
+    // listening once its only client has gone, and a refused connection would end at once.
+    let port = silent_server();
     let from_env = Conninfo::parse(&format!("host=127.0.0.1 port={port} user=u dbname=d sslmode=disable"))
         .unwrap()
         .resolve(&Env::new().with_var("PGCONNECT_TIMEOUT", "3"))
@@ -432,6 +434,7 @@ async fn the_default_connect_timeout_applies_when_none_is_given() {
     assert!(took >= Duration::from_secs(3) && took < Duration::from_secs(4), "{took:?}");
 
     // connect_timeout=0 keeps libpq's meaning: no limit at all. An hour later it still waits.
+    let port = silent_server();
     let zero = settings(port, "sslmode=disable connect_timeout=0");
     assert_eq!(zero.connect_timeout, ConnectTimeout::Indefinite);
     assert_eq!(zero.connect_timeout.effective(), None);
