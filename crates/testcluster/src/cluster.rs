@@ -675,6 +675,44 @@ impl Cluster {
         Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
     }
 
+    /// `pg_conf_load_time()` as a new session sees it: the time the postmaster last (re)loaded its
+    /// configuration files, in a form [`Cluster::await_conf_load_after`] accepts.
+    pub fn conf_load_time(&self) -> Result<String, Error> {
+        self.psql("SELECT pg_conf_load_time()")
+    }
+
+    /// Wait until a new session reports a configuration load later than `before` (from
+    /// [`Cluster::conf_load_time`]): the reload a test asked for with `pg_reload_conf()`, or one
+    /// that the code under test did, is then in force for every new session. A backend inherits the
+    /// postmaster's load time when it is forked, so this needs no log line and no fixed sleep.
+    /// Errors after 10 seconds, or if the server stops.
+    pub fn await_conf_load_after(&self, before: &str) -> Result<(), Error> {
+        let sql = format!("SELECT pg_conf_load_time() > {}::timestamptz", sql_literal(before));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.psql(&sql)? == "t" {
+                return Ok(());
+            }
+            if !self.is_running() || Instant::now() > deadline {
+                return Err(Error::Reload {
+                    reason: format!("no configuration load after {before} within 10 s"),
+                    log: self.log(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Run `sql` (settings changes, say), then `pg_reload_conf()`, and wait until the reload is in
+    /// force ([`Cluster::await_conf_load_after`]). Returns what `sql` printed.
+    pub fn psql_and_reload(&self, sql: &str) -> Result<String, Error> {
+        let before = self.conf_load_time()?;
+        let out = self.psql(sql)?;
+        self.psql("SELECT pg_reload_conf()")?;
+        self.await_conf_load_after(&before)?;
+        Ok(out)
+    }
+
     /// A bare `psql` command for tests to add their own connection options to.
     /// It runs as the caller, with every `PG*` variable removed, `HOME` set to an
     /// empty directory owned by the caller (so the real `~/.postgresql/`,
@@ -860,4 +898,9 @@ mod tests {
         assert_eq!(s(&["--username=admin"]), "admin");
         assert_eq!(s(&["-Uadmin", "--data-checksums"]), "admin");
     }
+}
+
+/// `text` as an SQL string literal.
+fn sql_literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }

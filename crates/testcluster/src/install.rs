@@ -14,6 +14,17 @@ pub const PGBIN_ENV: &str = "PGHARDEN_TEST_PGBIN";
 /// The major version tests use by default.
 pub const DEFAULT_MAJOR: u32 = 15;
 
+/// Environment variable selecting the majors of the version matrix, e.g. `14,15,16,17,18` (the
+/// default: [`MATRIX_MAJORS`]). A selected major that is not installed is an error, never a skip.
+pub const MAJORS_ENV: &str = "PGHARDEN_TEST_MAJORS";
+
+/// Environment variable naming the directory `scripts/postgres-versions` prepared the relocatable
+/// builds in (`MAJOR/native/bin`); the same default as that script when unset.
+pub const CACHE_ENV: &str = "PGHARDEN_PG_CACHE";
+
+/// The majors pgharden supports, each of which the version matrix runs on by default.
+pub const MATRIX_MAJORS: [u32; 5] = [14, 15, 16, 17, 18];
+
 /// A PostgreSQL installation: a bin directory with `initdb`, `postgres` and
 /// `pg_ctl`, and the version those binaries report.
 ///
@@ -121,6 +132,66 @@ impl Installation {
         }
     }
 
+    /// PostgreSQL `major`: Debian's `/usr/lib/postgresql/MAJOR/bin` if it is installed, else the
+    /// relocatable build `scripts/postgres-versions` prepared in the cache ([`CACHE_ENV`]).
+    pub fn for_major(major: u32) -> Result<Self, Error> {
+        let debian = Self::debian(major);
+        if debian.is_ok() {
+            return debian;
+        }
+        let bindir = cache_dir().join(major.to_string()).join("native/bin");
+        let inst = Self::from_bindir(&bindir).map_err(|e| match e {
+            Error::InstallationNotFound { path, reason, .. } => Error::InstallationNotFound {
+                path,
+                reason: format!("{reason} (and /usr/lib/postgresql/{major}/bin has no server either)"),
+                hint: format!(
+                    "Run ./scripts/postgres-versions (scripts/deps runs it), which prepares PostgreSQL 14, 16, 17 \
+                     and 18 in {}, or leave {major} out of ${MAJORS_ENV}.",
+                    cache_dir().display()
+                ),
+            },
+            other => other,
+        })?;
+        if inst.major != major {
+            return Err(Error::InstallationNotFound {
+                path: bindir,
+                reason: format!("expected PostgreSQL {major}, but the binaries report version {}", inst.version),
+                hint: "Run ./scripts/postgres-versions again.".to_owned(),
+            });
+        }
+        Ok(inst)
+    }
+
+    /// The majors the version matrix runs on: [`MAJORS_ENV`] if set (a comma-separated list), else
+    /// every supported major. A value that is not a supported major is an error.
+    pub fn matrix_majors() -> Result<Vec<u32>, Error> {
+        let Some(value) = std::env::var_os(MAJORS_ENV).filter(|v| !v.is_empty()) else {
+            return Ok(MATRIX_MAJORS.to_vec());
+        };
+        let value = value.to_string_lossy().into_owned();
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|w| !w.is_empty())
+            .map(|w| match w.parse::<u32>() {
+                Ok(m) if MATRIX_MAJORS.contains(&m) => Ok(m),
+                _ => Err(Error::InstallationNotFound {
+                    path: PathBuf::from(format!("${MAJORS_ENV}")),
+                    reason: format!("{w:?} in {value:?} is not one of the supported majors {MATRIX_MAJORS:?}"),
+                    hint: format!("Set {MAJORS_ENV} to a comma-separated list such as 14,15,16,17,18."),
+                }),
+            })
+            .collect()
+    }
+
+    /// The library directory with this installation's own libpq (`../lib/libpq.so.5` beside the bin
+    /// directory, as relocatable builds have it), for running a client of the same version: point
+    /// `LD_LIBRARY_PATH` at it. `None` for distribution packages, whose libpq is the system's.
+    pub fn own_libpq_dir(&self) -> Option<PathBuf> {
+        let lib = self.bindir.parent()?.join("lib");
+        lib.join("libpq.so.5").exists().then_some(lib)
+    }
+
     /// The major version (15 for "15.14").
     pub fn major(&self) -> u32 {
         self.major
@@ -176,6 +247,22 @@ impl Installation {
         }
         cmd
     }
+}
+
+/// Where `scripts/postgres-versions` keeps the relocatable builds.
+fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os(CACHE_ENV).filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if nix::unistd::Uid::effective().is_root() {
+        return PathBuf::from("/var/cache/pgharden/postgresql");
+    }
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/nonexistent"));
+    base.join("pgharden/postgresql")
 }
 
 fn install_hint(major: Option<u32>) -> String {

@@ -200,7 +200,7 @@ fn a_closed_pipe_keeps_a_failing_verdict() {
     // A page-sized pipe, so the report cannot fit in it and the write really meets the closed end.
     const PIPE: usize = 4096;
     let cluster = start();
-    cluster.psql("ALTER SYSTEM SET ssl = off; SELECT pg_reload_conf()").unwrap();
+    cluster.psql_and_reload("ALTER SYSTEM SET ssl = off").unwrap();
     let pgdata = cluster.data_dir().to_str().unwrap().to_string();
     let tmp = tempfile::tempdir().unwrap();
     let saved = tmp.path().join("report.json");

@@ -58,8 +58,7 @@ fn assert_holds(cluster: &Cluster, check: CheckId) {
 }
 
 fn sql(cluster: &Cluster, statements: &str) {
-    cluster.psql(&format!("{statements}; SELECT pg_reload_conf();")).unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    cluster.psql_and_reload(statements).unwrap();
 }
 
 fn chmod(path: &std::path::Path, mode: u32) {

@@ -111,19 +111,21 @@ fn log_from(path: &Path, offset: u64) -> String {
     String::from_utf8_lossy(&bytes[start..]).into_owned()
 }
 
-/// `SELECT pg_reload_conf()` and wait until the postmaster has logged the reload (when it logs to a
-/// file: with syslog only, the callers' value checks are the proof). Returns what the server
-/// logged meanwhile, where a refused pg_hba.conf, pg_ident.conf or TLS file is reported.
+/// `SELECT pg_reload_conf()` and wait until the reload is in force (`pg_conf_load_time()`), and,
+/// when the server logs to a file, until its SIGHUP line is there (with syslog only, the callers'
+/// value checks are the proof). Returns what the server logged meanwhile, where a refused
+/// pg_hba.conf, pg_ident.conf or TLS file is reported: the postmaster writes those lines in the
+/// same reload, before any session can see the new load time.
 pub fn reload(c: &Cluster) -> String {
     let log = current_log(c);
     let offset = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    let before = c.conf_load_time().unwrap();
     sql(c, "SELECT pg_reload_conf()");
+    c.await_conf_load_after(&before).unwrap();
     let deadline = Instant::now() + Duration::from_secs(3);
     while !log_from(&log, offset).contains("received SIGHUP") && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(10));
     }
-    // The verdicts on the files follow the SIGHUP line within the same reload.
-    std::thread::sleep(Duration::from_millis(300));
     log_from(&log, offset)
 }
 
