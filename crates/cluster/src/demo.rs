@@ -35,6 +35,20 @@ pub struct Demo {
     files: Files,
 }
 
+/// `bindir` if it holds a server (initdb, pg_ctl and postgres), else the newest installation found.
+pub fn choose_bindir(bindir: Option<&Path>) -> Result<PathBuf> {
+    let Some(dir) = bindir else { return find_bindir() };
+    let missing: Vec<&str> =
+        ["initdb", "pg_ctl", "postgres"].into_iter().filter(|b| !dir.join(b).is_file()).collect();
+    if !missing.is_empty() {
+        return Err(Error::bad(
+            dir,
+            format!("not a PostgreSQL server's bin directory: it has no {}", missing.join(", ")),
+        ));
+    }
+    Ok(dir.to_path_buf())
+}
+
 /// The newest server installation: Debian's versioned directories, else `pg_ctl` on PATH.
 pub fn find_bindir() -> Result<PathBuf> {
     let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
@@ -95,8 +109,9 @@ pub fn free_port() -> Result<u16> {
 
 impl Demo {
     /// The layout under `dir` (nothing is created yet), on `port`, else the port an existing demo
-    /// cluster there uses, else the first free one.
-    pub fn at(dir: &Path, port: Option<u16>) -> Result<Demo> {
+    /// cluster there uses, else the first free one; with the server in `bindir`, else the newest
+    /// one found ([`choose_bindir`]).
+    pub fn at(dir: &Path, port: Option<u16>, bindir: Option<&Path>) -> Result<Demo> {
         let dir = if dir.is_absolute() {
             dir.to_path_buf()
         } else {
@@ -109,7 +124,8 @@ impl Demo {
             Some(p) => p,
             None => free_port()?,
         };
-        Ok(Demo { data_dir, socket_dir: dir.join("run"), dir, bindir: find_bindir()?, port, owner, files })
+        let bindir = choose_bindir(bindir)?;
+        Ok(Demo { data_dir, socket_dir: dir.join("run"), dir, bindir, port, owner, files })
     }
 
     /// Whether the data directory was made before (quickstart then reuses it).

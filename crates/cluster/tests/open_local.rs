@@ -53,7 +53,7 @@ fn main() {
 }
 
 fn start() -> Cluster {
-    Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)")
+    Cluster::start_default().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn files_of(cluster: &Cluster) -> Files {

@@ -25,7 +25,8 @@ fn main() {
     let demo = tmp.path().join("demo");
     let port = free_port();
     let out = Command::new(bin)
-        .args(["quickstart", "--dir", demo.to_str().expect("utf-8"), "--port", &port.to_string()])
+        .args(["quickstart", "--dir", demo.to_str().expect("utf-8"), "--port", &port.to_string(), "--pgbin"])
+        .arg(testcluster::Installation::for_tests().unwrap_or_else(|e| panic!("{e}")).bindir())
         .output()
         .expect("quickstart");
     assert!(out.status.success(), "quickstart failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -154,7 +155,8 @@ struct Stop(PathBuf);
 
 impl Drop for Stop {
     fn drop(&mut self) {
-        let mut c = as_postgres("/usr/lib/postgresql/15/bin/pg_ctl");
+        let Ok(install) = testcluster::Installation::for_tests() else { return };
+        let mut c = as_postgres(&install.bin("pg_ctl").to_string_lossy());
         c.args(["stop", "-m", "fast", "-s", "-D"]).arg(self.0.join("data"));
         let _ = c.output();
     }

@@ -97,7 +97,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 }
 
 fn with_roles(n: usize) -> Cluster {
-    let cluster = Cluster::start_default().expect("PostgreSQL 15 (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster
         .psql(&format!("DO $$ BEGIN FOR i IN 1..{n} LOOP EXECUTE format('CREATE ROLE %I LOGIN', 'user_' || i); END LOOP; END $$"))
         .expect("create roles");

@@ -113,7 +113,7 @@ fn main() {
 }
 
 fn server(name: &'static str, key_type: KeyType, settings: &str) -> Server {
-    let cluster = Cluster::start_default().expect("a PostgreSQL 15 cluster");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().expect("tempdir");
     let mut pki = Pki::init(dir.path(), &InitOptions { key_type, ..Default::default() }).expect("pki init");
     let hosts = vec!["localhost".into(), "127.0.0.1".into()];

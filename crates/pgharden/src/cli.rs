@@ -356,6 +356,14 @@ pub struct QuickstartArgs {
     /// TCP port on 127.0.0.1 (default: the first free one from 5433).
     #[arg(long)]
     pub port: Option<u16>,
+    /// The server's bin directory (initdb, pg_ctl, postgres), e.g. /usr/lib/postgresql/18/bin
+    /// (default: the newest /usr/lib/postgresql/N/bin, else pg_ctl on PATH).
+    #[arg(long, value_name = "DIR")]
+    pub pgbin: Option<PathBuf>,
+    /// Finish with exit 0 even though pgaudit is not installed (the STIG's audit logging,
+    /// Appendix B, is then missing, and the audit fails the rules that need it).
+    #[arg(long)]
+    pub without_pgaudit: bool,
 }
 
 #[derive(Debug, Args)]
@@ -444,6 +452,11 @@ pub struct ClientArgs {
     /// Replace existing files (backups are kept).
     #[arg(long)]
     pub force: bool,
+    /// Add `sslnegotiation=direct` to the connection string: TLS from the first byte, without the
+    /// SSLRequest round trip. Needs a PostgreSQL 17+ server and a libpq 17+ client (an older libpq
+    /// refuses the option: `invalid connection option "sslnegotiation"`).
+    #[arg(long)]
+    pub direct_tls: bool,
     /// Print what was installed as JSON.
     #[arg(long)]
     pub json: bool,

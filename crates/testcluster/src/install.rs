@@ -14,15 +14,11 @@ pub const PGBIN_ENV: &str = "PGHARDEN_TEST_PGBIN";
 /// The major version tests use by default.
 pub const DEFAULT_MAJOR: u32 = 15;
 
-/// Environment variable selecting the majors of the version matrix, e.g. `14,15,16,17,18` (the
-/// default: [`MATRIX_MAJORS`]). A selected major that is not installed is an error, never a skip.
-pub const MAJORS_ENV: &str = "PGHARDEN_TEST_MAJORS";
-
 /// Environment variable naming the directory `scripts/postgres-versions` prepared the relocatable
 /// builds in (`MAJOR/native/bin`); the same default as that script when unset.
 pub const CACHE_ENV: &str = "PGHARDEN_PG_CACHE";
 
-/// The majors pgharden supports, each of which the version matrix runs on by default.
+/// The majors pgharden supports, each of which the version matrix runs on.
 pub const MATRIX_MAJORS: [u32; 5] = [14, 15, 16, 17, 18];
 
 /// A PostgreSQL installation: a bin directory with `initdb`, `postgres` and
@@ -146,7 +142,7 @@ impl Installation {
                 reason: format!("{reason} (and /usr/lib/postgresql/{major}/bin has no server either)"),
                 hint: format!(
                     "Run ./scripts/postgres-versions (scripts/deps runs it), which prepares PostgreSQL 14, 16, 17 \
-                     and 18 in {}, or leave {major} out of ${MAJORS_ENV}.",
+                     and 18 in {}.",
                     cache_dir().display()
                 ),
             },
@@ -155,33 +151,14 @@ impl Installation {
         if inst.major != major {
             return Err(Error::InstallationNotFound {
                 path: bindir,
-                reason: format!("expected PostgreSQL {major}, but the binaries report version {}", inst.version),
+                reason: format!(
+                    "expected PostgreSQL {major}, but the binaries report version {}",
+                    inst.version
+                ),
                 hint: "Run ./scripts/postgres-versions again.".to_owned(),
             });
         }
         Ok(inst)
-    }
-
-    /// The majors the version matrix runs on: [`MAJORS_ENV`] if set (a comma-separated list), else
-    /// every supported major. A value that is not a supported major is an error.
-    pub fn matrix_majors() -> Result<Vec<u32>, Error> {
-        let Some(value) = std::env::var_os(MAJORS_ENV).filter(|v| !v.is_empty()) else {
-            return Ok(MATRIX_MAJORS.to_vec());
-        };
-        let value = value.to_string_lossy().into_owned();
-        value
-            .split(',')
-            .map(str::trim)
-            .filter(|w| !w.is_empty())
-            .map(|w| match w.parse::<u32>() {
-                Ok(m) if MATRIX_MAJORS.contains(&m) => Ok(m),
-                _ => Err(Error::InstallationNotFound {
-                    path: PathBuf::from(format!("${MAJORS_ENV}")),
-                    reason: format!("{w:?} in {value:?} is not one of the supported majors {MATRIX_MAJORS:?}"),
-                    hint: format!("Set {MAJORS_ENV} to a comma-separated list such as 14,15,16,17,18."),
-                }),
-            })
-            .collect()
     }
 
     /// The library directory with this installation's own libpq (`../lib/libpq.so.5` beside the bin

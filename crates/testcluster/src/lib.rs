@@ -48,7 +48,7 @@ mod util;
 pub use cluster::{Cluster, KEEP_ENV};
 pub use error::Error;
 pub use faketime::FakeClock;
-pub use install::{CACHE_ENV, DEFAULT_MAJOR, Installation, MAJORS_ENV, MATRIX_MAJORS, PGBIN_ENV};
+pub use install::{CACHE_ENV, DEFAULT_MAJOR, Installation, MATRIX_MAJORS, PGBIN_ENV};
 pub use options::ClusterOptions;
 pub use port::free_port;
 pub use process::{DEFAULT_ROOT_OS_USER, OsUser};

@@ -44,7 +44,12 @@ pub fn run(args: &ClientArgs) -> anyhow::Result<Outcome> {
     let req = ClientInstall { role: args.role.clone(), home, force: args.force };
     let installed = pgharden_pki::install_client(&pki, &req, &actor)
         .with_context(|| format!("installing the certificate of role {:?}", args.role))?;
-    let uri = pgharden_pki::connection_uri(&installed, &host, args.port, &args.dbname, own_home);
+    let mut uri = pgharden_pki::connection_uri(&installed, &host, args.port, &args.dbname, own_home);
+    if args.direct_tls {
+        // PostgreSQL 17+ and libpq 17+: TLS from the first byte, without the SSLRequest round trip
+        // (libpq then insists on ALPN "postgresql", which 17+ servers send).
+        uri.push_str("&sslnegotiation=direct");
+    }
     if args.json {
         output::json(&Report { installed: &installed, connection_uri: uri })?;
         return Ok(Outcome::Success);

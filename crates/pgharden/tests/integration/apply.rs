@@ -45,8 +45,7 @@ fn connect(cluster: &Cluster, pki: &TestPki, user: &str, cert_of: &str, sslmode:
 
 fn fresh() -> (TestPki, Cluster) {
     let pki = TestPki::new("p384");
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster.psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;").unwrap();
     (pki, cluster)
 }

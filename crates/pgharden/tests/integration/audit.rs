@@ -46,8 +46,7 @@ fn status_of<'a>(findings: &'a [serde_json::Value], rule: &str) -> &'a str {
 #[test]
 fn a_fresh_cluster_fails_and_an_applied_one_passes() {
     let pki = TestPki::new("p384");
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     let (code, text) = audit(&cluster, &["--scope", "cluster"]);
     assert_eq!(code, Some(1), "{text}");
     let fresh = findings(&cluster, &["--scope", "cluster"]);

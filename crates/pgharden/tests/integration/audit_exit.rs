@@ -12,7 +12,7 @@ use testcluster::Cluster;
 use crate::support::{TestPki, contains_ci, pgharden};
 
 fn start() -> Cluster {
-    Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)")
+    Cluster::start_default().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn run(args: &[&str]) -> Output {

@@ -68,8 +68,7 @@ fn chmod(path: &std::path::Path, mode: u32) {
 #[test]
 fn each_check_fails_when_broken_and_passes_when_mended() {
     let pki = TestPki::new("p256");
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     crate::support::harden(&cluster, &pki);
 
     // Settings, broken with ALTER SYSTEM (postgresql.auto.conf wins) and mended with RESET.

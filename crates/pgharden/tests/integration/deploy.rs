@@ -151,8 +151,7 @@ fn alice_connects(cluster: &Cluster, pki: &TestPki, root: &Path) -> crate::suppo
 
 fn hardened() -> (TestPki, Cluster) {
     let pki = TestPki::new("p256");
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster.psql("CREATE ROLE alice LOGIN").unwrap();
     harden(&cluster, &pki);
     (pki, cluster)
@@ -271,8 +270,7 @@ fn apply_takes_certificates_ca_and_crl_from_another_ca() {
     ca.write("alice.chain.pem", &chain);
     fs::set_permissions(ca.path("alice.key"), std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
 
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster.psql("CREATE ROLE alice LOGIN").unwrap();
     let out = pgharden()
         .args(["apply", "--pgdata", cluster.data_dir().to_str().unwrap(), "--yes"])

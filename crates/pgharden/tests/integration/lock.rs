@@ -34,8 +34,7 @@ fn conninfo(cluster: &Cluster) -> String {
 }
 
 fn setup(roles: usize) -> Cluster {
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     let mut sql = format!(
         "DO $$ BEGIN FOR i IN 1..{roles} LOOP EXECUTE format('CREATE ROLE %I LOGIN', 'user_' || i); END LOOP; END $$;"
     );
@@ -535,8 +534,7 @@ fn concurrent_first_time_locks_take_turns() {
 /// line breaks; text output shows them escaped.
 #[test]
 fn names_from_the_catalog_cannot_drive_the_terminal_or_fake_lines() {
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster
         .psql(
             "CREATE ROLE \"a\x1b[2Jb\" LOGIN; CREATE ROLE \"x\nLocked 0 role(s) (NOLOGIN)\" LOGIN; \

@@ -13,6 +13,7 @@ mod debian;
 mod deploy;
 mod fidelity;
 mod lock;
+mod matrix;
 mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;

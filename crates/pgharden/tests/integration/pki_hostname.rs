@@ -81,8 +81,7 @@ struct Case {
 #[test]
 fn host_name_rules_agree_with_libpq() {
     let pki = TestPki::bare("p256");
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster.write_hba("local all all trust\nhostssl all all 127.0.0.1/32 trust\n").unwrap();
     let cases = [
         Case {

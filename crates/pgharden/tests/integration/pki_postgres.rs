@@ -19,8 +19,7 @@ pgh alice@example.com alice
 ";
 
 fn mtls_cluster(pki: &TestPki) -> Cluster {
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     install_server_tls(&cluster, pki, "localhost");
     cluster.write_hba(HBA).unwrap();
     cluster.write_ident(IDENT).unwrap();

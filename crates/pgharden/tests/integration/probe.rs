@@ -24,8 +24,7 @@ fn probe(args: &[&str]) -> Output {
 
 /// A server with an RSA certificate that accepts TLS 1.0 and every suite, anonymous ones included.
 fn permissive(pki: &TestPki) -> Cluster {
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     install_server_tls(&cluster, pki, "localhost");
     cluster.append_conf("ssl_min_protocol_version = 'TLSv1'\nssl_ciphers = 'ALL:@SECLEVEL=0'\n").unwrap();
     cluster.reload().unwrap_or_else(|e| panic!("reload: {e}\n{}", cluster.log()));

@@ -13,7 +13,8 @@ impl Drop for Stop {
     fn drop(&mut self) {
         let data = self.0.join("data");
         if data.join("postmaster.pid").exists() {
-            let mut cmd = Command::new("/usr/lib/postgresql/15/bin/pg_ctl");
+            let install = testcluster::Installation::for_tests().unwrap();
+            let mut cmd = Command::new(install.bin("pg_ctl"));
             cmd.args(["stop", "-m", "immediate", "-s", "-D"]).arg(&data);
             if nix::unistd::Uid::effective().is_root() {
                 use std::os::unix::process::CommandExt;
@@ -27,7 +28,8 @@ impl Drop for Stop {
 
 fn quickstart(dir: &Path, port: u16) -> (bool, String, String) {
     let out = pgharden()
-        .args(["quickstart", "--dir", dir.to_str().unwrap(), "--port", &port.to_string()])
+        .args(["quickstart", "--dir", dir.to_str().unwrap(), "--port", &port.to_string(), "--pgbin"])
+        .arg(testcluster::Installation::for_tests().unwrap().bindir())
         .output()
         .unwrap();
     (

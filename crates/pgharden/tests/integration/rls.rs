@@ -29,8 +29,7 @@ const BOB_ROW: &str = "1|bob|123-456-7890|unclassified";
 const ALICE_ROW: &str = "2|alice|098-765-4321|classified";
 
 fn appendix_d() -> Cluster {
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster.psql(APPENDIX_D).unwrap();
     cluster
 }

@@ -66,10 +66,7 @@ impl Encrypted {
 
 /// A cluster that is initialised but not started: `--pgdata` needs its files, not its server.
 fn stopped_cluster() -> Cluster {
-    Cluster::init(
-        ClusterOptions::for_tests().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)"),
-    )
-    .expect("initdb")
+    Cluster::init(ClusterOptions::for_tests().unwrap_or_else(|e| panic!("{e}"))).expect("initdb")
 }
 
 /// The two units in `printed`, each the text from its `# DIR/NAME` line to the next one.
@@ -221,8 +218,7 @@ fn a_conninfo_with_a_password_exits_2() {
 #[test]
 fn a_conninfo_is_repeated_and_its_servers_data_directory_made_writable() {
     let ca = Encrypted::new();
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     let conninfo = format!("{} user={} dbname=postgres", cluster.tcp_conninfo(), cluster.superuser());
     let printed = ok(&["renew", "--pki", ca.dir(), "--systemd", "--credential", ca.pass(), &conninfo]);
     let (service, _) = split_units(&printed);
@@ -324,8 +320,7 @@ fn credentials_dir(tmp: &TempDir, pass: &Path) -> PathBuf {
 #[test]
 fn the_services_sandbox_lets_renew_reissue_and_deploy_with_a_reload() {
     let ca = Encrypted::new();
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     harden(&cluster, &ca.pki);
     let data = cluster.data_dir().canonicalize().unwrap();
     let printed = ok(&[

@@ -137,8 +137,7 @@ fn pki_list_escapes_a_hand_edited_ledger() {
 fn probe_escapes_what_a_server_sends() {
     let pki = TestPki::bare("p256");
     hostile_certificate(&pki);
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     install_server_tls(&cluster, &pki, "evil");
     cluster
         .write_hba(

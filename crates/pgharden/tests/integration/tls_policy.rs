@@ -9,8 +9,7 @@ use crate::support::{TestPki, audit_json, harden, status};
 
 fn hardened(key_type: &str) -> (TestPki, Cluster) {
     let pki = TestPki::new(key_type);
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     harden(&cluster, &pki);
     (pki, cluster)
 }

@@ -37,8 +37,7 @@ pub const APPLY_LIMIT: Duration = Duration::from_secs(180);
 /// A PKI and a running fresh cluster with the roles the PKI has certificates for.
 pub fn fresh() -> (TestPki, Cluster) {
     let pki = TestPki::new("p384");
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster.psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;").unwrap();
     (pki, cluster)
 }

@@ -15,8 +15,7 @@ use super::{apply, fresh};
 /// and started.
 fn started_with(conf: &str) -> (TestPki, Cluster) {
     let pki = TestPki::new("p384");
-    let mut cluster = Cluster::init(ClusterOptions::for_tests().unwrap())
-        .expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let mut cluster = Cluster::init(ClusterOptions::for_tests().unwrap()).unwrap_or_else(|e| panic!("{e}"));
     cluster.append_conf(conf).unwrap();
     cluster.start_server().unwrap();
     cluster.psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;").unwrap();
@@ -82,8 +81,7 @@ fn an_included_root_file_is_not_rewritten() {
 fn an_hba_file_outside_pgdata_is_not_rewritten() {
     let root = RootDir::new();
     let pki = TestPki::new("p384");
-    let mut cluster = Cluster::init(ClusterOptions::for_tests().unwrap())
-        .expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let mut cluster = Cluster::init(ClusterOptions::for_tests().unwrap()).unwrap_or_else(|e| panic!("{e}"));
     // The server must be able to read it (0644 in a 0755 directory) and keep its trust lines.
     let hba = fs::read(cluster.data_dir().join("pg_hba.conf")).unwrap();
     let victim = root.file("victim-hba.conf", &hba, 0o644);

@@ -37,8 +37,7 @@ const SETTLE: Duration = Duration::from_secs(10);
 /// 127.0.0.1, client certificates for alice and bob) and `pgharden apply`.
 pub fn hardened() -> (TestPki, Cluster) {
     let pki = TestPki::new("p256");
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     harden(&cluster, &pki);
     (pki, cluster)
 }

@@ -23,8 +23,7 @@ const TABLE: &str = "CREATE TABLE pgharden.locked_roles (rolname name PRIMARY KE
 /// A cluster with `appowner` (not a superuser, owner of database appdb), three more login roles,
 /// and `breakglass`, a superuser that cannot log in.
 fn attack_cluster() -> Cluster {
-    let cluster =
-        Cluster::start_default().expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster
         .psql(
             "CREATE ROLE appowner LOGIN; CREATE ROLE app1 LOGIN; CREATE ROLE app2 LOGIN; CREATE ROLE app3 LOGIN; \

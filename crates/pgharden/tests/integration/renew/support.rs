@@ -61,7 +61,7 @@ impl Rig {
         let tmp = tempfile::tempdir().expect("tempdir");
         let pki = TestPki { dir: tmp.path().join("pki"), tmp };
         let cluster = Cluster::start(ClusterOptions::for_tests().unwrap().envs(clock.env()))
-            .expect("PostgreSQL 15 must be installed (apt-get install postgresql-15)");
+            .unwrap_or_else(|e| panic!("{e}"));
         cluster.psql(&format!("CREATE ROLE {ROLE} LOGIN")).unwrap();
         let mut rig = Rig { cluster, pki, clock };
         let dir = rig.pki.dir.to_str().unwrap().to_owned();
