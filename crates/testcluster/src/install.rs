@@ -97,17 +97,19 @@ impl Installation {
             }
             other => other,
         })?;
-        if inst.major != major {
-            return Err(Error::InstallationNotFound {
-                path: bindir,
-                reason: format!(
-                    "expected PostgreSQL {major}, but the binaries report version {}",
-                    inst.version
-                ),
-                hint: install_hint(Some(major)),
-            });
+        inst.expect_major(major, bindir, install_hint(Some(major)))
+    }
+
+    /// `self`, if its binaries are of `major`; else an error naming `bindir` and giving `hint`.
+    fn expect_major(self, major: u32, bindir: PathBuf, hint: String) -> Result<Self, Error> {
+        if self.major == major {
+            return Ok(self);
         }
-        Ok(inst)
+        Err(Error::InstallationNotFound {
+            path: bindir,
+            reason: format!("expected PostgreSQL {major}, but the binaries report version {}", self.version),
+            hint,
+        })
     }
 
     /// The installation tests use: `$PGHARDEN_TEST_PGBIN` if set, else Debian's
@@ -148,17 +150,7 @@ impl Installation {
             },
             other => other,
         })?;
-        if inst.major != major {
-            return Err(Error::InstallationNotFound {
-                path: bindir,
-                reason: format!(
-                    "expected PostgreSQL {major}, but the binaries report version {}",
-                    inst.version
-                ),
-                hint: "Run ./scripts/postgres-versions again.".to_owned(),
-            });
-        }
-        Ok(inst)
+        inst.expect_major(major, bindir, "Run ./scripts/postgres-versions again.".to_owned())
     }
 
     /// The library directory with this installation's own libpq (`../lib/libpq.so.5` beside the bin

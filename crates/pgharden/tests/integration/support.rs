@@ -151,8 +151,12 @@ pub struct Psql {
 
 /// Connect with psql using `conninfo` and run `sql`.
 pub fn psql(cluster: &testcluster::Cluster, conninfo: &str, sql: &str) -> Psql {
-    let out = cluster
-        .psql_command()
+    psql_with(cluster.psql_command(), conninfo, sql)
+}
+
+/// [`psql`] with a `psql` command of the caller's making (another libpq, say).
+pub fn psql_with(mut cmd: Command, conninfo: &str, sql: &str) -> Psql {
+    let out = cmd
         .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql])
         .output()
         .expect("running psql");

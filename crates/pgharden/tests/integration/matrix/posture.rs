@@ -30,17 +30,9 @@ fn psql_libpq18(cluster: &Cluster, conninfo: &str, sql: &str) -> Psql {
         .ok()
         .and_then(|i| i.own_libpq_dir())
         .expect("libpq 18 (the PostgreSQL 18 build of scripts/postgres-versions) for a direct-TLS client");
-    let out = cluster
-        .psql_command()
-        .env("LD_LIBRARY_PATH", lib)
-        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql])
-        .output()
-        .expect("running psql");
-    Psql {
-        ok: out.status.success(),
-        stdout: String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    let mut cmd = cluster.psql_command();
+    cmd.env("LD_LIBRARY_PATH", lib);
+    crate::support::psql_with(cmd, conninfo, sql)
 }
 
 /// Every line of the server's log files (the collector's, in PGDATA/log, and testcluster's own).
