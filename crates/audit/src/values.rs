@@ -161,76 +161,10 @@ fn scan_prefix(prefix: &str) -> Vec<char> {
 // Comma-separated identifier lists
 // ---------------------------------------------------------------------------
 
-/// `scanner_isspace` of PostgreSQL 15 (16 adds `\v`).
-fn scanner_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0c)
-}
-
-fn skip_scanner_space(b: &[u8], mut i: usize) -> usize {
-    while b.get(i).copied().is_some_and(scanner_space) {
-        i += 1;
-    }
-    i
-}
-
-/// varlena.c's `SplitIdentifierString(value, ',')`, which both pgaudit and `log_connections` use:
-/// elements separated by commas with optional whitespace, unquoted ones lower-cased, `"..."` kept
-/// as written with `""` for a quote; the empty string (or only whitespace) is the empty list.
-///
-/// The server also cuts names to 63 bytes; every name compared here is far shorter, so a cut name
-/// matches nothing either way.
+/// varlena.c's `SplitIdentifierString(value, ',')`, which both pgaudit and `log_connections` use
+/// ([`pgharden_conf::postgresql_conf::split_identifiers`], shared with apply).
 fn split_identifiers(value: &str) -> Result<Vec<String>, Problem> {
-    let b = value.as_bytes();
-    let mut names = Vec::new();
-    let mut i = skip_scanner_space(b, 0);
-    if i == b.len() {
-        return Ok(names);
-    }
-    loop {
-        let (name, next) =
-            if b.get(i) == Some(&b'"') { quoted_name(b, i)? } else { unquoted_name(value, i)? };
-        names.push(name);
-        i = skip_scanner_space(b, next);
-        match b.get(i) {
-            None => return Ok(names),
-            Some(b',') => i = skip_scanner_space(b, i + 1),
-            Some(_) => return Err(Problem::ListSyntax),
-        }
-    }
-}
-
-/// A `"..."` name starting at `start`; returns it and the index after the closing quote.
-fn quoted_name(b: &[u8], start: usize) -> Result<(String, usize), Problem> {
-    let mut name = Vec::new();
-    let mut i = start + 1;
-    loop {
-        match b.get(i) {
-            None => return Err(Problem::ListSyntax),
-            Some(b'"') if b.get(i + 1) == Some(&b'"') => {
-                name.push(b'"');
-                i += 2;
-            }
-            Some(b'"') => return Ok((String::from_utf8_lossy(&name).into_owned(), i + 1)),
-            Some(&c) => {
-                name.push(c);
-                i += 1;
-            }
-        }
-    }
-}
-
-/// An unquoted name: up to a comma or whitespace, lower-cased; it may not be empty.
-fn unquoted_name(value: &str, start: usize) -> Result<(String, usize), Problem> {
-    let b = value.as_bytes();
-    let mut i = start;
-    while i < b.len() && b[i] != b',' && !scanner_space(b[i]) {
-        i += 1;
-    }
-    if i == start {
-        return Err(Problem::ListSyntax);
-    }
-    // `i` and `start` sit at ASCII bytes or the ends, so they are character boundaries.
-    Ok((value[start..i].to_ascii_lowercase(), i))
+    pgharden_conf::postgresql_conf::split_identifiers(value).map_err(Problem::from)
 }
 
 // ---------------------------------------------------------------------------
@@ -355,97 +289,27 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 // log_connections (PostgreSQL 18)
 // ---------------------------------------------------------------------------
 
-/// One aspect of connection set-up that PostgreSQL 18's `log_connections` can log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ConnectionLogAspect {
-    Receipt,
-    Authentication,
-    Authorization,
-    SetupDurations,
-}
-
-impl ConnectionLogAspect {
-    /// Every aspect, which is what `all` turns on.
-    pub const ALL: [ConnectionLogAspect; 4] = [
-        ConnectionLogAspect::Receipt,
-        ConnectionLogAspect::Authentication,
-        ConnectionLogAspect::Authorization,
-        ConnectionLogAspect::SetupDurations,
-    ];
-
-    /// What `on` meant before PostgreSQL 18, and still means.
-    pub const ON: [ConnectionLogAspect; 3] = [
-        ConnectionLogAspect::Receipt,
-        ConnectionLogAspect::Authentication,
-        ConnectionLogAspect::Authorization,
-    ];
-
-    /// The name as `log_connections` spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            ConnectionLogAspect::Receipt => "receipt",
-            ConnectionLogAspect::Authentication => "authentication",
-            ConnectionLogAspect::Authorization => "authorization",
-            ConnectionLogAspect::SetupDurations => "setup_durations",
-        }
-    }
-}
-
-impl fmt::Display for ConnectionLogAspect {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use pgharden_conf::postgresql_conf::ConnectionLogAspect;
 
 /// The aspects a PostgreSQL 18 `log_connections` value logs, as backend_startup.c's
-/// `check_log_connections` reads it.
-///
-/// The empty string logs nothing. The old boolean spellings are accepted whole and alone (`on`,
-/// `true`, `yes`, `1` = receipt, authentication and authorization; `off`, `false`, `no`, `0` =
-/// nothing; unlike `parse_bool`, no prefixes). Otherwise a list of `receipt`, `authentication`,
-/// `authorization`, `setup_durations` and `all`, case-insensitive.
+/// `check_log_connections` reads it ([`pgharden_conf::postgresql_conf::log_connections`], shared
+/// with apply, which plans by the same reading).
 ///
 /// Before PostgreSQL 18 the setting is a boolean: use [`parse_bool`] (the server shows `on`/`off`,
 /// which both readings agree on).
 pub fn log_connections(v: &str) -> Result<BTreeSet<ConnectionLogAspect>, ValueError> {
-    use ConnectionLogAspect as A;
-    let names = split_identifiers(v).map_err(|p| ValueError::new(v, p))?;
-    if let Some(first) = names.first()
-        && let Some(on) = connection_compat_option(first)
-    {
-        if names.len() > 1 {
-            return Err(ValueError::new(v, Problem::ConnectionOptionNotAlone(first.clone())));
-        }
-        return Ok(if on { A::ON.into_iter().collect() } else { BTreeSet::new() });
-    }
-    let mut aspects = BTreeSet::new();
-    for name in &names {
-        let members: &[A] = match name.to_ascii_lowercase().as_str() {
-            "receipt" => &[A::Receipt],
-            "authentication" => &[A::Authentication],
-            "authorization" => &[A::Authorization],
-            "setup_durations" => &[A::SetupDurations],
-            "all" => &A::ALL,
-            _ => return Err(ValueError::new(v, Problem::UnknownConnectionOption(name.clone()))),
-        };
-        aspects.extend(members.iter().copied());
-    }
-    Ok(aspects)
+    pgharden_conf::postgresql_conf::log_connections(v).map_err(|e| ValueError::new(v, e.into()))
 }
 
-/// The backwards-compatible spellings of `log_connections`, compared whole and case-insensitively.
-fn connection_compat_option(name: &str) -> Option<bool> {
-    const COMPAT: [(&str, bool); 8] = [
-        ("off", false),
-        ("false", false),
-        ("no", false),
-        ("0", false),
-        ("on", true),
-        ("true", true),
-        ("yes", true),
-        ("1", true),
-    ];
-    COMPAT.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, on)| *on)
+impl From<pgharden_conf::postgresql_conf::ListError> for Problem {
+    fn from(e: pgharden_conf::postgresql_conf::ListError) -> Problem {
+        use pgharden_conf::postgresql_conf::ListError as L;
+        match e {
+            L::UnknownConnectionOption(name) => Problem::UnknownConnectionOption(name),
+            L::ConnectionOptionNotAlone(name) => Problem::ConnectionOptionNotAlone(name),
+            _ => Problem::ListSyntax,
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -30,6 +30,11 @@ pub enum Error {
     #[error("{command} failed: {output}")]
     Command { command: String, output: String },
 
+    /// pg_ctl could not start (or restart) the server; `said` holds the server's own FATAL and
+    /// PANIC lines from what this start wrote to `log`.
+    #[error("{command} failed: {output}; {}", said_in(.log, .said))]
+    StartFailed { command: String, output: String, log: PathBuf, said: Vec<String> },
+
     #[error("the server did not accept the new configuration: {reason}")]
     Rejected { reason: String },
 
@@ -110,6 +115,15 @@ impl Error {
             Error::RolledBack { cause, .. } => cause.sqlstate(),
             _ => None,
         }
+    }
+}
+
+/// What the server said in its log when a start failed, naming the log.
+fn said_in(log: &std::path::Path, said: &[String]) -> String {
+    if said.is_empty() {
+        format!("{} holds no FATAL or PANIC line from this start (the server's own log may)", log.display())
+    } else {
+        format!("the server said in {}: {}", log.display(), said.join(" | "))
     }
 }
 

@@ -32,6 +32,12 @@ const MAX_LOG_READ: u64 = 4 << 20;
 /// owned by the cluster owner, like the server's own logs).
 pub const PG_CTL_LOG: &str = "pgharden-pg_ctl.log";
 
+/// The most of [`PG_CTL_LOG`] read after a failed start (only what that start wrote).
+const MAX_START_LOG_READ: u64 = 1 << 20;
+
+/// The most of the server's FATAL and PANIC lines quoted when a start fails.
+const MAX_QUOTED_LINES: usize = 5;
+
 /// What an apply did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
@@ -128,7 +134,7 @@ pub fn execute_proven(
         (false, true)
     };
     let recovery = if restarted { Recovery::Restart } else { Recovery::Reload };
-    match settings_in_force(sql.as_mut(), plan) {
+    match settings_in_force(sql.as_mut(), connector, plan) {
         Ok(found) => warnings.extend(found),
         Err(e) => return Err(undo(&mut journal, cluster, files, Some(recovery), e)),
     }
@@ -318,12 +324,23 @@ fn current_log(cluster: &Cluster, files: &Files, sql: &mut dyn Sql) -> Result<Op
 
 /// Every setting of the plan is the server's current value and none waits for a restart. A value
 /// overridden in apply's own session (`ALTER ROLE … SET`) cannot be confirmed this way: it becomes
-/// a warning, not a failure that would undo files that are right.
-fn settings_in_force(sql: &mut dyn Sql, plan: &Plan) -> Result<Vec<String>> {
+/// a warning, not a failure that would undo files that are right. A setting that a reload gives
+/// only to new sessions (context `backend` or `superuser-backend`, such as `log_connections`) is
+/// read on a new connection, made when the first one needs it.
+fn settings_in_force(sql: &mut dyn Sql, connector: &mut dyn Connector, plan: &Plan) -> Result<Vec<String>> {
     let mut wrong = Vec::new();
     let mut warnings = Vec::new();
+    let mut fresh: Option<Box<dyn Sql>> = None;
     for s in &plan.settings {
-        let Some(live) = crate::plan::live(sql, &s.name)? else {
+        let mut live = crate::plan::live(sql, &s.name)?;
+        if live.as_ref().is_some_and(|l| NEW_SESSIONS_ONLY.contains(&l.context.as_str())) {
+            let conn = match &mut fresh {
+                Some(conn) => conn,
+                None => fresh.insert(connector.connect("postgres")?),
+            };
+            live = crate::plan::live(conn.as_mut(), &s.name)?;
+        }
+        let Some(live) = live else {
             wrong.push(format!("{} is unknown to the server", s.name));
             continue;
         };
@@ -332,7 +349,7 @@ fn settings_in_force(sql: &mut dyn Sql, plan: &Plan) -> Result<Vec<String>> {
             continue;
         }
         let wanted = crate::plan::decoded(&s.to);
-        if live.pending_restart || !crate::plan::same_setting(&s.name, &live.value, &wanted) {
+        if live.pending_restart || !crate::plan::satisfies(s.accept, &s.name, &live.value, &wanted) {
             wrong.push(format!(
                 "{} is {:?}, wanted {wanted:?}{}",
                 s.name,
@@ -350,6 +367,9 @@ fn settings_in_force(sql: &mut dyn Sql, plan: &Plan) -> Result<Vec<String>> {
     }
 }
 
+/// The `pg_settings.context` of parameters whose reloaded value only new sessions get.
+const NEW_SESSIONS_ONLY: &[&str] = &["backend", "superuser-backend"];
+
 /// Restart with the tools of the layout: `pg_ctlcluster` for Debian clusters, `pg_ctl` otherwise.
 fn restart(cluster: &Cluster, files: &Files) -> Result<()> {
     pg_ctl(cluster, files, "restart")
@@ -359,32 +379,62 @@ fn restart(cluster: &Cluster, files: &Files) -> Result<()> {
 const PG_CTLCLUSTER: &str = "/usr/bin/pg_ctlcluster";
 
 fn pg_ctl(cluster: &Cluster, files: &Files, action: &str) -> Result<()> {
-    let cmd = if let Some((version, name)) = debian_cluster(cluster) {
+    let what = format!("pg_ctl {action}");
+    if let Some((version, name)) = debian_cluster(cluster) {
         let mut c = Command::new(PG_CTLCLUSTER);
         c.env_clear().env("PATH", pgharden_privsep::CLEAN_PATH).env("LANG", "C").current_dir("/");
         c.args([&version, &name, action, "--", "-w", "-t", "120"]);
-        c
-    } else {
-        let bindir = cluster.bindir.as_ref().ok_or_else(|| {
-            Error::bad(&cluster.data_dir, "cannot find pg_ctl: the server binaries' directory is unknown")
-        })?;
-        let mut c = cluster.owner.command(bindir.join("pg_ctl"));
-        c.arg(action).arg("-D").arg(&cluster.data_dir).args(["-w", "-t", "120", "-s"]);
-        // Without -l the new postmaster would inherit our pipes, and we would wait for it forever.
-        c.arg("-l").arg(cluster.data_dir.join(PG_CTL_LOG));
-        if action == "restart" {
-            c.args(["-m", "fast"]);
+        return crate::tools::run(c, &what);
+    }
+    let bindir = cluster.bindir.as_ref().ok_or_else(|| {
+        Error::bad(&cluster.data_dir, "cannot find pg_ctl: the server binaries' directory is unknown")
+    })?;
+    let log = cluster.data_dir.join(PG_CTL_LOG);
+    let log_offset = files.stat(&log, false).ok().flatten().map_or(0, |m| m.len);
+    let mut c = cluster.owner.command(bindir.join("pg_ctl"));
+    c.arg(action);
+    // `pg_ctl restart` reuses the server's last command line (postmaster.opts), which names the
+    // data directory itself; a start after a failed restart must reproduce it too, or the server
+    // comes back on another port or socket. pg_ctl puts its own `-D` in front of `-o`'s options, so
+    // the directory goes in PGDATA instead and the command line is the last one, exactly.
+    match (action == "start").then(|| last_options(&cluster.data_dir, files)).flatten() {
+        Some(options) => {
+            c.env("PGDATA", &cluster.data_dir).arg("-o").arg(options);
         }
-        if action == "start" {
-            // `pg_ctl restart` reuses the server's last command line (postmaster.opts); a start after
-            // a failed restart must too, or the server comes back on another port or socket.
-            if let Some(options) = last_options(&cluster.data_dir, files) {
-                c.arg("-o").arg(options);
-            }
+        None => {
+            c.arg("-D").arg(&cluster.data_dir);
         }
-        c
-    };
-    crate::tools::run(cmd, &format!("pg_ctl {action}"))
+    }
+    // Without -l the new postmaster would inherit our pipes, and we would wait for it forever.
+    c.args(["-w", "-t", "120", "-s"]).arg("-l").arg(&log);
+    if action == "restart" {
+        c.args(["-m", "fast"]);
+    }
+    crate::tools::run(c, &what).map_err(|e| match e {
+        Error::Command { command, output } => {
+            let said = server_said(files, &log, log_offset);
+            Error::StartFailed { command, output, log, said }
+        }
+        other => other,
+    })
+}
+
+/// The FATAL and PANIC lines that a start wrote to `log` after `offset`, from the level on (the
+/// line prefix is the server's own choice), at most [`MAX_QUOTED_LINES`] of them, each cut to 500
+/// characters. Read as the owner, at most [`MAX_START_LOG_READ`] bytes; a log that is shorter than
+/// before (replaced) is read from its start; one that cannot be read quotes nothing.
+fn server_said(files: &Files, log: &Path, offset: u64) -> Vec<String> {
+    let len = files.stat(log, false).ok().flatten().map_or(0, |m| m.len);
+    let from = if len < offset { 0 } else { offset };
+    let Ok(bytes) = files.read_range(log, from, MAX_START_LOG_READ) else { return Vec::new() };
+    String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter_map(|l| {
+            ["FATAL:", "PANIC:"].iter().filter_map(|level| l.find(level)).min().map(|at| &l[at..])
+        })
+        .take(MAX_QUOTED_LINES)
+        .map(|l| pgharden_text::cut(l.trim_end(), 500).into_owned())
+        .collect()
 }
 
 /// The arguments of the server's last start, from `PGDATA/postmaster.opts` (already shell-quoted by

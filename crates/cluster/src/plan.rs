@@ -5,8 +5,9 @@
 //! Owns: comparing the cluster with the `stig` profile — TLS files in PGDATA, postgresql.conf (edited
 //! where the winning line is, auto.conf included), pg_hba.conf (mutual TLS lines first, every other
 //! line commented out, never deleted), pg_ident.conf (the `pgharden` map), every configuration file
-//! mode 0600 and owned by the cluster owner, and what each database needs ([`databases`]) — and
-//! rendering the differences as unified diffs.
+//! mode 0600 and owned by the cluster owner, and what each database needs ([`databases`]) — what of
+//! the profile cannot be put in place on this host ([`unmet`]), and rendering the differences as
+//! unified diffs.
 //! Every file of the cluster is read as its owner ([`Files`]); every file the plan would write is
 //! checked here already — inside PGDATA, the configuration directory or a directory the operator
 //! named, and a regular file or nothing (never a symbolic link) — so `--plan` shows the refusal.
@@ -26,14 +27,19 @@ use serde::Serialize;
 use crate::discover::Cluster;
 use crate::error::{Error, Result};
 use crate::files::Files;
-use crate::profile::{self, IDENT_MAP, ProfileOptions, Wanted};
+use crate::profile::{self, Accept, IDENT_MAP, ProfileOptions, Wanted};
 use crate::sql::Sql;
 
+mod compare;
 pub mod databases;
 mod live;
+mod render;
 pub mod tls;
+pub mod unmet;
 
-pub(crate) use live::{decoded, live, overridden_note, same_setting};
+pub(crate) use compare::satisfies;
+pub(crate) use live::{decoded, live, overridden_note};
+pub use unmet::{InstallCommand, Unmet, UnmetKind};
 
 /// Parameters whose change needs a restart (context `postmaster`), for when no server can be asked.
 const RESTART_SETTINGS: &[&str] = &["logging_collector", "shared_preload_libraries"];
@@ -80,6 +86,9 @@ pub struct SettingChange {
     pub file: PathBuf,
     pub restart: bool,
     pub why: String,
+    /// Which live values confirm the change (those the profile accepts in place of `to`).
+    #[serde(skip)]
+    pub accept: Accept,
 }
 
 /// A statement to run once the configuration is in force.
@@ -101,6 +110,9 @@ pub struct Plan {
     /// Whether the server must restart (and why), else a reload is enough.
     pub restart: Option<String>,
     pub notes: Vec<String>,
+    /// What of the profile this plan cannot put in place (pgaudit not installed): with any, the
+    /// cluster does not have the profile however the files end up.
+    pub unmet: Vec<Unmet>,
     /// The tag of the backups the files' old versions are kept under (`FILE.pgharden-TAG`): `None`,
     /// a timestamp (apply keeps every version); a fixed tag keeps only the latest (renew, which runs
     /// on a timer, must not pile up old keys).
@@ -117,9 +129,21 @@ pub struct Change {
 }
 
 impl Plan {
-    /// Whether nothing would change.
+    /// Whether nothing would change. An empty plan may still leave parts of the profile unmet
+    /// ([`Plan::unmet`]).
     pub fn is_empty(&self) -> bool {
         self.files.is_empty() && self.settings.is_empty() && self.sql.is_empty()
+    }
+
+    /// What of the profile cannot be put in place, whatever is applied; empty when the plan (once
+    /// applied) gives the whole profile.
+    pub fn unmet(&self) -> &[Unmet] {
+        &self.unmet
+    }
+
+    /// Every unmet part as text (`NOT MET: …` blocks), empty when there is none.
+    pub fn render_unmet(&self) -> String {
+        self.unmet.iter().map(Unmet::render).collect()
     }
 
     /// Every change as one list.
@@ -141,68 +165,6 @@ impl Plan {
         }));
         out
     }
-
-    /// The plan in words and diffs. Everything that came from the cluster's files or catalogs is
-    /// escaped ([`pgharden_text`]): the owner writes those files, and a plan a DBA reviews must not
-    /// be redrawn by escape sequences or faked by a line break in a value.
-    pub fn render_text(&self) -> String {
-        use pgharden_text::{block, line};
-        let path = |p: &Path| line(&p.display().to_string()).into_owned();
-        if self.is_empty() {
-            return format!(
-                "Nothing to change: {} already has the stig profile.\n",
-                path(&self.cluster.data_dir)
-            );
-        }
-        let mut out = format!(
-            "Plan for the cluster in {} (PostgreSQL {}, owner {}):\n",
-            path(&self.cluster.data_dir),
-            self.cluster.major,
-            line(&self.cluster.owner.name)
-        );
-        if !self.settings.is_empty() {
-            out.push_str("\nSettings:\n");
-            for s in &self.settings {
-                let when = if s.restart { "restart" } else { "reload" };
-                out.push_str(&format!(
-                    "  {:<28} {} -> {}  [{when}; {}]\n",
-                    line(&s.name),
-                    line(s.from.as_deref().unwrap_or("(default)")),
-                    line(&s.to),
-                    line(&s.why)
-                ));
-            }
-        }
-        for f in &self.files {
-            let mode = match f.from_mode {
-                Some(old) if old != f.mode => format!("mode {old:04o} \u{2192} {:04o}", f.mode),
-                _ => format!("mode {:04o}", f.mode),
-            };
-            out.push_str(&format!("\n{} ({}, {mode}):\n{}", path(&f.path), line(&f.what), block(&f.diff)));
-            if !f.diff.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-        if !self.sql.is_empty() {
-            out.push_str("\nSQL:\n");
-            for a in &self.sql {
-                out.push_str(&format!(
-                    "  [{}] {}  -- {}\n",
-                    line(&a.database),
-                    line(&a.statement),
-                    line(&a.why)
-                ));
-            }
-        }
-        out.push_str(&match &self.restart {
-            Some(why) => format!("\nThe server will be restarted: {}.\n", line(why)),
-            None => "\nThe server will be reloaded (no restart needed).\n".to_string(),
-        });
-        for n in &self.notes {
-            out.push_str(&format!("Note: {}\n", line(n)));
-        }
-        out
-    }
 }
 
 /// Compute the plan. `pki`, when the certificates come from one, gives the pg_ident.conf lines of
@@ -220,12 +182,9 @@ pub fn plan(
     let mut notes = Vec::new();
     let mut profile = req.profile.clone();
     profile.pgaudit_installed = cluster.extensions.pgaudit;
+    let mut unmet = Vec::new();
     if !cluster.extensions.pgaudit {
-        notes.push(format!(
-            "pgaudit is not installed, so Appendix B is skipped: install it (Debian: apt-get install postgresql-{0}-pgaudit; \
-             RHEL: dnf install pgaudit_{0}) and run apply again",
-            cluster.major
-        ));
+        unmet.push(Unmet::pgaudit(cluster.major));
     }
     let mut changes = tls::tls_files(cluster, files, &req.tls)?;
     let wanted = wanted_settings(cluster, files, &profile)?;
@@ -269,6 +228,7 @@ pub fn plan(
         sql: sql_actions,
         restart,
         notes,
+        unmet,
         backup_tag: None,
     })
 }
@@ -286,11 +246,7 @@ fn wanted_settings(cluster: &Cluster, files: &Files, profile_opts: &ProfileOptio
     // server not yet restarted onto it is still noticed.
     let value = profile::preload_with_pgaudit(&current)
         .unwrap_or_else(|| format!("'{}'", current.replace('\'', "''")));
-    wanted.push(Wanted {
-        name: "shared_preload_libraries",
-        value,
-        why: "Appendix B: pgaudit must be preloaded",
-    });
+    wanted.push(Wanted::new("shared_preload_libraries", value, "Appendix B: pgaudit must be preloaded"));
     Ok(wanted)
 }
 
@@ -304,21 +260,24 @@ pub(crate) fn conf_changes(
         .map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
     let mut edits: Vec<(PathBuf, String, Value, SettingChange)> = Vec::new();
     for w in wanted {
-        let value = Value::raw(&w.value).map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
         let resolution = tree.resolve(w.name);
         let current = resolution.as_ref().map(|r| r.winner.setting.value().to_string());
-        if current.as_deref().is_some_and(|c| same_setting(w.name, c, &value.decoded())) {
+        if current.as_deref().is_some_and(|c| satisfies(w.accept, w.name, c, &decoded(&w.value))) {
             continue;
         }
+        // What is there may be kept in part (a log_connections that logs more than the profile's).
+        let to = compare::raised(w.accept, current.as_deref(), &w.value);
+        let value = Value::raw(&to).map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
         let file =
             resolution.as_ref().map(|r| r.winner.file.to_path_buf()).unwrap_or(cluster.config_file.clone());
         let change = SettingChange {
             name: w.name.to_string(),
             from: current,
-            to: w.value.clone(),
+            to,
             file: file.clone(),
             restart: RESTART_SETTINGS.contains(&w.name),
             why: w.why.to_string(),
+            accept: w.accept,
         };
         edits.push((file, w.name.to_string(), value, change));
     }

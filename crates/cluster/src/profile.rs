@@ -28,6 +28,31 @@ pub const CRL_FILE: &str = "root.crl";
 /// suites, no MD5/SHA-1 MACs, no RC4/3DES, and no CAMELLIA/ARIA (not NIST-approved); PSK and SRP
 /// need secrets PostgreSQL never has.
 pub const SSL_CIPHERS: &str = "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1:!kRSA:!PSK:!SRP:!CAMELLIA:!ARIA";
+/// PostgreSQL 18's `ssl_tls13_ciphers`: OpenSSL's own default TLS 1.3 suites, pinned. They are the
+/// AEAD ciphers the TLS 1.2 list ([`SSL_CIPHERS`]) allows too (AES-GCM with 256- and 128-bit keys,
+/// ChaCha20-Poly1305); the CCM suites, whose CCM_8 variant has 8-byte tags, stay out. Pinned so that
+/// neither another OpenSSL's defaults nor a line elsewhere in the files can widen it.
+pub const SSL_TLS13_CIPHERS: &str =
+    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256";
+/// The TLS 1.3 suites a `ssl_tls13_ciphers` already there may list and still meet the profile.
+const TLS13_SUITES: &[&str] =
+    &["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"];
+/// PostgreSQL 18's `ssl_groups`: X25519 first (what clients offer a key share for), then the NIST
+/// curves, every one of them a group the audit approves on the wire (SP 800-186 / SP 800-56A).
+/// The finite-field groups are approved too but left out: OpenSSL 1.1.1, which PostgreSQL 18 still
+/// builds with, does not know them in a group list and the server would then refuse to start.
+pub const SSL_GROUPS: &str = "X25519:P-256:P-384:P-521";
+/// The groups a `ssl_groups` already there may list and still meet the profile: the approved ones,
+/// by every name OpenSSL 1.1.1 and 3 both accept.
+const APPROVED_GROUPS: &[&str] =
+    &["X25519", "X448", "P-256", "prime256v1", "secp256r1", "P-384", "secp384r1", "P-521", "secp521r1"];
+/// PostgreSQL 14 to 17's `ssl_ecdh_curve`, the one curve ECDHE uses there: P-256 (the server's
+/// default), which every client supports and the audit approves.
+pub const SSL_ECDH_CURVE: &str = "prime256v1";
+/// The curves an `ssl_ecdh_curve` already there may name and still meet the profile (by the short
+/// names OpenSSL's `OBJ_sn2nid` knows, which is how PostgreSQL 14 to 17 read it).
+const APPROVED_CURVES: &[&str] = &["prime256v1", "secp384r1", "secp521r1"];
+
 /// The pg_ident.conf map the hostssl lines use.
 pub const IDENT_MAP: &str = "pgharden";
 
@@ -159,6 +184,38 @@ pub struct Wanted {
     /// The value as postgresql.conf spells it (strings quoted).
     pub value: String,
     pub why: &'static str,
+    /// Which values already there meet the profile (and are left alone).
+    #[serde(skip)]
+    pub accept: Accept,
+}
+
+/// Which values of a setting meet the profile: a value that does is left as it is, so that apply
+/// never lowers what an operator set higher (a `log_connections` that also logs durations, a
+/// CNSA-minded `ssl_ecdh_curve = secp384r1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Accept {
+    /// The wanted value only, compared as the server reads values (booleans, case, units of time).
+    #[default]
+    Same,
+    /// PostgreSQL 18's list-valued `log_connections`: any value that logs at least the aspects the
+    /// wanted value logs. A value that logs less is raised by adding the missing aspects.
+    ConnectionAspects,
+    /// Any one of these values, exactly as OpenSSL names them.
+    OneOf(&'static [&'static str]),
+    /// A colon-separated OpenSSL list (not empty) of these names only.
+    ListOf(&'static [&'static str]),
+}
+
+impl Wanted {
+    /// The setting with only its own value accepted.
+    pub fn new(name: &'static str, value: impl Into<String>, why: &'static str) -> Wanted {
+        Wanted { name, value: value.into(), why, accept: Accept::Same }
+    }
+
+    fn accepting(mut self, accept: Accept) -> Wanted {
+        self.accept = accept;
+        self
+    }
 }
 
 fn q(s: &str) -> String {
@@ -166,7 +223,7 @@ fn q(s: &str) -> String {
 }
 
 fn w(name: &'static str, value: impl Into<String>, why: &'static str) -> Wanted {
-    Wanted { name, value: value.into(), why }
+    Wanted::new(name, value, why)
 }
 
 /// The `log_line_prefix`: the union of what Appendix C and the STIG checks name (`%m %u %d %s`,
@@ -228,12 +285,15 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
             "TLS 1.2 suites: forward secrecy (no static RSA), authenticated, NIST-approved ciphers, no SHA-1 MACs",
         ),
         w("ssl_prefer_server_ciphers", "on", "the server's cipher order wins"),
+    ]);
+    out.extend(key_exchange_settings(major));
+    out.extend([
         w(
             "password_encryption",
             q("scram-sha-256"),
             "passwords, where still used, hashed with SCRAM (no MD5)",
         ),
-        w("log_connections", "on", "Appendix C 2.3.2: log every connection"),
+        log_connections(major),
         w("log_disconnections", "on", "Appendix C 2.3.2: log every disconnection and its duration"),
         w(
             "log_line_prefix",
@@ -297,9 +357,56 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
             w("pgaudit.log_statement_once", "off", "Appendix B 2.2.2.1"),
         ]);
     }
-    // Versions differ only in what exists; every setting above exists in 14 to 18.
-    let _ = major;
     out
+}
+
+/// `log_connections`: a boolean before PostgreSQL 18; a list there, where `on` still means receipt,
+/// authentication and authorization, and a value that logs more is kept.
+fn log_connections(major: u32) -> Wanted {
+    if major >= 18 {
+        w(
+            "log_connections",
+            "on",
+            "Appendix C 2.3.2: log every connection (receipt, authentication and authorization, which on \
+             means; a value that logs more, such as all, is kept, and one that logs less gains what it lacks)",
+        )
+        .accepting(Accept::ConnectionAspects)
+    } else {
+        w("log_connections", "on", "Appendix C 2.3.2: log every connection")
+    }
+}
+
+/// The TLS 1.3 suites and the key-exchange groups: PostgreSQL 18 names both (`ssl_tls13_ciphers`,
+/// `ssl_groups`); 14 to 17 leave TLS 1.3's suites to OpenSSL (all of them AEAD) and take one curve.
+fn key_exchange_settings(major: u32) -> Vec<Wanted> {
+    if major >= 18 {
+        vec![
+            w(
+                "ssl_tls13_ciphers",
+                q(SSL_TLS13_CIPHERS),
+                "TLS 1.3 suites: the AEAD ciphers ssl_ciphers allows for TLS 1.2 (AES-GCM, ChaCha20-Poly1305), \
+                 no CCM_8; pinned so OpenSSL's defaults cannot widen them (a shorter list of these is kept)",
+            )
+            .accepting(Accept::ListOf(TLS13_SUITES)),
+            w(
+                "ssl_groups",
+                q(SSL_GROUPS),
+                "key exchange: X25519 and the NIST curves P-256/384/521, groups NIST approves (a list of only \
+                 approved groups is kept); no finite-field groups, which OpenSSL 1.1.1 cannot list",
+            )
+            .accepting(Accept::ListOf(APPROVED_GROUPS)),
+        ]
+    } else {
+        vec![
+            w(
+                "ssl_ecdh_curve",
+                q(SSL_ECDH_CURVE),
+                "ECDHE curve: P-256, which every client supports and NIST approves (the server's default, \
+                 pinned against an unapproved curve elsewhere in the files; secp384r1 or secp521r1 is kept)",
+            )
+            .accepting(Accept::OneOf(APPROVED_CURVES)),
+        ]
+    }
 }
 
 /// The value of `shared_preload_libraries` that adds pgaudit to what is there (kept in order).
@@ -428,6 +535,29 @@ mod tests {
         for escape in ["%m", "%a", "%u", "%d", "%c", "%s", "%r", "%p"] {
             assert!(prefix.contains(escape), "{escape} in {prefix}");
         }
+    }
+
+    #[test]
+    fn each_major_gets_the_tls_settings_it_has() {
+        let names =
+            |major| settings(&ProfileOptions::default(), major).iter().map(|s| s.name).collect::<Vec<_>>();
+        for major in 14..=17 {
+            let n = names(major);
+            assert!(n.contains(&"ssl_ecdh_curve") && !n.contains(&"ssl_groups"), "{major}: {n:?}");
+            assert!(!n.contains(&"ssl_tls13_ciphers"), "{major}: {n:?}");
+        }
+        let n = names(18);
+        assert!(n.contains(&"ssl_groups") && n.contains(&"ssl_tls13_ciphers"), "{n:?}");
+        assert!(!n.contains(&"ssl_ecdh_curve"), "{n:?}");
+        let connections = |major| {
+            settings(&ProfileOptions::default(), major)
+                .into_iter()
+                .find(|s| s.name == "log_connections")
+                .unwrap()
+        };
+        assert_eq!(connections(17).accept, Accept::Same);
+        assert_eq!(connections(18).accept, Accept::ConnectionAspects);
+        assert_eq!(connections(18).value, "on");
     }
 
     #[test]

@@ -41,9 +41,23 @@ What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
   pg_hba.conf: the owner's `local … peer` line first, `hostssl … cert clientcert=verify-full map=pgharden`
        for each --allow network, `hostnossl … reject`; every other line is commented out, not deleted.
   pg_ident.conf: map pgharden: every certificate CN to the role of the same name, plus --cn mappings.
-  Logging (Appendix C), pgaudit (Appendix B, when installed), pgcrypto (Appendix E), scram-sha-256.
+  Logging (Appendix C), pgaudit (Appendix B), pgcrypto (Appendix E), scram-sha-256. Values chosen
+       per major version: PostgreSQL 18 gets ssl_tls13_ciphers and ssl_groups, and keeps a
+       log_connections list that logs at least receipt, authentication and authorization; 14 to 17
+       get ssl_ecdh_curve.
 Every changed file is kept as FILE.pgharden-TIMESTAMP. The server checks the new files before it
-loads them; if it refuses them, or the reload or restart fails, every file is put back.
+loads them; if it refuses them, or the reload or restart fails, every file is put back (and the
+error quotes the server's FATAL line).
+
+Without pgaudit installed, Appendix B cannot be met: the rest is still applied, and the plan, the
+summary and --json (\"unmet\") say NOT MET with the command that installs it.
+
+Exit codes:
+  0  the stig profile is in place (with --plan: the plan was printed and nothing is unmet);
+  1  part of it is not: pgaudit is not installed (unless --allow-missing-pgaudit), or a second
+     plan still finds changes; without --plan, everything else was applied;
+  2  usage or runtime error: nothing was changed, or every file was put back (the error says
+     so, or which file could not be).
 
 Examples:
   pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1.example.com --plan
@@ -418,6 +432,14 @@ pub struct ApplyArgs {
     /// ident_file elsewhere.
     #[arg(long = "write-dir", value_name = "DIR")]
     pub write_dirs: Vec<PathBuf>,
+    /// Accept a cluster without pgaudit: exit 0 although STIG Appendix B (audit logging) is not met.
+    ///
+    /// Without pgaudit installed for the server's major version, apply still writes and applies the
+    /// rest of the profile, but says NOT MET and exits 1: the audit fails every rule that needs
+    /// pgaudit. This flag changes only the exit status; the plan and the summary still say what is
+    /// missing and how to install it.
+    #[arg(long)]
+    pub allow_missing_pgaudit: bool,
     /// Only print what would change (a diff of every file and setting).
     #[arg(long)]
     pub plan: bool,

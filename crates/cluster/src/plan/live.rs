@@ -5,9 +5,8 @@
 //! owner's Unix-socket session, so `tcp_keepalives_*` are read from `reset_val` (their SHOW hooks
 //! report 0 on any session that is not TCP); noticing a value that a per-role or per-database
 //! setting (`ALTER ROLE … SET`, `ALTER DATABASE … SET`) or the connection's options override in
-//! this session, which then says nothing about the files; comparing values as the server reads
-//! them (booleans, case, units of time); and the settings the files already have right that the
-//! server does not run with yet.
+//! this session, which then says nothing about the files; and the settings the files already have
+//! right that the server does not run with yet (judged by [`super::compare`]).
 //! Must not: change anything.
 
 use pgharden_conf::postgresql_conf::Value;
@@ -15,7 +14,8 @@ use pgharden_conf::postgresql_conf::Value;
 use crate::discover::Cluster;
 use crate::error::Result;
 use crate::plan::SettingChange;
-use crate::profile::{Wanted, duration_ms};
+use crate::plan::compare::satisfies;
+use crate::profile::Wanted;
 use crate::sql::{Sql, literal};
 
 /// Parameters whose SHOW hook reports the socket's value: 0 on a Unix socket, whatever is set.
@@ -23,14 +23,6 @@ const SOCKET_SHOWN: &[&str] = &["tcp_keepalives_idle", "tcp_keepalives_interval"
 
 /// Sources of a session's value that are not the server's configuration (`pg_settings.source`).
 const SESSION_SOURCES: &[&str] = &["database", "user", "database user", "client", "session"];
-
-/// Parameters that are durations, with the unit a bare number means, in milliseconds.
-const DURATIONS: &[(&str, u64)] = &[
-    ("statement_timeout", 1),
-    ("tcp_keepalives_idle", 1_000),
-    ("tcp_keepalives_interval", 1_000),
-    ("log_rotation_age", 60_000),
-];
 
 /// A parameter as the server runs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,32 +54,6 @@ pub(crate) fn live(sql: &mut dyn Sql, name: &str) -> Result<Option<Live>> {
     }))
 }
 
-/// Whether `current` (as the server or a file has it, quotes removed) is the `wanted` value of
-/// parameter `name`: durations by what they mean (`1h` is `3600000` is `60min`), else as
-/// [`same_value`].
-pub(crate) fn same_setting(name: &str, current: &str, wanted: &str) -> bool {
-    let base = DURATIONS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, b)| *b);
-    if let Some(base) = base {
-        if let (Some(a), Some(b)) = (duration_ms(current, base), duration_ms(wanted, base)) {
-            return a == b;
-        }
-    }
-    same_value(current, wanted)
-}
-
-/// Values compared as the server would: quotes already removed, case-insensitive for keywords.
-pub(crate) fn same_value(current: &str, wanted: &str) -> bool {
-    let norm = |s: &str| {
-        let s = s.trim().to_ascii_lowercase();
-        match s.as_str() {
-            "true" | "yes" | "1" | "on" => "on".to_string(),
-            "false" | "no" | "0" | "off" => "off".to_string(),
-            _ => s,
-        }
-    };
-    norm(current) == norm(wanted)
-}
-
 /// The decoded form of a wanted value (`'1h'` → `1h`).
 pub(crate) fn decoded(raw: &str) -> String {
     Value::raw(raw).map(|v| v.decoded()).unwrap_or_else(|_| raw.to_string())
@@ -111,7 +77,7 @@ pub(crate) fn not_in_force(
             notes.push(overridden_note(w.name, source));
             continue;
         }
-        if same_setting(w.name, &live.value, &decoded(&w.value)) {
+        if satisfies(w.accept, w.name, &live.value, &decoded(&w.value)) {
             continue;
         }
         out.push(SettingChange {
@@ -121,6 +87,7 @@ pub(crate) fn not_in_force(
             file: cluster.config_file.clone(),
             restart: live.context == "postmaster",
             why: format!("already in the files, not yet in force ({})", w.why),
+            accept: w.accept,
         });
     }
     Ok((out, notes))
@@ -140,21 +107,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn values_compare_as_the_server_reads_them() {
-        assert!(same_value("true", "on"));
-        assert!(same_value("TLSv1.2", "tlsv1.2"));
-        assert!(!same_value("md5", "scram-sha-256"));
-    }
-
-    #[test]
-    fn durations_compare_by_what_they_mean() {
-        assert!(same_setting("statement_timeout", "3600000", "1h"));
-        assert!(same_setting("statement_timeout", "60min", "1h"));
-        assert!(!same_setting("statement_timeout", "0", "1h"));
-        assert!(same_setting("tcp_keepalives_idle", "5min", "300"));
-        assert!(!same_setting("tcp_keepalives_idle", "300ms", "300"));
-        assert!(same_setting("log_rotation_age", "1440", "1d"));
-        assert!(!same_setting("tcp_keepalives_count", "3", "30"), "a count is no duration");
-        assert!(decoded("'1h'") == "1h" && decoded("300") == "300");
+    fn wanted_values_are_decoded() {
+        assert_eq!(decoded("'1h'"), "1h");
+        assert_eq!(decoded("300"), "300");
+        assert_eq!(decoded("'it''s'"), "it's");
     }
 }

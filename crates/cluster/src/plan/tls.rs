@@ -90,6 +90,7 @@ pub fn tls_plan(
         sql: Vec::new(),
         restart: None,
         notes,
+        unmet: Vec::new(),
         backup_tag: Some(TLS_BACKUP_TAG.into()),
     })
 }

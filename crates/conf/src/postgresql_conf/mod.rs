@@ -3,9 +3,11 @@
 //!
 //! Owns the grammar of guc-file.l (`name [=] value [# comment]`, include directives) and edits that
 //! keep every other byte. It does not know which parameters exist or what values they accept (the
-//! server checks that), and it does not write files.
+//! server checks that) — except the list values that apply and the audit must read alike, in
+//! [`lists`] — and it does not write files.
 
 mod lexer;
+pub mod lists;
 mod tree;
 mod value;
 
@@ -14,6 +16,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 pub use crate::include::SkippedInclude;
+pub use lists::{ConnectionLogAspect, ListError, log_connections, log_connections_value, split_identifiers};
 pub use tree::{ConfTree, Occurrence, Resolution};
 pub use value::Value;
 

@@ -1,8 +1,10 @@
-//! `pgharden apply`: plan, confirm, apply, and prove that a second plan is empty.
+//! `pgharden apply`: plan, confirm, apply, and prove that a second plan is empty — and say, in
+//! the text, the JSON and the exit status, what of the profile stays unmet (pgaudit missing).
 
 use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, bail};
+use pgharden_cluster::plan::{Unmet, UnmetKind};
 use pgharden_cluster::{Material, Plan, ProfileOptions, Request, Session, Target};
 use pgharden_pki::Pki;
 use serde::Serialize;
@@ -14,6 +16,8 @@ use crate::output::{self, Outcome};
 struct PlanJson<'a> {
     format: u32,
     changes: Vec<pgharden_cluster::plan::Change>,
+    /// What of the profile is not met however the plan is applied (also in `plan.unmet`).
+    unmet: &'a [Unmet],
     plan: &'a Plan,
 }
 
@@ -47,16 +51,9 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         },
     };
     let plan = session.plan(pki.as_ref(), &req).context("planning")?;
-    if args.plan {
-        return show_plan(&plan, args.json);
-    }
-    if plan.is_empty() {
-        if args.json {
-            output::json(&PlanJson { format: 1, changes: vec![], plan: &plan })?;
-        } else {
-            output::print(&plan.render_text())?;
-        }
-        return Ok(Outcome::Success);
+    if args.plan || plan.is_empty() {
+        show_plan(&plan, args.json)?;
+        return Ok(verdict(plan.unmet(), true, args));
     }
     if !args.json {
         output::print(&plan.render_text())?;
@@ -65,7 +62,12 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let applied = session.apply(&plan).context("applying")?;
     let again = session.plan(pki.as_ref(), &req).context("checking the result")?;
     if args.json {
-        output::json(&serde_json::json!({ "format": 1, "applied": applied, "remaining": again.changes() }))?;
+        output::json(&serde_json::json!({
+            "format": 1,
+            "applied": applied,
+            "remaining": again.changes(),
+            "unmet": again.unmet(),
+        }))?;
     } else {
         let mut text = format!("\nApplied: {} file(s) written", applied.files.len());
         text.push_str(match (applied.restarted, applied.reloaded) {
@@ -83,23 +85,48 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
         for w in &applied.warnings {
             text.push_str(&format!("Warning: {}\n", pgharden_text::line(w)));
         }
-        if again.is_empty() {
-            text.push_str("Checked: a second plan finds nothing left to change.\n");
-        } else {
-            text.push_str(&format!("Warning: a second plan still finds changes:\n{}", again.render_text()));
+        match (again.is_empty(), again.unmet().is_empty()) {
+            (true, true) => text.push_str("Checked: a second plan finds nothing left to change.\n"),
+            (true, false) => text.push_str(&format!(
+                "Checked: a second plan finds nothing left that apply can change, but the stig profile is \
+                 NOT complete:\n{}",
+                again.render_unmet()
+            )),
+            (false, _) => text
+                .push_str(&format!("Warning: a second plan still finds changes:\n{}", again.render_text())),
         }
         output::print(&text)?;
     }
-    Ok(if again.is_empty() { Outcome::Success } else { Outcome::Found })
+    Ok(verdict(again.unmet(), again.is_empty(), args))
 }
 
-fn show_plan(plan: &Plan, json: bool) -> anyhow::Result<Outcome> {
+/// The exit status: success only when a second plan is empty (`settled`) and nothing is unmet —
+/// or what is unmet is pgaudit and the operator accepted that with --allow-missing-pgaudit. Either
+/// way, a note on standard error says which it is.
+fn verdict(unmet: &[Unmet], settled: bool, args: &ApplyArgs) -> Outcome {
+    let accepted = |u: &Unmet| u.kind == UnmetKind::Pgaudit && args.allow_missing_pgaudit;
+    let refused: Vec<&str> = unmet.iter().filter(|u| !accepted(u)).map(|u| u.what.as_str()).collect();
+    if !refused.is_empty() {
+        output::note(&format!(
+            "exit status 1: NOT MET: {}; install what is missing and run apply again, or accept it with \
+             --allow-missing-pgaudit",
+            refused.join("; ")
+        ));
+        return Outcome::Found;
+    }
+    if !unmet.is_empty() {
+        output::note("--allow-missing-pgaudit: exit status 0 although STIG Appendix B (pgaudit) is NOT met");
+    }
+    if settled { Outcome::Success } else { Outcome::Found }
+}
+
+fn show_plan(plan: &Plan, json: bool) -> anyhow::Result<()> {
     if json {
-        output::json(&PlanJson { format: 1, changes: plan.changes(), plan })?;
+        output::json(&PlanJson { format: 1, changes: plan.changes(), unmet: plan.unmet(), plan })?;
     } else {
         output::print(&plan.render_text())?;
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// Ask on a terminal; without one, insist on --yes (a script must say it means it).

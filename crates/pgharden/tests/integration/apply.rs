@@ -195,6 +195,14 @@ fn a_failed_restart_is_rolled_back_and_the_server_started_again() {
     let (ok, text) = apply(&cluster, &pki, &["--yes"]);
     assert!(!ok, "{text}");
     assert!(text.contains("pg_ctl restart") && text.contains("runs on its previous configuration"), "{text}");
+    let pg_ctl_log = cluster.data_dir().join("pgharden-pg_ctl.log");
+    assert!(
+        text.contains(&format!(
+            "the server said in {}: FATAL:  could not open log file",
+            pg_ctl_log.display()
+        )),
+        "the server's own FATAL line is quoted: {text}"
+    );
     assert_eq!(fs::read(cluster.data_dir().join("postgresql.conf")).unwrap(), conf_before);
     assert_eq!(cluster.psql("SHOW logging_collector").unwrap(), "off");
 }

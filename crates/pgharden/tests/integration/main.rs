@@ -3,6 +3,7 @@
 //! and PostgreSQL clusters started by `testcluster`. One test binary; `support` is the shared harness.
 
 mod apply;
+mod apply_versions;
 mod attacks;
 mod audit;
 mod audit_exit;
