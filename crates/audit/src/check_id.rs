@@ -38,6 +38,8 @@ check_ids! {
     HbaClientCertificates => "every hostssl line that accepts connections demands a client certificate (cert, or clientcert=verify-full)",
     HbaStrongAuthentication => "every TCP line that accepts connections uses a client certificate or the organization's authentication (gss, sspi, ldap)",
     IdentMappings => "no pg_ident.conf map lets a certificate become another role than its name says (a regex to a fixed role, a name to a superuser) unless approved",
+    HbaFileAccepted => "the server accepts pg_hba.conf and what it includes as they are on disk (pg_hba_file_rules shows no error), so the lines judged are the ones in force and a restart succeeds",
+    IdentFileAccepted => "the server accepts pg_ident.conf and what it includes as they are on disk (pg_ident_file_mappings shows no error), so the maps judged are the ones in force and survive a restart",
     PlaintextRefused => "over the network, a plaintext startup is refused by pg_hba.conf",
     CertificateRequired => "over the network, TLS without a client certificate is refused",
     TlsVersionsRefused => "over the network, TLS 1.0 and 1.1 handshakes are refused",

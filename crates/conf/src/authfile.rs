@@ -1,8 +1,9 @@
 //! Loading pg_hba.conf / pg_ident.conf through a `Source` with their include directives
 //! (PostgreSQL 16+: `include`, `include_if_exists`, `include_dir`, processed in place,
-//! depth-first) and `@file` references. Shared by the `hba` and `ident` modules, which parse; this
-//! module only follows references (within the limits of a load, see `include::Loader`) and
-//! records the order in which the server sees records.
+//! depth-first; a load for an older server leaves them as records) and `@file` references.
+//! Shared by the `hba` and `ident` modules, which parse; this module only follows references
+//! (within the limits of a load, see `include::Loader`) and records the order in which the server
+//! sees records and every file it read.
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -40,20 +41,32 @@ pub(crate) struct Tree<F> {
     pub(crate) at_files: AtFiles,
     pub(crate) skipped: Vec<SkippedInclude>,
     pub(crate) paths: Vec<PathBuf>,
+    /// Every file read, `@file` lists included, each once in the order first read.
+    pub(crate) read: Vec<PathBuf>,
+    /// Whether include directives are followed (PostgreSQL 16+) or kept as records.
+    follow_includes: bool,
 }
 
-/// Loads `root` and everything it references, reading through `src`.
-pub(crate) fn load<F: AuthFile>(root: &Path, src: &dyn Source) -> Result<Tree<F>, Error> {
+/// Loads `root` and everything it references, reading through `src`; `follow_includes` false
+/// reads as PostgreSQL 14 and 15 do, for which an include directive is just a line.
+pub(crate) fn load<F: AuthFile>(
+    root: &Path,
+    src: &dyn Source,
+    follow_includes: bool,
+) -> Result<Tree<F>, Error> {
     let mut tree = Tree {
         files: Vec::new(),
         order: Vec::new(),
         at_files: HashMap::new(),
         skipped: Vec::new(),
         paths: Vec::new(),
+        read: Vec::new(),
+        follow_includes,
     };
     let mut loader = Loader::new(src, Format::Auth);
     let mut costs = AtCosts::new();
     tree.read(root, None, false, &mut loader, &mut costs)?;
+    tree.read = loader.paths_read().to_vec();
     Ok(tree)
 }
 
@@ -82,7 +95,7 @@ impl<F: AuthFile> Tree<F> {
         self.files.push(file);
         self.paths.push(path.to_path_buf());
         for record in 0..count {
-            match directives.iter().find(|d| d.0 == record) {
+            match directives.iter().find(|d| d.0 == record).filter(|_| self.follow_includes) {
                 Some((_, kind, target, line)) => {
                     self.follow(*kind, target, &Location::new(path, *line), loader, costs)?
                 }

@@ -220,7 +220,13 @@ impl IdentSet {
     /// (same limits, same errors; only an `include_if_exists` target that does not exist is
     /// skipped).
     pub fn load_from(root: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
-        Ok(Self { tree: authfile::load(root.as_ref(), src)? })
+        Ok(Self { tree: authfile::load(root.as_ref(), src, true)? })
+    }
+
+    /// `load_from` as PostgreSQL `major` reads the files: before 16 an include directive is not
+    /// followed (the server refuses the line, and `validate` says so).
+    pub fn load_for(major: u32, root: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
+        Ok(Self { tree: authfile::load(root.as_ref(), src, major >= 16)? })
     }
 
     pub fn files(&self) -> &[IdentFile] {
@@ -233,6 +239,11 @@ impl IdentSet {
 
     pub fn skipped(&self) -> &[SkippedInclude] {
         &self.tree.skipped
+    }
+
+    /// Every file the load read, each once, in the order read.
+    pub fn paths_read(&self) -> &[PathBuf] {
+        &self.tree.read
     }
 
     /// Every entry in the order the server sees them.
@@ -248,6 +259,8 @@ impl IdentSet {
         }
         let mut problems = validate(entries.into_iter(), major);
         problems.sort_by(|a, b| a.at.cmp(&b.at));
+        // A set loaded for a server before 16 holds its include lines in order too.
+        problems.dedup();
         problems
     }
 
@@ -481,5 +494,22 @@ mod tests {
         assert!(matches!(f.entries(), [Entry::Include { kind: IncludeKind::Include, .. }]));
         assert_eq!(f.validate(15).len(), 1);
         assert!(f.validate(16).is_empty());
+    }
+
+    #[test]
+    fn a_set_for_an_older_server_does_not_follow_includes() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("pg_ident.conf");
+        std::fs::write(&root, "m a a\ninclude other.conf\n").unwrap();
+        std::fs::write(dir.path().join("other.conf"), "m b postgres\n").unwrap();
+        let on16 = IdentSet::load_for(16, &root, &Disk).unwrap();
+        assert_eq!(on16.lookup_as(16, "m", "b").unwrap(), [RoleMatch::Role("postgres".into())]);
+        assert_eq!(on16.paths_read().len(), 2);
+        let on15 = IdentSet::load_for(15, &root, &Disk).unwrap();
+        assert!(on15.lookup_as(15, "m", "b").unwrap().is_empty(), "other.conf is not read on 15");
+        assert_eq!(on15.paths_read(), std::slice::from_ref(&root));
+        let problems = on15.validate(15);
+        assert_eq!(problems.len(), 1, "the include line, once: {problems:?}");
+        assert_eq!(problems[0].at.line, 2);
     }
 }

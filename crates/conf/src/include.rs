@@ -3,6 +3,7 @@
 //! which a whole load reads its files and which keeps it within the limits of a load. Every read
 //! goes through the caller's `Source`; nothing here touches the file system directly.
 
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use crate::error::{Error, IncludeError, LimitError, Location};
@@ -188,11 +189,23 @@ pub(crate) struct Loader<'a> {
     files: usize,
     lines: usize,
     used: Usage,
+    /// Every file read so far, each once, in the order first read (and as a set, to keep it so).
+    read: Vec<PathBuf>,
+    seen: HashSet<PathBuf>,
 }
 
 impl<'a> Loader<'a> {
     pub(crate) fn new(src: &'a dyn Source, format: Format) -> Self {
-        Self { src, format, guard: Guard::default(), files: 0, lines: 0, used: Usage::default() }
+        Self {
+            src,
+            format,
+            guard: Guard::default(),
+            files: 0,
+            lines: 0,
+            used: Usage::default(),
+            read: Vec::new(),
+            seen: HashSet::new(),
+        }
     }
 
     /// Enters `path` in the include chain (see `Guard::enter`).
@@ -210,6 +223,7 @@ impl<'a> Loader<'a> {
         self.count_file(path, at)?;
         let text = crate::text::read(path, self.src).map_err(|e| unreadable(e, path, at))?;
         self.count_text(&text, path, at)?;
+        self.note_read(path);
         Ok(text)
     }
 
@@ -228,7 +242,19 @@ impl<'a> Loader<'a> {
             Err(e) => return Err(unreadable(e, path, at)),
         };
         self.count_text(&text, path, at)?;
+        self.note_read(path);
         Ok(Some(text))
+    }
+
+    /// The files read so far, each once, in the order first read.
+    pub(crate) fn paths_read(&self) -> &[PathBuf] {
+        &self.read
+    }
+
+    fn note_read(&mut self, path: &Path) {
+        if self.seen.insert(path.to_path_buf()) {
+            self.read.push(path.to_path_buf());
+        }
     }
 
     /// Enters `path` and reads it (`if_exists`: as `read_if_exists`). `None`: it does not exist

@@ -11,10 +11,18 @@ use crate::model::Policy;
 
 use super::{Outcome, fail, pass, unknown, verdict};
 
+/// The rules on disk, unless the server refuses the file (then they are not what is in force).
+fn rules_in_force(ev: &Evidence) -> Result<&[Rule], Outcome> {
+    if let Some(refused) = super::acceptance::refusal(&ev.hba_reading, "pg_hba.conf") {
+        return Err(refused);
+    }
+    ev.hba_rules.as_deref().map_err(unknown)
+}
+
 fn hba_lines(ev: &Evidence, what: &str, bad: impl Fn(&Rule) -> bool) -> Outcome {
-    let rules = match &ev.hba_rules {
+    let rules = match rules_in_force(ev) {
         Ok(r) => r,
-        Err(why) => return unknown(why),
+        Err(o) => return o,
     };
     let offending: Vec<String> = rules
         .iter()
@@ -69,15 +77,18 @@ pub(super) fn strong_authentication(ev: &Evidence) -> Outcome {
 /// role lets every matching certificate become that role; a name to a superuser, a group or `all`
 /// hands out more than the certificate says — each a finding unless approved (`MAP:ROLE`).
 pub(super) fn ident_mappings(ev: &Evidence, policy: &Policy) -> Outcome {
-    let rules = match &ev.hba_rules {
+    let rules = match rules_in_force(ev) {
         Ok(r) => r,
-        Err(why) => return unknown(why),
+        Err(o) => return o,
     };
     let mut used: Vec<&str> = rules.iter().filter(|r| accepts(r)).filter_map(|r| r.option("map")).collect();
     used.sort_unstable();
     used.dedup();
     if used.is_empty() {
         return pass("no pg_hba.conf line uses a pg_ident.conf map: each certificate's CN is its role");
+    }
+    if let Some(refused) = super::acceptance::refusal(&ev.ident_reading, "pg_ident.conf") {
+        return refused;
     }
     let mappings = match &ev.ident_mappings {
         Ok(m) => m,
@@ -86,6 +97,10 @@ pub(super) fn ident_mappings(ev: &Evidence, policy: &Policy) -> Outcome {
     if let Err(why) = &ev.roles {
         return unknown(why);
     }
+    let major = match &ev.major {
+        Ok(m) => *m,
+        Err(why) => return unknown(why),
+    };
     let mut problems = Vec::new();
     let mut checked = 0;
     for m in mappings.iter().filter(|m| used.contains(&m.map.as_str())) {
@@ -95,7 +110,7 @@ pub(super) fn ident_mappings(ev: &Evidence, policy: &Policy) -> Outcome {
         if approved {
             continue;
         }
-        if let Some(why) = mapping_problem(ev, m) {
+        if let Some(why) = mapping_problem(ev, major, m) {
             problems.push(format!(
                 "{}:{}: map {} maps {} to {}: {why}",
                 m.at.file.display(),
@@ -114,16 +129,20 @@ pub(super) fn ident_mappings(ev: &Evidence, policy: &Policy) -> Outcome {
     })
 }
 
-fn mapping_problem(ev: &Evidence, m: &Mapping) -> Option<String> {
+/// What a map line hands out beyond the certificate's own name. From PostgreSQL 16 the role column
+/// takes `all`, `+group` and `/regex`; before, they are literal role names.
+fn mapping_problem(ev: &Evidence, major: u32, m: &Mapping) -> Option<String> {
     let role = &m.role;
-    if role.is_keyword("all") {
-        return Some("every role".into());
-    }
-    if role.member_check().is_some() {
-        return Some("any member of a group".into());
-    }
-    if role.regex_pattern().is_some() && !role.quoted {
-        return Some("any role the pattern matches".into());
+    if major >= 16 {
+        if role.is_keyword("all") {
+            return Some("every role".into());
+        }
+        if role.member_check().is_some() {
+            return Some("any member of a group".into());
+        }
+        if role.regex_pattern().is_some() {
+            return Some("any role the pattern matches".into());
+        }
     }
     if m.system.regex_pattern().is_some() {
         return if role.text.contains("\\1") {

@@ -6,6 +6,7 @@
 //! it: its cluster-wide value and each per-role and per-database override.
 //! Must not: gather evidence or know about STIG ids.
 
+mod acceptance;
 mod access;
 mod files;
 mod settings;
@@ -64,6 +65,8 @@ pub fn run(id: CheckId, ev: &Evidence, policy: &Policy) -> Outcome {
         C::HbaClientCertificates => access::client_certificates(ev),
         C::HbaStrongAuthentication => access::strong_authentication(ev),
         C::IdentMappings => access::ident_mappings(ev, policy),
+        C::HbaFileAccepted => acceptance::hba_file(ev),
+        C::IdentFileAccepted => acceptance::ident_file(ev),
         C::PlaintextRefused => tls::network(ev, |n| &n.plaintext_refused, "plaintext startup"),
         C::CertificateRequired => {
             tls::network(ev, |n| &n.certless_refused, "TLS without a client certificate")
@@ -116,9 +119,15 @@ pub fn run(id: CheckId, ev: &Evidence, policy: &Policy) -> Outcome {
     }
 }
 
-/// Combine outcomes: any failure fails, else anything unknown is unknown, else pass.
+/// Combine outcomes: any failure fails, else anything unknown is unknown, else pass. Evidence two
+/// checks share (the same missing fact, say) is said once.
 pub fn all(outcomes: &[Outcome]) -> Outcome {
-    let evidence = outcomes.iter().flat_map(|o| o.evidence.clone()).collect();
+    let mut evidence: Vec<String> = Vec::new();
+    for e in outcomes.iter().flat_map(|o| &o.evidence) {
+        if !evidence.contains(e) {
+            evidence.push(e.clone());
+        }
+    }
     let status = if outcomes.iter().any(|o| o.status == Status::Fail) {
         Status::Fail
     } else if outcomes.iter().any(|o| o.status == Status::NotChecked) {

@@ -1,8 +1,11 @@
 //! Checks on what the server accepts over the network, from the wire crate's scan: every cipher
 //! suite accepted at any version (forward secrecy; no anonymous, NULL, EXPORT, RC4, DES, 3DES,
 //! unapproved cipher, MD5 or SHA-1 MAC), and the key-exchange groups (NIST-approved curves,
-//! FFDHE and DHE primes of at least 2048 bits). The `ssl_ciphers` setting is reported beside the
-//! verdict: the setting is what to change, the scan is what the server does.
+//! FFDHE and DHE primes of at least 2048 bits). The settings that decide them are reported beside
+//! each verdict, as the server's version names them: the setting is what to change, the scan is
+//! what the server does. Suites: `ssl_ciphers` (TLS 1.2 and older) and, from PostgreSQL 18,
+//! `ssl_tls13_ciphers` (before 18, TLS 1.3 suites are OpenSSL's defaults). Groups: `ssl_groups`
+//! from 18, `ssl_ecdh_curve` before; `ssl_dh_params_file` for DHE.
 //!
 //! Owns: those judgements. Must not: scan or render the scan.
 
@@ -25,10 +28,26 @@ fn scan_of(ev: &Evidence) -> Result<(&NetworkFacts, &Scan), Outcome> {
     Ok((net, scan))
 }
 
-/// The `ssl_ciphers` the server runs with, for the evidence.
-fn setting(ev: &Evidence) -> Option<String> {
-    let settings = ev.settings.as_ref().ok()?;
-    settings.get("ssl_ciphers").map(|s| format!("ssl_ciphers = '{}'", s.value))
+/// The settings `names` as the server runs with them, for the evidence (nothing when the settings
+/// or the version are unknown).
+fn settings_shown(ev: &Evidence, names: impl Fn(u32) -> Vec<&'static str>) -> Vec<String> {
+    let (Ok(settings), Ok(major)) = (&ev.settings, &ev.major) else { return Vec::new() };
+    names(*major)
+        .into_iter()
+        .map(|name| match settings.get(name) {
+            Some(s) => format!("{name} = '{}'", pgharden_text::line(&s.value)),
+            None => format!("{name}: the server does not show it"),
+        })
+        .collect()
+}
+
+fn suite_settings(major: u32) -> Vec<&'static str> {
+    if major >= 18 { vec!["ssl_ciphers", "ssl_tls13_ciphers"] } else { vec!["ssl_ciphers"] }
+}
+
+fn group_settings(major: u32) -> Vec<&'static str> {
+    let groups = if major >= 18 { "ssl_groups" } else { "ssl_ecdh_curve" };
+    vec![groups, "ssl_dh_params_file"]
 }
 
 /// Every accepted suite is fit for the STIG; a failure names each suite, its version and why.
@@ -72,7 +91,12 @@ pub(super) fn accepted_suites(ev: &Evidence) -> Outcome {
             net.target
         )
     });
-    out.evidence.extend(setting(ev));
+    out.evidence.extend(settings_shown(ev, suite_settings));
+    if let Some(major) = ev.major.as_ref().ok().copied().filter(|m| *m < 18) {
+        out.evidence.push(format!(
+            "TLS 1.3 suites: PostgreSQL {major} has no setting for them (OpenSSL's defaults; ssl_tls13_ciphers came in 18)"
+        ));
+    }
     out
 }
 
@@ -104,5 +128,7 @@ pub(super) fn accepted_groups(ev: &Evidence) -> Outcome {
     }
     let names: Vec<String> = seen.iter().map(|g| group_name(*g)).collect();
     let listed = if names.is_empty() { "none (no ECDHE)".to_string() } else { names.join(", ") };
-    verdict(problems, || format!("{}: accepted groups {listed}", net.target))
+    let mut out = verdict(problems, || format!("{}: accepted groups {listed}", net.target));
+    out.evidence.extend(settings_shown(ev, group_settings));
+    out
 }

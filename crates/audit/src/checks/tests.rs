@@ -1,5 +1,5 @@
 use super::*;
-use crate::evidence::{Settings, Where};
+use crate::evidence::{LineError, Reading, ServerReading, Settings, Where};
 
 fn with(settings: &[(&str, &str)]) -> Evidence {
     let mut ev = Evidence::empty();
@@ -294,4 +294,126 @@ fn a_crl_says_how_long_until_its_next_update() {
     assert_eq!(out.status, Status::Fail, "{out:?}");
     let wanted = format!("the next update was due {shown}, 2 days ago");
     assert!(out.evidence.iter().any(|e| e.contains(&wanted)), "{wanted:?} not in {out:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whether the server accepts pg_hba.conf and pg_ident.conf as they are on disk.
+// ---------------------------------------------------------------------------------------------
+
+fn hba_rules(text: &str) -> Vec<pgharden_conf::hba::Rule> {
+    pgharden_conf::hba::HbaFile::parse(text, "/data/pg_hba.conf").rules().cloned().collect()
+}
+
+/// Evidence of `major` whose pg_hba.conf is `text`, with pgharden's reading of it and the server's
+/// reading `server` (`None`: the server could not be asked).
+fn hba_evidence(major: u32, text: &str, server: Option<Vec<LineError>>) -> Evidence {
+    let mut ev = Evidence::empty();
+    ev.major = Ok(major);
+    ev.hba_rules = Ok(hba_rules(text));
+    ev.hba_reading = Reading {
+        server: match server {
+            Some(errors) => {
+                let entries = ev.hba_rules.as_ref().map(Vec::len).unwrap_or(0);
+                Ok(ServerReading { view: "pg_hba_file_rules", errors, entries })
+            }
+            None => {
+                Err(Missing::failed("pg_hba_file_rules", "permission denied (reading it needs a superuser)"))
+            }
+        },
+        pgharden: Ok(pgharden_conf::hba::HbaFile::parse(text, "/data/pg_hba.conf").validate(major)),
+    };
+    ev
+}
+
+fn refused_line(line: usize, message: &str) -> LineError {
+    LineError { file: "/data/pg_hba.conf".into(), line, message: message.into() }
+}
+
+#[test]
+fn a_file_the_server_refuses_fails_and_its_lines_are_not_judged() {
+    let text = "local all all peer\ninclude_if_exists extra.conf\n";
+    let ev =
+        hba_evidence(15, text, Some(vec![refused_line(2, "invalid connection type \"include_if_exists\"")]));
+    let out = run_default(CheckId::HbaFileAccepted, &ev);
+    assert_eq!(out.status, Status::Fail);
+    assert!(
+        out.evidence.iter().any(|e| e.contains("/data/pg_hba.conf:2") && e.contains("include_if_exists"))
+    );
+    assert!(out.evidence[0].contains("a restart fails"), "{out:?}");
+    for id in [CheckId::HbaNoTrust, CheckId::HbaTcpOnlyTls, CheckId::HbaClientCertificates] {
+        let line = run_default(id, &ev);
+        assert_eq!(line.status, Status::NotChecked, "{id:?}: {line:?}");
+        assert!(line.evidence[0].contains("not the ones in force"), "{line:?}");
+    }
+    let rule = crate::run::judge(crate::catalogue::by_id("PGH-AUTH-01").unwrap(), &ev, &Policy::default());
+    assert_eq!(rule.status, Status::Fail, "the refusal fails the rule: {rule:?}");
+}
+
+#[test]
+fn the_servers_reading_decides_and_pghardens_can_only_refuse() {
+    let good = "local all all peer\nhostssl all all 0.0.0.0/0 cert\n";
+    let accepted = run_default(CheckId::HbaFileAccepted, &hba_evidence(16, good, Some(vec![])));
+    assert_eq!(accepted.status, Status::Pass, "{accepted:?}");
+    assert!(accepted.evidence[0].contains("2 rules, pg_hba_file_rules"), "{accepted:?}");
+
+    let no_superuser = run_default(CheckId::HbaFileAccepted, &hba_evidence(16, good, None));
+    assert_eq!(no_superuser.status, Status::NotChecked, "never a pass without the server: {no_superuser:?}");
+    assert!(no_superuser.evidence[0].contains("audit as a superuser"), "{no_superuser:?}");
+
+    let bad = "local all all peer\nhost all all 10.0.0.0/8 peer\n";
+    let ev = hba_evidence(16, bad, None);
+    let refused = run_default(CheckId::HbaFileAccepted, &ev);
+    assert_eq!(refused.status, Status::Fail, "{refused:?}");
+    assert!(refused.evidence[0].starts_with("pgharden's reading: PostgreSQL 16 would refuse"), "{refused:?}");
+    assert!(
+        refused.evidence.iter().any(|e| e.contains("pg_hba.conf:2") && e.contains("peer")),
+        "{refused:?}"
+    );
+    assert_eq!(run_default(CheckId::HbaNoTrust, &ev).status, Status::NotChecked);
+
+    // A file the server reads without a single rule is refused all the same.
+    let empty = run_default(CheckId::HbaFileAccepted, &hba_evidence(16, "# nothing\n", Some(vec![])));
+    assert_eq!(empty.status, Status::Fail);
+    assert!(empty.evidence.iter().any(|e| e.contains("contains no entries")), "{empty:?}");
+}
+
+#[test]
+fn pg_ident_on_14_is_judged_by_pghardens_reading_alone() {
+    let mut ev = Evidence::empty();
+    ev.major = Ok(14);
+    let clean = pgharden_conf::ident::IdentFile::parse("pgharden /^(.*)$ \\1\n", "/data/pg_ident.conf");
+    ev.ident_reading = Reading {
+        server: Err(Missing::failed(
+            "pg_ident_file_mappings",
+            "PostgreSQL 14 cannot show how it reads pg_ident.conf",
+        )),
+        pgharden: Ok(clean.validate(14)),
+    };
+    let out = run_default(CheckId::IdentFileAccepted, &ev);
+    assert_eq!(out.status, Status::Pass, "{out:?}");
+    assert!(out.evidence[0].contains("pgharden's reading"), "{out:?}");
+    let bad = pgharden_conf::ident::IdentFile::parse("pgharden onlytwo\n", "/data/pg_ident.conf");
+    ev.ident_reading.pgharden = Ok(bad.validate(14));
+    assert_eq!(run_default(CheckId::IdentFileAccepted, &ev).status, Status::Fail);
+    // On 15 the server has a view: without it (no superuser) a clean reading is not enough.
+    ev.major = Ok(15);
+    ev.ident_reading.pgharden = Ok(clean.validate(15));
+    assert_eq!(run_default(CheckId::IdentFileAccepted, &ev).status, Status::NotChecked);
+}
+
+#[test]
+fn map_roles_are_patterns_only_from_16() {
+    let text = "hostssl all all 0.0.0.0/0 cert map=m\n";
+    let ident = pgharden_conf::ident::IdentFile::parse("m alice all\nm bob +admins\n", "/data/pg_ident.conf");
+    for (major, status) in [(15, Status::Pass), (16, Status::Fail)] {
+        let mut ev = hba_evidence(major, text, Some(vec![]));
+        ev.ident_mappings = Ok(ident.mappings().cloned().collect());
+        ev.ident_reading = Reading {
+            server: Ok(ServerReading { view: "pg_ident_file_mappings", errors: vec![], entries: 2 }),
+            pgharden: Ok(ident.validate(major)),
+        };
+        ev.roles = Ok(Vec::new());
+        let out = run_default(CheckId::IdentMappings, &ev);
+        assert_eq!(out.status, status, "PostgreSQL {major}: {out:?}");
+    }
 }

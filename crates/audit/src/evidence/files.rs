@@ -1,5 +1,6 @@
 //! What the files show: every file PostgreSQL trusts and the directories holding them, PGDATA and
-//! what is in it, pg_hba.conf and pg_ident.conf with their includes, the TLS files, the log files.
+//! what is in it, pg_hba.conf and pg_ident.conf with their includes (as the server's major version
+//! reads them: 14 and 15 follow none) and pgharden's reading of them, the TLS files, the log files.
 //!
 //! Owns: reading all of that through [`Files`] (as the cluster owner when pgharden runs as root:
 //! the server names these paths, and its owner controls what is there), with caps on how many
@@ -30,17 +31,26 @@ pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
     ev.owner_uid = Some(cluster.owner.uid);
     ev.data_dir = stat(files, &cluster.data_dir);
     ev.data_entries = data_entries(files, &cluster.data_dir);
-    // Read once: the rules are judged, and every file of the set is a file the server trusts.
-    let hba = HbaSet::load_from(&cluster.hba_file, files);
-    let ident = IdentSet::load_from(&cluster.ident_file, files);
-    ev.hba_rules = hba
-        .as_ref()
-        .map(|set| set.rules())
+    // The server's own word on its version, else the data directory's (the server that starts on
+    // it is of that major).
+    let major = *ev.major.as_ref().unwrap_or(&cluster.major);
+    if ev.major.is_err() {
+        ev.major = Ok(major);
+    }
+    // Read once, as that major reads them: the rules are judged, pgharden's reading says whether
+    // the server would take them, and every file read is a file the server trusts.
+    let hba = HbaSet::load_for(major, &cluster.hba_file, files)
         .map_err(|e| Missing::failed(cluster.hba_file.display().to_string(), e));
+    let ident = IdentSet::load_for(major, &cluster.ident_file, files)
+        .map_err(|e| Missing::failed(cluster.ident_file.display().to_string(), e));
+    ev.hba_rules = hba.as_ref().map(|set| set.rules()).map_err(Clone::clone);
     ev.ident_mappings = ident
         .as_ref()
         .map(|set| set.entries().into_iter().filter_map(mapping).collect())
-        .map_err(|e| Missing::failed(cluster.ident_file.display().to_string(), e));
+        .map_err(Clone::clone);
+    let server = super::reading::server_settings(ev, major);
+    ev.hba_reading.pgharden = hba.as_ref().map(|set| set.validate_with(&server)).map_err(Clone::clone);
+    ev.ident_reading.pgharden = ident.as_ref().map(|set| set.validate(major)).map_err(Clone::clone);
     let setting = |name: &str| ev.settings.as_ref().ok().and_then(|s| s.get(name)).map(|s| s.value.clone());
     let in_data = |name: &str| absolute(files, &cluster.data_dir, name);
     let cert = setting("ssl_cert_file").filter(|v| !v.is_empty()).map(|v| in_data(&v));
@@ -57,11 +67,12 @@ pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
     }
     trusted.push((FileRole::Hba, cluster.hba_file.clone()));
     trusted.push((FileRole::Ident, cluster.ident_file.clone()));
+    // Included files and `@file` lists: the root is listed above even when it cannot be read.
     if let Ok(set) = &hba {
-        trusted.extend(set.files().iter().skip(1).map(|f| (FileRole::Hba, f.path().to_path_buf())));
+        trusted.extend(set.paths_read().iter().skip(1).map(|p| (FileRole::Hba, p.clone())));
     }
     if let Ok(set) = &ident {
-        trusted.extend(set.files().iter().skip(1).map(|f| (FileRole::Ident, f.path().to_path_buf())));
+        trusted.extend(set.paths_read().iter().skip(1).map(|p| (FileRole::Ident, p.clone())));
     }
     for (role, path) in [
         (FileRole::SslCert, &cert),

@@ -3,13 +3,16 @@
 //! Owns: the facts the rules look at, as data — settings as every session sees them (the
 //! cluster-wide value, where it was set, and each per-role and per-database override), roles and
 //! their attributes, per-database privileges and languages, the files PostgreSQL trusts (owners,
-//! modes, kinds), pg_hba.conf and pg_ident.conf as the server reads them (includes followed), the
-//! TLS files' bytes, the log files on disk, the host's FIPS mode and the network facts a probe
-//! gathers. Every fact that could not be gathered carries a typed [`Missing`] reason, so a rule
-//! depending on it says "not checked" and why — never "pass".
+//! modes, kinds), pg_hba.conf and pg_ident.conf as the server's major version reads them
+//! (includes followed from 16), whether the server would accept those files as they are on disk
+//! (its own reading, `pg_hba_file_rules` and `pg_ident_file_mappings`, and pgharden's), the
+//! server's version, the TLS files' bytes, the log files on disk, the host's FIPS mode and the
+//! network facts a probe gathers. Every fact that could not be gathered carries a typed
+//! [`Missing`] reason, so a rule depending on it says "not checked" and why — never "pass".
 //! Must not: judge (that is `checks`), or render beyond the reason texts.
 
 mod files;
+mod reading;
 mod settings;
 mod sql;
 
@@ -194,9 +197,75 @@ pub struct NetworkFacts {
     pub scan: Fact<pgharden_wire::Scan>,
 }
 
+/// One line a server refuses in an authentication file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    pub file: PathBuf,
+    /// 1-based; 0 for the file as a whole ("contains no entries").
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, pgharden_text::line(&self.message))
+    }
+}
+
+/// What the server itself makes of an authentication file on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerReading {
+    /// The view that answered (`pg_hba_file_rules`, `pg_ident_file_mappings`).
+    pub view: &'static str,
+    /// The lines it refuses.
+    pub errors: Vec<LineError>,
+    /// The lines it reads without error.
+    pub entries: usize,
+}
+
+/// Whether the server would accept pg_hba.conf or pg_ident.conf as they are on disk. One refused
+/// line makes the server refuse the whole file: a reload keeps the file it read before and a
+/// restart fails (pg_hba.conf) or starts without any map (pg_ident.conf).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reading {
+    /// The server's own reading, or why it could not be asked (no superuser, no connection, a
+    /// version without the view).
+    pub server: Fact<ServerReading>,
+    /// pgharden's reading of the same files, for the server's version and settings: every
+    /// problem, errors (the server refuses the file) and warnings (pgharden cannot tell).
+    pub pgharden: Fact<Vec<pgharden_conf::Problem>>,
+}
+
+impl Reading {
+    fn unknown(why: Missing) -> Reading {
+        Reading { server: Err(why.clone()), pgharden: Err(why) }
+    }
+
+    /// Why the file on disk is not what the server has in force, when it is refused: the server's
+    /// errors, or (when the server could not be asked) pgharden's.
+    pub fn refused(&self) -> Option<Vec<String>> {
+        match (&self.server, &self.pgharden) {
+            (Ok(r), _) if !r.errors.is_empty() => Some(r.errors.iter().map(ToString::to_string).collect()),
+            (Ok(_), _) => None,
+            (Err(_), Ok(problems)) => {
+                let errors: Vec<String> = problems
+                    .iter()
+                    .filter(|p| p.severity == pgharden_conf::Severity::Error)
+                    .map(ToString::to_string)
+                    .collect();
+                (!errors.is_empty()).then_some(errors)
+            }
+            (Err(_), Err(_)) => None,
+        }
+    }
+}
+
 /// Everything the rules look at.
 #[derive(Debug, Clone)]
 pub struct Evidence {
+    /// The server's major version: `server_version_num / 10000` from the server, or the data
+    /// directory's `PG_VERSION` when the server could not be asked.
+    pub major: Fact<u32>,
     pub settings: Fact<Settings>,
     pub roles: Fact<Vec<RoleFacts>>,
     /// Roles with an MD5 password hash (needs superuser: pg_authid).
@@ -208,6 +277,8 @@ pub struct Evidence {
     pub software_files: Fact<Vec<FileFacts>>,
     pub hba_rules: Fact<Vec<HbaRule>>,
     pub ident_mappings: Fact<Vec<Mapping>>,
+    pub hba_reading: Reading,
+    pub ident_reading: Reading,
     /// PGDATA itself, then the entries checked inside it.
     pub data_dir: Fact<FileFacts>,
     pub data_entries: Fact<Vec<FileFacts>>,
@@ -228,6 +299,7 @@ impl Evidence {
             Err(Missing::NotGathered)
         }
         Evidence {
+            major: no(),
             settings: no(),
             roles: no(),
             md5_roles: no(),
@@ -236,6 +308,8 @@ impl Evidence {
             software_files: no(),
             hba_rules: no(),
             ident_mappings: no(),
+            hba_reading: Reading::unknown(Missing::NotGathered),
+            ident_reading: Reading::unknown(Missing::NotGathered),
             data_dir: no(),
             data_entries: no(),
             trusted: no(),
@@ -284,6 +358,8 @@ impl Evidence {
         self.databases = no();
         self.pgaudit_files = no();
         self.software_files = no();
+        self.hba_reading.server = no();
+        self.ident_reading.server = no();
     }
 
     /// Mark every file fact missing for `why` (said once in the problems).
@@ -294,6 +370,8 @@ impl Evidence {
         }
         self.hba_rules = no();
         self.ident_mappings = no();
+        self.hba_reading.pgharden = no();
+        self.ident_reading.pgharden = no();
         self.data_dir = no();
         self.data_entries = no();
         self.trusted = no();

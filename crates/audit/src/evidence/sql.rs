@@ -20,6 +20,8 @@ const MAX_DATABASES: usize = 500;
 /// Gather what a database connection shows, and what each database holds through `connect`.
 pub fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_>) {
     ev.settings = settings::gather(sql);
+    ev.major = major(ev);
+    super::reading::from_server(ev, sql);
     ev.roles = roles(sql);
     ev.md5_roles =
         column(sql, "SELECT rolname FROM pg_authid WHERE rolpassword LIKE 'md5%' ORDER BY rolname").map_err(
@@ -36,6 +38,15 @@ pub fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_
             ev.software_files = Err(why);
         }
     }
+}
+
+/// The major version from `server_version_num` (170004 is 17).
+fn major(ev: &Evidence) -> Fact<u32> {
+    let num = ev.setting("server_version_num")?;
+    num.trim()
+        .parse::<u32>()
+        .map(|n| n / 10000)
+        .map_err(|_| Missing::failed("server_version_num", format!("{num:?} is not a version number")))
 }
 
 fn column(sql: &mut dyn Sql, query: &str) -> Result<Vec<String>, String> {

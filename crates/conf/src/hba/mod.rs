@@ -1,14 +1,16 @@
 //! `pg_hba.conf`: lossless parsing and editing (`HbaFile`), the include tree as the server reads it
-//! (`HbaSet`), version-specific validation (`validate`), rule evaluation (`evaluate`) and shadowed
-//! rules (`shadowed`).
+//! (`HbaSet`), version-specific validation (`validate`, `validate_with`), rule evaluation
+//! (`evaluate`) and shadowed rules (`shadowed`).
 //!
 //! Owns the record grammar of hba.c (`parse_hba_line`), version-independently: the parse accepts
-//! what PostgreSQL 18 accepts, and `validate(major)` reports what a given major version rejects.
+//! what PostgreSQL 18 accepts, and `validate(major)` reports what a given major version rejects
+//! (`validate_with` also what depends on the server's settings, [`ServerSettings`]).
 //! It must not resolve host names, enumerate network interfaces or look up roles: where the answer
 //! depends on those, evaluation says "undecidable" instead of guessing.
 
 mod address;
 mod eval;
+mod server;
 mod set;
 mod validate;
 
@@ -20,6 +22,7 @@ pub use eval::{
     Connection, ConnectionKind, Evaluation, NoMatchReason, Outcome, Undecidable, evaluate, evaluate_as,
     shadowed, shadowed_as,
 };
+pub use server::ServerSettings;
 pub use set::HbaSet;
 
 use crate::error::{Error, Location, Problem, excerpt, shown};
@@ -374,10 +377,15 @@ impl HbaFile {
     }
 
     /// Problems PostgreSQL `major` would have with this file alone (see `HbaSet::validate` for a
-    /// file with includes).
+    /// file with includes), its settings unknown: a line whose fate depends on one gets a warning.
     pub fn validate(&self, major: u32) -> Vec<Problem> {
+        self.validate_with(&ServerSettings::for_major(major))
+    }
+
+    /// Problems `server` would have with this file alone.
+    pub fn validate_with(&self, server: &ServerSettings) -> Vec<Problem> {
         let records: Vec<&Record> = self.records.iter().collect();
-        validate::validate(&records, major, &self.path)
+        validate::validate(&records, server, &self.path)
     }
 
     /// Inserts a new rule; returns its 1-based line number.

@@ -2,9 +2,9 @@
 //! reads it (include directives in place, `@file` lists filled in), and its validation as a
 //! whole. The grammar of one file is in the parent module; this module only assembles files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::{HbaFile, Record, Rule, validate};
+use super::{HbaFile, Record, Rule, ServerSettings, validate};
 use crate::authfile::{self, AuthFile, Tree};
 use crate::error::{Error, Problem};
 use crate::include::{IncludeKind, SkippedInclude};
@@ -62,7 +62,14 @@ impl HbaSet {
     /// [`MAX_LOAD_TOKENS`](crate::MAX_LOAD_TOKENS) tokens, fail, naming file and line. Only an
     /// `include_if_exists` target that does not exist is skipped.
     pub fn load_from(root: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
-        Ok(Self { tree: authfile::load(root.as_ref(), src)? })
+        Ok(Self { tree: authfile::load(root.as_ref(), src, true)? })
+    }
+
+    /// `load_from` as PostgreSQL `major` reads the files: before 16 an include directive is not
+    /// followed (it is a line the server refuses, and `validate` reports it), so no rule of the
+    /// files it names is taken for one in force. `@file` lists are read in every version.
+    pub fn load_for(major: u32, root: impl AsRef<Path>, src: &dyn Source) -> Result<Self, Error> {
+        Ok(Self { tree: authfile::load(root.as_ref(), src, major >= 16)? })
     }
 
     pub fn files(&self) -> &[HbaFile] {
@@ -79,6 +86,12 @@ impl HbaSet {
 
     pub fn skipped(&self) -> &[SkippedInclude] {
         &self.tree.skipped
+    }
+
+    /// Every file the load read, in the order read: the root, the included files and the `@file`
+    /// lists (each once), i.e. every file whose content the server takes from this load.
+    pub fn paths_read(&self) -> &[PathBuf] {
+        &self.tree.read
     }
 
     /// Every record in the order the server sees them (include directives replaced by the
@@ -110,9 +123,16 @@ impl HbaSet {
             .collect()
     }
 
-    /// Problems PostgreSQL `major` would have loading this configuration. Include directives are
-    /// reported as errors before 16 (and their files' records are checked as 16+ would).
+    /// Problems PostgreSQL `major` would have loading this configuration, its settings unknown.
+    /// Include directives are reported as errors before 16 (and their files' records, when the
+    /// set was loaded with them followed, are checked as 16+ would).
     pub fn validate(&self, major: u32) -> Vec<Problem> {
+        self.validate_with(&ServerSettings::for_major(major))
+    }
+
+    /// Problems `server` would have loading this configuration.
+    pub fn validate_with(&self, server: &ServerSettings) -> Vec<Problem> {
+        let major = server.major;
         // The checks look at plain tokens only, so the records are not copied to fill in `@file`s.
         let mut refs: Vec<&Record> = Vec::new();
         if major < 16 {
@@ -121,7 +141,7 @@ impl HbaSet {
         }
         refs.extend(self.tree.order.iter().map(|&(f, r)| &self.tree.files[f].records[r]));
         let root = self.tree.paths.first().cloned().unwrap_or_default();
-        let mut problems = validate::validate(&refs, major, &root);
+        let mut problems = validate::validate(&refs, server, &root);
         problems.sort_by(|a, b| a.at.cmp(&b.at));
         problems.dedup();
         problems

@@ -271,3 +271,74 @@ fn set_follows_includes_and_at_files() {
         Err(Error::Include { kind: crate::IncludeError::Cycle { .. }, .. })
     ));
 }
+
+/// `check_oauth_validator` of PostgreSQL 18 (each case checked against 18.4's pg_hba_file_rules
+/// in the pgharden crate's `audit_versions` test).
+#[test]
+fn oauth_lines_need_a_validator_the_settings_permit() {
+    let f = hba("host all all 10.0.0.0/8 oauth issuer=https://i scope=openid\n\
+        host all all 10.0.0.0/8 oauth issuer=https://i scope=openid validator=bar\n");
+    let with = |libraries: Option<&str>| -> Vec<(usize, Severity, String)> {
+        let mut server = ServerSettings::for_major(18);
+        server.oauth_validator_libraries = libraries.map(str::to_string);
+        f.validate_with(&server).into_iter().map(|p| (p.at.line, p.severity, p.message)).collect()
+    };
+    let unknown = with(None);
+    assert_eq!(unknown.len(), 2, "{unknown:?}");
+    assert!(
+        unknown.iter().all(|(_, s, m)| *s == Severity::Warning && m.contains("not known")),
+        "{unknown:?}"
+    );
+    assert_eq!(f.validate(18).len(), 2, "validate(major) knows no settings");
+
+    let unset = "oauth_validator_libraries must be set for authentication method oauth";
+    assert_eq!(with(Some("")), [(1, Severity::Error, unset.into()), (2, Severity::Error, unset.into())]);
+    let not_permitted = "validator \"bar\" is not permitted by oauth_validator_libraries".to_string();
+    assert_eq!(with(Some("foo")), [(2, Severity::Error, not_permitted.clone())]);
+    assert_eq!(with(Some("bar")), []);
+    assert_eq!(with(Some("\"foo,bar\"")), [(2, Severity::Error, not_permitted)]);
+    let two = with(Some("foo, bar"));
+    assert_eq!(two.len(), 1, "{two:?}");
+    assert_eq!((two[0].0, two[0].1), (1, Severity::Error));
+    assert!(two[0].2.contains("requires argument \"validator\""), "{two:?}");
+    assert_eq!(with(Some("bar/")), [], "each library is a canonical path");
+    let blanks = with(Some("  "));
+    assert_eq!(blanks[0].0, 1);
+    assert!(blanks[0].2.contains("crashes"), "{blanks:?}");
+    assert!(blanks[1].2.contains("not permitted"), "{blanks:?}");
+    let syntax = with(Some("foo,,bar"));
+    assert!(syntax.iter().all(|(_, _, m)| m.contains("invalid list syntax")), "{syntax:?}");
+
+    // Before 18 there is no oauth method: the settings do not matter.
+    let on17 = f.validate_with(&ServerSettings::for_major(17).with_oauth_validator_libraries("bar"));
+    assert!(on17.iter().all(|p| p.message.contains("oauth needs PostgreSQL 18")), "{on17:?}");
+    // hba.c asks for scope and issuer first.
+    let no_scope = hba("host all all 10.0.0.0/8 oauth issuer=https://i\n");
+    let problems = no_scope.validate_with(&ServerSettings::for_major(18).with_oauth_validator_libraries(""));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].message.contains("\"scope\""), "{problems:?}");
+}
+
+/// Before 16 the server reads an include directive as a bad line: the files it names are not read.
+#[test]
+fn a_set_for_an_older_server_does_not_follow_includes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pg_hba.conf");
+    std::fs::write(&root, "local all @admins peer\ninclude_if_exists extra.conf\n").unwrap();
+    std::fs::write(dir.path().join("extra.conf"), "local all all trust\n").unwrap();
+    std::fs::write(dir.path().join("admins"), "alice\n").unwrap();
+
+    let on16 = HbaSet::load_for(16, &root, &crate::Disk).unwrap();
+    assert_eq!(on16.rules().len(), 2);
+    assert_eq!(on16.paths_read(), [root.clone(), dir.path().join("admins"), dir.path().join("extra.conf")]);
+    assert!(on16.validate(16).is_empty());
+
+    let on15 = HbaSet::load_for(15, &root, &crate::Disk).unwrap();
+    let rules = on15.rules();
+    assert_eq!(rules.len(), 1, "the included trust line is not in force on 15: {rules:?}");
+    assert_eq!(on15.files().len(), 1);
+    assert_eq!(on15.paths_read(), [root.clone(), dir.path().join("admins")], "@file lists are read");
+    let errors: Vec<_> = on15.validate(15).into_iter().filter(|p| p.severity == Severity::Error).collect();
+    assert_eq!(errors.len(), 1, "the include line, once: {errors:?}");
+    assert_eq!((errors[0].at.file.clone(), errors[0].at.line), (root.clone(), 2));
+}

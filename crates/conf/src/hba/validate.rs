@@ -5,16 +5,20 @@
 //! start at boot), so every problem here names its file and line. Checks that depend on the build
 //! assume a Linux build with SSL, GSSAPI, PAM and OpenLDAP (Debian's and PGDG's packages): `sspi`
 //! and `bsd` are refused. Checks that need the network (RADIUS server names) or the server state
-//! (`hostssl` with `ssl = off`) are not made.
+//! (`hostssl` with `ssl = off`) are not made. Checks that need a setting take it from
+//! [`ServerSettings`]; when the caller does not know it, the line gets a warning saying what
+//! could not be checked (an `oauth` line without a known `oauth_validator_libraries`).
 
 use std::path::Path;
 
-use super::{ConnType, Method, Record, Rule};
-use crate::error::{Location, Problem, excerpt};
+use super::server::split_directories;
+use super::{ConnType, Method, Record, Rule, ServerSettings};
+use crate::error::{Location, Problem, Severity, excerpt};
 use crate::tokens::Item;
 use crate::{NEWEST_MAJOR, OLDEST_MAJOR, pg_regex};
 
-pub(super) fn validate(records: &[&Record], major: u32, root: &Path) -> Vec<Problem> {
+pub(super) fn validate(records: &[&Record], server: &ServerSettings, root: &Path) -> Vec<Problem> {
+    let major = server.major;
     let mut problems = Vec::new();
     if !(OLDEST_MAJOR..=NEWEST_MAJOR).contains(&major) {
         problems.push(Problem::warning(
@@ -24,7 +28,7 @@ pub(super) fn validate(records: &[&Record], major: u32, root: &Path) -> Vec<Prob
     }
     for record in records {
         match record {
-            Record::Rule(rule) => check_rule(rule, major, &mut problems),
+            Record::Rule(rule) => check_rule(rule, server, &mut problems),
             Record::Invalid { at, message } => problems.push(Problem::error(at.location(), message.clone())),
             Record::Include { at, kind, .. } if major < 16 => problems.push(Problem::error(
                 at.location(),
@@ -37,13 +41,14 @@ pub(super) fn validate(records: &[&Record], major: u32, root: &Path) -> Vec<Prob
         }
     }
     let has_rules = records.iter().any(|r| matches!(r, Record::Rule(_)));
-    if !has_rules && problems.iter().all(|p| p.severity == crate::Severity::Warning) {
+    if !has_rules && problems.iter().all(|p| p.severity == Severity::Warning) {
         problems.push(Problem::error(Location::new(root, 0), "configuration file contains no entries"));
     }
     problems
 }
 
-fn check_rule(rule: &Rule, major: u32, out: &mut Vec<Problem>) {
+fn check_rule(rule: &Rule, server: &ServerSettings, out: &mut Vec<Problem>) {
+    let major = server.major;
     let at = rule.at.location();
     let mut error = |m: String| out.push(Problem::error(at.clone(), m));
     // hba.c gives up on a line at its first problem; the method is checked before the options.
@@ -56,8 +61,17 @@ fn check_rule(rule: &Rule, major: u32, out: &mut Vec<Problem>) {
             error(m);
         }
     }
-    for m in mandatory_problems(rule, major) {
+    let mandatory = mandatory_problems(rule, major);
+    let complete = mandatory.is_empty();
+    for m in mandatory {
         error(m);
+    }
+    // hba.c asks for the validator once scope and issuer are there.
+    if complete && rule.effective_method() == Method::OAuth && major >= 18 {
+        out.extend(
+            oauth_validator_problem(rule, server.oauth_validator_libraries.as_deref())
+                .map(|(severity, message)| Problem { at: at.clone(), severity, message }),
+        );
     }
     for m in ldap_scheme_warnings(rule) {
         out.push(Problem::warning(at.clone(), m));
@@ -206,6 +220,45 @@ fn mandatory_problems(rule: &Rule, major: u32) -> Vec<String> {
         _ => {}
     }
     out
+}
+
+/// `check_oauth_validator` (auth-oauth.c): the line's `validator`, or the one library when no
+/// validator is named, must be in `oauth_validator_libraries`; `libraries` is `None` when the
+/// setting is not known.
+fn oauth_validator_problem(rule: &Rule, libraries: Option<&str>) -> Option<(Severity, String)> {
+    let error = |m: String| Some((Severity::Error, m));
+    let Some(raw) = libraries else {
+        return Some((
+            Severity::Warning,
+            "PostgreSQL 18 accepts an oauth line only when oauth_validator_libraries names its validator, \
+             and that setting is not known here"
+                .into(),
+        ));
+    };
+    if raw.is_empty() {
+        return error("oauth_validator_libraries must be set for authentication method oauth".into());
+    }
+    let Some(list) = split_directories(raw) else {
+        return error("invalid list syntax in parameter \"oauth_validator_libraries\"".into());
+    };
+    match rule.option("validator") {
+        None if list.len() == 1 => None,
+        // See `ServerSettings::oauth_crashes_the_server`.
+        None if list.is_empty() => error(
+            "oauth_validator_libraries holds only blanks: PostgreSQL 18 crashes reading this line \
+             (set it to the validator library, or name one with validator=)"
+                .into(),
+        ),
+        None => error(
+            "authentication method \"oauth\" requires argument \"validator\" to be set when \
+             oauth_validator_libraries contains multiple options"
+                .into(),
+        ),
+        Some(v) if list.iter().any(|l| l == v) => None,
+        Some(v) => {
+            error(format!("validator \"{}\" is not permitted by oauth_validator_libraries", excerpt(v)))
+        }
+    }
 }
 
 fn radius_problems(rule: &Rule) -> Vec<String> {

@@ -8,6 +8,7 @@ mod attacks;
 mod audit;
 mod audit_exit;
 mod audit_rules;
+mod audit_versions;
 mod certinfo;
 mod crl_number;
 mod debian;
