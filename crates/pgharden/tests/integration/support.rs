@@ -190,16 +190,23 @@ pub fn ca_issuer(pki: &TestPki, ca: &str) -> rcgen::Issuer<'static, rcgen::KeyPa
     rcgen::Issuer::from_ca_cert_pem(&pem, key).unwrap()
 }
 
-/// `pgharden apply --pgdata … --pki … --host localhost --host 127.0.0.1 --yes`, which must succeed.
+/// `pgharden apply --pgdata … --pki … --host localhost --host 127.0.0.1 --yes`, which must succeed
+/// (with `--allow-missing-pgaudit` when the cluster's build has no pgaudit: 14 and 16 here).
 pub fn harden(cluster: &testcluster::Cluster, pki: &TestPki) {
-    harden_data_dir(cluster.data_dir(), pki)
+    let accept: &[&str] = if has_pgaudit(cluster.install()) { &[] } else { &["--allow-missing-pgaudit"] };
+    harden_with(cluster.data_dir(), pki, accept)
 }
 
 /// `harden` for a cluster named only by its data directory (one `testcluster` did not make).
 pub fn harden_data_dir(data_dir: &Path, pki: &TestPki) {
+    harden_with(data_dir, pki, &[])
+}
+
+fn harden_with(data_dir: &Path, pki: &TestPki, extra: &[&str]) {
     let out = pgharden()
         .args(["apply", "--pgdata", data_dir.to_str().unwrap(), "--pki", &pki.p("")])
         .args(["--host", "localhost", "--host", "127.0.0.1", "--yes"])
+        .args(extra)
         .output()
         .unwrap();
     assert!(
@@ -208,6 +215,13 @@ pub fn harden_data_dir(data_dir: &Path, pki: &TestPki) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Whether an installation has pgaudit's library (Debian: `/usr/lib/postgresql/N/lib`; the
+/// relocatable builds: `native/lib/postgresql`).
+pub fn has_pgaudit(install: &testcluster::Installation) -> bool {
+    let lib = install.bindir().parent().map(|p| p.join("lib")).unwrap_or_default();
+    [lib.join("pgaudit.so"), lib.join("postgresql/pgaudit.so")].iter().any(|p| p.exists())
 }
 
 // ---------------------------------------------------------------------------------------------

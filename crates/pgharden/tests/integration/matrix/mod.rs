@@ -60,9 +60,7 @@ impl Pg {
 
     /// Whether this installation has pgaudit (the npm builds of 14 and 16 do not).
     pub fn has_pgaudit(&self) -> bool {
-        let lib = self.install.bindir().parent().map(|p| p.join("lib")).unwrap_or_default();
-        // Debian: /usr/lib/postgresql/N/lib; the relocatable builds: native/lib/postgresql.
-        [lib.join("pgaudit.so"), lib.join("postgresql/pgaudit.so")].iter().any(|p| p.exists())
+        crate::support::has_pgaudit(&self.install)
     }
 
     /// Where the server comes from, and whether it has pgaudit, for the README's table.
