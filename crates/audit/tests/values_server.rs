@@ -13,9 +13,9 @@ use pgharden_audit::values::{
     AuditClass, DurationUnit, UTC_ZONE_NAMES, duration_ms, file_mode, is_utc_zone, parse_bool,
     pgaudit_classes,
 };
+use pgharden_testcluster::{Cluster, ClusterOptions, OsUser};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::TestRunner;
-use testcluster::{Cluster, ClusterOptions, OsUser};
 
 #[test]
 fn the_server_reads_values_as_the_parsers_do() {

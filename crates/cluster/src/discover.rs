@@ -80,13 +80,13 @@ pub fn from_server(data_dir_hint: Option<&Path>, sql: &mut dyn Sql, files: &File
     let row = rows.first().ok_or_else(|| Error::Rejected { reason: "SHOW returned nothing".into() })?;
     let col = |i: usize| row.get(i).cloned().flatten().unwrap_or_default();
     let data_dir = files.canonicalize(Path::new(&col(0)))?;
-    if let Some(hint) = data_dir_hint {
-        if files.canonicalize(hint)? != data_dir {
-            return Err(Error::bad(
-                hint,
-                format!("the server on this socket serves {}, not this data directory", data_dir.display()),
-            ));
-        }
+    if let Some(hint) = data_dir_hint
+        && files.canonicalize(hint)? != data_dir
+    {
+        return Err(Error::bad(
+            hint,
+            format!("the server on this socket serves {}, not this data directory", data_dir.display()),
+        ));
     }
     let version_num: u32 = col(4).parse().unwrap_or(0);
     let path = |i: usize| -> Result<PathBuf> { files.canonicalize_file(&absolute(&data_dir, &col(i))) };

@@ -162,11 +162,10 @@ struct ApplyLock(std::fs::File);
 
 impl ApplyLock {
     fn take(cluster: &Cluster, files: &Files) -> Result<ApplyLock> {
-        use fs2::FileExt;
         let path = cluster.data_dir.join("pgharden.lock");
         // The owner opens (or creates) it, never through a link; the lock is taken on the descriptor.
         let file = files.actor().open_lock(&path)?;
-        file.try_lock_exclusive()
+        file.try_lock()
             .map_err(|_| Error::bad(&path, "another pgharden apply is running on this cluster"))?;
         Ok(ApplyLock(file))
     }
@@ -174,7 +173,7 @@ impl ApplyLock {
 
 impl Drop for ApplyLock {
     fn drop(&mut self) {
-        let _ = fs2::FileExt::unlock(&self.0);
+        let _ = self.0.unlock();
     }
 }
 

@@ -103,7 +103,8 @@ impl StatementTimeout {
 
     /// The value as postgresql.conf and `SHOW` spell it: the largest unit that divides it exactly.
     pub fn to_conf(self) -> String {
-        let (unit, size) = TIME_UNITS.iter().find(|(_, size)| self.millis % size == 0).unwrap_or(&("ms", 1));
+        let (unit, size) =
+            TIME_UNITS.iter().find(|(_, size)| self.millis.is_multiple_of(*size)).unwrap_or(&("ms", 1));
         format!("{}{unit}", self.millis / size)
     }
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use pgharden_cluster::db::Db;
 use pgharden_cluster::{Error, Files, Sql, discover, open_local};
-use testcluster::{Cluster, ClusterOptions};
+use pgharden_testcluster::{Cluster, ClusterOptions};
 
 fn main() {
     pgharden_privsep::serve_if_helper();

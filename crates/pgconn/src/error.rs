@@ -393,10 +393,10 @@ pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 pub(crate) fn inner<'a>(
     e: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a (dyn std::error::Error + 'static)> {
-    if let Some(io) = e.downcast_ref::<std::io::Error>() {
-        if let Some(payload) = io.get_ref() {
-            return Some(payload as &(dyn std::error::Error + 'static));
-        }
+    if let Some(io) = e.downcast_ref::<std::io::Error>()
+        && let Some(payload) = io.get_ref()
+    {
+        return Some(payload as &(dyn std::error::Error + 'static));
     }
     e.source()
 }

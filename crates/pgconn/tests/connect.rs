@@ -10,8 +10,8 @@ use pgharden_pgconn::{
     TlsError, Verification, tls::VERIFY_FAILED,
 };
 use pgharden_pki::{ClientRequest, InitOptions, Issued, KeyType, Pki, Reason, ServerRequest};
+use pgharden_testcluster::Cluster;
 use tempfile::TempDir;
-use testcluster::Cluster;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use pgharden_pgconn::{BlockingClient, Conninfo, Env, Error, Failure, Target};
+use pgharden_testcluster::Cluster;
 use rustix::thread::{Gid, Uid};
-use testcluster::Cluster;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

@@ -26,7 +26,7 @@ fn main() {
     let port = free_port();
     let out = Command::new(bin)
         .args(["quickstart", "--dir", demo.to_str().expect("utf-8"), "--port", &port.to_string(), "--pgbin"])
-        .arg(testcluster::Installation::for_tests().unwrap_or_else(|e| panic!("{e}")).bindir())
+        .arg(pgharden_testcluster::Installation::for_tests().unwrap_or_else(|e| panic!("{e}")).bindir())
         .output()
         .expect("quickstart");
     assert!(out.status.success(), "quickstart failed: {}", String::from_utf8_lossy(&out.stderr));
@@ -155,7 +155,7 @@ struct Stop(PathBuf);
 
 impl Drop for Stop {
     fn drop(&mut self) {
-        let Ok(install) = testcluster::Installation::for_tests() else { return };
+        let Ok(install) = pgharden_testcluster::Installation::for_tests() else { return };
         let mut c = as_postgres(&install.bin("pg_ctl").to_string_lossy());
         c.args(["stop", "-m", "fast", "-s", "-D"]).arg(self.0.join("data"));
         let _ = c.output();

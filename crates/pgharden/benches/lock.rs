@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 fn main() {
     let roles: usize = env_usize("PGHARDEN_BENCH_ROLES", 10_000);

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use pgharden_cluster::profile::SSL_CIPHERS;
 use pgharden_pki::{InitOptions, KeyType, Pki, ServerRequest};
+use pgharden_testcluster::Cluster;
 use pgharden_wire::{Suite, Target, TlsVersionName, scan};
-use testcluster::Cluster;
 
 /// Accepted suites (IANA codes) per TLS version, in `TlsVersionName::ALL` order.
 type Accepted = [BTreeSet<u16>; 4];

@@ -27,10 +27,10 @@ pub fn obtain(file: Option<&Path>) -> anyhow::Result<Passphrase> {
     if let Ok(value) = std::env::var(ENV) {
         return Passphrase::new(value).with_context(|| format!("{ENV} is set but empty"));
     }
-    if let Some(dir) = std::env::var_os(CREDENTIALS_DIRECTORY) {
-        if let Some(pass) = from_credentials(Path::new(&dir))? {
-            return Ok(pass);
-        }
+    if let Some(dir) = std::env::var_os(CREDENTIALS_DIRECTORY)
+        && let Some(pass) = from_credentials(Path::new(&dir))?
+    {
+        return Ok(pass);
     }
     if !std::io::stdin().is_terminal() {
         bail!(

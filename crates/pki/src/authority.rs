@@ -484,10 +484,10 @@ impl Pki {
         for s in &staged {
             let cert_path = s.pending[1].1.clone();
             let previous = self.current_at(&cert_path);
-            if let Some(old) = &previous {
-                if let Some(e) = self.ledger.certificates.iter_mut().find(|e| &e.serial == old) {
-                    e.replaced_by = Some(s.entry.serial.clone());
-                }
+            if let Some(old) = &previous
+                && let Some(e) = self.ledger.certificates.iter_mut().find(|e| &e.serial == old)
+            {
+                e.replaced_by = Some(s.entry.serial.clone());
             }
             self.ledger.certificates.push(s.entry.clone());
             issued.push(Issued {
@@ -654,13 +654,12 @@ impl Pki {
             .certificates
             .iter()
             .find(|e| e.path == Path::new(kind.ca_dir()).join("ca.crt") && e.sha256 == fingerprint(&der))
+            && let Some(r) = &e.revoked
         {
-            if let Some(r) = &e.revoked {
-                return Err(Error::BadIssuer {
-                    path: cert_path,
-                    reason: format!("it was revoked on {} ({})", rfc3339(r.at), r.reason.name()),
-                });
-            }
+            return Err(Error::BadIssuer {
+                path: cert_path,
+                reason: format!("it was revoked on {} ({})", rfc3339(r.at), r.reason.name()),
+            });
         }
         let (key, _) = key::load_key(&key_path, pass)?;
         if x509.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
@@ -944,10 +943,10 @@ fn check_issuer(path: &Path, x509: &X509Certificate<'_>, now: OffsetDateTime) ->
     if !is_ca {
         return Err(bad("it is not a CA certificate (basicConstraints CA:TRUE is missing)".into()));
     }
-    if let Ok(Some(ku)) = x509.key_usage() {
-        if !ku.value.key_cert_sign() {
-            return Err(bad("its keyUsage does not allow keyCertSign".into()));
-        }
+    if let Ok(Some(ku)) = x509.key_usage()
+        && !ku.value.key_cert_sign()
+    {
+        return Err(bad("its keyUsage does not allow keyCertSign".into()));
     }
     let validity = x509.validity();
     if now < validity.not_before.to_datetime() {

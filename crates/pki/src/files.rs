@@ -11,8 +11,6 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use fs2::FileExt;
-
 use crate::error::{Error, Result};
 
 /// Mode for private keys: owner read/write only, as PostgreSQL and libpq demand.
@@ -171,14 +169,14 @@ impl DirLock {
             .mode(KEY_MODE)
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
-        file.lock_exclusive().map_err(|e| Error::io(&path, e))?;
+        file.lock().map_err(|e| Error::io(&path, e))?;
         Ok(DirLock { file })
     }
 }
 
 impl Drop for DirLock {
     fn drop(&mut self) {
-        let _ = FileExt::unlock(&self.file);
+        let _ = self.file.unlock();
     }
 }
 

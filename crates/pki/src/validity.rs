@@ -77,7 +77,7 @@ impl FromStr for Validity {
 
 impl fmt::Display for Validity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.seconds % 86_400 == 0 {
+        if self.seconds.is_multiple_of(86_400) {
             write!(f, "{}d", self.seconds / 86_400)
         } else {
             write!(f, "{}h", self.seconds.div_ceil(3600))

@@ -381,14 +381,14 @@ fn revocation_checks(
         match parsed.iter().find(|(_, crl)| crl.issuer().as_raw() == cert.issuer().as_raw()) {
             None => missing.push(cert.issuer().to_string()),
             Some((p, crl)) => {
-                if let Some(next) = crl.next_update() {
-                    if next.to_datetime() < at {
-                        stale.push(format!(
-                            "{} (next update was due {})",
-                            p.display(),
-                            rfc3339(next.to_datetime())
-                        ));
-                    }
+                if let Some(next) = crl.next_update()
+                    && next.to_datetime() < at
+                {
+                    stale.push(format!(
+                        "{} (next update was due {})",
+                        p.display(),
+                        rfc3339(next.to_datetime())
+                    ));
                 }
             }
         }

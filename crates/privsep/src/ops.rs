@@ -118,13 +118,13 @@ pub(crate) fn open_dir(dir: &Path, readable: bool) -> Result<OwnedFd> {
 /// Why `name` in `parent` could not be opened as a directory: a link, another kind of file, or
 /// an OS error.
 fn not_a_dir(parent: &OwnedFd, name: &std::ffi::OsStr, path: &Path, e: Errno) -> Error {
-    if e == Errno::NOTDIR || e == Errno::LOOP {
-        if let Ok(st) = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW) {
-            return match FileKind::from_mode(st.st_mode) {
-                FileKind::Symlink => Error::Symlink { path: path.to_path_buf() },
-                kind => Error::refused(path, format!("not a directory (it is a {kind})")),
-            };
-        }
+    if (e == Errno::NOTDIR || e == Errno::LOOP)
+        && let Ok(st) = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW)
+    {
+        return match FileKind::from_mode(st.st_mode) {
+            FileKind::Symlink => Error::Symlink { path: path.to_path_buf() },
+            kind => Error::refused(path, format!("not a directory (it is a {kind})")),
+        };
     }
     Error::os(path, e)
 }

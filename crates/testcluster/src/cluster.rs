@@ -696,12 +696,11 @@ impl Drop for Cluster {
         // Errors are ignored: there is no one to report them to, and a panic here
         // during unwinding would abort the whole test binary.
         let _ = self.stop();
-        if std::env::var_os(KEEP_ENV).is_some_and(|v| v == "1") {
-            if let Some(dir) = self.dir.take() {
-                let kept = dir.keep();
-                let _ =
-                    writeln!(std::io::stderr(), "{KEEP_ENV}=1: keeping cluster directory {}", kept.display());
-            }
+        if std::env::var_os(KEEP_ENV).is_some_and(|v| v == "1")
+            && let Some(dir) = self.dir.take()
+        {
+            let kept = dir.keep();
+            let _ = writeln!(std::io::stderr(), "{KEEP_ENV}=1: keeping cluster directory {}", kept.display());
         }
         // Otherwise the TempDir is dropped with `self` and removes the directory.
     }

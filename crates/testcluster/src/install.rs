@@ -59,10 +59,10 @@ impl Installation {
                 return Err(not_found(format!("{} does not exist", p.display())));
             }
         }
-        if let Some(lib) = &libdir {
-            if !lib.is_dir() {
-                return Err(not_found(format!("library directory {} does not exist", lib.display())));
-            }
+        if let Some(lib) = &libdir
+            && !lib.is_dir()
+        {
+            return Err(not_found(format!("library directory {} does not exist", lib.display())));
         }
         let mut probe = Installation { bindir: bindir.clone(), libdir, major: 0, version: String::new() };
         let mut cmd = probe.command("postgres");

@@ -31,9 +31,9 @@
 //! ports it has handed out and one thread that forks postmasters.
 //!
 //! ```no_run
-//! let cluster = testcluster::Cluster::start_default()?;
+//! let cluster = pgharden_testcluster::Cluster::start_default()?;
 //! assert_eq!(cluster.psql("select 1")?, "1");
-//! # Ok::<(), testcluster::Error>(())
+//! # Ok::<(), pgharden_testcluster::Error>(())
 //! ```
 
 mod cluster;

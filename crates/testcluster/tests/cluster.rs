@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use testcluster::{Cluster, ClusterOptions, Error, Installation};
+use pgharden_testcluster::{Cluster, ClusterOptions, Error, Installation};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

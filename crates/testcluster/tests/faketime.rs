@@ -5,7 +5,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use testcluster::{Cluster, ClusterOptions, FakeClock};
+use pgharden_testcluster::{Cluster, ClusterOptions, FakeClock};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 

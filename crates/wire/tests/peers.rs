@@ -35,9 +35,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use pgharden_pki::{InitOptions, KeyType, Pki, ServerRequest};
+use pgharden_testcluster::Cluster;
 use pgharden_wire::{Suite, Target, TlsVersionName, scan};
 use tempfile::TempDir;
-use testcluster::Cluster;
 
 /// `crates/cluster/src/profile.rs` `SSL_CIPHERS`: what `apply` sets.
 const HARDENED_CIPHERS: &str = "HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1:!kRSA:!PSK:!SRP:!CAMELLIA:!ARIA";

@@ -1,4 +1,4 @@
-//! Every probe against a real PostgreSQL server (the version `testcluster` picks, 15 here), with
+//! Every probe against a real PostgreSQL server (the version `pgharden-testcluster` picks, 15 here), with
 //! certificates made at test time by `pgharden-pki`, cross-checked against `openssl s_client` where
 //! it can speak the same protocol.
 
@@ -9,6 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use pgharden_pki::{ClientRequest, InitOptions, KeyType, Kind, Pki, ServerRequest};
+use pgharden_testcluster::Cluster;
 use pgharden_wire::{
     ALPN_POSTGRESQL, Alert, AuthRequest, ClientIdentity, DirectTlsAnswer, Error, Refusal, SslAnswer,
     StartupReply, Target, TlsVersionName, VersionOutcome,
@@ -16,7 +17,6 @@ use pgharden_wire::{
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use tempfile::TempDir;
-use testcluster::Cluster;
 
 const TLS_CONF: &str = "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n";
 

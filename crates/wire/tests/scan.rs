@@ -9,9 +9,9 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 
 use pgharden_pki::{InitOptions, KeyType, Pki, ServerRequest};
+use pgharden_testcluster::Cluster;
 use pgharden_wire::{Suite, Target, TlsVersionName, Verdict, scan};
 use tempfile::TempDir;
-use testcluster::Cluster;
 
 struct Server {
     cluster: Cluster,

@@ -145,15 +145,15 @@ pub(super) fn gather(sql: &mut dyn Sql) -> Fact<Settings> {
         values
             .insert(name.to_ascii_lowercase(), Setting { value, source, file, masked: false, unknown: None });
     }
-    if !masked.is_empty() {
-        if let Err(why) = unmask(sql, &mut values, &masked) {
-            for (name, _) in &masked {
-                if let Some(s) = values.get_mut(&name.to_ascii_lowercase()) {
-                    s.unknown = Some(format!(
-                        "the auditor's own session overrides {name} ({}), and the cluster-wide value could not be read: {why}",
-                        s.source
-                    ));
-                }
+    if !masked.is_empty()
+        && let Err(why) = unmask(sql, &mut values, &masked)
+    {
+        for (name, _) in &masked {
+            if let Some(s) = values.get_mut(&name.to_ascii_lowercase()) {
+                s.unknown = Some(format!(
+                    "the auditor's own session overrides {name} ({}), and the cluster-wide value could not be read: {why}",
+                    s.source
+                ));
             }
         }
     }

@@ -5,7 +5,7 @@ use std::fs;
 use std::process::Stdio;
 use std::time::Duration;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{Psql, TestPki, pgharden, psql};
 
@@ -275,7 +275,7 @@ fn configuration_kept_outside_pgdata_is_found_and_edited_in_place() {
     fs::set_permissions(etc_root.path(), fs::Permissions::from_mode(0o755)).unwrap();
     let etc = etc_root.path().join("main");
     fs::create_dir(&etc).unwrap();
-    let opts = testcluster::ClusterOptions::for_tests()
+    let opts = pgharden_testcluster::ClusterOptions::for_tests()
         .unwrap()
         .setting("config_file", etc.join("postgresql.conf").to_str().unwrap());
     let mut cluster = Cluster::init(opts).unwrap();

@@ -6,7 +6,7 @@
 use std::fs;
 use std::process::Stdio;
 
-use testcluster::{Cluster, ClusterOptions, Installation};
+use pgharden_testcluster::{Cluster, ClusterOptions, Installation};
 
 use crate::support::{TestPki, pgharden, psql};
 

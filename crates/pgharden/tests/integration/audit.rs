@@ -4,7 +4,7 @@
 use std::fs;
 use std::process::Stdio;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{TestPki, pgharden};
 

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::os::fd::AsFd;
 use std::process::{Output, Stdio};
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{TestPki, contains_ci, pgharden};
 
@@ -64,7 +64,7 @@ fn an_audit_that_reaches_nothing_exits_2_naming_the_cause() {
     let ok = run(&["audit", &conninfo(&cluster, &su, "postgres"), "--format", "json", "--no-probe"]);
     assert!(matches!(ok.status.code(), Some(0 | 1)), "{}", stderr(&ok));
 
-    let port = testcluster::free_port().unwrap();
+    let port = pgharden_testcluster::free_port().unwrap();
     let refused = format!("host=127.0.0.1 port={port} user={su} dbname=postgres sslmode=disable");
     let err = exits(&["audit", &refused], 2);
     assert!(contains_ci(&err, "refused"), "{err}");

@@ -7,7 +7,7 @@ use std::process::Stdio;
 
 use pgharden_audit::CheckId;
 use pgharden_audit::catalogue::RULES;
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{TestPki, pgharden};
 

@@ -9,8 +9,8 @@ use std::process::Stdio;
 
 use pgharden_audit::CheckId;
 use pgharden_audit::catalogue::RULES;
+use pgharden_testcluster::{Cluster, ClusterOptions, Installation};
 use serde_json::Value;
-use testcluster::{Cluster, ClusterOptions, Installation};
 
 use crate::support::{TestPki, harden, pgharden};
 

@@ -38,7 +38,7 @@ fn a_debian_cluster_after_apply_audits_clean() {
         nix::unistd::geteuid().is_root(),
         "this test creates a Debian cluster with pg_createcluster, which needs root (CI runs as root)"
     );
-    let port = testcluster::free_port().unwrap().to_string();
+    let port = pgharden_testcluster::free_port().unwrap().to_string();
     let cluster = DebianCluster { version: "15", name: format!("pgh{port}") };
     must(Command::new("pg_createcluster").args([cluster.version, &cluster.name, "--port", &port]));
     must(Command::new("pg_ctlcluster").args([cluster.version, &cluster.name, "start"]));

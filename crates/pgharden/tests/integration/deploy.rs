@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{TestPki, harden, pgharden, psql};
 

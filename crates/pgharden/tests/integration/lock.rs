@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::pgharden;
 

@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used)] // a test that cannot unwrap has failed
 //! The integration tests: the `pgharden` binary against real peers — the `openssl` CLI, `psql`/libpq
-//! and PostgreSQL clusters started by `testcluster`. One test binary; `support` is the shared harness.
+//! and PostgreSQL clusters started by `pgharden-testcluster`. One test binary; `support` is the shared harness.
 
 mod apply;
 mod apply_versions;

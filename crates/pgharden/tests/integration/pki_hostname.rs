@@ -5,8 +5,8 @@
 use std::fs;
 use std::net::IpAddr;
 
+use pgharden_testcluster::Cluster;
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType};
-use testcluster::Cluster;
 
 use crate::pki_postgres::reload;
 use crate::support::{TestPki, ca_issuer, psql, run};

@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{Psql, TestPki, install_server_tls, psql};
 

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{TestPki, install_server_tls, pgharden};
 

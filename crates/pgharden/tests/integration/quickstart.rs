@@ -13,7 +13,7 @@ impl Drop for Stop {
     fn drop(&mut self) {
         let data = self.0.join("data");
         if data.join("postmaster.pid").exists() {
-            let install = testcluster::Installation::for_tests().unwrap();
+            let install = pgharden_testcluster::Installation::for_tests().unwrap();
             let mut cmd = Command::new(install.bin("pg_ctl"));
             cmd.args(["stop", "-m", "immediate", "-s", "-D"]).arg(&data);
             if nix::unistd::Uid::effective().is_root() {
@@ -29,7 +29,7 @@ impl Drop for Stop {
 fn quickstart(dir: &Path, port: u16) -> (bool, String, String) {
     let out = pgharden()
         .args(["quickstart", "--dir", dir.to_str().unwrap(), "--port", &port.to_string(), "--pgbin"])
-        .arg(testcluster::Installation::for_tests().unwrap().bindir())
+        .arg(pgharden_testcluster::Installation::for_tests().unwrap().bindir())
         .output()
         .unwrap();
     (
@@ -44,7 +44,7 @@ fn quickstart_hardens_a_demo_cluster_and_proves_it() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let _stop = Stop(dir.clone());
-    let port = testcluster::free_port().unwrap();
+    let port = pgharden_testcluster::free_port().unwrap();
     let (ok, stdout, stderr) = quickstart(&dir, port);
     assert!(ok, "{stdout}\n{stderr}");
     for step in 1..=8 {

@@ -6,8 +6,8 @@
 
 use std::process::Output;
 
+use pgharden_testcluster::Cluster;
 use serde_json::{Value, json};
-use testcluster::Cluster;
 
 use crate::support::pgharden;
 

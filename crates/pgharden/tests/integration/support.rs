@@ -150,7 +150,7 @@ pub struct Psql {
 }
 
 /// Connect with psql using `conninfo` and run `sql`.
-pub fn psql(cluster: &testcluster::Cluster, conninfo: &str, sql: &str) -> Psql {
+pub fn psql(cluster: &pgharden_testcluster::Cluster, conninfo: &str, sql: &str) -> Psql {
     psql_with(cluster.psql_command(), conninfo, sql)
 }
 
@@ -169,7 +169,7 @@ pub fn psql_with(mut cmd: Command, conninfo: &str, sql: &str) -> Psql {
 
 /// Put the PKI's server certificate, root and CRLs in the cluster's data directory and point the
 /// server at them (`ssl_*` settings), for tests that do by hand what `apply` will automate.
-pub fn install_server_tls(cluster: &testcluster::Cluster, pki: &TestPki, server: &str) {
+pub fn install_server_tls(cluster: &pgharden_testcluster::Cluster, pki: &TestPki, server: &str) {
     let read = |rel: &str| fs::read(pki.path(rel)).unwrap();
     cluster.write_file("server.crt", &read(&format!("servers/{server}/server.crt")), 0o600).unwrap();
     cluster.write_file("server.key", &read(&format!("servers/{server}/server.key")), 0o600).unwrap();
@@ -192,12 +192,12 @@ pub fn ca_issuer(pki: &TestPki, ca: &str) -> rcgen::Issuer<'static, rcgen::KeyPa
 
 /// `pgharden apply --pgdata … --pki … --host localhost --host 127.0.0.1 --yes`, which must succeed
 /// (with `--allow-missing-pgaudit` when the cluster's build has no pgaudit: 14 and 16 here).
-pub fn harden(cluster: &testcluster::Cluster, pki: &TestPki) {
+pub fn harden(cluster: &pgharden_testcluster::Cluster, pki: &TestPki) {
     let accept: &[&str] = if has_pgaudit(cluster.install()) { &[] } else { &["--allow-missing-pgaudit"] };
     harden_with(cluster.data_dir(), pki, accept)
 }
 
-/// `harden` for a cluster named only by its data directory (one `testcluster` did not make).
+/// `harden` for a cluster named only by its data directory (one `pgharden-testcluster` did not make).
 pub fn harden_data_dir(data_dir: &Path, pki: &TestPki) {
     harden_with(data_dir, pki, &[])
 }
@@ -219,7 +219,7 @@ fn harden_with(data_dir: &Path, pki: &TestPki, extra: &[&str]) {
 
 /// Whether an installation has pgaudit's library (Debian: `/usr/lib/postgresql/N/lib`; the
 /// relocatable builds: `native/lib/postgresql`).
-pub fn has_pgaudit(install: &testcluster::Installation) -> bool {
+pub fn has_pgaudit(install: &pgharden_testcluster::Installation) -> bool {
     let lib = install.bindir().parent().map(|p| p.join("lib")).unwrap_or_default();
     [lib.join("pgaudit.so"), lib.join("postgresql/pgaudit.so")].iter().any(|p| p.exists())
 }
@@ -232,14 +232,14 @@ pub fn has_pgaudit(install: &testcluster::Installation) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 /// The `postgres` OS account, which owns every test cluster and plays the attacker.
-pub fn attacker() -> testcluster::OsUser {
-    testcluster::OsUser::by_name(testcluster::DEFAULT_ROOT_OS_USER)
+pub fn attacker() -> pgharden_testcluster::OsUser {
+    pgharden_testcluster::OsUser::by_name(pgharden_testcluster::DEFAULT_ROOT_OS_USER)
         .expect("the postgres OS account must exist (apt-get install postgresql-15)")
 }
 
 /// A command that runs as `user`, with its own uid and gid and (std drops them when root switches
 /// uid) no supplementary groups, and a minimal environment.
-pub fn as_user(user: &testcluster::OsUser, program: &str) -> Command {
+pub fn as_user(user: &pgharden_testcluster::OsUser, program: &str) -> Command {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(program);
     cmd.uid(user.uid)
@@ -254,7 +254,7 @@ pub fn as_user(user: &testcluster::OsUser, program: &str) -> Command {
 }
 
 /// Run `program args` as `user` to completion (within 30 s) and insist on success.
-pub fn as_user_ok(user: &testcluster::OsUser, program: &str, args: &[&str]) {
+pub fn as_user_ok(user: &pgharden_testcluster::OsUser, program: &str, args: &[&str]) {
     let mut cmd = as_user(user, program);
     cmd.args(args);
     let out = run_bounded(&mut cmd, std::time::Duration::from_secs(30));
@@ -263,19 +263,19 @@ pub fn as_user_ok(user: &testcluster::OsUser, program: &str, args: &[&str]) {
 
 /// As `user`, atomically replace (or create) `link` with a symbolic link to `target`, the way an
 /// attacker swaps a file under a running program: a new link under a temporary name, renamed over.
-pub fn attacker_symlink(user: &testcluster::OsUser, target: &Path, link: &Path) {
+pub fn attacker_symlink(user: &pgharden_testcluster::OsUser, target: &Path, link: &Path) {
     let script = r#"my ($t, $l) = @ARGV; my $tmp = "$l.attack-$$";
         symlink($t, $tmp) or die "symlink $tmp: $!\n"; rename($tmp, $l) or die "rename $tmp: $!\n";"#;
     as_user_ok(user, "/usr/bin/perl", &["-e", script, target.to_str().unwrap(), link.to_str().unwrap()]);
 }
 
 /// As `user`, make a FIFO at `path`.
-pub fn attacker_fifo(user: &testcluster::OsUser, path: &Path) {
+pub fn attacker_fifo(user: &pgharden_testcluster::OsUser, path: &Path) {
     as_user_ok(user, "mkfifo", &["-m", "0600", path.to_str().unwrap()]);
 }
 
 /// A directory (mode 0755) that belongs to `user`, created by root inside `parent`.
-pub fn owned_dir(user: &testcluster::OsUser, parent: &Path, name: &str) -> PathBuf {
+pub fn owned_dir(user: &pgharden_testcluster::OsUser, parent: &Path, name: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let dir = parent.join(name);
     fs::create_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -603,7 +603,7 @@ pub const AUDIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(180)
 
 /// `pgharden audit --pgdata DIR --scope cluster --format json EXTRA…`: its exit code and the parsed
 /// report. An audit that hangs, is killed or prints no JSON is a broken run, and panics saying so.
-pub fn audit_json(cluster: &testcluster::Cluster, extra: &[&str]) -> (i32, serde_json::Value) {
+pub fn audit_json(cluster: &pgharden_testcluster::Cluster, extra: &[&str]) -> (i32, serde_json::Value) {
     let mut cmd = pgharden();
     cmd.args(["audit", "--pgdata", cluster.data_dir().to_str().unwrap()])
         .args(["--scope", "cluster", "--format", "json"])

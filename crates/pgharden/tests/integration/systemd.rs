@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use pgharden_testcluster::{Cluster, ClusterOptions};
 use tempfile::TempDir;
-use testcluster::{Cluster, ClusterOptions};
 
 use crate::support::{Bounded, TestPki, fails, harden, mode, ok, run_bounded};
 
@@ -235,8 +235,10 @@ fn a_conninfo_is_repeated_and_its_servers_data_directory_made_writable() {
     assert!(writable.split(' ').any(|w| Path::new(w) == data), "{} not in {writable}", data.display());
 
     // A server that cannot be asked is named, with what to do instead.
-    let gone =
-        format!("host=127.0.0.1 port={} user=postgres connect_timeout=5", testcluster::free_port().unwrap());
+    let gone = format!(
+        "host=127.0.0.1 port={} user=postgres connect_timeout=5",
+        pgharden_testcluster::free_port().unwrap()
+    );
     let err = fails(&["renew", "--pki", ca.dir(), "--systemd", "--credential", ca.pass(), &gone], 2);
     assert!(err.contains("CONNINFO #1") && err.contains("--pgdata"), "{err}");
 }

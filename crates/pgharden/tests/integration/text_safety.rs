@@ -7,8 +7,8 @@
 use std::fs;
 use std::path::PathBuf;
 
+use pgharden_testcluster::Cluster;
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType};
-use testcluster::Cluster;
 
 use crate::support::{TestPki, ca_issuer, install_server_tls, pgharden, run};
 

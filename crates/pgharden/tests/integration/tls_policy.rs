@@ -2,8 +2,8 @@
 //! (the scanner, itself checked against `openssl s_client`): forward secrecy and approved
 //! algorithms only, whatever the certificate's key type, and TLS 1.2 still usable by each.
 
+use pgharden_testcluster::Cluster;
 use pgharden_wire::{Suite, Target, TlsVersionName};
-use testcluster::Cluster;
 
 use crate::support::{TestPki, audit_json, harden, status};
 

@@ -24,7 +24,7 @@ mod server_paths;
 use std::process::Child;
 use std::time::Duration;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{Bounded, TestPki, pgharden, run_bounded};
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{
     Bounded, EntryState, RootDir, TestPki, Violations, attacker, attacker_symlink, contains_ci, entry_state,

@@ -6,7 +6,7 @@
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{Violations, contains_ci, harden};
 

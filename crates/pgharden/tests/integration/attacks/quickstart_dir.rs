@@ -36,7 +36,7 @@ fn linked_component(component: &str) {
     let before = snapshot(&victim);
     let before_root = root.snapshot();
 
-    let port = testcluster::free_port().unwrap().to_string();
+    let port = pgharden_testcluster::free_port().unwrap().to_string();
     let out = pgharden_within(
         &["quickstart", "--dir", dir.to_str().unwrap(), "--port", &port],
         Duration::from_secs(240),

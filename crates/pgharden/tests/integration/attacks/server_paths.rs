@@ -5,7 +5,7 @@
 
 use std::fs;
 
-use testcluster::{Cluster, ClusterOptions};
+use pgharden_testcluster::{Cluster, ClusterOptions};
 
 use crate::support::{RootDir, TestPki, Violations, contains_ci, names_path, snapshot_changes};
 

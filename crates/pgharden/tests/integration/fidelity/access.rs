@@ -6,7 +6,7 @@
 
 use std::fs;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use super::Want::{Fails, Holds, NotFail};
 use super::{Cases, Want, describe, hardened, judge, literal, mended, reload_ok, setting_path, sql, sql_db};

@@ -12,7 +12,7 @@ const BENCHMARK: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/tests/integration/fixtures/cd16-excerpt-xccdf.xml");
 
 /// The checklist of the cluster as it is now, against the excerpt.
-fn checklist(c: &testcluster::Cluster) -> String {
+fn checklist(c: &pgharden_testcluster::Cluster) -> String {
     let mut cmd = pgharden();
     cmd.args(["audit", "--pgdata", c.data_dir().to_str().unwrap(), "--scope", "cluster"]).args([
         "--format",

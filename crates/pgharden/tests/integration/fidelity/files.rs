@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use super::Want::{Fails, Holds};
 use super::{

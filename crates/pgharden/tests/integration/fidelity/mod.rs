@@ -26,7 +26,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use crate::support::{TestPki, audit_json, evidence, harden, names_path, status};
 

@@ -3,7 +3,7 @@
 //! check text names; and where the log goes (`stderr` or `syslog` must be in `log_destination`,
 //! with or without the collector) (review P10, P13, F5).
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use super::Want::{self, Fails, Holds};
 use super::{Cases, describe, hardened, judge, literal, mended, reset_system, set_system, sql, system_value};

@@ -4,7 +4,7 @@
 //! matters with `log_client`), partial class lists, one connection setting off, UTC aliases and
 //! `statement_timeout` / `tcp_keepalives_*` (review P2, P3, P4, P8, P9, P17, F3, F4, F6, F7).
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use super::Want::{Fails, Holds};
 use super::{

@@ -10,11 +10,11 @@
 use std::fs;
 use std::path::Path;
 
+use pgharden_testcluster::Cluster;
 use rcgen::{
     CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
     IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, SanType, SerialNumber,
 };
-use testcluster::Cluster;
 use time::{Duration, OffsetDateTime};
 
 use super::Want::{Fails, Holds};

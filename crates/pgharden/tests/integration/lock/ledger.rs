@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use testcluster::Cluster;
+use pgharden_testcluster::Cluster;
 
 use super::{conn_as, login_roles, psql_as, run, set, sleeper, wait_for};
 

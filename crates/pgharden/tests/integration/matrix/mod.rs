@@ -4,7 +4,7 @@
 //! stays on Debian's 15.
 //!
 //! [`pg_test!`] is the harness (ripgrep's `rgtest!` runs a body per regex engine the same way): the
-//! body gets a [`Pg`] for the major, whose installation is found by `testcluster` (Debian's
+//! body gets a [`Pg`] for the major, whose installation is found by `pgharden-testcluster` (Debian's
 //! packages, else the builds `scripts/postgres-versions` prepared). A major that cannot be found
 //! fails its test, saying what to run. Every test records its outcome and notes in
 //! `CARGO_TARGET_TMPDIR/version-matrix/`, from which `scripts/version-table` makes the README's
@@ -19,7 +19,7 @@ mod quickstart;
 use std::cell::RefCell;
 use std::path::PathBuf;
 
-use testcluster::{Cluster, ClusterOptions, Installation};
+use pgharden_testcluster::{Cluster, ClusterOptions, Installation};
 
 use crate::support::TestPki;
 

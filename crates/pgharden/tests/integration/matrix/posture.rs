@@ -4,7 +4,7 @@
 
 use std::fs;
 
-use testcluster::{Cluster, Installation};
+use pgharden_testcluster::{Cluster, Installation};
 
 use super::{Pg, pg_test};
 use crate::support::{Psql, TestPki, psql};

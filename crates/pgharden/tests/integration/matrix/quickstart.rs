@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use testcluster::Installation;
+use pgharden_testcluster::Installation;
 
 use super::pg_test;
 use crate::support::pgharden;
@@ -63,7 +63,7 @@ pg_test!(
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("demo");
         let _stop = Stop(dir.clone(), pg.install.bindir().to_path_buf());
-        let port = testcluster::free_port().unwrap();
+        let port = pgharden_testcluster::free_port().unwrap();
         let path = format!("{}:/usr/bin:/bin", psql_with_libpq18(tmp.path()).display());
         let accept: &[&str] = if pg.has_pgaudit() { &[] } else { &["--allow-missing-pgaudit"] };
         let out = quickstart(&dir, port, pg.install.bindir(), &path, accept);

@@ -1,5 +1,5 @@
 //! `pgharden renew` end to end: a hardened PostgreSQL 15 whose clock, with pgharden's and the
-//! clients', is moved by libfaketime ([`testcluster::FakeClock`]) to where CRLs and certificates
+//! clients', is moved by libfaketime ([`pgharden_testcluster::FakeClock`]) to where CRLs and certificates
 //! run out, and what renew must do there: refresh them, deploy them with a reload (never a
 //! restart), prove it, change nothing on a second run, and survive being killed at any point.
 //!

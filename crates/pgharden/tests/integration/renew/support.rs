@@ -13,7 +13,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use testcluster::{Cluster, ClusterOptions, FakeClock};
+use pgharden_testcluster::{Cluster, ClusterOptions, FakeClock};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use x509_parser::prelude::{FromDer, X509Certificate};
