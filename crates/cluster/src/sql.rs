@@ -29,9 +29,15 @@ pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Quote a string literal (standard_conforming_strings, on since 9.1).
+/// Quote a string literal so the server reads back exactly `value` whatever the session's
+/// `standard_conforming_strings` is. A database owner may `ALTER DATABASE … SET
+/// standard_conforming_strings = off`, and then a backslash in `'…'` starts an escape: a role name
+/// ending in `\` would end the literal early. A value with a backslash is therefore written as an
+/// escape string (`E'…'`, read the same way in either mode) with the backslash doubled; one
+/// without is the plain form, which both modes read alike.
 pub fn literal(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
+    let quoted = value.replace('\'', "''");
+    if value.contains('\\') { format!("E'{}'", quoted.replace('\\', "\\\\")) } else { format!("'{quoted}'") }
 }
 
 /// Turn a server error into the crate's error.
@@ -47,5 +53,6 @@ mod tests {
     fn quoting_survives_hostile_names() {
         assert_eq!(ident(r#"we"ird Name"#), r#""we""ird Name""#);
         assert_eq!(literal("it's"), "'it''s'");
+        assert_eq!(literal(r"a\' OR true --"), r"E'a\\'' OR true --'");
     }
 }

@@ -26,6 +26,10 @@ fn main() {
         ),
         ("an_unreachable_socket_has_no_sqlstate", an_unreachable_socket_has_no_sqlstate),
         ("connection_and_query_failures_keep_the_sqlstate", connection_and_query_failures_keep_the_sqlstate),
+        (
+            "literals_read_back_whatever_standard_conforming_strings_is",
+            literals_read_back_whatever_standard_conforming_strings_is,
+        ),
     ];
     // `cargo test --test open_local -- FILTER`: libtest's flags are ignored, words are filters.
     let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
@@ -149,4 +153,21 @@ fn connection_and_query_failures_keep_the_sqlstate() {
     let denied = db.query("SELECT * FROM secret").unwrap_err();
     assert_eq!(denied.sqlstate(), Some("42501"), "{denied}");
     assert!(denied.to_string().contains("permission denied"), "{denied}");
+}
+
+/// A database owner can turn `standard_conforming_strings` off for its database; what pgharden
+/// quotes must still reach the server as written, backslashes and quotes included.
+fn literals_read_back_whatever_standard_conforming_strings_is() {
+    let cluster = start();
+    let files = files_of(&cluster);
+    let mut db = open_local(cluster.data_dir(), &files).unwrap().db.unwrap();
+    let hostile = ["plain", "it's", r"ends in \", r"a\' OR true --", r"\x41\n", "\\", "é'\\'"];
+    for setting in ["on", "off"] {
+        db.execute(&format!("SET standard_conforming_strings = {setting}")).unwrap();
+        for value in hostile {
+            let sql = format!("SELECT {}", pgharden_cluster::sql::literal(value));
+            let back = db.value(&sql).unwrap_or_else(|e| panic!("{sql} with scs {setting}: {e}"));
+            assert_eq!(back.as_deref(), Some(value), "{sql} with standard_conforming_strings = {setting}");
+        }
+    }
 }
