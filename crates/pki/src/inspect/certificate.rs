@@ -15,9 +15,9 @@ use x509_parser::extensions::{
 };
 
 use super::decode::Decoded;
-use super::key::spki_summary;
 use super::name::format_name;
 use super::oid::{oid_name, signature_algorithm_name};
+use super::public_key::spki_summary;
 use super::{
     BasicConstraintsInfo, CertificateInfo, Item, colon_hex, human_duration, rfc3339, serial_hex, weakness,
 };
@@ -264,5 +264,107 @@ fn ip_bytes(b: &[u8]) -> String {
         Ipv6Addr::from(v6).to_string()
     } else {
         format!("<{} bytes: {}>", b.len(), hex::encode(b))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use crate::inspect::testutil::*;
+    use crate::inspect::{BasicConstraintsInfo, IssuerLink, inspect_bytes_at};
+    use time::macros::datetime;
+
+    #[test]
+    fn chain_file_leaf_and_root() {
+        let p = pki();
+        let text = format!("{}{}{}", p.leaf_pem, p.root_pem, p.leaf_key.serialize_pem());
+        let ins = inspect(&text);
+        assert_eq!(ins.items.len(), 3);
+        assert!(ins.warnings.is_empty(), "{:?}", ins.warnings);
+
+        let leaf = cert(&ins.items[0]);
+        assert_eq!(leaf.index, 1);
+        assert_eq!(leaf.role, "TLS server certificate");
+        assert_eq!(leaf.subject, "CN=db.example.com,O=Example\\, Inc.");
+        assert_eq!(leaf.issuer, "CN=Test Root CA,O=Example\\, Inc.");
+        assert_eq!(leaf.serial, "0abcde");
+        assert_eq!(leaf.version, 3);
+        assert_eq!(leaf.not_before, "2025-01-01T00:00:00Z");
+        assert_eq!(leaf.not_after, "2026-01-01T00:00:00Z");
+        assert_eq!(leaf.status, "valid, expires in 364 days");
+        assert!(!leaf.expired && !leaf.not_yet_valid);
+        assert_eq!(leaf.key.algorithm, "EC");
+        assert_eq!(leaf.key.curve.as_deref(), Some("P-256"));
+        assert_eq!(leaf.key.bits, Some(256));
+        assert_eq!(leaf.signature_algorithm, "ecdsa-with-SHA384");
+        assert!(!leaf.self_signed);
+        assert_eq!(leaf.subject_alt_names, vec!["DNS:db.example.com".to_string(), "IP:10.0.0.5".to_string()]);
+        assert_eq!(leaf.extended_key_usage, vec!["TLS server (serverAuth)".to_string()]);
+        assert_eq!(leaf.key_usage, vec!["digital signature (digitalSignature)".to_string()]);
+        assert_eq!(leaf.sha256_fingerprint, sha256_colon(&p.leaf_der));
+        assert_eq!(leaf.sha256_fingerprint.len(), 32 * 3 - 1);
+        assert_eq!(leaf.issued_by, Some(IssuerLink { item: 2, signature_verified: Some(true) }));
+        assert!(leaf.authority_key_id.is_some());
+
+        let root = cert(&ins.items[1]);
+        assert_eq!(root.role, "root CA");
+        assert!(root.self_signed);
+        assert_eq!(root.self_signature_verifies, Some(true));
+        assert_eq!(root.key.curve.as_deref(), Some("P-384"));
+        assert_eq!(
+            root.basic_constraints,
+            Some(BasicConstraintsInfo { ca: true, path_len: None, critical: true })
+        );
+        assert!(root.key_usage.iter().any(|u| u.contains("keyCertSign")));
+        assert_eq!(root.issued, vec![1]);
+        assert_eq!(root.subject_key_id, leaf.authority_key_id);
+        assert_eq!(root.sha256_fingerprint, sha256_colon(&p.root_der));
+
+        let k = key(&ins.items[2]);
+        assert_eq!(k.spki_sha256.as_deref(), Some(leaf.spki_sha256.as_str()));
+        assert_eq!(k.matches, vec![1]);
+
+        let text = ins.render_text();
+        for needle in [
+            "test.pem: 3 items",
+            "#1 certificate: TLS server certificate",
+            "#2 certificate: root CA",
+            "Subject:",
+            "CN=db.example.com,O=Example\\, Inc.",
+            "valid, expires in 364 days",
+            "DNS:db.example.com",
+            "IP:10.0.0.5",
+            "TLS server (serverAuth)",
+            "ecdsa-with-SHA384",
+            "Issued by:",
+            "#2 (signature verified)",
+            "yes (signature verifies)",
+            &leaf.sha256_fingerprint,
+            "#3 private key: EC P-256 (prime256v1)",
+            "Matches:",
+        ] {
+            assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+        }
+        // blank line between items, aligned labels
+        assert!(text.contains("\n\n#2 certificate"));
+        let subject_col = text.lines().find(|l| l.contains("Subject:")).unwrap().find("CN=");
+        let issuer_col = text.lines().find(|l| l.contains("Issuer:")).unwrap().find("CN=");
+        assert_eq!(subject_col, issuer_col);
+    }
+
+    #[test]
+    fn validity_wording() {
+        let p = pki();
+        let at = |now| {
+            let ins = inspect_bytes_at("x", p.leaf_pem.as_bytes(), now).unwrap();
+            let c = cert(&ins.items[0]);
+            (c.status.clone(), c.expired, c.not_yet_valid)
+        };
+        assert_eq!(at(datetime!(2026-01-04 0:00 UTC)), ("EXPIRED 3 days ago".to_string(), true, false));
+        assert_eq!(
+            at(datetime!(2024-12-30 0:00 UTC)),
+            ("not yet valid (starts in 2 days)".to_string(), false, true)
+        );
+        assert_eq!(at(datetime!(2025-12-31 22:00 UTC)).0, "valid, expires in 2 hours");
     }
 }

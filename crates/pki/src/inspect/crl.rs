@@ -88,3 +88,66 @@ pub(super) fn crl(
 
 // ---------------------------------------------------------------------------
 // Keys
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use crate::inspect::testutil::*;
+    use crate::inspect::{IssuerLink, Item, inspect_bytes_at};
+    use rcgen::{
+        CertificateRevocationListParams, Issuer, KeyIdMethod, RevocationReason, RevokedCertParams,
+        SerialNumber,
+    };
+    use time::macros::datetime;
+
+    #[test]
+    fn crl_with_one_revoked_serial() {
+        let p = pki();
+        let params = CertificateRevocationListParams {
+            this_update: datetime!(2025-01-01 0:00 UTC),
+            next_update: datetime!(2025-01-08 0:00 UTC),
+            crl_number: SerialNumber::from(7u64),
+            issuing_distribution_point: None,
+            revoked_certs: vec![RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&[0x0a, 0xbc]),
+                revocation_time: datetime!(2025-01-01 12:00 UTC),
+                reason_code: Some(RevocationReason::KeyCompromise),
+                invalidity_date: None,
+            }],
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let issuer = Issuer::from_params(&p.root_params, &p.root_key);
+        let list = params.signed_by(&issuer).unwrap();
+        let text = format!("{}{}", list.pem().unwrap(), p.root_pem);
+
+        let ins = inspect(&text);
+        let Item::Crl(c) = &ins.items[0] else {
+            panic!("not a CRL");
+        };
+        assert_eq!(c.issuer, "CN=Test Root CA,O=Example\\, Inc.");
+        assert_eq!(c.this_update, "2025-01-01T00:00:00Z");
+        assert_eq!(c.next_update.as_deref(), Some("2025-01-08T00:00:00Z"));
+        assert!(!c.stale);
+        assert_eq!(c.status, "current, next update due in 6 days");
+        assert_eq!(c.crl_number.as_deref(), Some("7"));
+        assert_eq!(c.revoked_count, 1);
+        assert_eq!(c.revoked[0].serial, "0abc");
+        assert_eq!(c.revoked[0].revocation_date, "2025-01-01T12:00:00Z");
+        assert_eq!(c.revoked[0].reason.as_deref(), Some("key compromise (keyCompromise)"));
+        assert_eq!(c.signature_algorithm, "ecdsa-with-SHA384");
+        assert_eq!(c.issued_by, Some(IssuerLink { item: 2, signature_verified: Some(true) }));
+        assert_eq!(c.authority_key_id, cert(&ins.items[1]).subject_key_id);
+        assert_eq!(cert(&ins.items[1]).issued, vec![1]);
+
+        let stale = inspect_bytes_at("x", text.as_bytes(), datetime!(2025-01-11 0:00 UTC)).unwrap();
+        let Item::Crl(c) = &stale.items[0] else {
+            panic!("not a CRL");
+        };
+        assert!(c.stale);
+        assert_eq!(c.status, "STALE: the next update was due 3 days ago");
+        let rendered = stale.render_text();
+        assert!(rendered.contains("STALE"));
+        assert!(rendered.contains("serial 0abc on 2025-01-01T12:00:00Z, key compromise"));
+        assert!(rendered.contains("CRL number:"));
+    }
+}

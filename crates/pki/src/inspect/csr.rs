@@ -10,9 +10,9 @@ use x509_parser::prelude::FromDer;
 
 use super::certificate::{eku_names, general_name, key_usage_names, signature_outcome};
 use super::decode::Decoded;
-use super::key::spki_summary;
 use super::name::format_name;
 use super::oid::{oid_name, signature_algorithm_name};
+use super::public_key::spki_summary;
 use super::{CsrInfo, Item, colon_hex, weakness};
 
 // ---------------------------------------------------------------------------
@@ -89,3 +89,46 @@ pub(super) fn csr(index: usize, pem_label: Option<String>, der: &[u8]) -> Result
 
 // ---------------------------------------------------------------------------
 // CRLs
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use crate::inspect::Item;
+    use crate::inspect::testutil::*;
+    use rcgen::KeyPair;
+
+    #[test]
+    fn certificate_request() {
+        let k = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let csr = csr_params().serialize_request(&k).unwrap();
+        let pem_text = csr.pem().unwrap();
+        let ins = inspect(&pem_text);
+        let Item::CertificateRequest(r) = &ins.items[0] else {
+            panic!("not a CSR: {:?}", ins.items[0]);
+        };
+        assert_eq!(r.subject, "CN=db.example.com,O=Example\\, Inc.");
+        assert_eq!(r.key.description, "EC P-256 (prime256v1)");
+        assert_eq!(r.signature_algorithm, "ecdsa-with-SHA256");
+        assert_eq!(r.signature_verifies, Some(true));
+        assert_eq!(r.subject_alt_names, vec!["DNS:db.example.com".to_string(), "IP:10.0.0.5".to_string()]);
+        assert!(
+            r.requested_extensions.iter().any(|e| e.contains("TLS server (serverAuth)")),
+            "{:?}",
+            r.requested_extensions
+        );
+        let text = ins.render_text();
+        assert!(text.contains("certificate request (CSR)"));
+        assert!(text.contains("Self-signature:"));
+        assert!(text.contains("verifies"));
+
+        // The same request with its signature damaged.
+        let mut der_bytes = csr.der().to_vec();
+        let last = der_bytes.len() - 1;
+        der_bytes[last] ^= 0x01;
+        let ins = inspect(&pem::encode(&pem::Pem::new("NEW CERTIFICATE REQUEST", der_bytes)));
+        let Item::CertificateRequest(r) = &ins.items[0] else {
+            panic!("not a CSR");
+        };
+        assert_eq!(r.signature_verifies, Some(false));
+    }
+}

@@ -9,8 +9,9 @@ use super::certificate::certificate;
 use super::crl::crl;
 use super::csr::csr;
 use super::encrypted::{encrypted_pkcs8_key, legacy_encrypted_key};
-use super::key::{pkcs1_key, pkcs1_public_key, pkcs8_key, sec1_key, spki_public_key};
+use super::key::{pkcs1_key, pkcs8_key, sec1_key};
 use super::pem::PemBlock;
+use super::public_key::{pkcs1_public_key, spki_public_key};
 use super::{Item, UnknownBlock};
 
 // Decoding items

@@ -229,3 +229,182 @@ pub(super) fn legacy_encrypted_key(
         spki_sha256: None,
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use crate::inspect::testutil::*;
+    use std::path::Path;
+
+    use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
+    use der::{Decode, Encode};
+    use pkcs5::pbes2;
+    use rcgen::KeyPair;
+    use spki::AlgorithmIdentifierRef;
+
+    use super::encryption_info;
+    use crate::inspect::oid::OID_PBES2;
+    use crate::inspect::{KeyInfo, inspect_bytes_at};
+
+    #[test]
+    fn encrypted_pkcs8_pbkdf2_and_scrypt() {
+        use pkcs8::pkcs5::pbes2;
+        let k = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let pki = pkcs8::PrivateKeyInfoRef::try_from(k.serialized_der()).unwrap();
+
+        let params =
+            pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(2048, &[7u8; 16], [9u8; 16]).unwrap();
+        let doc = pki.encrypt_with_params(params, b"secret").unwrap();
+        let pem_text = doc.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF).unwrap();
+        let info = key_item(&pem_text);
+        assert!(info.encrypted);
+        assert_eq!(info.format, "encrypted PKCS#8 (EncryptedPrivateKeyInfo)");
+        assert_eq!(info.key, None);
+        assert_eq!(info.spki_sha256, None);
+        let e = info.encryption.as_ref().unwrap();
+        assert_eq!(e.scheme, "PBES2");
+        assert_eq!(e.kdf.as_deref(), Some("PBKDF2-HMAC-SHA256"));
+        assert_eq!(e.iterations, Some(2048));
+        assert_eq!(e.cipher.as_deref(), Some("AES-256-CBC"));
+        assert_eq!(e.description, "PBES2: PBKDF2-HMAC-SHA256, 2048 iterations, AES-256-CBC");
+        let text = inspect(&pem_text).render_text();
+        assert!(text.contains("Encrypted:"));
+        assert!(text.contains("PBKDF2-HMAC-SHA256, 2048 iterations, AES-256-CBC"));
+        assert!(text.contains("not available without the passphrase"));
+
+        let doc = pki.encrypt(b"secret").unwrap();
+        let info = key_item(&doc.to_pem("ENCRYPTED PRIVATE KEY", pkcs8::LineEnding::LF).unwrap());
+        let e = info.encryption.as_ref().unwrap();
+        assert_eq!(e.kdf.as_deref(), Some("scrypt"));
+        assert_eq!((e.scrypt_n, e.scrypt_r, e.scrypt_p), (Some(16384), Some(8), Some(1)));
+        assert_eq!(e.description, "PBES2: scrypt (N=16384, r=8, p=1), AES-256-CBC");
+
+        // DER form is recognised too.
+        let ins = inspect_bytes_at("k.der", doc.as_bytes(), NOW).unwrap();
+        assert!(key(&ins.items[0]).encrypted);
+    }
+
+    #[test]
+    fn legacy_encrypted_pem_key() {
+        let text = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-256-CBC,00112233445566778899AABBCCDDEEFF\n\nAAAA\n-----END RSA PRIVATE KEY-----\n";
+        let info = key_item(text);
+        assert!(info.encrypted);
+        let e = info.encryption.unwrap();
+        assert_eq!(e.scheme, "OpenSSL legacy PEM encryption");
+        assert_eq!(e.cipher.as_deref(), Some("AES-256-CBC"));
+    }
+
+    fn openssl(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    #[test]
+    fn openssl_encrypted_keys_of_each_scheme() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        openssl(d, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "k.pem"]);
+        openssl(d, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "r.pem"]);
+        let topk8 = |out: &str, extra: &[&str]| {
+            let mut args = vec!["pkcs8", "-topk8", "-in", "k.pem", "-passout", "pass:x", "-out", out];
+            args.extend_from_slice(extra);
+            openssl(d, &args);
+        };
+        topk8("sha1.pem", &["-v2", "aes-128-cbc", "-v2prf", "hmacWithSHA1", "-iter", "4096"]);
+        topk8("sha512.pem", &["-v2", "aes-192-cbc", "-v2prf", "hmacWithSHA512", "-iter", "10000"]);
+        topk8(
+            "scrypt.der",
+            &["-scrypt", "-scrypt_N", "1024", "-scrypt_r", "8", "-scrypt_p", "2", "-outform", "DER"],
+        );
+        topk8("des3.pem", &["-v2", "des3"]);
+        topk8("pkcs12.pem", &["-v1", "PBE-SHA1-3DES", "-iter", "1500"]);
+        openssl(
+            d,
+            &["rsa", "-in", "r.pem", "-traditional", "-aes256", "-passout", "pass:x", "-out", "legacy.pem"],
+        );
+        openssl(d, &["ec", "-in", "k.pem", "-des3", "-passout", "pass:x", "-out", "legacy-ec.pem"]);
+
+        for (file, description, legacy) in [
+            ("sha1.pem", "PBES2: PBKDF2-HMAC-SHA1, 4096 iterations, AES-128-CBC", false),
+            ("sha512.pem", "PBES2: PBKDF2-HMAC-SHA512, 10000 iterations, AES-192-CBC", false),
+            ("scrypt.der", "PBES2: scrypt (N=1024, r=8, p=2), AES-256-CBC", false),
+            ("des3.pem", "PBES2: PBKDF2-HMAC-SHA256, 2048 iterations, DES-EDE3-CBC", false),
+            ("pkcs12.pem", "PKCS#12 PBE (legacy): SHA-1, 1500 iterations, DES-EDE3-CBC", true),
+        ] {
+            let k = key_item_at(&d.join(file));
+            assert!(k.encrypted, "{file}");
+            assert_eq!(k.format, "encrypted PKCS#8 (EncryptedPrivateKeyInfo)", "{file}");
+            assert_eq!(k.encryption.as_ref().unwrap().description, description, "{file}");
+            assert_eq!(k.key, None, "{file}");
+            assert_eq!(
+                k.notes.iter().any(|n| n.contains("legacy, weak encryption scheme")),
+                legacy,
+                "{file}"
+            );
+        }
+        let e = key_item_at(&d.join("scrypt.der")).encryption.unwrap();
+        assert_eq!(
+            (e.scrypt_n, e.scrypt_r, e.scrypt_p, e.kdf.as_deref()),
+            (Some(1024), Some(8), Some(2), Some("scrypt"))
+        );
+        let e = key_item_at(&d.join("sha512.pem")).encryption.unwrap();
+        assert_eq!((e.iterations, e.kdf.as_deref()), (Some(10000), Some("PBKDF2-HMAC-SHA512")));
+        let e = key_item_at(&d.join("pkcs12.pem")).encryption.unwrap();
+        assert_eq!((e.scheme.as_str(), e.iterations), ("PKCS#12 PBE", Some(1500)));
+
+        for (file, format, cipher) in [
+            ("legacy.pem", "PKCS#1 (RSA PRIVATE KEY), legacy PEM encryption", "AES-256-CBC"),
+            ("legacy-ec.pem", "SEC1 (EC PRIVATE KEY), legacy PEM encryption", "DES-EDE3-CBC"),
+        ] {
+            let k = key_item_at(&d.join(file));
+            assert!(k.encrypted);
+            assert_eq!(k.format, format);
+            assert_eq!(k.encryption.as_ref().unwrap().cipher.as_deref(), Some(cipher));
+            assert!(k.notes.iter().any(|n| n.contains("legacy PEM key derivation is weak")));
+        }
+    }
+
+    fn key_item_at(path: &Path) -> KeyInfo {
+        let ins = inspect_bytes_at("f", &std::fs::read(path).unwrap(), NOW).unwrap();
+        key(&ins.items[0]).clone()
+    }
+
+    #[test]
+    fn unknown_schemes_are_named_by_oid() {
+        // PBES2 with PBKDF2 and a cipher pkcs5 does not implement (Camellia), built with `der`.
+        let kdf = pbes2::Pbkdf2Params::hmac_sha256(1000, &[1u8; 16]).unwrap();
+        let kdf = pbes2::Kdf::from(kdf);
+        let camellia = AlgorithmIdentifierRef {
+            oid: ObjectIdentifier::new_unwrap("1.2.392.200011.61.1.1.1.4"),
+            parameters: Some(AnyRef::from(OctetStringRef::new(&[0u8; 16]).unwrap())),
+        };
+        let mut params = kdf.to_der().unwrap();
+        params.extend(camellia.to_der().unwrap());
+        let params = sequence(&params);
+        let alg = AlgorithmIdentifierRef {
+            oid: ObjectIdentifier::new_unwrap(OID_PBES2),
+            parameters: Some(AnyRef::from_der(&params).unwrap()),
+        };
+        let info = encryption_info(alg).unwrap();
+        assert_eq!(info.description, "PBES2: PBKDF2-HMAC-SHA256, 1000 iterations, CAMELLIA-256-CBC");
+
+        let unknown =
+            AlgorithmIdentifierRef { oid: ObjectIdentifier::new_unwrap("1.2.3.4"), parameters: None };
+        assert_eq!(encryption_info(unknown).unwrap().description, "unknown encryption scheme (OID 1.2.3.4)");
+        let mut whole = unknown.to_der().unwrap();
+        whole.extend(OctetStringRef::new(&[1, 2, 3]).unwrap().to_der().unwrap());
+        let text = pem::encode(&pem::Pem::new("ENCRYPTED PRIVATE KEY", sequence(&whole)));
+        assert_eq!(
+            key_item(&text).encryption.unwrap().description,
+            "unknown encryption scheme (OID 1.2.3.4)"
+        );
+    }
+
+    fn sequence(content: &[u8]) -> Vec<u8> {
+        let mut out = der::Header::new(der::Tag::Sequence, der::Length::try_from(content.len()).unwrap())
+            .to_der()
+            .unwrap();
+        out.extend_from_slice(content);
+        out
+    }
+}

@@ -1,7 +1,7 @@
 //! Unencrypted private keys (PKCS#1 `RSA PRIVATE KEY`, SEC1 `EC PRIVATE KEY`, PKCS#8 v1/v2
-//! `PRIVATE KEY`) and public keys (SubjectPublicKeyInfo `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`):
-//! which algorithm, how big, and the SHA-256 of the SubjectPublicKeyInfo, so that a key can be
-//! matched with its certificate.
+//! `PRIVATE KEY`): which algorithm, how big, and the SHA-256 of the matching
+//! SubjectPublicKeyInfo (built by `public_key`), so that a key can be matched with its
+//! certificate; and the key file permission check.
 //!
 //! The structures are decoded by the RustCrypto `pkcs1`, `sec1`, `pkcs8` and `spki` crates. Where
 //! those refuse a key that OpenSSL and other encoders do write (explicit EC curve parameters, a
@@ -15,150 +15,16 @@ use std::path::Path;
 use der::asn1::{AnyRef, BitStringRef, ObjectIdentifier, OctetStringRef};
 use der::{Decode, DecodeValue, Encode, ErrorKind, Header, Reader, Sequence, Tag, TagNumber, Tagged};
 use sha2::{Digest, Sha256};
-use spki::{AlgorithmIdentifierRef, SubjectPublicKeyInfoRef};
+use spki::AlgorithmIdentifierRef;
 
 use super::decode::Decoded;
-use super::oid::{
-    CURVES, OID_DSA, OID_EC, OID_ED448, OID_ED25519, OID_RSA, OID_RSA_PSS, OID_X448, OID_X25519,
-};
+use super::oid::{OID_EC, OID_ED448, OID_ED25519, OID_RSA, OID_RSA_PSS};
+use super::public_key::{key_summary, named_curve, rsa_spki, spki_der};
 use super::weakness::{self, Weakness};
-use super::{Item, KeyInfo, KeySummary, PublicKeyInfo, colon_hex};
+use super::{Item, KeyInfo, KeySummary, colon_hex};
 
 /// id-ecPublicKey, for the SubjectPublicKeyInfo of a SEC1 key.
 const EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap(OID_EC);
-
-/// What a key's algorithm identifier and public material say about it. `curve` is the named
-/// curve of an EC key (`None`: explicit parameters or none).
-pub(super) fn key_summary(
-    alg_oid: &str,
-    curve: Option<ObjectIdentifier>,
-    rsa_modulus: Option<&[u8]>,
-    ec_point: Option<&[u8]>,
-) -> KeySummary {
-    let simple = |algorithm: &str| KeySummary {
-        algorithm: algorithm.to_string(),
-        bits: None,
-        curve: None,
-        description: algorithm.to_string(),
-    };
-    match alg_oid {
-        OID_RSA | OID_RSA_PSS => {
-            let algorithm = if alg_oid == OID_RSA { "RSA" } else { "RSA-PSS" };
-            let bits = rsa_modulus.map(bit_length);
-            KeySummary {
-                algorithm: algorithm.to_string(),
-                bits,
-                curve: None,
-                description: match bits {
-                    Some(b) => format!("{algorithm} {b} bits"),
-                    None => algorithm.to_string(),
-                },
-            }
-        }
-        OID_EC => {
-            let curve_oid = curve.map(|o| o.to_string());
-            match curve_oid.as_deref().and_then(|o| CURVES.iter().find(|c| c.0 == o)) {
-                Some((_, name, bits, openssl)) => KeySummary {
-                    algorithm: "EC".to_string(),
-                    bits: Some(*bits),
-                    curve: Some((*name).to_string()),
-                    description: format!("EC {name} ({openssl})"),
-                },
-                None => {
-                    let bits = ec_point.and_then(ec_point_bits);
-                    let curve = match &curve_oid {
-                        Some(o) => format!("curve {o}"),
-                        None => "explicit curve parameters".to_string(),
-                    };
-                    KeySummary {
-                        algorithm: "EC".to_string(),
-                        bits,
-                        description: format!("EC, {curve}"),
-                        curve: Some(curve),
-                    }
-                }
-            }
-        }
-        OID_ED25519 => simple("Ed25519"),
-        OID_ED448 => simple("Ed448"),
-        OID_X25519 => simple("X25519"),
-        OID_X448 => simple("X448"),
-        OID_DSA => simple("DSA"),
-        other => KeySummary {
-            algorithm: other.to_string(),
-            bits: None,
-            curve: None,
-            description: format!("unknown key algorithm (OID {other})"),
-        },
-    }
-}
-
-/// The named curve in an algorithm identifier's parameters, if they name one.
-fn named_curve(params: Option<AnyRef<'_>>) -> Option<ObjectIdentifier> {
-    params.filter(|p| p.tag() == Tag::ObjectIdentifier).and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
-}
-
-/// Bits in a big-endian unsigned integer.
-pub(super) fn bit_length(n: &[u8]) -> u32 {
-    let skip = n.iter().take_while(|&&b| b == 0).count();
-    let n = &n[skip..];
-    match n.first() {
-        None => 0,
-        Some(&first) => {
-            let len = u32::try_from(n.len()).unwrap_or(u32::MAX / 8);
-            (len - 1) * 8 + (8 - first.leading_zeros())
-        }
-    }
-}
-
-/// An EC point's field size: uncompressed points hold two coordinates, compressed ones one.
-fn ec_point_bits(point: &[u8]) -> Option<u32> {
-    let len = u32::try_from(point.len()).ok()?;
-    match point.first()? {
-        4 => Some((len - 1) / 2 * 8),
-        2 | 3 => Some((len - 1) * 8),
-        _ => None,
-    }
-}
-
-/// Summary of a SubjectPublicKeyInfo DER.
-pub(super) fn spki_summary(spki: &[u8]) -> KeySummary {
-    let Ok(info) = SubjectPublicKeyInfoRef::from_der(spki) else {
-        return KeySummary {
-            algorithm: "unknown".to_string(),
-            bits: None,
-            curve: None,
-            description: "undecodable public key".to_string(),
-        };
-    };
-    let oid = info.algorithm.oid.to_string();
-    let key_bytes = info.subject_public_key.raw_bytes();
-    let modulus = if oid == OID_RSA || oid == OID_RSA_PSS {
-        pkcs1::RsaPublicKeyRef::from_der(key_bytes).ok().map(|k| k.modulus.as_bytes())
-    } else {
-        None
-    };
-    key_summary(&oid, named_curve(info.algorithm.parameters), modulus, Some(key_bytes))
-}
-
-/// The SubjectPublicKeyInfo DER for `algorithm` and the key bits.
-fn spki_der(algorithm: AlgorithmIdentifierRef<'_>, key: BitStringRef<'_>) -> Result<Vec<u8>, String> {
-    SubjectPublicKeyInfoRef { algorithm, subject_public_key: key }
-        .to_der()
-        .map_err(|e| format!("cannot encode the public key: {e}"))
-}
-
-/// The SubjectPublicKeyInfo of an RSA public key, under `algorithm` (rsaEncryption unless the
-/// key says RSA-PSS).
-fn rsa_spki(
-    algorithm: AlgorithmIdentifierRef<'_>,
-    public: pkcs1::RsaPublicKeyRef<'_>,
-) -> Result<Vec<u8>, String> {
-    let key = public.to_der().map_err(|e| format!("cannot encode the RSA public key: {e}"))?;
-    let bits =
-        BitStringRef::from_bytes(&key).map_err(|e| format!("cannot encode the RSA public key: {e}"))?;
-    spki_der(algorithm, bits)
-}
 
 /// What inspection needs of an ECPrivateKey: its curve parameters and public key, if present.
 struct EcKey<'a> {
@@ -353,7 +219,12 @@ impl<'a> DecodeValue<'a> for LenientPrivateKeyInfo<'a> {
             match field.tag() {
                 Tag::ContextSpecific { number: TagNumber(0), .. } => {}
                 Tag::ContextSpecific { number: TagNumber(1), constructed: false } => {
-                    public_key = Some(field.decode_as::<BitStringRef<'a>>()?);
+                    // [1] IMPLICIT BIT STRING: the content is the unused-bits octet, then the bits
+                    let (&unused, bits) = field
+                        .value()
+                        .split_first()
+                        .ok_or_else(|| reader.error(Tag::BitString.value_error()))?;
+                    public_key = Some(BitStringRef::new(unused, bits)?);
                 }
                 Tag::ContextSpecific { number: TagNumber(1), constructed: true } => {
                     public_key = Some(BitStringRef::from_der(field.value())?);
@@ -441,45 +312,6 @@ pub(super) fn pkcs8_key(
     Ok(private_key_item(index, pem_label, KeyParts { format, key: Some(key), spki, notes }))
 }
 
-/// `PUBLIC KEY`: SubjectPublicKeyInfo.
-pub(super) fn spki_public_key(
-    index: usize,
-    pem_label: Option<String>,
-    der_bytes: &[u8],
-) -> Result<Decoded, String> {
-    SubjectPublicKeyInfoRef::from_der(der_bytes)
-        .map_err(|e| format!("not a SubjectPublicKeyInfo structure: {e}"))?;
-    Ok(public_key_item(index, pem_label, "SubjectPublicKeyInfo", der_bytes.to_vec()))
-}
-
-/// `RSA PUBLIC KEY`: PKCS#1 RSAPublicKey.
-pub(super) fn pkcs1_public_key(
-    index: usize,
-    pem_label: Option<String>,
-    der_bytes: &[u8],
-) -> Result<Decoded, String> {
-    let key = pkcs1::RsaPublicKeyRef::from_der(der_bytes)
-        .map_err(|e| format!("not an RSAPublicKey structure: {e}"))?;
-    let spki = rsa_spki(pkcs1::ALGORITHM_ID, key)?;
-    Ok(public_key_item(index, pem_label, "PKCS#1 (RSA PUBLIC KEY)", spki))
-}
-
-fn public_key_item(index: usize, pem_label: Option<String>, format: &str, spki: Vec<u8>) -> Decoded {
-    let spki_sha256 = colon_hex(&Sha256::digest(&spki));
-    Decoded {
-        item: Item::PublicKey(PublicKeyInfo {
-            index,
-            pem_label,
-            format: format.to_string(),
-            key: spki_summary(&spki),
-            spki_sha256: spki_sha256.clone(),
-            matches: Vec::new(),
-        }),
-        der: None,
-        spki_sha256: Some(spki_sha256),
-    }
-}
-
 /// PostgreSQL's and libpq's rule for a private key file's mode, as a warning when it is broken.
 #[cfg(unix)]
 pub(super) fn key_permission_warning(path: &Path) -> Option<String> {
@@ -501,4 +333,243 @@ pub(super) fn key_permission_warning(path: &Path) -> Option<String> {
 #[cfg(not(unix))]
 pub(super) fn key_permission_warning(_path: &Path) -> Option<String> {
     None
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use crate::inspect::testutil::*;
+    use std::path::Path;
+
+    use der::asn1::{BitStringRef, ContextSpecific, ObjectIdentifier};
+    use der::{Decode, Encode, Header, Tag, TagMode, TagNumber};
+    use rcgen::{CertificateParams, KeyPair, RsaKeySize};
+
+    use crate::inspect::{Inspection, Item, inspect_bytes_at};
+
+    #[test]
+    fn ed25519_key_and_certificate() {
+        let k = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let info = key_item(&k.serialize_pem());
+        assert_eq!(info.key.as_ref().unwrap().algorithm, "Ed25519");
+        if info.format.starts_with("PKCS#8 v2") {
+            assert_eq!(info.spki_sha256, Some(cert_spki_fp(&k)));
+            assert!(info.notes.iter().any(|n| n.contains("OpenSSL 3.0")));
+        } else {
+            assert_eq!(info.format, "PKCS#8 v1 (PrivateKeyInfo)");
+            assert_eq!(info.spki_sha256, None);
+        }
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn("ed");
+        let c = params.self_signed(&k).unwrap();
+        let ins = inspect(&c.pem());
+        let c = cert(&ins.items[0]);
+        assert_eq!(c.signature_algorithm, "ED25519");
+        assert_eq!(c.key.description, "Ed25519");
+        assert_eq!(c.self_signature_verifies, Some(true));
+        assert_eq!(c.role, "end-entity certificate");
+    }
+
+    #[test]
+    fn rsa_2048_pkcs8_and_pkcs1() {
+        let k = KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, RsaKeySize::_2048).unwrap();
+        let info = key_item(&k.serialize_pem());
+        assert_eq!(info.format, "PKCS#8 v1 (PrivateKeyInfo)");
+        let summary = info.key.as_ref().unwrap();
+        assert_eq!(summary.algorithm, "RSA");
+        assert_eq!(summary.bits, Some(2048));
+        assert_eq!(summary.description, "RSA 2048 bits");
+        let fp = cert_spki_fp(&k);
+        assert_eq!(info.spki_sha256.as_deref(), Some(fp.as_str()));
+
+        // The PKCS#1 structure inside, as "RSA PRIVATE KEY".
+        let inner =
+            pkcs8::PrivateKeyInfoRef::from_der(k.serialized_der()).unwrap().private_key.as_bytes().to_vec();
+        let pkcs1 = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", inner));
+        let info = key_item(&pkcs1);
+        assert_eq!(info.format, "PKCS#1 (RSA PRIVATE KEY)");
+        assert_eq!(info.key.as_ref().unwrap().bits, Some(2048));
+        assert_eq!(info.spki_sha256.as_deref(), Some(fp.as_str()));
+
+        // An RSA-signed certificate names its algorithm the OpenSSL way.
+        let mut params = CertificateParams::default();
+        params.distinguished_name = dn("rsa");
+        let c = params.self_signed(&k).unwrap();
+        let ins = inspect(&c.pem());
+        assert_eq!(cert(&ins.items[0]).signature_algorithm, "sha256WithRSAEncryption");
+        assert_eq!(cert(&ins.items[0]).key.description, "RSA 2048 bits");
+    }
+
+    #[test]
+    fn sec1_ec_private_key() {
+        let k = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        // Rebuild the inner ECPrivateKey with its curve named, as `openssl ec` writes it.
+        let info = pkcs8::PrivateKeyInfoRef::from_der(k.serialized_der()).unwrap();
+        let curve = info.algorithm.parameters.unwrap().decode_as::<ObjectIdentifier>().unwrap();
+        let mut inner = sec1::EcPrivateKey::from_der(info.private_key.as_bytes()).unwrap();
+        inner.parameters = Some(sec1::EcParameters::NamedCurve(curve));
+        assert!(inner.public_key.is_some(), "rcgen keeps the public key in the ECPrivateKey");
+        let sec1 = inner.to_der().unwrap();
+        let info = key_item(&pem::encode(&pem::Pem::new("EC PRIVATE KEY", sec1.clone())));
+        assert_eq!(info.format, "SEC1 (EC PRIVATE KEY)");
+        assert_eq!(info.key.as_ref().unwrap().curve.as_deref(), Some("P-256"));
+        assert_eq!(info.spki_sha256, Some(cert_spki_fp(&k)));
+
+        // Without its public key: explained, with a note instead of a fingerprint.
+        inner.public_key = None;
+        let info = key_item(&pem::encode(&pem::Pem::new("EC PRIVATE KEY", inner.to_der().unwrap())));
+        assert_eq!(info.spki_sha256, None);
+        assert!(info.notes.iter().any(|n| n.contains("does not include its public key")), "{:?}", info.notes);
+    }
+
+    /// A OneAsymmetricKey built field by field: `public` goes in `[1]`, implicitly tagged as RFC
+    /// 5958 says or explicitly (constructed) as some encoders write it.
+    fn one_asymmetric_key(version: u8, pkcs8_der: &[u8], public: Option<(&[u8], bool)>) -> Vec<u8> {
+        let info = pkcs8::PrivateKeyInfoRef::from_der(pkcs8_der).unwrap();
+        let mut content = version.to_der().unwrap();
+        content.extend(info.algorithm.to_der().unwrap());
+        content.extend(info.private_key.to_der().unwrap());
+        if let Some((bits, explicit)) = public {
+            let value = BitStringRef::from_bytes(bits).unwrap();
+            let tag_mode = if explicit { TagMode::Explicit } else { TagMode::Implicit };
+            content.extend(ContextSpecific { tag_number: TagNumber(1), tag_mode, value }.to_der().unwrap());
+        }
+        let mut out =
+            Header::new(Tag::Sequence, der::Length::try_from(content.len()).unwrap()).to_der().unwrap();
+        out.extend(content);
+        out
+    }
+
+    #[test]
+    fn ed25519_v1_and_v2_forms() {
+        // v1 has no public key; v2 carries it in [1].
+        let k = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let public_bits = k.public_key_raw();
+        let fp = cert_spki_fp(&k);
+        let v1 = one_asymmetric_key(0, k.serialized_der(), None);
+        let info = key_item(&pem::encode(&pem::Pem::new("PRIVATE KEY", v1)));
+        assert_eq!(info.format, "PKCS#8 v1 (PrivateKeyInfo)");
+        assert_eq!(info.spki_sha256, None);
+        assert!(info.notes.iter().any(|n| n.contains("a v1 key does not store its public key")));
+
+        for explicit in [false, true] {
+            let v2 = one_asymmetric_key(1, k.serialized_der(), Some((public_bits, explicit)));
+            let info = key_item(&pem::encode(&pem::Pem::new("PRIVATE KEY", v2)));
+            assert!(info.format.starts_with("PKCS#8 v2"), "{}", info.format);
+            assert_eq!(info.spki_sha256.as_deref(), Some(fp.as_str()), "explicit [1]: {explicit}");
+            assert!(info.notes.iter().any(|n| n.contains("OpenSSL 3.0 refuses")));
+        }
+
+        // v1 that carries a public key anyway: explained, and said.
+        let odd = one_asymmetric_key(0, k.serialized_der(), Some((public_bits, false)));
+        let info = key_item(&pem::encode(&pem::Pem::new("PRIVATE KEY", odd)));
+        assert_eq!(info.format, "PKCS#8 v1 (PrivateKeyInfo)");
+        assert_eq!(info.spki_sha256.as_deref(), Some(fp.as_str()));
+        assert!(
+            info.notes.iter().any(|n| n.contains("nevertheless carries a public key")),
+            "{:?}",
+            info.notes
+        );
+
+        // An unknown version is refused by name.
+        let v3 = one_asymmetric_key(3, k.serialized_der(), None);
+        let err = inspect_bytes_at("k.pem", pem::encode(&pem::Pem::new("PRIVATE KEY", v3)).as_bytes(), NOW)
+            .unwrap_err();
+        assert!(err.to_string().contains("unknown PKCS#8 version 3"), "{err}");
+    }
+
+    /// Run `openssl` in `dir`; it must succeed.
+    fn openssl(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir).output().unwrap();
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    /// The SHA-256 of the SubjectPublicKeyInfo OpenSSL derives from `key`.
+    fn openssl_spki_fp(dir: &Path, key: &str) -> String {
+        openssl(dir, &["pkey", "-in", key, "-pubout", "-outform", "DER", "-out", "spki.der"]);
+        sha256_colon(&std::fs::read(dir.join("spki.der")).unwrap())
+    }
+
+    fn inspect_path(path: &Path) -> Inspection {
+        inspect_bytes_at("f", &std::fs::read(path).unwrap(), NOW).unwrap()
+    }
+
+    #[test]
+    fn openssl_keys_in_every_unencrypted_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        openssl(d, &["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072", "-out", "rsa.pem"]);
+        openssl(d, &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384", "-out", "ec.pem"]);
+        openssl(d, &["genpkey", "-algorithm", "ED25519", "-out", "ed.pem"]);
+        openssl(d, &["pkey", "-in", "rsa.pem", "-traditional", "-out", "rsa1.pem"]);
+        openssl(d, &["pkey", "-in", "rsa.pem", "-traditional", "-outform", "DER", "-out", "rsa1.der"]);
+        openssl(d, &["ec", "-in", "ec.pem", "-out", "sec1.pem"]);
+        openssl(d, &["ec", "-in", "ec.pem", "-param_enc", "explicit", "-out", "explicit.pem"]);
+        openssl(d, &["ec", "-in", "ec.pem", "-no_public", "-out", "nopub.pem"]);
+        openssl(d, &["rsa", "-in", "rsa.pem", "-RSAPublicKey_out", "-out", "rsapub.pem"]);
+        openssl(d, &["pkey", "-in", "ec.pem", "-pubout", "-outform", "DER", "-out", "ecpub.der"]);
+        let rsa_fp = openssl_spki_fp(d, "rsa.pem");
+        let ec_fp = openssl_spki_fp(d, "ec.pem");
+        let ed_fp = openssl_spki_fp(d, "ed.pem");
+
+        let cases: [(&str, &str, &str, Option<&str>); 7] = [
+            ("rsa.pem", "PKCS#8 v1 (PrivateKeyInfo)", "RSA 3072 bits", Some(&rsa_fp)),
+            ("rsa1.pem", "PKCS#1 (RSA PRIVATE KEY)", "RSA 3072 bits", Some(&rsa_fp)),
+            ("rsa1.der", "PKCS#1 (RSA PRIVATE KEY)", "RSA 3072 bits", Some(&rsa_fp)),
+            ("ec.pem", "PKCS#8 v1 (PrivateKeyInfo)", "EC P-384 (secp384r1)", Some(&ec_fp)),
+            ("sec1.pem", "SEC1 (EC PRIVATE KEY)", "EC P-384 (secp384r1)", Some(&ec_fp)),
+            ("nopub.pem", "SEC1 (EC PRIVATE KEY)", "EC P-384 (secp384r1)", None),
+            ("ed.pem", "PKCS#8 v1 (PrivateKeyInfo)", "Ed25519", None),
+        ];
+        for (file, format, description, fp) in cases {
+            let ins = inspect_path(&d.join(file));
+            let k = key(&ins.items[0]);
+            assert_eq!(k.format, format, "{file}");
+            assert_eq!(k.key.as_ref().unwrap().description, description, "{file}");
+            assert_eq!(k.spki_sha256.as_deref(), fp, "{file}");
+        }
+
+        // Explicit curve parameters: OpenSSL's own SPKI keeps them, and so does ours.
+        let ins = inspect_path(&d.join("explicit.pem"));
+        let k = key(&ins.items[0]);
+        assert_eq!(k.key.as_ref().unwrap().description, "EC, explicit curve parameters");
+        assert_eq!(k.spki_sha256, Some(openssl_spki_fp(d, "explicit.pem")));
+
+        // Public keys, PKCS#1 and SubjectPublicKeyInfo (DER), match their private keys.
+        let ins = inspect_path(&d.join("rsapub.pem"));
+        let Item::PublicKey(p) = &ins.items[0] else { panic!("{:?}", ins.items[0]) };
+        assert_eq!((p.format.as_str(), p.spki_sha256.as_str()), ("PKCS#1 (RSA PUBLIC KEY)", rsa_fp.as_str()));
+        assert_eq!(p.key.description, "RSA 3072 bits");
+        let ins = inspect_path(&d.join("ecpub.der"));
+        let Item::PublicKey(p) = &ins.items[0] else { panic!("{:?}", ins.items[0]) };
+        assert_eq!((p.format.as_str(), p.spki_sha256.as_str()), ("SubjectPublicKeyInfo", ec_fp.as_str()));
+        assert_eq!(p.key.curve.as_deref(), Some("P-384"));
+        assert_eq!(ed_fp.len(), 95);
+    }
+
+    #[test]
+    fn malformed_keys_name_the_structure_and_the_decoder_complaint() {
+        // SEQUENCE { INTEGER 0 }: too short for any key structure.
+        for (label, expected, detail) in [
+            ("RSA PRIVATE KEY", "PKCS#1 RSA private key", "not an RSAPrivateKey structure: "),
+            ("EC PRIVATE KEY", "SEC1 EC private key", "not an ECPrivateKey structure: "),
+            ("PRIVATE KEY", "PKCS#8 private key", "not a PKCS#8 PrivateKeyInfo structure: "),
+            ("PUBLIC KEY", "public key", "not a SubjectPublicKeyInfo structure: "),
+            ("RSA PUBLIC KEY", "PKCS#1 RSA public key", "not an RSAPublicKey structure: "),
+        ] {
+            let text = pem::encode(&pem::Pem::new(label, vec![0x30, 0x03, 0x02, 0x01, 0x00]));
+            let err = inspect_bytes_at("k.pem", text.as_bytes(), NOW).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!(
+                    "k.pem: PEM block 1 ({label}) does not hold a valid {expected}: {detail}"
+                )),
+                "{msg}"
+            );
+            assert!(
+                msg.len() > msg.find(detail).unwrap() + detail.len(),
+                "the decoder's reason follows: {msg}"
+            );
+        }
+    }
 }

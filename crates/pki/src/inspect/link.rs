@@ -114,3 +114,36 @@ fn find_issuer(
     }
     best
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use crate::inspect::testutil::*;
+    use rcgen::{ExtendedKeyUsagePurpose, Issuer, KeyPair};
+
+    #[test]
+    fn three_level_chain() {
+        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let root_params = ca_params("Root", Some(1));
+        let root = root_params.self_signed(&root_key).unwrap();
+        let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let int_params = ca_params("Intermediate", Some(0));
+        let int = int_params.signed_by(&int_key, &Issuer::from_params(&root_params, &root_key)).unwrap();
+        let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut lp = leaf_params();
+        lp.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let leaf = lp.signed_by(&leaf_key, &Issuer::from_params(&int_params, &int_key)).unwrap();
+        let ins = inspect(&format!("{}{}{}", leaf.pem(), int.pem(), root.pem()));
+        let (l, i, r) = (cert(&ins.items[0]), cert(&ins.items[1]), cert(&ins.items[2]));
+        assert_eq!(l.role, "TLS client certificate");
+        assert_eq!(i.role, "intermediate CA");
+        assert_eq!(r.role, "root CA");
+        assert_eq!(l.issued_by.as_ref().map(|x| x.item), Some(2));
+        assert_eq!(i.issued_by.as_ref().map(|x| x.item), Some(3));
+        assert_eq!(r.issued_by, None);
+        assert_eq!(i.issued, vec![1]);
+        assert_eq!(r.issued, vec![2]);
+        assert_eq!(i.basic_constraints.as_ref().and_then(|b| b.path_len), Some(0));
+        assert!(ins.render_text().contains("path length 0"));
+    }
+}

@@ -34,6 +34,7 @@ mod link;
 mod name;
 mod oid;
 mod pem;
+mod public_key;
 mod render;
 #[cfg(test)]
 mod testutil;
@@ -414,5 +415,132 @@ fn human_duration(d: time::Duration) -> String {
         plural(d.whole_minutes(), "minute")
     } else {
         "less than a minute".to_string()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use super::*;
+    use crate::inspect::testutil::*;
+    use rcgen::{CertificateRevocationListParams, Issuer, KeyIdMethod, KeyPair, SerialNumber};
+
+    #[test]
+    fn der_files_of_each_kind() {
+        let p = pki();
+        let ins = inspect_bytes_at("c.der", &p.leaf_der, NOW).unwrap();
+        assert!(matches!(ins.items[0], Item::Certificate(_)));
+        assert_eq!(cert(&ins.items[0]).pem_label, None);
+
+        let csr = csr_params().serialize_request(&p.leaf_key).unwrap();
+        let ins = inspect_bytes_at("r.der", csr.der(), NOW).unwrap();
+        assert!(matches!(ins.items[0], Item::CertificateRequest(_)));
+
+        let params = CertificateRevocationListParams {
+            this_update: NOT_BEFORE,
+            next_update: NOT_AFTER,
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        let list = params.signed_by(&Issuer::from_params(&p.root_params, &p.root_key)).unwrap();
+        let ins = inspect_bytes_at("l.der", list.der(), NOW).unwrap();
+        let Item::Crl(c) = &ins.items[0] else {
+            panic!("not a CRL");
+        };
+        assert_eq!(c.revoked_count, 0);
+
+        let ins = inspect_bytes_at("k.der", p.leaf_key.serialized_der(), NOW).unwrap();
+        assert_eq!(key(&ins.items[0]).format, "PKCS#8 v1 (PrivateKeyInfo)");
+    }
+
+    #[test]
+    fn json_shape() {
+        let p = pki();
+        let ins = inspect(&format!("{}{}", p.leaf_pem, p.leaf_key.serialize_pem()));
+        let v = serde_json::to_value(&ins).unwrap();
+        assert_eq!(v["file"], "test.pem");
+        assert_eq!(v["items"][0]["type"], "certificate");
+        assert_eq!(v["items"][0]["index"], 1);
+        assert_eq!(v["items"][0]["role"], "TLS server certificate");
+        assert_eq!(v["items"][0]["key"]["curve"], "P-256");
+        assert_eq!(v["items"][1]["type"], "private_key");
+        assert!(v["warnings"].as_array().unwrap().is_empty());
+        let csr = csr_params().serialize_request(&p.leaf_key).unwrap();
+        let v = serde_json::to_value(inspect(&csr.pem().unwrap())).unwrap();
+        assert_eq!(v["items"][0]["type"], "certificate_request");
+    }
+
+    #[test]
+    fn garbage_and_empty() {
+        let err = inspect_bytes_at("g.bin", b"hello world, not a certificate", NOW).unwrap_err();
+        assert!(matches!(err, InspectError::Unrecognized { .. }));
+        assert!(err.to_string().starts_with("g.bin: not recognised"));
+        let err = inspect_bytes_at("g.bin", &[0x30, 0x82, 0xff, 0xff, 1, 2, 3], NOW).unwrap_err();
+        assert!(matches!(err, InspectError::Unrecognized { .. }));
+        let err = inspect_bytes_at("e.pem", b"", NOW).unwrap_err();
+        assert!(matches!(err, InspectError::Empty { .. }));
+        assert_eq!(err.to_string(), "e.pem: the file is empty");
+        let err = inspect_bytes_at("e.pem", b"  \n\n", NOW).unwrap_err();
+        assert!(matches!(err, InspectError::Empty { .. }));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_file_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let k = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let dir = std::env::temp_dir().join(format!("pgharden-inspect-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("server.key");
+        std::fs::write(&path, k.serialize_pem()).unwrap();
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let ins = inspect_file(&path).unwrap();
+        assert_eq!(ins.file, path.display().to_string());
+        assert_eq!(ins.warnings.len(), 1, "{:?}", ins.warnings);
+        assert!(ins.warnings[0].contains("0644"));
+        assert!(ins.warnings[0].contains("0600"));
+        assert!(ins.render_text().contains("WARNING: private key file has mode 0644"));
+
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(inspect_file(&path).unwrap().warnings.is_empty());
+
+        // A certificate file may be world-readable.
+        let cert_path = dir.join("server.crt");
+        std::fs::write(&cert_path, pki().leaf_pem).unwrap();
+        std::fs::set_permissions(&cert_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(inspect_file(&cert_path).unwrap().warnings.is_empty());
+
+        let missing = dir.join("missing.pem");
+        let err = inspect_file(&missing).unwrap_err();
+        assert!(matches!(err, InspectError::NotFound { .. }));
+        assert!(err.to_string().contains("missing.pem"));
+        let err = inspect_file(&dir).unwrap_err();
+        assert!(matches!(err, InspectError::Unreadable { .. }), "{err}");
+
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn errors_quote_the_file_escaped_and_cut() {
+        let label = format!("\u{1b}[2J{}", "L".repeat(5000));
+        let text = format!("-----BEGIN {label}-----\nAAAA\n");
+        let err = inspect_bytes_at("x\r\ny.pem", text.as_bytes(), NOW).unwrap_err();
+        let InspectError::TruncatedPem { label: kept, .. } = &err else { panic!("{err:?}") };
+        assert_eq!(kept, &label, "the field keeps the original");
+        let msg = err.to_string();
+        assert!(msg.starts_with("x\\r\\ny.pem: truncated PEM: BEGIN \\x1b[2JLLL"), "{msg}");
+        assert!(!msg.chars().any(char::is_control), "{msg:?}");
+        assert!(msg.len() < QUOTE_MAX + 200, "{}", msg.len());
+        assert!(msg.contains("more bytes)"), "{msg}");
+    }
+
+    #[test]
+    fn serials() {
+        assert_eq!(serial_hex(&[0x00, 0x9a]), "9a");
+        assert_eq!(serial_hex(&[0x00]), "00");
+        assert_eq!(colon_hex(&[0xab, 0x01]), "AB:01");
     }
 }

@@ -110,3 +110,17 @@ fn escape_rfc4514(s: &str) -> String {
 
 // ---------------------------------------------------------------------------
 // Certificate requests
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc4514_escaping() {
+        assert_eq!(escape_rfc4514("a,b+c"), "a\\,b\\+c");
+        assert_eq!(escape_rfc4514(" #x "), "\\ #x\\ ");
+        assert_eq!(escape_rfc4514("#x"), "\\#x");
+        assert_eq!(escape_rfc4514("q\"<>;\\"), "q\\\"\\<\\>\\;\\\\");
+    }
+}

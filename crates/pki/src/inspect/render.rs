@@ -232,3 +232,39 @@ fn item_section(item: &Item) -> Section {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use crate::inspect::inspect_bytes_at;
+    use crate::inspect::testutil::*;
+    use rcgen::{DistinguishedName, DnType, KeyPair, SanType};
+
+    #[test]
+    fn hostile_values_are_escaped_in_the_text_and_kept_in_the_data() {
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut p = leaf_params();
+        let mut name = DistinguishedName::new();
+        name.push(DnType::OrganizationName, "Example\r\nSubject: CN=trusted");
+        name.push(DnType::CommonName, "evil\u{1b}[2J\u{1b}[H\u{202e}");
+        p.distinguished_name = name;
+        p.subject_alt_names = vec![SanType::DnsName("a\u{1b}[2J\nDNS:trusted".try_into().unwrap())];
+        let pem = p.self_signed(&key).unwrap().pem();
+        let file = "dir\n/evil\u{1b}.pem";
+        let inspection = inspect_bytes_at(file, pem.as_bytes(), NOW).unwrap();
+        let c = cert(&inspection.items[0]);
+        assert!(c.subject.contains("\r\nSubject: CN=trusted"), "the data keeps the original: {}", c.subject);
+        assert_eq!(c.subject_alt_names, ["DNS:a\u{1b}[2J\nDNS:trusted"]);
+
+        let text = inspection.render_text();
+        assert!(!text.chars().any(|ch| ch.is_control() && ch != '\n'), "{text:?}");
+        assert!(!text.contains('\u{202e}'), "{text:?}");
+        assert!(!text.lines().any(|l| l.trim_start().starts_with("Subject: CN=trusted")), "{text}");
+        assert!(!text.lines().any(|l| l.trim_start().starts_with("DNS:trusted")), "{text}");
+        assert!(text.contains("O=Example\\r\\nSubject: CN=trusted"), "{text}");
+        assert!(text.contains("CN=evil\\x1b[2J\\x1b[H\\u{202e}"), "{text}");
+        assert!(text.contains("DNS:a\\x1b[2J\\nDNS:trusted"), "{text}");
+        assert!(text.starts_with("dir\\n/evil\\x1b.pem: 1 item\n"), "{text}");
+        assert_eq!(text.lines().filter(|l| l.trim_start().starts_with("Subject:")).count(), 1, "{text}");
+    }
+}
