@@ -126,9 +126,12 @@ to other roles. Otherwise (anyone with CREATE on the database could have made it
 read nor written, the output says why, and the roles are recorded in a ledger of pgharden's own,
 pgharden_<16 hex digits>.locked_roles. Their sessions are then terminated in every database. The
 list is also written to a restore file (mode 0600), as the STIG's script did; its first line names
-the ledger. If ending sessions or writing the file fails after the commit, the roles are still
-locked: the error says so and how to undo (exit code 2). A second lock while roles are locked is
-refused: restore first. Roles that could not log in before are not touched, so restore never
+the ledger, and the output says where it was written. The ledger is the record `pgharden restore`
+reads: if no restore file can be written anywhere, a warning says so and the lock still succeeds.
+If ending sessions fails after the commit, the roles are still locked: the error says so and how
+to undo (exit code 2). A second lock while roles are locked is refused (a dry run says so, with
+the time of the earlier lock): restore first. As root, run it as the cluster's owner (runuser -u
+postgres -- pgharden lock …) so that peer authentication lets it in. Roles that could not log in before are not touched, so restore never
 re-enables them. Concurrent locks and restores on one database take turns.
 
 Examples:
@@ -320,9 +323,12 @@ pub struct LockArgs {
     /// List exactly what would be locked, which sessions would end and which ledger would be used; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Where to write the list of locked roles (mode 0600), as the STIG script's `.restore_login`.
-    #[arg(long, default_value = ".restore_login", value_name = "FILE")]
-    pub restore_file: std::path::PathBuf,
+    /// Where to write the list of locked roles (mode 0600), as the STIG script's `.restore_login`;
+    /// checked before anything is locked. Default: .restore_login in the current directory, or,
+    /// where you cannot write, $XDG_STATE_HOME/pgharden/restore_login-DB-TIME (else
+    /// ~/.local/state/pgharden/…); the output says which.
+    #[arg(long, value_name = "FILE")]
+    pub restore_file: Option<std::path::PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

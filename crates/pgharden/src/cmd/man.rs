@@ -58,7 +58,8 @@ fn render(cmd: &clap::Command) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     clap_mangen::Man::new(cmd.clone())
         .source(format!("pgharden {}", env!("CARGO_PKG_VERSION")))
-        .render(&mut out).context("rendering the man page")?;
+        .render(&mut out)
+        .context("rendering the man page")?;
     Ok(out)
 }
 
@@ -67,8 +68,7 @@ fn render(cmd: &clap::Command) -> anyhow::Result<Vec<u8>> {
 fn write_all(cmd: &clap::Command, dir: &Path, written: &mut Vec<String>) -> anyhow::Result<()> {
     let name = format!("{}.1", page_name(cmd));
     let path = dir.join(&name);
-    pgharden_privsep::local::write_named(&path, &render(cmd)?, 0o644)
-        .context("writing a man page")?;
+    pgharden_privsep::local::write_named(&path, &render(cmd)?, 0o644).context("writing a man page")?;
     written.push(name);
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
         write_all(sub, dir, written)?;

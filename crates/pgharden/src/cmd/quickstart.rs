@@ -154,11 +154,21 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
     let data = demo.data_dir.to_string_lossy();
     let pki_arg = pki_dir.to_string_lossy();
     let plan = invocation::command(&[
-        "apply", "--pgdata", &data, "--pki", &pki_arg, "--host", "localhost", "--host", "127.0.0.1", "--plan",
+        "apply",
+        "--pgdata",
+        &data,
+        "--pki",
+        &pki_arg,
+        "--host",
+        "localhost",
+        "--host",
+        "127.0.0.1",
+        "--plan",
     ]);
     let audit_cmd = invocation::command(&["audit", "--pgdata", &data, "--scope", "cluster"]);
     let port_arg = port.to_string();
-    let client_cmd = invocation::command(&["client", "--pki", &pki_arg, "--role", DEMO_ROLE, "--port", &port_arg]);
+    let client_cmd =
+        invocation::command(&["client", "--pki", &pki_arg, "--role", DEMO_ROLE, "--port", &port_arg]);
     let stop = demo.stop_argv().iter().map(|a| invocation::quote(a)).collect::<Vec<_>>().join(" ");
     output::print(&format!(
         "\nThe demo cluster in {} has the STIG mutual-TLS posture ({summary}).\n\
@@ -196,7 +206,13 @@ fn audit_summary(findings: &[pgharden_audit::Finding], pgaudit: bool, demo: &Dem
         bail!(
             "{} rule(s) fail after apply; see them with: {}",
             failed.len(),
-            invocation::command(&["audit", "--pgdata", &demo.data_dir.to_string_lossy(), "--scope", "cluster"])
+            invocation::command(&[
+                "audit",
+                "--pgdata",
+                &demo.data_dir.to_string_lossy(),
+                "--scope",
+                "cluster"
+            ])
         );
     }
     let unmet = if for_pgaudit > 0 {
