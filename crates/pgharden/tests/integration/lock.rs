@@ -529,7 +529,12 @@ fn a_failure_to_end_sessions_after_the_commit_still_writes_the_restore_file() {
         &format!("{locked} role(s) ARE LOCKED (NOLOGIN), but ending their sessions failed"),
         "may still be running",
         &format!("recorded in pgharden.locked_roles of database postgres and in {file} (mode 0600)"),
-        "Undo with: pgharden restore",
+        // The binary is not on PATH: the command names it by its path, as it runs.
+        &format!(
+            "Undo with: {} restore {}",
+            std::fs::canonicalize(env!("CARGO_BIN_EXE_pgharden")).unwrap().display(),
+            quoted(&conn)
+        ),
     ] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
