@@ -119,3 +119,18 @@ fn help_texts_do_not_break_lines_or_name_flags_a_command_lacks() {
     assert!(!apply.contains("plus --cn mappings"), "{apply}");
     assert!(apply.contains("`pki client --cn`"), "{apply}");
 }
+
+/// `pki init`'s next step runs as printed (HOSTNAME filled in) from a shell without pgharden on
+/// PATH, for a directory whose name needs quoting.
+#[test]
+fn the_next_step_after_pki_init_runs_as_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("my pki");
+    let out = ok(&["pki", "init", "--dir", dir.to_str().unwrap(), "--no-passphrase"]);
+    let next = out.lines().find_map(|l| l.strip_prefix("Next: ")).unwrap();
+    assert!(next.contains("--dir '"), "{next}");
+    let line = next.replace("HOSTNAME", "db1.example.com");
+    let run = Command::new("sh").args(["-c", &line]).env("PATH", "/usr/bin:/bin").output().unwrap();
+    assert!(run.status.success(), "{line}: {}", String::from_utf8_lossy(&run.stderr));
+    assert!(dir.join("servers/db1.example.com/server.crt").exists(), "{line}");
+}
