@@ -168,10 +168,16 @@ impl Demo {
         run(cmd, "pg_ctl start")
     }
 
-    /// The command that stops the demo server, for the user to copy.
-    pub fn stop_command(&self) -> String {
-        let pg_ctl = self.bindir.join("pg_ctl");
-        let base = format!("{} stop -D {}", pg_ctl.display(), self.data_dir.display());
-        if self.owner.is_current() { base } else { format!("runuser -u {} -- {base}", self.owner.name) }
+    /// The command that stops the demo server, one argument a string, for the caller to quote
+    /// and print: as the owner, through runuser, when that is not who runs this.
+    pub fn stop_argv(&self) -> Vec<String> {
+        let mut argv = Vec::new();
+        if !self.owner.is_current() {
+            argv.extend(["runuser".to_string(), "-u".to_string(), self.owner.name.clone(), "--".to_string()]);
+        }
+        argv.push(self.bindir.join("pg_ctl").to_string_lossy().into_owned());
+        argv.extend(["stop".to_string(), "-D".to_string()]);
+        argv.push(self.data_dir.to_string_lossy().into_owned());
+        argv
     }
 }

@@ -93,11 +93,17 @@ pub enum LockError {
     #[error("no such role to keep: {}; nothing was changed", names.iter().map(|n| ident(n)).collect::<Vec<_>>().join(", "))]
     UnknownKeep { names: Vec<String> },
 
-    /// A trusted ledger already records locked roles; before any change.
-    #[error(
-        "{count} role(s) are already locked by an earlier `pgharden lock` (recorded in {ledger}); run `pgharden restore` first, then lock again"
-    )]
-    AlreadyLocked { count: u64, ledger: String },
+    /// A trusted ledger already records locked roles; before any change (in a dry run too, which
+    /// says that the lock would refuse).
+    #[error("{}", already_locked(*count, ledger, since.as_deref(), *dry_run))]
+    AlreadyLocked {
+        count: u64,
+        ledger: String,
+        /// When the earliest recorded role was locked (UTC, from the ledger's `locked_at`), when
+        /// the ledger has that column.
+        since: Option<String>,
+        dry_run: bool,
+    },
 
     /// Another superuser session held the advisory lock all along; before any change.
     #[error(
@@ -115,6 +121,18 @@ pub enum LockError {
 
     #[error(transparent)]
     Sql(#[from] Error),
+}
+
+fn already_locked(count: u64, ledger: &str, since: Option<&str>, dry_run: bool) -> String {
+    let since = since.map(|t| format!(" since {t}")).unwrap_or_default();
+    let what = format!(
+        "{count} role(s) are already locked by an earlier `pgharden lock`{since} (recorded in {ledger})"
+    );
+    if dry_run {
+        format!("{what}: a lock now would refuse; run `pgharden restore` first")
+    } else {
+        format!("{what}; nothing was changed: run `pgharden restore` first, then lock again")
+    }
 }
 
 /// Opens every transaction here. A database's owner can set any of these for every session
@@ -186,13 +204,26 @@ fn check_keep(sql: &mut dyn Sql, keep: &[String]) -> Result<(), LockError> {
     if names.is_empty() { Ok(()) } else { Err(LockError::UnknownKeep { names }) }
 }
 
-/// Refuse when a trusted ledger already records roles.
-fn refuse_if_locked(sql: &mut dyn Sql, trusted: &[Ledger]) -> Result<(), LockError> {
+/// Refuse when a trusted ledger already records roles, saying since when (a ledger someone else
+/// made may lack the `locked_at` column pgharden's have: then without the time).
+fn refuse_if_locked(sql: &mut dyn Sql, trusted: &[Ledger], dry_run: bool) -> Result<(), LockError> {
     for ledger in trusted {
-        let rows = sql.query(&format!("SELECT pg_catalog.count(*) FROM {}", ledger.table()))?;
+        let table = ledger.table();
+        let timed = sql.value(&format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = {}::pg_catalog.regclass \
+             AND attname = 'locked_at' AND NOT attisdropped AND atttypid = 'pg_catalog.timestamptz'::pg_catalog.regtype)",
+            literal(&table)
+        ))?;
+        let since = if timed.as_deref() == Some("t") {
+            "pg_catalog.to_char(pg_catalog.min(locked_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || ' UTC'"
+        } else {
+            "NULL"
+        };
+        let rows = sql.query(&format!("SELECT pg_catalog.count(*), {since} FROM {table}"))?;
         let n = rows.first().map(|r| count(r.first())).unwrap_or(0);
         if n > 0 {
-            return Err(LockError::AlreadyLocked { count: n, ledger: ledger.name() });
+            let since = rows.first().and_then(|r| r.get(1).cloned().flatten());
+            return Err(LockError::AlreadyLocked { count: n, ledger: ledger.name(), since, dry_run });
         }
     }
     Ok(())
@@ -246,7 +277,7 @@ fn lock_in_transaction(
         ledger::serialise(sql)?;
     }
     let survey = ledger::survey(sql)?;
-    refuse_if_locked(sql, &survey.trusted)?;
+    refuse_if_locked(sql, &survey.trusted, dry_run)?;
     let target = match survey.usual {
         Usual::Trusted => Target::Existing(Ledger::usual()),
         Usual::NoSchema => Target::CreateUsual { with_schema: true },
@@ -446,6 +477,26 @@ mod tests {
         assert!(
             text.starts_with("2 role(s) are locked (NOLOGIN)") && text.contains("connection closed"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn an_earlier_lock_is_named_with_its_time_and_what_a_dry_run_means() {
+        let e = |dry_run| LockError::AlreadyLocked {
+            count: 3,
+            ledger: LEDGER.into(),
+            since: Some("2026-12-02 13:19:42 UTC".into()),
+            dry_run,
+        };
+        assert_eq!(
+            e(true).to_string(),
+            "3 role(s) are already locked by an earlier `pgharden lock` since 2026-12-02 13:19:42 UTC \
+             (recorded in pgharden.locked_roles): a lock now would refuse; run `pgharden restore` first"
+        );
+        assert!(
+            e(false)
+                .to_string()
+                .ends_with("nothing was changed: run `pgharden restore` first, then lock again")
         );
     }
 

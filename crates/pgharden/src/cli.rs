@@ -40,7 +40,8 @@ What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
        from --pki, or from another CA with --cert, --key, --ca and --crl.
   pg_hba.conf: the owner's `local … peer` line first, `hostssl … cert clientcert=verify-full map=pgharden`
        for each --allow network, `hostnossl … reject`; every other line is commented out, not deleted.
-  pg_ident.conf: map pgharden: every certificate CN to the role of the same name, plus --cn mappings.
+  pg_ident.conf: map pgharden: every certificate CN to the role of the same name, plus the
+       CN of each `pki client --cn` certificate (from the PKI ledger) to its role.
   Logging (Appendix C), pgaudit (Appendix B), pgcrypto (Appendix E), scram-sha-256. Values chosen
        per major version: PostgreSQL 18 gets ssl_tls13_ciphers and ssl_groups, and keeps a
        log_connections list that logs at least receipt, authentication and authorization; 14 to 17
@@ -125,9 +126,12 @@ to other roles. Otherwise (anyone with CREATE on the database could have made it
 read nor written, the output says why, and the roles are recorded in a ledger of pgharden's own,
 pgharden_<16 hex digits>.locked_roles. Their sessions are then terminated in every database. The
 list is also written to a restore file (mode 0600), as the STIG's script did; its first line names
-the ledger. If ending sessions or writing the file fails after the commit, the roles are still
-locked: the error says so and how to undo (exit code 2). A second lock while roles are locked is
-refused: restore first. Roles that could not log in before are not touched, so restore never
+the ledger, and the output says where it was written. The ledger is the record `pgharden restore`
+reads: if no restore file can be written anywhere, a warning says so and the lock still succeeds.
+If ending sessions fails after the commit, the roles are still locked: the error says so and how
+to undo (exit code 2). A second lock while roles are locked is refused (a dry run says so, with
+the time of the earlier lock): restore first. As root, run it as the cluster's owner (runuser -u
+postgres -- pgharden lock …) so that peer authentication lets it in. Roles that could not log in before are not touched, so restore never
 re-enables them. Concurrent locks and restores on one database take turns.
 
 Examples:
@@ -166,8 +170,23 @@ Example:
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff) to standard output.
-    Man,
+    /// Print a man page (roff): pgharden(1), or a subcommand's (`man apply`, `man pki init`); or write them all.
+    #[command(after_help = "\
+Examples:
+  pgharden man | man -l -
+  pgharden man pki init | man -l -
+  pgharden man --dir /usr/local/share/man/man1")]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The subcommand whose page to print, e.g. `apply` or `pki init` (pgharden-pki-init(1)).
+    #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
+    pub subcommand: Vec<String>,
+    /// Write every page (pgharden.1, pgharden-apply.1, pgharden-pki-init.1, …) into DIR instead.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Report formats.
@@ -304,9 +323,12 @@ pub struct LockArgs {
     /// List exactly what would be locked, which sessions would end and which ledger would be used; change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Where to write the list of locked roles (mode 0600), as the STIG script's `.restore_login`.
-    #[arg(long, default_value = ".restore_login", value_name = "FILE")]
-    pub restore_file: std::path::PathBuf,
+    /// Where to write the list of locked roles (mode 0600), as the STIG script's `.restore_login`;
+    /// checked before anything is locked. Default: .restore_login in the current directory, or,
+    /// where you cannot write, $XDG_STATE_HOME/pgharden/restore_login-DB-TIME (else
+    /// ~/.local/state/pgharden/…); the output says which.
+    #[arg(long, value_name = "FILE")]
+    pub restore_file: Option<std::path::PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -537,9 +559,9 @@ pub struct PassphraseArgs {
 pub enum PkiCommand {
     /// Create the hierarchy: root CA, server and client intermediate CAs, and a CRL for each.
     #[command(after_help = "\
-Layout: DIR/root/, DIR/server-ca/, DIR/client-ca/ (ca.crt, ca.key, crl.pem each), DIR/crls.pem (every
-CRL, for ssl_crl_file / sslcrl), DIR/ledger.json. Keys are created with mode 0600; CA keys are
-encrypted (PKCS#8, PBKDF2-HMAC-SHA256 + AES-256-CBC) unless you pass --no-passphrase.
+Layout: DIR/root/, DIR/server-ca/, DIR/client-ca/ (ca.crt, ca.key, crl.pem each), DIR/crls.pem
+(every CRL, for ssl_crl_file / sslcrl), DIR/ledger.json. Keys are created with mode 0600; CA keys
+are encrypted (PKCS#8, PBKDF2-HMAC-SHA256 + AES-256-CBC) unless you pass --no-passphrase.
 
 Example:
   pgharden pki init --dir /etc/pgharden/pki --org 'Example Corp' --passphrase-file ~/.ca-pass")]

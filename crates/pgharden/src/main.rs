@@ -3,6 +3,7 @@
 
 mod cli;
 mod cmd;
+mod invocation;
 mod output;
 mod passphrase;
 mod systemd;
@@ -53,11 +54,6 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             output::write_stdout(&out)?;
             Ok(Outcome::Success)
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            clap_mangen::Man::new(Cli::command()).render(&mut out)?;
-            output::write_stdout(&out)?;
-            Ok(Outcome::Success)
-        }
+        Command::Man(args) => cmd::man::run(&args),
     }
 }

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod client;
 pub mod deploy;
 pub mod lock;
+pub mod man;
 pub mod pki;
 pub mod probe;
 pub mod quickstart;

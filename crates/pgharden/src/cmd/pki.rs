@@ -137,10 +137,10 @@ fn init(dir: &Path, opts: &InitOptions) -> anyhow::Result<Outcome> {
         }
     }
     text.push_str(&format!(
-        "  {:<23} {}\nNext: pgharden pki server --dir {} --host HOSTNAME\n",
+        "  {:<23} {}\nNext: {} --host HOSTNAME\n",
         "CRLs (all three)",
         pgharden_pki::CRL_BUNDLE,
-        shown(dir.display())
+        crate::invocation::command(&["pki", "server", "--dir", &dir.to_string_lossy()])
     ));
     output::print(&text)?;
     Ok(Outcome::Success)
@@ -182,10 +182,17 @@ fn report_issued(pki: &Pki, issued: &[Issued], json: bool) -> anyhow::Result<Out
         text.push_str(&format!("  key:         {} (mode 0600)\n", shown(i.key_path.display())));
         if let Some(old) = &i.replaced {
             let old = shown(old);
-            text.push_str(&format!(
-                "  replaced {old}, which stays valid until revoked: pgharden pki revoke --dir {} --serial {old} --reason superseded\n",
-                shown(pki.dir().display())
-            ));
+            let revoke = crate::invocation::command(&[
+                "pki",
+                "revoke",
+                "--dir",
+                &pki.dir().to_string_lossy(),
+                "--serial",
+                &old,
+                "--reason",
+                "superseded",
+            ]);
+            text.push_str(&format!("  replaced {old}, which stays valid until revoked: {revoke}\n"));
         }
     }
     output::print(&text)?;

@@ -13,6 +13,7 @@ use pgharden_cluster::{Material, ProfileOptions, Request, Session, Sql, Target};
 use pgharden_pki::{ClientRequest, InitOptions, Pki, ServerRequest};
 
 use crate::cli::QuickstartArgs;
+use crate::invocation;
 use crate::output::{self, Outcome};
 
 const HOSTS: [&str; 2] = ["localhost", "127.0.0.1"];
@@ -150,21 +151,38 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
         pki_dir.join("crls.pem").display(),
         if direct { "&sslnegotiation=direct" } else { "" }
     );
+    let data = demo.data_dir.to_string_lossy();
+    let pki_arg = pki_dir.to_string_lossy();
+    let plan = invocation::command(&[
+        "apply",
+        "--pgdata",
+        &data,
+        "--pki",
+        &pki_arg,
+        "--host",
+        "localhost",
+        "--host",
+        "127.0.0.1",
+        "--plan",
+    ]);
+    let audit_cmd = invocation::command(&["audit", "--pgdata", &data, "--scope", "cluster"]);
+    let port_arg = port.to_string();
+    let client_cmd =
+        invocation::command(&["client", "--pki", &pki_arg, "--role", DEMO_ROLE, "--port", &port_arg]);
+    let stop = demo.stop_argv().iter().map(|a| invocation::quote(a)).collect::<Vec<_>>().join(" ");
     output::print(&format!(
         "\nThe demo cluster in {} has the STIG mutual-TLS posture ({summary}).\n\
          \x20 {DEMO_ROLE} connected: {tls}\n\
          \x20 plaintext refused: {plain}\n\
          \x20 no certificate refused: {certless}\n\
          \x20 audit: {audit}\n\n\
-         Connect with psql:\n  psql '{uri}'\n\
-         Plan again (nothing to do):\n  pgharden apply --pgdata {} --pki {} --host localhost --host 127.0.0.1 --plan\n\
-         The whole audit (with host rules and manual ones):\n  pgharden audit --pgdata {}\n\
-         Stop the server:\n  {}\n{}",
-        demo.dir.display(),
-        demo.data_dir.display(),
-        pki_dir.display(),
-        demo.data_dir.display(),
-        demo.stop_command(),
+         Connect with psql:\n  psql {}\n\
+         Install {DEMO_ROLE}'s certificate in your ~/.postgresql and get a shorter URI (the demo listens on port {port}):\n  {client_cmd}\n\
+         Plan again (nothing to do):\n  {plan}\n\
+         Audit again, with manual rules (add --scope all for the host rules too: the FIPS mode rules fail on a host not in FIPS mode):\n  {audit_cmd}\n\
+         Stop the server:\n  {stop}\n{}",
+        output::shown(demo.dir.display()),
+        invocation::quote(&uri),
         if unmet.is_empty() {
             String::new()
         } else {
@@ -186,9 +204,15 @@ fn audit_summary(findings: &[pgharden_audit::Finding], pgaudit: bool, demo: &Dem
     let for_pgaudit = failed.iter().filter(|f| needs_pgaudit(&f.rule)).count();
     if failed.len() > for_pgaudit || (pgaudit && !failed.is_empty()) {
         bail!(
-            "{} rule(s) fail after apply; run `pgharden audit --pgdata {}`",
+            "{} rule(s) fail after apply; see them with: {}",
             failed.len(),
-            demo.data_dir.display()
+            invocation::command(&[
+                "audit",
+                "--pgdata",
+                &demo.data_dir.to_string_lossy(),
+                "--scope",
+                "cluster"
+            ])
         );
     }
     let unmet = if for_pgaudit > 0 {

@@ -74,7 +74,11 @@ fn label_text(r: &LabelReport) -> String {
             ));
         }
     }
-    text.push_str(&format!("Prove it with: pgharden rls check CONNINFO --table {}\n", line(&r.table)));
+    text.push_str(&format!(
+        "Prove it with: {} CONNINFO --table {}\n",
+        crate::invocation::command(&["rls", "check"]),
+        crate::invocation::quote(&r.table)
+    ));
     text
 }
 

@@ -339,10 +339,9 @@ fn a_lock_by_a_non_superuser_or_with_an_unknown_keep_role_changes_nothing() {
     assert_eq!(login_roles(&cluster), before);
 }
 
-/// After the COMMIT the roles are locked whatever fails next: a restore file that cannot be written
-/// is an error that says so, where they are recorded, and how to undo.
+/// A restore file the user named that cannot be written is refused before anything is locked.
 #[test]
-fn a_restore_file_that_cannot_be_written_still_says_the_roles_are_locked() {
+fn a_named_restore_file_that_cannot_be_written_is_refused_before_anything_is_locked() {
     let cluster = setup(20);
     let before = login_roles(&cluster);
     let conn = conninfo(&cluster);
@@ -350,19 +349,115 @@ fn a_restore_file_that_cannot_be_written_still_says_the_roles_are_locked() {
     let restore_file = tmp.path().join("missing-dir").join(".restore_login");
     let (code, text) = run_code(&["lock", &conn, "--restore-file", restore_file.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{text}");
-    let locked = before.len() - 1;
+    for expected in ["the restore file", "missing-dir", "cannot be written", "nothing was changed"] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    assert_eq!(text.matches("No such file or directory").count(), 1, "the cause once:\n{text}");
+    assert_eq!(login_roles(&cluster), before, "nothing was locked");
+    assert_eq!(schemas_named_pgharden(&cluster), "0", "no ledger was made");
+}
+
+/// The emergency as the cluster's owner meets it: run as `postgres` from a directory it cannot
+/// write (/, root's), the lock succeeds (exit 0), writes the restore file in its XDG state
+/// directory and says so; with a HOME it cannot write either, it warns and still exits 0. A dry
+/// run while the lock is in force says since when and that a lock would refuse.
+#[test]
+fn the_owner_locks_from_a_directory_it_cannot_write_and_is_told_where_the_file_went() {
+    let cluster = setup(3);
+    let owner = crate::support::attacker();
+    let tmp = tempfile::tempdir().unwrap();
+    std::os::unix::fs::chown(tmp.path(), Some(owner.uid), Some(owner.gid)).unwrap();
+    let home = crate::support::owned_dir(&owner, tmp.path(), "home");
+    let conn = conninfo(&cluster);
+    let as_owner = |home: &std::path::Path, args: &[&str]| {
+        let mut cmd = crate::support::as_user(&owner, env!("CARGO_BIN_EXE_pgharden"));
+        cmd.env("HOME", home).env("NO_COLOR", "1").args(args);
+        let out = crate::support::run_bounded(&mut cmd, Duration::from_secs(60));
+        (out.code, out.text())
+    };
+
+    let (code, text) = as_owner(&home, &["lock", &conn]);
+    assert_eq!(code, Some(0), "{text}");
+    let state = home.join(".local/state/pgharden");
+    let written: Vec<_> = std::fs::read_dir(&state).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    let file = &written[0];
+    let name = file.file_name().unwrap().to_str().unwrap();
+    assert!(name.starts_with("restore_login-postgres-20"), "{name}");
+    assert!(text.contains(&format!("and in {} (mode 0600", file.display())), "{text}");
+    assert!(text.contains(".restore_login could not be written"), "{text}");
+    assert_eq!(crate::support::mode(file), 0o600);
+    let listed: BTreeSet<String> =
+        std::fs::read_to_string(file).unwrap().lines().skip(1).map(str::to_string).collect();
+    assert_eq!(listed, login_roles_before_lock(), "the file lists the locked roles");
+
+    let (code, text) = as_owner(&home, &["lock", &conn, "--dry-run"]);
+    assert_eq!(code, Some(2), "{text}");
+    let today = time::OffsetDateTime::now_utc().year().to_string();
     for expected in [
-        &format!("{locked} role(s) ARE LOCKED (NOLOGIN), but writing the restore file failed"),
-        "missing-dir",
-        "recorded in pgharden.locked_roles of database postgres",
-        "Undo with: pgharden restore",
+        format!("{} role(s) are already locked by an earlier `pgharden lock` since {today}-", listed.len()),
+        format!("(recorded in {LEDGER}): a lock now would refuse"),
+        format!("restore {}", quoted(&conn)),
+    ] {
+        assert!(text.contains(&expected), "{expected:?} missing from:\n{text}");
+    }
+    let (code, text) = as_owner(&home, &["restore", &conn]);
+    assert_eq!(code, Some(0), "{text}");
+
+    // Neither the current directory nor HOME (/) is writable: a warning, exit 0, restore works.
+    let (code, text) = as_owner(std::path::Path::new("/"), &["lock", &conn]);
+    assert_eq!(code, Some(0), "{text}");
+    for expected in [
+        "warning: no restore file could be written",
+        "recorded in pgharden.locked_roles of database postgres; `pgharden restore` reads them there and needs no file",
     ] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
     assert_eq!(login_roles(&cluster), set(&["postgres"]));
-    let (ok, text) = run(&["restore", &conn]);
-    assert!(ok && text.contains(&format!("Restored LOGIN for {locked} role(s)")), "{text}");
-    assert_eq!(login_roles(&cluster), before);
+    let (code, text) = as_owner(&home, &["restore", &conn]);
+    assert!(
+        code == Some(0) && text.contains(&format!("Restored LOGIN for {} role(s)", listed.len())),
+        "{text}"
+    );
+}
+
+/// The roles `setup(3)` makes that a lock takes.
+fn login_roles_before_lock() -> BTreeSet<String> {
+    let mut roles: BTreeSet<String> = (1..=3).map(|i| format!("user_{i}")).collect();
+    roles.extend(HOSTILE.iter().map(|h| quoted_in_file(h)));
+    roles.insert("keeper".to_string());
+    roles
+}
+
+/// A name as the restore file writes it (odd ones quoted as identifiers).
+fn quoted_in_file(name: &str) -> String {
+    let odd = name.contains(['\n', '\r']) || name.starts_with(['#', '"']) || name.trim() != name;
+    if odd { format!("\"{}\"", name.replace('"', "\"\"")) } else { name.to_string() }
+}
+
+/// `value` as a printed command quotes it (the conninfo has spaces).
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "'\\''"))
+}
+
+/// Root without a role is refused by the server; the error names the owner's command, which runs
+/// as printed.
+#[test]
+fn root_without_a_role_is_told_the_owners_exact_command_and_it_runs() {
+    let cluster = setup(2);
+    let before = login_roles(&cluster);
+    let conn = format!("host={} port={} dbname=postgres", cluster.socket_dir().display(), cluster.port());
+    let (code, text) = run_code(&["lock", &conn, "--dry-run"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("as root it logs in as role root, which the server refused"), "{text}");
+    let printed = text.lines().find_map(|l| l.split_once(": runuser ").map(|(_, c)| c)).unwrap();
+    let printed = format!("runuser {printed}");
+    assert!(printed.starts_with("runuser -u postgres -- "), "{printed}");
+    assert!(printed.ends_with(&format!("lock {} --dry-run", quoted(&conn))), "{printed}");
+    let out = std::process::Command::new("sh").args(["-c", &printed]).output().unwrap();
+    let said = text_of(&out);
+    assert!(out.status.success() && said.contains("Would lock"), "{printed}:\n{said}");
+    assert_eq!(login_roles(&cluster), before, "a dry run changes nothing");
 }
 
 /// Review R14 (the session part): ending sessions fails after the lock committed. The lock is made
@@ -434,7 +529,12 @@ fn a_failure_to_end_sessions_after_the_commit_still_writes_the_restore_file() {
         &format!("{locked} role(s) ARE LOCKED (NOLOGIN), but ending their sessions failed"),
         "may still be running",
         &format!("recorded in pgharden.locked_roles of database postgres and in {file} (mode 0600)"),
-        "Undo with: pgharden restore",
+        // The binary is not on PATH: the command names it by its path, as it runs.
+        &format!(
+            "Undo with: {} restore {}",
+            std::fs::canonicalize(env!("CARGO_BIN_EXE_pgharden")).unwrap().display(),
+            quoted(&conn)
+        ),
     ] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }

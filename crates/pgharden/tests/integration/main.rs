@@ -20,6 +20,7 @@ mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;
 mod pki_postgres;
+mod printed;
 mod probe;
 mod quickstart;
 mod renew;

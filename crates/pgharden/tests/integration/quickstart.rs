@@ -86,7 +86,58 @@ fn quickstart_hardens_a_demo_cluster_and_proves_it() {
         assert_eq!(crate::support::mode(&dir.join("data").join(name)), 0o600, "{name}");
     }
 
+    // The next steps run as printed, from a shell whose PATH has no pgharden.
+    let binary = std::fs::canonicalize(env!("CARGO_BIN_EXE_pgharden")).unwrap();
+    let plan = next_step(&stdout, "Plan again");
+    assert!(plan.starts_with(&format!("{} apply --pgdata ", binary.display())), "{plan}");
+    let out = shell(&plan, tmp.path());
+    assert!(out.0, "{plan}:\n{}", out.1);
+    let audit = next_step(&stdout, "Audit again");
+    assert!(audit.ends_with("--scope cluster"), "{audit}");
+    assert!(stdout.contains("FIPS mode rules fail on a host not in FIPS mode"), "{stdout}");
+    let out = shell(&audit, tmp.path());
+    assert!(out.0, "{audit}:\n{}", out.1);
+    let client = next_step(&stdout, "Install alice's certificate");
+    assert!(client.ends_with(&format!("--port {port}")), "{client}");
+    let out = shell(&client, tmp.path());
+    assert!(out.0 && out.1.contains(&format!("@localhost:{port}/")), "{client}:\n{}", out.1);
+    let short = out.1.lines().find_map(|l| l.trim().strip_prefix("psql '")).unwrap().trim_end_matches('\'');
+    let psql = Command::new("psql")
+        .env("HOME", tmp.path())
+        .args(["-X", "-A", "-t", "-d", short, "-c", "SELECT current_user"])
+        .output()
+        .unwrap();
+    assert!(psql.status.success(), "{short}: {}", String::from_utf8_lossy(&psql.stderr));
+    assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), "alice");
+
     // A second run reuses the cluster and finds nothing to change.
     let (ok, stdout, stderr) = quickstart(&dir, port);
     assert!(ok && stdout.contains("already applied"), "{stdout}\n{stderr}");
+
+    let stop = next_step(&stdout, "Stop the server");
+    let out = shell(&stop, tmp.path());
+    assert!(out.0, "{stop}:\n{}", out.1);
+    assert!(!dir.join("data/postmaster.pid").exists(), "{stop} left the server running");
+}
+
+/// The command on the line after the line that starts with `heading`.
+fn next_step(stdout: &str, heading: &str) -> String {
+    let mut lines = stdout.lines();
+    lines.find(|l| l.starts_with(heading)).unwrap_or_else(|| panic!("no {heading:?} in:\n{stdout}"));
+    lines.next().unwrap().trim().to_string()
+}
+
+/// Run `line` with `sh -c`, PATH without pgharden, HOME `home`: success and stdout + stderr.
+fn shell(line: &str, home: &Path) -> (bool, String) {
+    let out = Command::new("sh")
+        .args(["-c", line])
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", home)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
 }
