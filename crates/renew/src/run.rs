@@ -57,8 +57,12 @@ pub struct Redistribute {
     pub name: String,
     pub serial: String,
     /// The command that installs it into the invoking user's home, runnable as printed by someone
-    /// who can read the PKI directory (root on this host; add `--home HOME` for another user).
+    /// who can read the PKI directory (root on this host; add `--home HOME` for another user),
+    /// with the program named `pgharden`; a caller that knows how it was started renders
+    /// [`Redistribute::args`] with its own name instead.
     pub command: String,
+    /// The arguments of that command after the program name.
+    pub args: Vec<String>,
 }
 
 /// What a cluster looks like after the run.
@@ -198,8 +202,10 @@ fn reissue(
                 let issued = pki.renew_certificate(serial, pass)?;
                 if *kind == Kind::Client {
                     let role = role.clone().unwrap_or_else(|| name.clone());
+                    let args = client_args(pki, &role);
                     redistribute.push(Redistribute {
-                        command: client_command(pki, &role),
+                        command: command_line(&args),
+                        args,
                         role: role.clone(),
                         name: name.clone(),
                         serial: issued.entry.serial.clone(),
@@ -231,7 +237,7 @@ fn planned(item: Item, reason: String) -> Action {
 /// `pgharden client` for a re-issued client certificate (it installs the role's newest one),
 /// quoted for a POSIX shell; with `--host` when the PKI has several server certificates (the
 /// client command could not choose).
-fn client_command(pki: &Pki, role: &str) -> String {
+fn client_args(pki: &Pki, role: &str) -> Vec<String> {
     let servers: Vec<Entry> = pki
         .list()
         .into_iter()
@@ -242,16 +248,25 @@ fn client_command(pki: &Pki, role: &str) -> String {
         [_] | [] => None,
         [first, ..] => first.sans.first().cloned(),
     };
-    command_line(&pki.dir().display().to_string(), role, host.as_deref())
+    install_args(&pki.dir().display().to_string(), role, host.as_deref())
 }
 
-fn command_line(pki_dir: &str, role: &str, host: Option<&str>) -> String {
-    let mut cmd = format!("pgharden client --pki {} --role {}", shell_quote(pki_dir), shell_quote(role));
+/// `client --pki DIR --role ROLE [--host HOST] --force`.
+fn install_args(pki_dir: &str, role: &str, host: Option<&str>) -> Vec<String> {
+    let mut args = vec!["client".into(), "--pki".into(), pki_dir.into(), "--role".into(), role.into()];
     if let Some(h) = host {
-        cmd.push_str(&format!(" --host {}", shell_quote(h)));
+        args.extend(["--host".into(), h.into()]);
     }
-    cmd.push_str(" --force");
-    cmd
+    args.push("--force".into());
+    args
+}
+
+/// `pgharden` and `args`, each quoted for a POSIX shell.
+fn command_line(args: &[String]) -> String {
+    std::iter::once("pgharden".to_string())
+        .chain(args.iter().map(|a| shell_quote(a)))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn shell_quote(s: &str) -> String {
@@ -484,11 +499,11 @@ mod tests {
     #[test]
     fn the_redistribution_command_is_runnable_as_printed() {
         assert_eq!(
-            command_line("/etc/pgharden/pki", "alice", None),
+            command_line(&install_args("/etc/pgharden/pki", "alice", None)),
             "pgharden client --pki /etc/pgharden/pki --role alice --force"
         );
         assert_eq!(
-            command_line("/srv/my pki", "O'Brien", Some("db1.example.com")),
+            command_line(&install_args("/srv/my pki", "O'Brien", Some("db1.example.com"))),
             "pgharden client --pki '/srv/my pki' --role 'O'\\''Brien' --host db1.example.com --force"
         );
     }

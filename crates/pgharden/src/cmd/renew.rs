@@ -29,7 +29,11 @@ pub fn run(args: &RenewArgs) -> anyhow::Result<Outcome> {
         passphrase::obtain(args.passphrase.passphrase_file.as_deref())
             .map_err(|e| pgharden_renew::Error::Passphrase(format!("{e:#}")))
     };
-    let report = pgharden_renew::renew(&args.pki, &mut sessions, &opts, &mut ask)?;
+    let mut report = pgharden_renew::renew(&args.pki, &mut sessions, &opts, &mut ask)?;
+    // The install commands name this binary as the user can run it.
+    for d in &mut report.redistribute {
+        d.command = crate::invocation::command(&d.args);
+    }
     if args.json {
         output::json(&report)?;
     } else {
