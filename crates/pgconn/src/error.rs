@@ -166,7 +166,7 @@ pub enum ConninfoError {
     /// No user name was given and this process's uid has no passwd entry to default to.
     #[error("could not look up local user ID {uid}: {reason}")]
     NoOsUser {
-        /// This process's effective uid.
+        /// The effective uid whose name was looked up.
         uid: u32,
         /// Why the lookup failed.
         reason: String,
@@ -179,7 +179,7 @@ pub enum ConninfoError {
         keyword: &'static str,
         /// Its value.
         value: String,
-        /// What pgharden would have to do differently, as a phrase.
+        /// Why pgharden refuses it (what it lacks), as a phrase.
         reason: &'static str,
     },
 }

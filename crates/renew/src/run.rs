@@ -41,7 +41,7 @@ pub enum Action {
     },
     /// Re-issue a certificate (`serial` is the old one).
     Certificate {
-        /// Which kind of certificate (CA, server, client).
+        /// Which kind of certificate (root, one of the two CAs, server, client).
         kind: Kind,
         /// Its name in the PKI.
         name: String,
@@ -71,7 +71,7 @@ pub enum Action {
     Reload {
         /// The cluster's data directory.
         cluster: PathBuf,
-        /// What the server serves instead of what its files hold.
+        /// Which serial the server serves instead of the one its files hold.
         reason: String,
     },
 }
@@ -113,7 +113,7 @@ pub struct ClusterResult {
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// Version of this report's JSON layout (1); raised when a field changes meaning.
+    /// Version of this report's JSON layout (1).
     pub format: u32,
     /// The time the schedule was computed at.
     #[serde(with = "time::serde::rfc3339")]

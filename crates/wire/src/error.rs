@@ -220,7 +220,7 @@ impl fmt::Display for Received {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Malformed {
-    /// A message declared a length no message of its type can have.
+    /// A message declared a length this probe does not accept for it.
     #[error("a message length of {length} bytes is outside 4..={max}")]
     Length {
         /// The declared length, in bytes, including itself.
