@@ -223,7 +223,7 @@ pub enum IncludeError {
     /// PostgreSQL's `CONF_FILE_MAX_DEPTH` is 10.
     #[error("cannot include {}: maximum nesting depth (10) exceeded", shown(path))]
     TooDeep {
-        /// The file that would be the eleventh level.
+        /// The file that would be nested too deep.
         path: PathBuf,
     },
     /// A load reads at most [`MAX_LOAD_FILES`](crate::MAX_LOAD_FILES) files.
