@@ -41,11 +41,14 @@ pub(crate) fn shown(path: &Path) -> String {
 /// A position in a configuration file: the file as it was named, and a 1-based line number.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Location {
+    /// The file the line is in, as it was named to the loader or resolved from an include.
     pub file: PathBuf,
+    /// 1-based line number; 0 when the error concerns the file as a whole.
     pub line: usize,
 }
 
 impl Location {
+    /// Line `line` (1-based) of `file`.
     pub fn new(file: impl Into<PathBuf>, line: usize) -> Self {
         Self { file: file.into(), line }
     }
@@ -64,24 +67,49 @@ pub enum Error {
     /// A file could not be read. `std::io::Error` is neither `Clone` nor `PartialEq`, so its kind and
     /// message are kept instead.
     #[error("{}: {}", shown(path), excerpt(message))]
-    Io { path: PathBuf, kind: std::io::ErrorKind, message: String },
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What kind of error, to tell a missing file from a refused one without parsing text.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
 
     /// The files are edited as text; PostgreSQL accepts any bytes, but pgharden does not guess encodings.
     #[error("{at}: not valid UTF-8")]
-    NotUtf8 { at: Location },
+    NotUtf8 {
+        /// The first line that is not UTF-8.
+        at: Location,
+    },
 
     /// A `postgresql.conf` line PostgreSQL would reject ("syntax error in file ... line ...").
     #[error("{at}: {kind}")]
-    Syntax { at: Location, kind: SyntaxError },
+    Syntax {
+        /// The line.
+        at: Location,
+        /// What PostgreSQL's lexer would stop at.
+        kind: SyntaxError,
+    },
 
     /// An include directive (or `@file` reference) that cannot be followed.
     #[error("{at}: {kind}")]
-    Include { at: Location, kind: IncludeError },
+    Include {
+        /// The directive (or the line holding the `@file` reference).
+        at: Location,
+        /// Why it cannot be followed.
+        kind: IncludeError,
+    },
 
     /// A load holding more lines or tokens than pgharden parses; `at` is where the limit was
     /// crossed (a line of a file, or a reference to an `@file` counted again).
     #[error("{at}: {kind}")]
-    Limit { at: Location, kind: LimitError },
+    Limit {
+        /// Where the limit was crossed.
+        at: Location,
+        /// Which limit.
+        kind: LimitError,
+    },
 
     /// A parameter name `set` was asked to write that PostgreSQL's lexer would not read as a name
     /// (cut to about 200 characters, as every quoted text).
@@ -94,7 +122,12 @@ pub enum Error {
 
     /// A value that does not render to a single value token (`text` cut to about 200 characters).
     #[error("invalid value {text:?}: {reason}")]
-    InvalidValue { text: String, reason: String },
+    InvalidValue {
+        /// The value as given.
+        text: String,
+        /// Why it cannot be written, as a phrase.
+        reason: String,
+    },
 
     /// An edit that names a rule or entry that is not (or no longer) in the file.
     #[error("{0}: no such record")]
@@ -106,7 +139,12 @@ pub enum Error {
 
     /// A pg_ident.conf regular expression pgharden cannot run (see the `ident` module docs).
     #[error("{at}: {}", excerpt(message))]
-    Regex { at: Location, message: String },
+    Regex {
+        /// The pg_ident.conf line.
+        at: Location,
+        /// What pgharden's regex engine refused.
+        message: String,
+    },
 
     /// A new pg_hba / pg_ident line that would not parse back as intended.
     #[error("invalid record: {}", excerpt(.0))]
@@ -124,42 +162,89 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SyntaxError {
+    /// A `'` with no closing quote on its line.
     #[error("unterminated quoted string")]
     UnterminatedString,
+    /// A name with nothing after it (or only `=`).
     #[error("missing value after parameter name {name:?}")]
-    MissingValue { name: String },
+    MissingValue {
+        /// The parameter name.
+        name: String,
+    },
+    /// More than one value on a line (an unquoted value with a space, say).
     #[error("garbage after value: {found:?}")]
-    GarbageAfterValue { found: String },
+    GarbageAfterValue {
+        /// The text after the value.
+        found: String,
+    },
+    /// The line starts with something that is not a parameter name.
     #[error("expected a parameter name, found {found:?}")]
-    InvalidName { found: String },
+    InvalidName {
+        /// The text found instead.
+        found: String,
+    },
+    /// A value PostgreSQL's lexer does not read as one token.
     #[error("invalid value {found:?} (quote it with single quotes)")]
-    InvalidValue { found: String },
+    InvalidValue {
+        /// The text found.
+        found: String,
+    },
 }
 
 /// Why an include directive cannot be followed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IncludeError {
+    /// `include ''`: the directive names no file.
     #[error("empty include target")]
     EmptyTarget,
+    /// The included file cannot be read (a missing file for `include`; `include_if_exists` skips it).
     #[error("cannot include {}: {}", shown(path), excerpt(message))]
-    Unreadable { path: PathBuf, message: String },
+    Unreadable {
+        /// The file, resolved against the including file's directory.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// The directory of `include_dir` cannot be listed.
     #[error("cannot read include directory {}: {}", shown(path), excerpt(message))]
-    BadDirectory { path: PathBuf, message: String },
+    BadDirectory {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's message.
+        message: String,
+    },
+    /// A file includes itself, directly or through others: PostgreSQL would recurse until its depth limit.
     #[error("include cycle: {} is already being read", shown(path))]
-    Cycle { path: PathBuf },
+    Cycle {
+        /// The file included again.
+        path: PathBuf,
+    },
     /// PostgreSQL's `CONF_FILE_MAX_DEPTH` is 10.
     #[error("cannot include {}: maximum nesting depth (10) exceeded", shown(path))]
-    TooDeep { path: PathBuf },
+    TooDeep {
+        /// The file that would be nested too deep.
+        path: PathBuf,
+    },
     /// A load reads at most [`MAX_LOAD_FILES`](crate::MAX_LOAD_FILES) files.
     #[error(
         "cannot include {}: one load reads at most {limit} files (directory listings included)",
         shown(path)
     )]
-    TooManyFiles { path: PathBuf, limit: usize },
+    TooManyFiles {
+        /// The file that would cross the limit.
+        path: PathBuf,
+        /// The limit.
+        limit: usize,
+    },
     /// A load reads at most [`MAX_LOAD_BYTES`](crate::MAX_LOAD_BYTES) bytes.
     #[error("cannot include {}: one load reads at most {limit} bytes (64 MiB) in all", shown(path))]
-    TooManyBytes { path: PathBuf, limit: u64 },
+    TooManyBytes {
+        /// The file that would cross the limit.
+        path: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
 }
 
 /// Which limit of a load was crossed. They bound the memory of a load: every line and every
@@ -169,12 +254,18 @@ pub enum IncludeError {
 pub enum LimitError {
     /// [`MAX_LOAD_LINES`](crate::MAX_LOAD_LINES).
     #[error("one load reads at most {limit} lines (pgharden's limit, which keeps its memory bounded)")]
-    Lines { limit: usize },
+    Lines {
+        /// The limit.
+        limit: usize,
+    },
     /// [`MAX_LOAD_TOKENS`](crate::MAX_LOAD_TOKENS).
     #[error(
         "one load reads at most {limit} pg_hba/pg_ident tokens, @file lists included (pgharden's limit, which keeps its memory bounded)"
     )]
-    Tokens { limit: usize },
+    Tokens {
+        /// The limit.
+        limit: usize,
+    },
 }
 
 /// How serious a validation problem is.
@@ -191,8 +282,11 @@ pub enum Severity {
 /// One finding of a `validate` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The line it concerns.
     pub at: Location,
+    /// Whether PostgreSQL refuses the file or only misreads the line.
     pub severity: Severity,
+    /// What is wrong, as a sentence (quoted text cut to about 200 characters).
     pub message: String,
 }
 

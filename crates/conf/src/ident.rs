@@ -32,30 +32,41 @@ pub const REMOVED_MARKER: &str = "# removed by pgharden";
 /// One `map system-username database-username` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
+    /// Where the line is.
     pub at: RuleRef,
+    /// The map name, as `map=` in pg_hba.conf names it.
     pub map: String,
+    /// The system user name: a literal, or `/regex` whose first group `\1` may fill `role`.
     pub system: Token,
+    /// The database role it may use (from 16 also `all`, `+group` or `/regex`).
     pub role: Token,
 }
 
 /// One non-blank, non-comment logical line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Entry {
+    /// A mapping line.
     Mapping(Mapping),
     /// PostgreSQL 16+ include directive.
     Include {
+        /// Where the directive is.
         at: RuleRef,
+        /// `include`, `include_if_exists` or `include_dir`.
         kind: IncludeKind,
+        /// The file or directory it names, as written.
         target: String,
     },
     /// A line PostgreSQL rejects, with hba.c's message.
     Invalid {
+        /// Where the line is.
         at: RuleRef,
+        /// hba.c's message for it.
         message: String,
     },
 }
 
 impl Entry {
+    /// Where the entry is, whatever it is.
     pub fn at(&self) -> &RuleRef {
         match self {
             Entry::Mapping(m) => &m.at,
@@ -117,14 +128,17 @@ impl IdentFile {
         Ok(Self::parse(&Loader::new(src, Format::Auth).read(path, None)?, path))
     }
 
+    /// The path the file was loaded from (or named when parsed).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Every entry in file order: mappings, include directives and lines PostgreSQL rejects.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
 
+    /// The mappings only, in file order.
     pub fn mappings(&self) -> impl Iterator<Item = &Mapping> {
         self.entries.iter().filter_map(|e| match e {
             Entry::Mapping(m) => Some(m),
@@ -229,14 +243,17 @@ impl IdentSet {
         Ok(Self { tree: authfile::load(root.as_ref(), src, major >= 16)? })
     }
 
+    /// Every file read, the root first, then each included file in the order its directive is met.
     pub fn files(&self) -> &[IdentFile] {
         &self.tree.files
     }
 
+    /// The files, owned, in the order of [`IdentSet::files`].
     pub fn into_files(self) -> Vec<IdentFile> {
         self.tree.files
     }
 
+    /// The `include_if_exists` targets that did not exist, which PostgreSQL skips too.
     pub fn skipped(&self) -> &[SkippedInclude] {
         &self.tree.skipped
     }
@@ -251,6 +268,7 @@ impl IdentSet {
         self.tree.order.iter().map(|&(f, e)| &self.tree.files[f].entries[e]).collect()
     }
 
+    /// What PostgreSQL `major` would refuse or misread in the set, sorted by file and line.
     pub fn validate(&self, major: u32) -> Vec<Problem> {
         let mut entries = self.entries();
         if major < 16 {
@@ -264,10 +282,13 @@ impl IdentSet {
         problems
     }
 
+    /// The roles system user `system_name` may use under `map`, in the order of the mappings
+    /// (newest-version semantics).
     pub fn lookup(&self, map: &str, system_name: &str) -> Result<Vec<RoleMatch>, Error> {
         self.lookup_as(NEWEST_MAJOR, map, system_name)
     }
 
+    /// `lookup` as PostgreSQL `major` reads the set: before 16 the role field is a literal name.
     pub fn lookup_as(&self, major: u32, map: &str, system_name: &str) -> Result<Vec<RoleMatch>, Error> {
         let mappings = self.entries().into_iter().filter_map(|e| match e {
             Entry::Mapping(m) => Some(m),

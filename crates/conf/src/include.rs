@@ -40,6 +40,7 @@ impl IncludeKind {
         Self::ALL.into_iter().find_map(|(n, kind)| (name == n).then_some(kind))
     }
 
+    /// The directive's keyword, as written in the file.
     pub fn keyword(self) -> &'static str {
         match self {
             IncludeKind::Include => "include",
@@ -56,6 +57,7 @@ impl IncludeKind {
 pub struct SkippedInclude {
     /// The directive; None for `postgresql.auto.conf`.
     pub at: Option<Location>,
+    /// The file that does not exist, resolved against the including file's directory.
     pub path: PathBuf,
 }
 

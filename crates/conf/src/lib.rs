@@ -34,6 +34,8 @@
 //! # Ok::<(), pgharden_conf::Error>(())
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod authfile;
 mod error;
 pub mod hba;
@@ -41,7 +43,7 @@ pub mod ident;
 mod include;
 mod pg_regex;
 pub mod postgresql_conf;
-pub mod source;
+mod source;
 mod text;
 mod tokens;
 

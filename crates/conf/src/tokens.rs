@@ -82,16 +82,20 @@ fn needs_quotes(name: &str) -> bool {
 /// One element of a field's comma-separated list.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Item {
+    /// A token written in the field itself.
     Token(Token),
     /// `@file`: the tokens of every line of another file, relative to the including file's
     /// directory. `tokens` is `None` until the file has been read (see the loaders).
     File {
+        /// The file name as written after `@`.
         target: String,
+        /// The tokens read from it, in order; `None` until loaded.
         tokens: Option<Vec<Token>>,
     },
 }
 
 impl Item {
+    /// The item as it must be written so the tokenizer gives it back (`@file` for a file reference).
     pub fn render(&self) -> String {
         match self {
             Item::Token(t) => t.render(),

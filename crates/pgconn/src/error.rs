@@ -59,29 +59,46 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConninfoError {
+    /// A keyword without `=`; holds the keyword.
     #[error("missing \"=\" after \"{0}\" in connection info string")]
     MissingEquals(String),
     /// libpq's message, plus the keyword whose value is unterminated (libpq names none).
     #[error("unterminated quoted string in connection info string (the value of \"{0}\")")]
     UnterminatedQuote(String),
+    /// A keyword libpq does not know; holds it.
     #[error("invalid connection option \"{0}\"")]
     InvalidOption(String),
+    /// A URI query parameter libpq does not know; holds it.
     #[error("invalid URI query parameter: \"{0}\"")]
     InvalidUriParameter(String),
+    /// A URI query parameter without `=`; holds the parameter.
     #[error("missing key/value separator \"=\" in URI query parameter: \"{0}\"")]
     UriMissingSeparator(String),
+    /// A URI query parameter with a second `=`; holds the parameter.
     #[error("extra key/value separator \"=\" in URI query parameter: \"{0}\"")]
     UriExtraSeparator(String),
+    /// A `[` without its `]` in a URI; holds the URI.
     #[error("end of string reached when looking for matching \"]\" in IPv6 host address in URI: \"{0}\"")]
     UriUnterminatedIpv6(String),
+    /// `[]` in a URI; holds the URI.
     #[error("IPv6 host address may not be empty in URI: \"{0}\"")]
     UriEmptyIpv6(String),
+    /// A character after the host part of a URI that is neither `:` nor `/`.
     #[error(
         "unexpected character \"{ch}\" at position {position} in URI (expected \":\" or \"/\"): \"{uri}\""
     )]
-    UriUnexpectedChar { ch: char, position: usize, uri: String },
+    UriUnexpectedChar {
+        /// The character.
+        ch: char,
+        /// Its byte offset in `uri`.
+        position: usize,
+        /// The URI (passwords in it are not shown).
+        uri: String,
+    },
+    /// A `%` not followed by two hex digits; holds the token.
     #[error("invalid percent-encoded token: \"{0}\"")]
     InvalidPercentEncoding(String),
+    /// `%00` in a URI: a NUL cannot be passed to the server; holds the token.
     #[error("forbidden value %00 in percent-encoded value: \"{0}\"")]
     PercentEncodedNul(String),
     /// Not a libpq error: libpq quotes the encoded password back; this crate never prints it.
@@ -90,20 +107,48 @@ pub enum ConninfoError {
     /// Not a libpq error: libpq works on bytes, this crate on UTF-8 text.
     #[error("percent-decoded value is not valid UTF-8: \"{0}\"")]
     NotUtf8(String),
+    /// A value a keyword does not accept (an unknown `sslmode`, say).
     #[error("invalid {keyword} value: \"{value}\"")]
-    InvalidValue { keyword: &'static str, value: String },
+    InvalidValue {
+        /// The keyword.
+        keyword: &'static str,
+        /// The value given (never that of `password` or `sslpassword`).
+        value: String,
+    },
+    /// A value that should be an integer and is not.
     #[error("invalid integer value \"{value}\" for connection option \"{keyword}\"")]
-    InvalidInteger { keyword: &'static str, value: String },
+    InvalidInteger {
+        /// The keyword.
+        keyword: &'static str,
+        /// The value given.
+        value: String,
+    },
+    /// A port that is an integer but not in 1..=65535; holds it.
     #[error("invalid port number: \"{0}\"")]
     InvalidPort(String),
+    /// `host` and `hostaddr` list different numbers of entries.
     #[error("could not match {hosts} host names to {hostaddrs} hostaddr values")]
-    HostCountMismatch { hosts: usize, hostaddrs: usize },
+    HostCountMismatch {
+        /// Entries in `host`.
+        hosts: usize,
+        /// Entries in `hostaddr`.
+        hostaddrs: usize,
+    },
+    /// `port` lists more than one entry, but not one per host.
     #[error("could not match {ports} port numbers to {hosts} hosts")]
-    PortCountMismatch { ports: usize, hosts: usize },
+    PortCountMismatch {
+        /// Entries in `port`.
+        ports: usize,
+        /// Hosts to connect to.
+        hosts: usize,
+    },
+    /// A `hostaddr` that is not an IP address; holds it.
     #[error("could not parse network address \"{0}\"")]
     InvalidHostaddr(String),
+    /// `sslrootcert=system` with an sslmode below `verify-full`; holds the sslmode.
     #[error("weak sslmode \"{0}\" may not be used with sslrootcert=system (use \"verify-full\")")]
     WeakSslModeWithSystemRoots(String),
+    /// `sslnegotiation=direct` with an sslmode that allows plaintext; holds the sslmode.
     #[error(
         "weak sslmode \"{0}\" may not be used with sslnegotiation=direct (use \"require\", \"verify-ca\", or \"verify-full\")"
     )]
@@ -112,62 +157,130 @@ pub enum ConninfoError {
     #[error(
         "invalid SSL protocol version range: ssl_min_protocol_version={min} is above ssl_max_protocol_version={max}"
     )]
-    InvalidProtocolRange { min: &'static str, max: &'static str },
+    InvalidProtocolRange {
+        /// `ssl_min_protocol_version` as given.
+        min: &'static str,
+        /// `ssl_max_protocol_version` as given.
+        max: &'static str,
+    },
+    /// No user name was given and this process's uid has no passwd entry to default to.
     #[error("could not look up local user ID {uid}: {reason}")]
-    NoOsUser { uid: u32, reason: String },
+    NoOsUser {
+        /// The effective uid whose name was looked up.
+        uid: u32,
+        /// Why the lookup failed.
+        reason: String,
+    },
     /// A keyword libpq knows whose behaviour this crate does not implement, set to a value that
     /// would change what a connection does. Ignoring it silently could weaken security.
     #[error("{keyword}={value:?} is not supported by pgharden: {reason}")]
-    Unsupported { keyword: &'static str, value: String, reason: &'static str },
+    Unsupported {
+        /// The keyword.
+        keyword: &'static str,
+        /// Its value.
+        value: String,
+        /// Why pgharden refuses it (what it lacks), as a phrase.
+        reason: &'static str,
+    },
 }
 
 /// A problem with client-side TLS material, found before any byte is sent to a server.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsError {
+    /// The root certificate file a verifying sslmode needs does not exist; holds its path.
     #[error(
         "root certificate file \"{}\" does not exist\nEither provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification.",
         .0.display()
     )]
     RootCertMissing(PathBuf),
+    /// No `sslrootcert` was given and there is no home directory to find `~/.postgresql/root.crt` in.
     #[error(
         "could not get home directory to locate root certificate file\nEither provide the file, use the system's trusted roots with sslrootcert=system, or change sslmode to disable server certificate verification."
     )]
     NoHomeForRootCert,
+    /// The root certificate file could not be read or holds no certificate.
     #[error("could not read root certificate file \"{}\": {reason}", path.display())]
-    ReadRootCert { path: PathBuf, reason: String },
+    ReadRootCert {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// `sslrootcert=system`, but the system's trust store could not be loaded; holds why.
     #[error("could not load system root certificate paths: {0}")]
     SystemRoots(String),
     /// Stricter than libpq, which silently skips CRL checking when a CRL file cannot be parsed.
     #[error("could not read CRL \"{}\": {reason}", path.display())]
-    ReadCrl { path: PathBuf, reason: String },
+    ReadCrl {
+        /// The CRL file (or the file in `sslcrldir`).
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// The client certificate file exists but cannot be opened.
     #[error("could not open certificate file \"{}\": {reason}", path.display())]
-    OpenCert { path: PathBuf, reason: String },
+    OpenCert {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The client certificate file holds no usable certificate.
     #[error("could not read certificate file \"{}\": {reason}", path.display())]
-    ReadCert { path: PathBuf, reason: String },
+    ReadCert {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// A client certificate without its key file; holds the key's path.
     #[error("certificate present, but not private key file \"{}\"", .0.display())]
     KeyMissing(PathBuf),
+    /// The key file's owner and mode could not be read.
     #[error("could not stat private key file \"{}\": {reason}", path.display())]
-    StatKey { path: PathBuf, reason: String },
+    StatKey {
+        /// The key file.
+        path: PathBuf,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The key file is not a regular file; holds its path.
     #[error("private key file \"{}\" is not a regular file", .0.display())]
     KeyNotRegular(PathBuf),
+    /// The key file is readable by others than its owner (libpq's rule); holds its path.
     #[error(
         "private key file \"{}\" has group or world access; file must have permissions u=rw (0600) or less if owned by the current user, or permissions u=rw,g=r (0640) or less if owned by root",
         .0.display()
     )]
     KeyPermissions(PathBuf),
+    /// The key file could not be decrypted or parsed.
     #[error("could not load private key file \"{}\": {reason}", path.display())]
-    LoadKey { path: PathBuf, reason: String },
+    LoadKey {
+        /// The key file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// The key does not belong to the client certificate.
     #[error("certificate does not match private key file \"{}\": {reason}", path.display())]
-    KeyMismatch { path: PathBuf, reason: String },
+    KeyMismatch {
+        /// The key file.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// An `sslkey` of libpq's `engine:key` form; holds the value.
     #[error(
         "OpenSSL engine keys are not supported (sslkey \"{0}\" contains \":\", which libpq reads as engine:key)"
     )]
     EngineKey(String),
+    /// The protocol range allows neither TLS 1.2 nor TLS 1.3.
     #[error(
         "no TLS protocol version allowed by ssl_min_protocol_version/ssl_max_protocol_version is supported (TLSv1.2 and TLSv1.3 are)"
     )]
     NoProtocolVersion,
+    /// rustls refused the configuration; holds its message.
     #[error("could not set up TLS: {0}")]
     Setup(String),
 }
@@ -177,9 +290,19 @@ pub enum TlsError {
 #[non_exhaustive]
 pub enum Target {
     /// A TCP connection to `host` (as given) at `addr`.
-    Tcp { host: String, addr: Option<IpAddr>, port: u16 },
+    Tcp {
+        /// The host name or address as given (empty when only `hostaddr` was).
+        host: String,
+        /// The address connected to; `None` when name resolution failed.
+        addr: Option<IpAddr>,
+        /// The TCP port.
+        port: u16,
+    },
     /// A Unix-domain socket.
-    Unix { socket: PathBuf },
+    Unix {
+        /// The socket file, `DIR/.s.PGSQL.PORT`.
+        socket: PathBuf,
+    },
 }
 
 impl fmt::Display for Target {
@@ -208,15 +331,25 @@ impl fmt::Display for Target {
 pub enum Failure {
     /// The server sent an ErrorResponse (authentication refused, no pg_hba.conf entry, …).
     Server {
+        /// `FATAL`, `ERROR`, … as the server sent it (localised when `lc_messages` is).
         severity: String,
+        /// The five-character SQLSTATE (`28000` for an authentication refusal).
         sqlstate: String,
+        /// The primary message.
         message: String,
+        /// The DETAIL line, when the server sent one.
         detail: Option<String>,
+        /// The HINT line, when the server sent one.
         hint: Option<String>,
     },
     /// The server's certificate was refused: `message` is libpq's text, `reason` what exactly failed
     /// (OpenSSL's verify error string where there is one).
-    Certificate { message: String, reason: Option<String> },
+    Certificate {
+        /// libpq's message.
+        message: String,
+        /// The verifier's reason; `None` when there is nothing beyond the message.
+        reason: Option<String>,
+    },
     /// The TLS layer failed for another reason (handshake alert, server refused TLS, …).
     Tls(String),
     /// Name resolution failed.
@@ -263,8 +396,11 @@ impl fmt::Display for Failure {
 /// One failed attempt: where, whether TLS was in use, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
+    /// Where it went.
     pub target: Target,
+    /// Whether this attempt used TLS (sslmode `allow` and `prefer` try both ways).
     pub tls: bool,
+    /// Why it failed.
     pub failure: Failure,
 }
 
@@ -277,6 +413,7 @@ impl fmt::Display for Attempt {
 /// Every attempt failed. libpq prints one line per attempt, in order; so does `Display`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectError {
+    /// Each attempt in the order tried; libpq's order of hosts and sslmode's tries.
     pub attempts: Vec<Attempt>,
 }
 
@@ -322,14 +459,24 @@ pub enum LimitExceeded {
         "the server sent a message of {size} bytes (type {kind}); pgharden accepts at most {} MiB",
         MAX_MESSAGE >> 20
     )]
-    Message { size: u64, kind: MessageType },
+    Message {
+        /// The declared size in bytes, type byte included.
+        size: u64,
+        /// The message's type byte.
+        kind: MessageType,
+    },
     /// The messages since the last ReadyForQuery, up to and including one of type `kind`, declared
     /// `size` bytes in all, more than [`MAX_RESPONSE`].
     #[error(
         "the server sent {size} bytes in one response (the last message of type {kind}); pgharden accepts at most {} MiB per response",
         MAX_RESPONSE >> 20
     )]
-    Response { size: u64, kind: MessageType },
+    Response {
+        /// Bytes declared since the last ReadyForQuery.
+        size: u64,
+        /// Type byte of the message that crossed the limit.
+        kind: MessageType,
+    },
 }
 
 /// A backend message type byte, printed as a quoted character when it is printable ASCII and in

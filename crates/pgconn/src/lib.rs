@@ -9,7 +9,7 @@
 //!   environment ([`Env`]) into typed [`Settings`];
 //! * [`tls`]: a rustls configuration that verifies the server like libpq with OpenSSL (chain,
 //!   CRLs of the whole chain, libpq's host-name rules) and presents the client certificate;
-//! * [`connect`](mod@connect): hosts in order, sslmode's tries, errors in libpq's words; a
+//! * [`connect()`]: hosts in order, sslmode's tries, errors in libpq's words; a
 //!   [`BlockingClient`] for synchronous callers; sessions over a Unix stream connected by the
 //!   cluster owner ([`connect_unix_stream`]), for peer authentication as that owner.
 //!
@@ -37,7 +37,9 @@
 //! # Ok::<(), pgharden_pgconn::Error>(())
 //! ```
 
-pub mod connect;
+#![warn(missing_docs, unreachable_pub)]
+
+mod connect;
 pub mod conninfo;
 mod error;
 mod secret;

@@ -25,6 +25,7 @@ pub const CLEAN_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 pub struct Account {
     /// Login name (the uid in decimal when the account has no passwd entry).
     pub name: String,
+    /// Numeric user id: what the kernel compares, and what files are owned by.
     pub uid: u32,
     /// Primary group (from the passwd entry; the file's group when there is none).
     pub gid: u32,

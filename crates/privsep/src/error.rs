@@ -16,16 +16,19 @@ pub enum Error {
     /// The operating system refused or failed.
     #[error("{}: {message}", path.display())]
     Os {
+        /// The file or socket the operation was on.
         #[serde(with = "wire_path")]
         path: PathBuf,
         /// `errno`, when the failure came with one.
         errno: Option<i32>,
+        /// The operating system's description of the error (`strerror`), or what failed.
         message: String,
     },
 
     /// A symbolic link where pgharden writes or walks: it never follows one there.
     #[error("{}: is a symbolic link; pgharden does not write through links (replace it with the real file or directory)", path.display())]
     Symlink {
+        /// The link itself (not its target).
         #[serde(with = "wire_path")]
         path: PathBuf,
     },
@@ -34,30 +37,41 @@ pub enum Error {
     /// opened: opening a FIFO blocks, opening a device can have side effects.
     #[error("{}: not a regular file (a {kind})", path.display())]
     NotRegular {
+        /// The file that is not regular.
         #[serde(with = "wire_path")]
         path: PathBuf,
+        /// What it is instead.
         kind: FileKind,
     },
 
     /// A file larger than the caller's limit: a hostile file costs megabytes, not gigabytes.
     #[error("{}: larger than {limit} bytes ({} MiB), the most pgharden reads from it", path.display(), limit >> 20)]
     TooLarge {
+        /// The file that is too large.
         #[serde(with = "wire_path")]
         path: PathBuf,
+        /// The caller's limit, in bytes.
         limit: u64,
     },
 
     /// A request pgharden itself refuses (a relative path, a name with `/`, too many entries).
     #[error("{}: {reason}", path.display())]
     Refused {
+        /// The path the request named.
         #[serde(with = "wire_path")]
         path: PathBuf,
+        /// Why it was refused, as a phrase to show after the path.
         reason: String,
     },
 
     /// The owner-side helper could not be started, stopped answering, or broke the protocol.
     #[error("the helper acting as {account}: {reason}")]
-    Helper { account: String, reason: String },
+    Helper {
+        /// Login name of the account the helper acts as.
+        account: String,
+        /// What went wrong with it (start failure, exit, malformed reply).
+        reason: String,
+    },
 }
 
 /// The crate's result type.

@@ -27,7 +27,7 @@ use crate::ops;
 use crate::protocol::{self, Frame, FrameError, Reply, Request};
 
 /// The argument that makes this executable the helper.
-pub const HELPER_ARG: &str = "__pgharden-privsep-helper";
+pub(crate) const HELPER_ARG: &str = "__pgharden-privsep-helper";
 
 /// How long one request may take the helper.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);

@@ -32,6 +32,8 @@
 //! # Ok::<(), pgharden_privsep::Error>(())
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod account;
 mod actor;
 mod error;
@@ -45,7 +47,7 @@ mod wire_path;
 pub use account::{Account, CLEAN_PATH};
 pub use actor::Actor;
 pub use error::{Error, Result};
-pub use helper::{HELPER_ARG, serve_if_helper};
+pub use helper::serve_if_helper;
 pub use meta::{FileKind, Meta};
 pub use ops::{Entry, MAX_BACKUP, MAX_ENTRIES, Range, Replaced, TEMP_MARKER};
 pub use trusted::{private_dir, subdir_for};

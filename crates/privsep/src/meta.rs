@@ -6,13 +6,21 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FileKind {
+    /// A regular file: the only kind pgharden reads or writes.
     Regular,
+    /// A directory.
     Directory,
+    /// A symbolic link (seen only where links are not followed).
     Symlink,
+    /// A named pipe: opening it for reading blocks until a writer comes.
     Fifo,
+    /// A Unix domain socket.
     Socket,
+    /// A character device.
     CharDevice,
+    /// A block device.
     BlockDevice,
+    /// A type `stat` reported that none of the above covers.
     Unknown,
 }
 
@@ -50,13 +58,19 @@ impl std::fmt::Display for FileKind {
 /// Owner, mode, size and identity of a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Meta {
+    /// What the file is.
     pub kind: FileKind,
+    /// Owning user id.
     pub uid: u32,
+    /// Owning group id.
     pub gid: u32,
     /// Permission bits (`st_mode & 0o7777`).
     pub mode: u32,
+    /// Size in bytes (`st_size`).
     pub len: u64,
+    /// Device the file lives on; with `ino`, its identity (a replaced file gets a new one).
     pub dev: u64,
+    /// Inode number on `dev`.
     pub ino: u64,
 }
 

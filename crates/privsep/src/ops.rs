@@ -42,6 +42,7 @@ pub const TEMP_MARKER: &str = ".pgharden-tmp-";
 /// One replaced file, and where its previous content is kept.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Replaced {
+    /// The file that now holds the new content.
     #[serde(with = "wire_path")]
     pub path: PathBuf,
     /// `None` when the file did not exist before (undoing removes it).
@@ -52,8 +53,10 @@ pub struct Replaced {
 /// A directory entry: its name and what it is, following a symbolic link to its target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
+    /// The entry's name inside the directory (one component, no `/`).
     #[serde(with = "wire_path")]
     pub name: PathBuf,
+    /// What it is; for a symbolic link, what its target is.
     pub kind: FileKind,
 }
 
@@ -234,7 +237,7 @@ pub fn canonicalize(path: &Path) -> Result<PathBuf> {
 }
 
 /// `readlink`.
-pub fn read_link(path: &Path) -> Result<PathBuf> {
+pub(crate) fn read_link(path: &Path) -> Result<PathBuf> {
     std::fs::read_link(path).map_err(|e| Error::io(path, &e))
 }
 
@@ -279,7 +282,7 @@ fn back_up(
 
 /// Atomically replace (or create) the regular file `path` with `bytes` and exactly `mode`. With
 /// `backup_tag`, an existing file's content is first copied to `NAME.pgharden-TAG` beside it.
-pub fn replace(path: &Path, bytes: &[u8], mode: u32, backup_tag: Option<&str>) -> Result<Replaced> {
+pub(crate) fn replace(path: &Path, bytes: &[u8], mode: u32, backup_tag: Option<&str>) -> Result<Replaced> {
     let (dir_path, name) = split(path)?;
     let dir = open_dir(dir_path, true)?;
     let existing = stat_at(&dir, name, path)?;
@@ -344,7 +347,7 @@ pub fn write_named(path: &Path, bytes: &[u8], mode: u32) -> Result<PathBuf> {
 }
 
 /// Undo a [`replace`]: put the backup back, or remove a file that did not exist before.
-pub fn undo(replaced: &Replaced) -> Result<()> {
+pub(crate) fn undo(replaced: &Replaced) -> Result<()> {
     let (dir_path, name) = split(&replaced.path)?;
     let dir = open_dir(dir_path, true)?;
     match &replaced.backup {
@@ -371,7 +374,7 @@ pub fn undo(replaced: &Replaced) -> Result<()> {
 
 /// Remove the temp files an interrupted [`replace`] left in `dir` (regular files whose name holds
 /// [`TEMP_MARKER`]); returns how many.
-pub fn remove_temps(dir_path: &Path) -> Result<usize> {
+pub(crate) fn remove_temps(dir_path: &Path) -> Result<usize> {
     let dir = open_dir(dir_path, true)?;
     let listing = rustix::fs::Dir::read_from(&dir).map_err(|e| Error::os(dir_path, e))?;
     let mut names = Vec::new();
@@ -398,7 +401,7 @@ pub fn remove_temps(dir_path: &Path) -> Result<usize> {
 
 /// Create the directory `path` with exactly `mode` (its parents must exist); `false` when a real
 /// directory is already there (left as it is).
-pub fn mkdir(path: &Path, mode: u32) -> Result<bool> {
+pub(crate) fn mkdir(path: &Path, mode: u32) -> Result<bool> {
     let (dir_path, name) = split(path)?;
     let dir = open_dir(dir_path, false)?;
     match rustix::fs::mkdirat(&dir, name, Mode::from_raw_mode(mode)) {
@@ -419,7 +422,7 @@ pub fn mkdir(path: &Path, mode: u32) -> Result<bool> {
 }
 
 /// Open (creating it 0600 if missing) the regular file `path` to take a lock on it.
-pub fn open_lock(path: &Path) -> Result<File> {
+pub(crate) fn open_lock(path: &Path) -> Result<File> {
     let (dir_path, name) = split(path)?;
     let dir = open_dir(dir_path, false)?;
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
@@ -435,12 +438,12 @@ pub fn open_lock(path: &Path) -> Result<File> {
 
 /// Connect to a Unix stream socket (the server's), so that the server sees this account as the
 /// peer (`SO_PEERCRED`).
-pub fn connect_unix(path: &Path) -> Result<UnixStream> {
+pub(crate) fn connect_unix(path: &Path) -> Result<UnixStream> {
     UnixStream::connect(path).map_err(|e| Error::io(path, &e))
 }
 
 /// Send SIGHUP (reload) to `pid`; the kernel lets it through only to this account's processes.
-pub fn reload(pid: i32) -> Result<()> {
+pub(crate) fn reload(pid: i32) -> Result<()> {
     let proc_path = PathBuf::from(format!("/proc/{pid}"));
     let pid =
         rustix::process::Pid::from_raw(pid).ok_or_else(|| Error::refused(&proc_path, "not a process id"))?;

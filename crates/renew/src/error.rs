@@ -5,16 +5,23 @@ use std::path::PathBuf;
 /// A renewal error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    /// Reading the PKI, or re-issuing from it, failed.
     #[error(transparent)]
     Pki(#[from] pgharden_pki::Error),
 
+    /// Planning, writing or reloading a cluster's TLS files failed.
     #[error(transparent)]
     Cluster(#[from] pgharden_cluster::Error),
 
     /// The cluster's server certificate cannot be renewed from this PKI (a run's report names
     /// the data directory before the reason).
     #[error("{reason}")]
-    NotFromPki { data_dir: PathBuf, reason: String },
+    NotFromPki {
+        /// The cluster's data directory.
+        data_dir: PathBuf,
+        /// Why its certificate is not this PKI's to renew, as a sentence.
+        reason: String,
+    },
 
     /// The handshake after deploying did not show what was deployed.
     #[error("proof failed: {0}")]

@@ -7,13 +7,15 @@
 //!
 //! Owns: the renewal run ([`renew`]: schedule → re-issue → deploy → prove, or only the plan of it),
 //! deploying one certificate from any CA to one cluster ([`deploy`]), and the proof
-//! ([`prove`]). Idempotent: a second run finds nothing due and changes nothing.
+//! ([`Proof`]). Idempotent: a second run finds nothing due and changes nothing.
 //! Must not: decide the TLS file layout or write cluster files itself (that is
 //! `pgharden-cluster`'s TLS-only plan and `execute`), or issue certificates other than through
 //! `pgharden-pki`.
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod error;
-pub mod prove;
+mod prove;
 mod run;
 
 pub use error::{Error, Result};

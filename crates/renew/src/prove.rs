@@ -25,8 +25,11 @@ const SERVED_DEADLINE: Duration = Duration::from_secs(15);
 /// A client certificate to offer, with the role it logs in as.
 #[derive(Debug, Clone)]
 pub struct ClientCert {
+    /// PEM file of the client certificate (and its chain, if the server needs it).
     pub cert: PathBuf,
+    /// PEM file of its private key, unencrypted.
     pub key: PathBuf,
+    /// The role named in the startup message once TLS accepted the certificate.
     pub role: String,
 }
 
@@ -46,7 +49,7 @@ pub struct Proof {
 }
 
 /// Where to reach the server over TCP, or `None` when it listens on no TCP address.
-pub fn target_of(cluster: &Cluster) -> Option<Target> {
+pub(crate) fn target_of(cluster: &Cluster) -> Option<Target> {
     let pm = cluster.postmaster.as_ref()?;
     let first = pm.listen_addresses.split(',').map(str::trim).find(|a| !a.is_empty())?;
     let ip = match first {
@@ -61,7 +64,7 @@ pub fn target_of(cluster: &Cluster) -> Option<Target> {
 }
 
 /// The leaf the server sends now, DER (no client certificate offered, nothing logged in).
-pub fn served_leaf(target: &Target) -> Result<Vec<u8>> {
+pub(crate) fn served_leaf(target: &Target) -> Result<Vec<u8>> {
     let facts = pgharden_wire::server_certificate_chain(target)
         .map_err(|e| Error::Proof(format!("TLS handshake with {} failed: {e}", target.addr)))?;
     facts.chain.into_iter().next().ok_or_else(|| Error::Proof(format!("{} sent no certificate", target.addr)))
@@ -69,7 +72,7 @@ pub fn served_leaf(target: &Target) -> Result<Vec<u8>> {
 
 /// Wait (up to 15 seconds) until the server sends `expected`, then offer `client`, whose
 /// chain must lead to one of `roots`' CAs the server trusts.
-pub fn prove(
+pub(crate) fn prove(
     target: &Target,
     expected: &[u8],
     roots: &[Vec<u8>],
@@ -134,7 +137,7 @@ fn offer(target: &Target, roots: &[Vec<u8>], client: &ClientCert) -> Result<(boo
 }
 
 /// The serial of a DER certificate, lowercase hex (`?` when it does not parse).
-pub fn serial_of(der: &[u8]) -> String {
+pub(crate) fn serial_of(der: &[u8]) -> String {
     use x509_parser::prelude::{FromDer, X509Certificate};
     X509Certificate::from_der(der).map(|(_, c)| hex::encode(c.raw_serial())).unwrap_or_else(|_| "?".into())
 }

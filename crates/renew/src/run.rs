@@ -22,6 +22,7 @@ use crate::prove::{self, ClientCert, Proof};
 /// How to renew.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
+    /// When a CRL or certificate counts as due (a share of its lifetime left, or a time).
     pub threshold: Threshold,
     /// Only say what is due and what would be done.
     pub plan: bool,
@@ -32,29 +33,57 @@ pub struct Options {
 #[serde(tag = "action", rename_all = "kebab-case")]
 pub enum Action {
     /// Re-issue a CA's CRL.
-    Crl { ca: Kind, reason: String },
+    Crl {
+        /// The CA whose CRL it is.
+        ca: Kind,
+        /// Why it is due (time left, or already past its next update).
+        reason: String,
+    },
     /// Re-issue a certificate (`serial` is the old one).
     Certificate {
+        /// Which kind of certificate (root, one of the two CAs, server, client).
         kind: Kind,
+        /// Its name in the PKI.
         name: String,
+        /// Serial of the certificate being replaced, lowercase hex.
         serial: String,
+        /// For a client certificate, the role it logs in as.
         #[serde(skip_serializing_if = "Option::is_none")]
         role: Option<String>,
+        /// Serial of the re-issued certificate; `None` in a plan, where nothing is issued.
         #[serde(skip_serializing_if = "Option::is_none")]
         new_serial: Option<String>,
+        /// Why it is due.
         reason: String,
     },
     /// Install TLS files in a cluster and reload it.
-    Deploy { cluster: PathBuf, files: Vec<PathBuf>, settings: Vec<String>, reason: String },
+    Deploy {
+        /// The cluster's data directory.
+        cluster: PathBuf,
+        /// The files written (or to be written), full paths.
+        files: Vec<PathBuf>,
+        /// Settings changed with them, each as `name = value`.
+        settings: Vec<String>,
+        /// Which files differed from the PKI's current ones.
+        reason: String,
+    },
     /// Reload a cluster whose files are right but whose server still serves older ones.
-    Reload { cluster: PathBuf, reason: String },
+    Reload {
+        /// The cluster's data directory.
+        cluster: PathBuf,
+        /// Which serial the server serves instead of the one its files hold.
+        reason: String,
+    },
 }
 
 /// A client certificate re-issued: its owner must install the new one.
 #[derive(Debug, Clone, Serialize)]
 pub struct Redistribute {
+    /// The role the certificate logs in as.
     pub role: String,
+    /// Its name in the PKI.
     pub name: String,
+    /// Serial of the new certificate, lowercase hex.
     pub serial: String,
     /// The command that installs it into the invoking user's home, runnable as printed by someone
     /// who can read the PKI directory (root on this host; add `--home HOME` for another user),
@@ -68,31 +97,43 @@ pub struct Redistribute {
 /// What a cluster looks like after the run.
 #[derive(Debug, Clone, Serialize)]
 pub struct ClusterResult {
+    /// The cluster's data directory.
     pub data_dir: PathBuf,
     /// File names written in the data directory.
     pub changed: Vec<String>,
+    /// Whether the server was sent a reload (never a restart).
     pub reloaded: bool,
+    /// The running postmaster's pid, the same before and after; `None` when it is not running.
     pub postmaster_pid: Option<i32>,
     /// The serial the server serves (lowercase hex), when it listens on TCP.
     pub served_serial: Option<String>,
     /// Whether a client certificate got through TLS in the proof (`None`: none was offered).
     pub client_certificate_accepted: Option<bool>,
+    /// The handshake that proved the deployment; `None` when nothing was deployed or reloaded,
+    /// or the server listens on no TCP address.
     pub proof: Option<Proof>,
 }
 
 /// The whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// Version of this report's JSON layout (1).
     pub format: u32,
+    /// The time the schedule was computed at.
     #[serde(with = "time::serde::rfc3339")]
     pub now: OffsetDateTime,
+    /// Whether this was only a plan: `actions` say what would be done, nothing was changed.
     pub plan: bool,
+    /// The threshold used, in words (`1/3`, `20%`, `72h left`).
     pub threshold: String,
+    /// What was done (or would be, in a plan), in order.
     pub actions: Vec<Action>,
     /// When the next item falls due (after this run's re-issues).
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_due: Option<OffsetDateTime>,
+    /// Client certificates re-issued in this run, which their owners must install.
     pub redistribute: Vec<Redistribute>,
+    /// Each cluster that was checked, in the order given.
     pub clusters: Vec<ClusterResult>,
     /// What renewal cannot fix (a CA near its end), for a person to act on.
     pub warnings: Vec<String>,

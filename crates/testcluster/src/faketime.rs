@@ -49,7 +49,9 @@ pub struct FakeClock {
 }
 
 impl FakeClock {
-    /// A clock at the real time (offset 0), with the library found by [`find_library`].
+    /// A clock at the real time (offset 0), preloading `$PGHARDEN_TEST_LIBFAKETIME` if set, else
+    /// the first `faketime/libfaketime.so.1` in this machine's multiarch and usual library
+    /// directories. None is an error that says what to install.
     pub fn new() -> Result<FakeClock, Error> {
         FakeClock::with_library(find_library()?)
     }
@@ -146,7 +148,7 @@ fn offset_text(offset_seconds: i64) -> String {
 /// The libfaketime library: `$PGHARDEN_TEST_LIBFAKETIME` if set, else the first of this machine's
 /// multiarch directories and the usual library directories that has `faketime/libfaketime.so.1`.
 /// None is an error that says what to install; tests that need a moved clock fail, never skip.
-pub fn find_library() -> Result<PathBuf, Error> {
+pub(crate) fn find_library() -> Result<PathBuf, Error> {
     match std::env::var_os(LIBFAKETIME_ENV) {
         Some(path) if !path.is_empty() => {
             let path = PathBuf::from(path);
@@ -162,7 +164,7 @@ pub fn find_library() -> Result<PathBuf, Error> {
 
 /// [`find_library`] below `roots` instead of the system's library directories: for each root,
 /// `ROOT/<this machine's triplet>/faketime/` (Debian multiarch), then `ROOT/faketime/`.
-pub fn find_library_in(roots: &[PathBuf]) -> Result<PathBuf, Error> {
+pub(crate) fn find_library_in(roots: &[PathBuf]) -> Result<PathBuf, Error> {
     let mut searched = Vec::new();
     for root in roots {
         for dir in multiarch_dirs(root).into_iter().chain([root.clone()]) {

@@ -36,9 +36,11 @@
 //! # Ok::<(), pgharden_testcluster::Error>(())
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod cluster;
 mod error;
-pub mod faketime;
+mod faketime;
 mod install;
 mod options;
 mod port;
@@ -47,7 +49,7 @@ mod util;
 
 pub use cluster::{Cluster, KEEP_ENV};
 pub use error::Error;
-pub use faketime::FakeClock;
+pub use faketime::{FakeClock, LIBFAKETIME_ENV};
 pub use install::{CACHE_ENV, DEFAULT_MAJOR, Installation, MATRIX_MAJORS, PGBIN_ENV};
 pub use options::ClusterOptions;
 pub use port::free_port;

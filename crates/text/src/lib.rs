@@ -18,6 +18,8 @@
 //! escaping is idempotent: text escaped twice reads the same as text escaped once), or depend on
 //! anything beyond `std`.
 
+#![warn(missing_docs, unreachable_pub)]
+
 use std::borrow::Cow;
 use std::fmt::Write as _;
 

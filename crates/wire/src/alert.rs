@@ -15,11 +15,17 @@ pub struct Alert {
 }
 
 impl Alert {
+    /// 40: no common parameters; what a server without a usable suite or group sends.
     pub const HANDSHAKE_FAILURE: Alert = Alert { description: 40 };
+    /// 70: the offered protocol version is refused (below `ssl_min_protocol_version`, say).
     pub const PROTOCOL_VERSION: Alert = Alert { description: 70 };
+    /// 71: the parameters offered are too weak for the server.
     pub const INSUFFICIENT_SECURITY: Alert = Alert { description: 71 };
+    /// 80: the server failed on its side.
     pub const INTERNAL_ERROR: Alert = Alert { description: 80 };
+    /// 116: TLS 1.3's refusal of a handshake without a client certificate (`clientcert` in pg_hba.conf).
     pub const CERTIFICATE_REQUIRED: Alert = Alert { description: 116 };
+    /// 120: no ALPN protocol in common; PostgreSQL 17 refuses direct TLS without `postgresql`.
     pub const NO_APPLICATION_PROTOCOL: Alert = Alert { description: 120 };
 
     /// The RFC name (`protocol_version`), or `unknown` for codes outside the registry.

@@ -133,22 +133,29 @@ fn parse_fields(tag: u8, body: &[u8]) -> Result<Vec<(char, String)>, Malformed> 
 pub enum AuthRequest {
     /// AuthenticationOk: no password needed (`trust`, or `cert`/`peer` already satisfied).
     Ok,
+    /// AuthenticationKerberosV5 (code 2): no server since PostgreSQL 9.3 sends it.
     KerberosV5,
     /// A password in clear text.
     Cleartext,
     /// An MD5-hashed password with this salt.
     Md5 {
+        /// The salt the password hash is combined with.
         salt: [u8; 4],
     },
+    /// AuthenticationSCMCredential (code 6), from servers before PostgreSQL 9.1.
     ScmCredential,
+    /// GSSAPI (Kerberos) authentication.
     Gss,
+    /// SSPI, Windows' GSSAPI.
     Sspi,
     /// SASL with these mechanisms (`SCRAM-SHA-256`, `SCRAM-SHA-256-PLUS`).
     Sasl {
+        /// The mechanisms in the server's order.
         mechanisms: Vec<String>,
     },
     /// A code this crate does not know (or one that cannot come first, such as SASLContinue).
     Other {
+        /// The authentication request code.
         code: u32,
     },
 }

@@ -21,25 +21,82 @@ use crate::version::TlsVersionName;
 pub enum Error {
     /// The TCP connection could not be made.
     #[error("could not connect to {addr} within {timeout:?}: {reason}")]
-    Connect { addr: SocketAddr, timeout: Duration, reason: IoFailure },
+    Connect {
+        /// The address tried.
+        addr: SocketAddr,
+        /// The probe's whole time limit.
+        timeout: Duration,
+        /// Why the connection failed.
+        reason: IoFailure,
+    },
     /// The probe's time ran out while waiting for (or sending to) the server.
     #[error("{addr} did not answer {sent} within {timeout:?} (received: {received})")]
-    Timeout { addr: SocketAddr, sent: Sent, timeout: Duration, received: Received },
+    Timeout {
+        /// The server.
+        addr: SocketAddr,
+        /// What was sent last.
+        sent: Sent,
+        /// The probe's whole time limit.
+        timeout: Duration,
+        /// What came back before the time ran out.
+        received: Received,
+    },
     /// The server closed (or reset) the connection before a complete answer.
     #[error("{addr} {how} the connection after {sent} (received: {received})")]
-    Closed { addr: SocketAddr, sent: Sent, how: CloseKind, received: Received },
+    Closed {
+        /// The server.
+        addr: SocketAddr,
+        /// What was sent last.
+        sent: Sent,
+        /// Closed or reset.
+        how: CloseKind,
+        /// What came back before it.
+        received: Received,
+    },
     /// Reading or writing failed for another reason.
     #[error("talking to {addr} after {sent} failed: {reason} (received: {received})")]
-    Io { addr: SocketAddr, sent: Sent, reason: IoFailure, received: Received },
+    Io {
+        /// The server.
+        addr: SocketAddr,
+        /// What was sent last.
+        sent: Sent,
+        /// The operating system's error.
+        reason: IoFailure,
+        /// What came back before it.
+        received: Received,
+    },
     /// The server sent bytes that are not a valid answer.
     #[error("{addr} answered {sent} with something invalid: {problem} (received: {received})")]
-    Malformed { addr: SocketAddr, sent: Sent, problem: Malformed, received: Received },
+    Malformed {
+        /// The server.
+        addr: SocketAddr,
+        /// What was sent last.
+        sent: Sent,
+        /// What is wrong with the answer.
+        problem: Malformed,
+        /// The answer's first bytes.
+        received: Received,
+    },
     /// A TLS-only probe found the server unwilling to start TLS.
     #[error("{addr} does not offer TLS: it answered the SSLRequest with {answer}")]
-    SslNotAccepted { addr: SocketAddr, answer: Box<SslAnswer> },
+    SslNotAccepted {
+        /// The server.
+        addr: SocketAddr,
+        /// Its answer to the SSLRequest (`N`, an ErrorResponse, …).
+        answer: Box<SslAnswer>,
+    },
     /// The TLS layer failed (handshake, certificate, alert, decryption).
     #[error("TLS with {addr} failed after {sent}: {error} (received: {received})")]
-    Tls { addr: SocketAddr, sent: Sent, error: rustls::Error, received: Received },
+    Tls {
+        /// The server.
+        addr: SocketAddr,
+        /// The handshake that failed.
+        sent: Sent,
+        /// rustls's reason (an alert the server sent is one).
+        error: rustls::Error,
+        /// The first bytes the server sent.
+        received: Received,
+    },
     /// A caller-supplied argument cannot be sent (a NUL byte in a user name, say).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -60,8 +117,11 @@ pub enum Error {
 pub enum Sent {
     /// Only the TCP connection was made.
     Nothing,
+    /// The SSLRequest that asks the server to start TLS.
     SslRequest,
+    /// The GSSENCRequest that asks for GSSAPI encryption.
     GssEncRequest,
+    /// The StartupMessage naming user and database (in plaintext or inside TLS).
     StartupMessage,
     /// The rustls handshake after the server accepted an SSLRequest.
     TlsHandshake,
@@ -106,7 +166,9 @@ impl fmt::Display for CloseKind {
 /// An I/O error in comparable form (`std::io::Error` is neither `Clone` nor `PartialEq`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IoFailure {
+    /// What kind of error (`ConnectionRefused`, `TimedOut`, …), to tell them apart without parsing text.
     pub kind: io::ErrorKind,
+    /// The operating system's message.
     pub message: String,
 }
 
@@ -158,12 +220,31 @@ impl fmt::Display for Received {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Malformed {
+    /// A message declared a length this probe does not accept for it.
     #[error("a message length of {length} bytes is outside 4..={max}")]
-    Length { length: u32, max: u32 },
+    Length {
+        /// The declared length, in bytes, including itself.
+        length: u32,
+        /// The most this probe accepts for it.
+        max: u32,
+    },
+    /// A message of a type the protocol does not allow here.
     #[error("message type {} where {expected} was expected", show_tag(*tag))]
-    UnexpectedMessage { tag: u8, expected: &'static str },
+    UnexpectedMessage {
+        /// Its type byte.
+        tag: u8,
+        /// What was allowed, in words.
+        expected: &'static str,
+    },
+    /// A message of the right type whose body does not parse.
     #[error("message type {}: {problem}", show_tag(*tag))]
-    Body { tag: u8, problem: &'static str },
+    Body {
+        /// Its type byte.
+        tag: u8,
+        /// What is wrong, in words.
+        problem: &'static str,
+    },
+    /// A TLS record or handshake message that does not parse; holds what is wrong.
     #[error("TLS record: {0}")]
     Record(&'static str),
 }

@@ -110,7 +110,7 @@ pub(crate) fn cipher_suites(version: TlsVersionName) -> Vec<u16> {
 /// TLS 1.3), these groups, and for TLS 1.3 an X25519 key share or none (then a server that agrees
 /// answers with a HelloRetryRequest naming the group it wants).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HelloSpec {
+pub(crate) struct HelloSpec {
     pub version: TlsVersionName,
     pub suites: Vec<u16>,
     pub groups: Vec<u16>,
@@ -119,14 +119,14 @@ pub struct HelloSpec {
 
 impl HelloSpec {
     /// The version probe's offer: a broad list of common suites, every group, an X25519 share.
-    pub fn probe(version: TlsVersionName) -> HelloSpec {
+    pub(crate) fn probe(version: TlsVersionName) -> HelloSpec {
         let suites = cipher_suites(version).into_iter().filter(|s| *s != SCSV_RENEGOTIATION).collect();
         HelloSpec { version, suites, groups: GROUPS.to_vec(), x25519_share: true }
     }
 }
 
 /// Every group a scan offers: X25519, X448, the NIST curves, brainpool (TLS 1.2), FFDHE.
-pub const ALL_GROUPS: &[u16] = &[
+pub(crate) const ALL_GROUPS: &[u16] = &[
     GROUP_X25519,
     0x001e,
     0x0017,
@@ -259,7 +259,7 @@ pub(crate) enum ServerReply {
 
 /// The parts of a ServerHello a version probe needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ServerHello {
+pub(crate) struct ServerHello {
     /// ServerHello.legacy_version (the negotiated version before TLS 1.3).
     pub legacy_version: u16,
     /// The selected_version in supported_versions (TLS 1.3 and later).
@@ -274,7 +274,7 @@ pub struct ServerHello {
 
 impl ServerHello {
     /// The version the server chose.
-    pub fn version(&self) -> u16 {
+    pub(crate) fn version(&self) -> u16 {
         self.selected_version.unwrap_or(self.legacy_version)
     }
 }

@@ -42,6 +42,7 @@
 //! parser), `versions` (per-version probes), `alert`, `version`, `error`.
 
 #![forbid(unsafe_code)]
+#![warn(missing_docs, unreachable_pub)]
 
 mod alert;
 mod backend;
@@ -65,7 +66,7 @@ pub use alert::Alert;
 pub use backend::{AuthRequest, MAX_MESSAGE, ServerMessage};
 pub use error::{CloseKind, Error, IoFailure, Malformed, Received, Sent};
 pub use frontend::APPLICATION_NAME;
-pub use hello::{ALL_GROUPS, HelloSpec, ServerHello, group_name};
+pub use hello::group_name;
 pub use negotiate::{SslAnswer, gssenc_request, ssl_request};
 pub use scan::{Legacy, Scan, Verdict, VersionScan, scan};
 pub use startup::{StartupAnswer, StartupReply, TlsStartupAnswer, plaintext_startup, tls_startup};
@@ -83,6 +84,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The server to probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
+    /// The server's address and port.
     pub addr: SocketAddr,
     /// The name for TLS SNI; `None` sends none (as libpq does for a numeric host).
     pub server_name: Option<String>,
@@ -108,11 +110,13 @@ impl Target {
         Ok(Target { server_name: name, ..Target::new(addr) })
     }
 
+    /// This target with `timeout` as the deadline of each probe.
     pub fn with_timeout(mut self, timeout: Duration) -> Target {
         self.timeout = timeout;
         self
     }
 
+    /// This target sending `name` in SNI (and nothing else: no host name is checked here).
     pub fn with_server_name(mut self, name: impl Into<String>) -> Target {
         self.server_name = Some(name.into());
         self

@@ -35,19 +35,33 @@ pub enum Verdict {
     /// It speaks the version (the suites say with what).
     Accepted,
     /// It does not speak the version: a protocol_version alert or another alert.
-    Refused { alert: Alert },
+    Refused {
+        /// The alert it sent.
+        alert: Alert,
+    },
     /// It answered with another version than the one offered.
-    OtherVersion { version: u16 },
+    OtherVersion {
+        /// The wire code of the version it answered with (`0x0303` for TLS 1.2).
+        version: u16,
+    },
     /// It closed the connection without a word.
-    Closed { reset: bool },
+    Closed {
+        /// Whether it reset the connection (RST) rather than closing it.
+        reset: bool,
+    },
     /// It speaks the version but shares no suite with any the scanner knows (handshake_failure).
-    NoSharedSuite { alert: Alert },
+    NoSharedSuite {
+        /// The alert it sent (handshake_failure or insufficient_security).
+        alert: Alert,
+    },
 }
 
 /// One protocol version of the scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VersionScan {
+    /// The version offered.
     pub version: TlsVersionName,
+    /// How the server answered it; only `Accepted` has suites and groups.
     #[serde(flatten)]
     pub verdict: Verdict,
     /// Accepted suites (IANA codes), in the order the server chose them: its preference.
@@ -62,6 +76,7 @@ pub struct VersionScan {
 }
 
 impl VersionScan {
+    /// Whether the server speaks this version.
     pub fn is_accepted(&self) -> bool {
         self.verdict == Verdict::Accepted
     }
@@ -70,6 +85,7 @@ impl VersionScan {
 /// Whether a legacy protocol (SSLv2, SSLv3) is spoken.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Legacy {
+    /// Whether the server answered in that protocol.
     pub accepted: bool,
     /// What the server did instead, in words, when it did not.
     pub answer: String,
@@ -78,7 +94,9 @@ pub struct Legacy {
 /// The whole scan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Scan {
+    /// SSL 2.0, probed with an SSLv2 ClientHello.
     pub sslv2: Legacy,
+    /// SSL 3.0.
     pub sslv3: Legacy,
     /// TLS 1.0 to 1.3, in that order.
     pub versions: Vec<VersionScan>,
@@ -127,7 +145,7 @@ pub fn scan(target: &Target) -> Result<Scan, Error> {
 }
 
 /// Enumerate one version: suites by removal, then groups by removal.
-pub fn scan_version(
+pub(crate) fn scan_version(
     target: &Target,
     version: TlsVersionName,
     handshakes: &mut u32,

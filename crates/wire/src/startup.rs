@@ -29,6 +29,7 @@ const MAX_NOTICES: usize = 16;
 /// The server's first answer to a StartupMessage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StartupAnswer {
+    /// The answer.
     pub reply: StartupReply,
     /// NoticeResponses that came before the reply (normally none).
     pub notices: Vec<ServerMessage>,
@@ -72,7 +73,9 @@ impl StartupAnswer {
 /// The TLS facts of the session and the server's answer inside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TlsStartupAnswer {
+    /// What the handshake negotiated.
     pub tls: TlsFacts,
+    /// The server's answer to the StartupMessage sent inside TLS.
     pub answer: StartupAnswer,
 }
 

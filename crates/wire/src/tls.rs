@@ -36,6 +36,7 @@ pub const ALPN_POSTGRESQL: &str = "postgresql";
 /// What a completed handshake showed about the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TlsFacts {
+    /// The protocol version agreed on.
     pub negotiated_version: TlsVersionName,
     /// IANA name (`TLS_AES_256_GCM_SHA384`, `TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384`).
     pub cipher_suite: String,
@@ -62,7 +63,9 @@ pub struct CertificateRequest {
 /// A client certificate chain (leaf first) and its private key.
 #[derive(Debug)]
 pub struct ClientIdentity {
+    /// The certificates to send, leaf first.
     pub chain: Vec<CertificateDer<'static>>,
+    /// The leaf's private key.
     pub key: PrivateKeyDer<'static>,
 }
 
@@ -92,10 +95,16 @@ pub enum DirectTlsAnswer {
     Negotiated(TlsFacts),
     /// The server speaks TLS here but refused the handshake with an alert (PostgreSQL 17 sends
     /// `no_application_protocol` for an ALPN other than `postgresql`).
-    Alert { alert: Alert },
+    Alert {
+        /// The alert it sent.
+        alert: Alert,
+    },
     /// The server did not answer in TLS: it closed the connection (releases before 17 read the
     /// ClientHello as a startup packet with an absurd length) or sent something else.
-    NotSupported { reason: String },
+    NotSupported {
+        /// What happened instead, in words.
+        reason: String,
+    },
 }
 
 /// SSLRequest, then a TLS 1.2/1.3 handshake accepting any certificate; report what was negotiated

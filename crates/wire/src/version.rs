@@ -11,12 +11,16 @@ use serde::Serialize;
 /// A TLS version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum TlsVersionName {
+    /// TLS 1.0 (`TLSv1`).
     #[serde(rename = "TLSv1")]
     Tls1_0,
+    /// TLS 1.1 (`TLSv1.1`).
     #[serde(rename = "TLSv1.1")]
     Tls1_1,
+    /// TLS 1.2 (`TLSv1.2`).
     #[serde(rename = "TLSv1.2")]
     Tls1_2,
+    /// TLS 1.3 (`TLSv1.3`).
     #[serde(rename = "TLSv1.3")]
     Tls1_3,
 }

@@ -28,10 +28,12 @@ pub enum VersionOutcome {
         /// TLS 1.3 only: the server asked for a key share in another group first.
         hello_retry_request: bool,
     },
+    /// No ServerHello for the offered version; how the server refused.
     Refused(Refusal),
 }
 
 impl VersionOutcome {
+    /// Whether the server speaks the version.
     pub fn is_accepted(&self) -> bool {
         matches!(self, VersionOutcome::Accepted { .. })
     }
@@ -43,11 +45,20 @@ impl VersionOutcome {
 pub enum Refusal {
     /// An alert: protocol_version (the version is below the server's minimum or above its
     /// maximum), handshake_failure, insufficient_security, internal_error...
-    Alert { alert: Alert },
+    Alert {
+        /// The alert it sent.
+        alert: Alert,
+    },
     /// A ServerHello for a different version (possible only below the offered one).
-    OtherVersion { version: u16 },
+    OtherVersion {
+        /// The wire code of the version it answered with.
+        version: u16,
+    },
     /// The server hung up without a word.
-    Closed { how: String },
+    Closed {
+        /// `closed` or `reset`.
+        how: String,
+    },
 }
 
 impl fmt::Display for VersionOutcome {

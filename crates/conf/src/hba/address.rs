@@ -9,15 +9,22 @@ use std::net::IpAddr;
 use crate::error::excerpt;
 use crate::tokens::Item;
 
+/// The address field of a `host*` rule.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Address {
+    /// `all`: every client address.
     All,
+    /// `samehost`: any of the server's own addresses.
     SameHost,
+    /// `samenet`: any address in a subnet the server is directly connected to.
     SameNet,
     /// An address and mask (from `addr/bits` or `addr mask`); `text` is how it was written.
     Net {
+        /// The network address as written (bits outside the mask are ignored when matching).
         addr: IpAddr,
+        /// The netmask, in the same family as `addr`.
         mask: IpAddr,
+        /// The field as written (`10.0.0.0/8`, or `10.0.0.0 255.0.0.0`).
         text: String,
     },
     /// A host name, or a domain suffix starting with `.`; needs DNS to match.

@@ -26,12 +26,17 @@ pub enum ConnectionKind {
 /// A connection attempt to evaluate.
 #[derive(Clone, Copy)]
 pub struct Connection<'a> {
+    /// Unix socket or TCP.
     pub kind: ConnectionKind,
+    /// The database asked for.
     pub database: &'a str,
+    /// The role asked for.
     pub user: &'a str,
     /// The client address (TCP only); None makes address checks undecidable.
     pub address: Option<IpAddr>,
+    /// Whether the session uses TLS (`hostssl` lines need it, `hostnossl` lines refuse it).
     pub ssl: bool,
+    /// Whether the session uses GSSAPI encryption (for `hostgssenc` / `hostnogssenc`).
     pub gss_encrypted: bool,
     /// Whether the client presents a certificate the server's CA accepts.
     pub client_cert: bool,
@@ -89,9 +94,13 @@ impl fmt::Debug for Connection<'_> {
 /// Why a rule did not match.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NoMatchReason {
+    /// The connection type field does not fit (local/host, TLS, GSSAPI encryption).
     ConnectionType,
+    /// The client address is not in the rule's address range.
     Address,
+    /// The database is not in the rule's database field.
     Database,
+    /// The user is not in the rule's user field.
     User,
 }
 
@@ -114,6 +123,7 @@ pub enum Undecidable {
     Hostname(String),
     /// Needs the server's interface addresses.
     SameHost,
+    /// Needs the server's interface networks.
     SameNet,
     /// The connection has no address.
     UnknownAddress,
@@ -158,11 +168,14 @@ pub enum Outcome {
 /// The result of `evaluate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Evaluation {
+    /// What happens to the connection (`Undecidable` when an undecidable rule comes first).
     pub outcome: Outcome,
     /// The first rule that certainly matches. It is the rule the server uses only if
     /// `undecidable` is empty (otherwise one of those may match first).
     pub matched: Option<RuleRef>,
+    /// The outcome in one sentence, naming the rule (`FILE:LINE matches: scram-sha-256 authentication`).
     pub why: String,
+    /// Whether `matched` is a `reject` rule (true even when `outcome` is `Undecidable`).
     pub rejected_by_reject_rule: bool,
     /// The rules before `matched` that certainly do not match, and why.
     pub checked: Vec<(RuleRef, NoMatchReason)>,

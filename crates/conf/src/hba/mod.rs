@@ -37,12 +37,16 @@ pub const DISABLED_MARKER: &str = "# disabled by pgharden";
 /// Where a record is: file, first line and (for backslash continuations) last line, 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RuleRef {
+    /// The file the record is in.
     pub file: PathBuf,
+    /// Its first line, 1-based.
     pub line: usize,
+    /// Its last line: the same as `line` unless the record continues with backslashes.
     pub last_line: usize,
 }
 
 impl RuleRef {
+    /// The record's first line, as a [`Location`] for messages.
     pub fn location(&self) -> Location {
         Location::new(&self.file, self.line)
     }
@@ -61,15 +65,22 @@ impl fmt::Display for RuleRef {
 /// The first field of a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ConnType {
+    /// `local`: Unix-domain sockets.
     Local,
+    /// `host`: TCP, with or without TLS or GSSAPI encryption.
     Host,
+    /// `hostssl`: TCP with TLS only.
     HostSsl,
+    /// `hostnossl`: TCP without TLS only.
     HostNoSsl,
+    /// `hostgssenc`: TCP with GSSAPI encryption only.
     HostGssEnc,
+    /// `hostnogssenc`: TCP without GSSAPI encryption only.
     HostNoGssEnc,
 }
 
 impl ConnType {
+    /// The keyword as pg_hba.conf spells it.
     pub fn keyword(self) -> &'static str {
         match self {
             ConnType::Local => "local",
@@ -99,19 +110,33 @@ impl ConnType {
 /// The authentication method field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Method {
+    /// `trust`: anyone who matches the line gets in, without a credential.
     Trust,
+    /// `reject`: the connection is refused; later lines are not consulted.
     Reject,
+    /// `scram-sha-256`: a SCRAM password exchange.
     ScramSha256,
+    /// `md5`: an MD5 challenge, or SCRAM when the role's password is stored as SCRAM.
     Md5,
+    /// `password`: the password sent in clear text, protected only by TLS if the session has it.
     Password,
+    /// `gss`: GSSAPI (Kerberos).
     Gss,
+    /// `sspi`: Windows' SSPI.
     Sspi,
+    /// `ident`: the client host's ident server (on a `local` line it means `peer`).
     Ident,
+    /// `peer`: the OS user of the connecting process, from the kernel (`local` only).
     Peer,
+    /// `ldap`: a password checked against an LDAP server.
     Ldap,
+    /// `radius`: a password checked against a RADIUS server.
     Radius,
+    /// `cert`: a trusted client certificate whose name maps to the role; no password.
     Cert,
+    /// `pam`: a password checked by PAM.
     Pam,
+    /// `bsd`: a password checked by BSD Authentication.
     Bsd,
     /// PostgreSQL 18+.
     OAuth,
@@ -138,6 +163,7 @@ impl Method {
         Method::OAuth,
     ];
 
+    /// The keyword as pg_hba.conf spells it (an unknown word as written).
     pub fn keyword(&self) -> &str {
         match self {
             Method::Trust => "trust",
@@ -159,6 +185,7 @@ impl Method {
         }
     }
 
+    /// The method `word` names, compared exactly as hba.c does; [`Method::Unknown`] for any other word.
     pub fn from_keyword(word: &str) -> Self {
         Self::KNOWN
             .into_iter()
@@ -176,20 +203,29 @@ impl fmt::Display for Method {
 /// One `name=value` authentication option.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct AuthOption {
+    /// The option name (`clientcert`, `map`, …).
     pub name: String,
+    /// Its value, as the tokenizer gives it (quotes removed).
     pub value: String,
 }
 
 /// A parsed pg_hba.conf rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
+    /// Where the rule is.
     pub at: RuleRef,
+    /// Which connections it is about.
     pub conn_type: ConnType,
+    /// The database field: names, keywords (`all`, `sameuser`, …) and `@file` references (with their
+    /// tokens once a loader has read the file).
     pub databases: Vec<Item>,
+    /// The user field: roles, `+group` memberships, `all` and `@file` references.
     pub users: Vec<Item>,
     /// None for `local` rules.
     pub address: Option<Address>,
+    /// The method as written (see [`Rule::effective_method`]).
     pub method: Method,
+    /// The `name=value` options after the method, in order.
     pub options: Vec<AuthOption>,
 }
 
@@ -219,21 +255,28 @@ impl Rule {
 /// One non-blank, non-comment logical line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
+    /// A rule.
     Rule(Rule),
     /// PostgreSQL 16+ include directive.
     Include {
+        /// Where the directive is.
         at: RuleRef,
+        /// `include`, `include_if_exists` or `include_dir`.
         kind: IncludeKind,
+        /// The file or directory it names, as written.
         target: String,
     },
     /// A line PostgreSQL rejects while parsing, with hba.c's message.
     Invalid {
+        /// Where the line is.
         at: RuleRef,
+        /// hba.c's message for it.
         message: String,
     },
 }
 
 impl Record {
+    /// Where the record is, whatever it is.
     pub fn at(&self) -> &RuleRef {
         match self {
             Record::Rule(r) => &r.at,
@@ -245,16 +288,22 @@ impl Record {
 /// A new rule to write. `render` lays it out in the columns of PostgreSQL's sample file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSpec {
+    /// The connection type.
     pub conn_type: ConnType,
+    /// The database field, one token per comma-separated entry.
     pub databases: Vec<Token>,
+    /// The user field, one token per entry.
     pub users: Vec<Token>,
     /// `10.0.0.0/8`, `all`, `samenet`, a host name, or `address mask`; None for `local`.
     pub address: Option<String>,
+    /// The method.
     pub method: Method,
+    /// Options after the method, written as `name=value` tokens (quoted where needed).
     pub options: Vec<AuthOption>,
 }
 
 impl RuleSpec {
+    /// The line, without a line ending, in the sample file's columns; tokens are quoted where needed.
     pub fn render(&self) -> String {
         let list = |tokens: &[Token]| tokens.iter().map(Token::render).collect::<Vec<_>>().join(",");
         let address = self.address.as_deref().unwrap_or("");
@@ -361,14 +410,17 @@ impl HbaFile {
         Ok(Self::parse(&Loader::new(src, Format::Auth).read(path, None)?, path))
     }
 
+    /// The path the file was loaded from (or named when parsed).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// Every record in file order: rules, include directives and lines PostgreSQL rejects.
     pub fn records(&self) -> &[Record] {
         &self.records
     }
 
+    /// The rules only, in file order (the order PostgreSQL tries them in).
     pub fn rules(&self) -> impl Iterator<Item = &Rule> {
         self.records.iter().filter_map(|r| match r {
             Record::Rule(rule) => Some(rule),

@@ -72,18 +72,22 @@ impl HbaSet {
         Ok(Self { tree: authfile::load(root.as_ref(), src, major >= 16)? })
     }
 
+    /// Every file read, the root first, then each in the order its include was met.
     pub fn files(&self) -> &[HbaFile] {
         &self.tree.files
     }
 
+    /// The file loaded from `path` (compared as given, not canonicalised).
     pub fn file(&self, path: impl AsRef<Path>) -> Option<&HbaFile> {
         self.tree.files.iter().find(|f| f.path() == path.as_ref())
     }
 
+    /// The files, owned, in the order of [`HbaSet::files`].
     pub fn into_files(self) -> Vec<HbaFile> {
         self.tree.files
     }
 
+    /// The `include_if_exists` targets that did not exist, which PostgreSQL skips too.
     pub fn skipped(&self) -> &[SkippedInclude] {
         &self.tree.skipped
     }

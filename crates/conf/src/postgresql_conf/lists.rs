@@ -103,9 +103,13 @@ fn unquoted_name(value: &str, start: usize) -> Result<(String, usize), ListError
 /// One aspect of connection set-up that PostgreSQL 18's `log_connections` can log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ConnectionLogAspect {
+    /// `receipt`: the connection was received.
     Receipt,
+    /// `authentication`: the client was authenticated, and how.
     Authentication,
+    /// `authorization`: the session was authorized for a database (and the TLS or GSS facts).
     Authorization,
+    /// `setup_durations`: how long each step of connection set-up took.
     SetupDurations,
 }
 

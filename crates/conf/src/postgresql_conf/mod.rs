@@ -4,10 +4,10 @@
 //! Owns the grammar of guc-file.l (`name [=] value [# comment]`, include directives) and edits that
 //! keep every other byte. It does not know which parameters exist or what values they accept (the
 //! server checks that) — except the list values that apply and the audit must read alike, in
-//! [`lists`] — and it does not write files.
+//! [`split_identifiers`] and [`log_connections`] — and it does not write files.
 
 mod lexer;
-pub mod lists;
+mod lists;
 mod tree;
 mod value;
 
@@ -57,6 +57,7 @@ impl Setting {
         &self.raw_value
     }
 
+    /// Whether the value was written in single quotes.
     pub fn is_quoted(&self) -> bool {
         self.raw_value.starts_with('\'')
     }
@@ -70,6 +71,7 @@ impl Setting {
 /// An include directive line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Include {
+    /// `include`, `include_if_exists` or `include_dir`.
     pub kind: IncludeKind,
     /// The target as PostgreSQL reads it (dequoted), relative to the including file's directory.
     pub target: String,
@@ -81,9 +83,17 @@ pub struct Include {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
     /// The value on this (1-based) line was replaced; `old` is the previous value token.
-    Replaced { line: usize, old: String },
+    Replaced {
+        /// The line, 1-based.
+        line: usize,
+        /// The value token it held, as written.
+        old: String,
+    },
     /// A new `name = value` line was added at the end.
-    Appended { line: usize },
+    Appended {
+        /// The new line, 1-based.
+        line: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +157,7 @@ impl ConfFile {
         Self::parse(&Loader::new(src, Format::Conf).read(path, None)?, path)
     }
 
+    /// The path the file was loaded from (or named when parsed); includes resolve against its directory.
     pub fn path(&self) -> &Path {
         &self.path
     }

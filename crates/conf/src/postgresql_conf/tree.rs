@@ -21,11 +21,14 @@ pub struct ConfTree {
 /// One line setting a parameter, and where it is.
 #[derive(Debug, Clone, Copy)]
 pub struct Occurrence<'a> {
+    /// The file the line is in.
     pub file: &'a Path,
+    /// The line.
     pub setting: &'a Setting,
 }
 
 impl Occurrence<'_> {
+    /// The file and line, for messages.
     pub fn location(&self) -> Location {
         Location::new(self.file, self.setting.line())
     }
@@ -34,7 +37,9 @@ impl Occurrence<'_> {
 /// Which line decides a parameter, and the lines it overrides (in the order they were read).
 #[derive(Debug, Clone)]
 pub struct Resolution<'a> {
+    /// The line whose value the server uses: the last one read.
     pub winner: Occurrence<'a>,
+    /// Earlier lines for the same parameter, which have no effect.
     pub overridden: Vec<Occurrence<'a>>,
 }
 

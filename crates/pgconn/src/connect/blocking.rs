@@ -115,14 +115,17 @@ impl BlockingClient {
             .map_err(|_| Error::QueryTimeout(limit))
     }
 
+    /// Run `sql` with `params` and return every row; bounded by the query timeout, like every call.
     pub fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
         self.run(self.client().query(sql, params))
     }
 
+    /// Run `sql` and return its only row; an error when it returns none or several.
     pub fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
         self.run(self.client().query_one(sql, params))
     }
 
+    /// Run `sql` and return its row, or `None` when it returns none; an error when it returns several.
     pub fn query_opt(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>, Error> {
         self.run(self.client().query_opt(sql, params))
     }

@@ -62,6 +62,7 @@ const CANNOT_CONNECT_NOW: &str = "57P03";
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Connected {
+    /// The host (and address) that accepted the connection.
     pub target: Target,
     /// Whether the session is encrypted.
     pub tls: bool,

@@ -81,7 +81,7 @@ pub const KEYWORDS: &[Keyword] = &[
 ];
 
 /// The index of `name` in [`KEYWORDS`].
-pub fn lookup(name: &str) -> Option<usize> {
+pub(crate) fn lookup(name: &str) -> Option<usize> {
     KEYWORDS.iter().position(|k| k.name == name)
 }
 

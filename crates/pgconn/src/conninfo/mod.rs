@@ -10,7 +10,7 @@
 //! here are the password file and, for existence, the default `~/.postgresql/root.crt`.
 
 mod env;
-pub mod keywords;
+mod keywords;
 mod parse;
 mod pgpass;
 mod settings;
@@ -24,7 +24,6 @@ use zeroize::Zeroizing;
 
 pub use env::{DEBIAN_SOCKET_DIR, DEFAULT_PORT, Env, LIBPQ_SOCKET_DIR};
 pub use keywords::{KEYWORDS, Keyword};
-pub use pgpass::{PgpassEntry, lookup as pgpass_lookup};
 pub use settings::{
     ChannelBinding, Host, HostName, RootCert, Settings, SslCertMode, SslMode, SslNegotiation,
     TargetSessionAttrs, TlsVersion, Verification,
@@ -158,7 +157,7 @@ impl<'a, 'b> ConninfoWriter<'a, 'b> {
 
 /// Quote a value the way libpq's `appendConnStrVal` does: bare if it is non-empty and made only of
 /// `[A-Za-z0-9_.]`, otherwise in single quotes with `'` and `\` backslash-escaped.
-pub fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let bare =
         !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
     if bare {

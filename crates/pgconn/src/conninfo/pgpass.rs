@@ -16,7 +16,7 @@ use crate::secret::Secret;
 /// What to look up: the four key fields, already defaulted as libpq does (empty port → `5432`,
 /// default socket directory or empty host → `localhost`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PgpassEntry<'a> {
+pub(crate) struct PgpassEntry<'a> {
     pub host: &'a str,
     pub port: &'a str,
     pub dbname: &'a str,
@@ -26,7 +26,7 @@ pub struct PgpassEntry<'a> {
 /// Look `entry` up in the password file at `path`. Returns the password (`None` if the file is
 /// missing, unusable, or has no matching line, or the matching password is empty) and a warning
 /// in libpq's words when the file was ignored.
-pub fn lookup(path: &Path, entry: &PgpassEntry<'_>) -> (Option<Secret>, Option<String>) {
+pub(crate) fn lookup(path: &Path, entry: &PgpassEntry<'_>) -> (Option<Secret>, Option<String>) {
     let Ok(meta) = std::fs::metadata(path) else {
         return (None, None);
     };

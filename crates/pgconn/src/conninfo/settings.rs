@@ -24,15 +24,22 @@ use crate::secret::Secret;
 /// libpq's `sslmode`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SslMode {
+    /// Only plaintext; never TLS.
     Disable,
+    /// Plaintext first; TLS only if the server refuses plaintext.
     Allow,
+    /// TLS if the server offers it, else plaintext; the certificate is not checked.
     Prefer,
+    /// TLS or nothing; the certificate is checked only if a root file exists (libpq's rule).
     Require,
+    /// TLS, and the server's chain must lead to a trusted root.
     VerifyCa,
+    /// TLS, a trusted chain, and the host name must match the certificate: what pgharden recommends.
     VerifyFull,
 }
 
 impl SslMode {
+    /// The mode a `sslmode` value names (libpq's spelling, case-sensitive); `None` for anything else.
     pub fn parse(s: &str) -> Option<SslMode> {
         Some(match s {
             "disable" => SslMode::Disable,
@@ -45,6 +52,7 @@ impl SslMode {
         })
     }
 
+    /// libpq's spelling, as `sslmode` takes it.
     pub fn as_str(self) -> &'static str {
         match self {
             SslMode::Disable => "disable",
@@ -76,9 +84,13 @@ pub enum RootCert {
 /// A TLS protocol version for `ssl_min_protocol_version` / `ssl_max_protocol_version`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum TlsVersion {
+    /// `TLSv1` (1.0): libpq accepts the name; no connection of this crate negotiates it.
     Tls1_0,
+    /// `TLSv1.1`: accepted as a name, never negotiated.
     Tls1_1,
+    /// `TLSv1.2`.
     Tls1_2,
+    /// `TLSv1.3`.
     Tls1_3,
 }
 
@@ -94,6 +106,7 @@ impl TlsVersion {
         })
     }
 
+    /// The spelling PostgreSQL's settings and libpq use (`TLSv1.2`).
     pub fn as_str(self) -> &'static str {
         match self {
             TlsVersion::Tls1_0 => "TLSv1",
@@ -127,19 +140,28 @@ pub enum SslNegotiation {
 /// libpq's `channel_binding`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ChannelBinding {
+    /// Never use SCRAM channel binding.
     Disable,
+    /// Use it when the server offers SCRAM-SHA-256-PLUS over TLS (libpq's default).
     Prefer,
+    /// Fail unless the authentication used channel binding.
     Require,
 }
 
 /// libpq's `target_session_attrs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TargetSessionAttrs {
+    /// Any server will do (the default).
     Any,
+    /// A server that accepts writes.
     ReadWrite,
+    /// A server that does not accept writes.
     ReadOnly,
+    /// A server not in recovery.
     Primary,
+    /// A server in recovery.
     Standby,
+    /// A standby if any host is one, else any server.
     PreferStandby,
 }
 
@@ -147,10 +169,12 @@ pub enum TargetSessionAttrs {
 /// port, and the password the password file holds for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Host {
+    /// What `host` named: a TCP host name or address, or a socket directory.
     pub name: HostName,
     /// `hostaddr`: connect here without resolving `name`; `name` still serves verify-full and the
     /// password file.
     pub hostaddr: Option<IpAddr>,
+    /// The port for this host (the matching `port` entry, else `PGPORT`, else 5432).
     pub port: u16,
     /// From the password file; used only when no `password` was given.
     pub password: Option<Secret>,
@@ -191,33 +215,50 @@ pub enum HostName {
 pub struct Settings {
     /// Tried in order.
     pub hosts: Vec<Host>,
+    /// The role to log in as (`user`, `PGUSER`, else the OS user's name).
     pub user: String,
+    /// The database (`dbname`, `PGDATABASE`, else the user name).
     pub dbname: String,
     /// `password` or `PGPASSWORD`; when `None`, each host's password-file entry applies.
     pub password: Option<Secret>,
     /// The password file consulted (`passfile`, `PGPASSFILE` or `~/.pgpass`).
     pub passfile: Option<PathBuf>,
+    /// `sslmode`, `PGSSLMODE`, else `prefer`.
     pub sslmode: SslMode,
     /// `None` only when no home directory is known and none was given.
     pub sslrootcert: Option<RootCert>,
+    /// The client certificate file (`sslcert`, else `~/.postgresql/postgresql.crt`, which may not exist).
     pub sslcert: Option<PathBuf>,
+    /// Its private key (`sslkey`, else `~/.postgresql/postgresql.key`).
     pub sslkey: Option<PathBuf>,
+    /// Passphrase of an encrypted `sslkey`.
     pub sslpassword: Option<Secret>,
+    /// A CRL file checked for every certificate of the server's chain (`sslcrl`; else
+    /// `~/.postgresql/root.crl` when `sslcrldir` is not set either).
     pub sslcrl: Option<PathBuf>,
+    /// A directory of CRLs, hashed as OpenSSL's `c_rehash` names them.
     pub sslcrldir: Option<PathBuf>,
+    /// Whether a host name (never an address) is sent in TLS's SNI extension (`sslsni`, default 1).
     pub sslsni: bool,
+    /// When a client certificate is sent.
     pub sslcertmode: SslCertMode,
+    /// How TLS starts: after an SSLRequest, or directly (PostgreSQL 17+).
     pub sslnegotiation: SslNegotiation,
     /// `None`: no lower bound asked for (TLS 1.2 is still the lowest this crate speaks).
     pub ssl_min_protocol_version: Option<TlsVersion>,
+    /// `None`: no upper bound asked for (TLS 1.3 is the highest this crate speaks).
     pub ssl_max_protocol_version: Option<TlsVersion>,
     /// Per attempt; [`ConnectTimeout::NotGiven`] when neither `connect_timeout` nor
     /// `PGCONNECT_TIMEOUT` was given, which pgharden's connections treat as
     /// [`DEFAULT_CONNECT_TIMEOUT`](super::DEFAULT_CONNECT_TIMEOUT).
     pub connect_timeout: ConnectTimeout,
+    /// Sent in the startup message; shown in `pg_stat_activity` and the server log.
     pub application_name: Option<String>,
+    /// Command-line options for the server, sent at startup (`-c name=value …`).
     pub options: Option<String>,
+    /// Whether SCRAM channel binding is used.
     pub channel_binding: ChannelBinding,
+    /// Which kind of server is acceptable; the next host is tried otherwise.
     pub target_session_attrs: TargetSessionAttrs,
     /// Over Unix sockets: the OS user the server must run as.
     pub requirepeer: Option<String>,

@@ -20,7 +20,6 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, SupportedProtocolVersion};
 use rustls_pki_types::ServerName;
 
-pub use client_cert::key_mode_ok;
 pub use verifier::{CertificateFailure, TlsOutcome, VERIFY_FAILED};
 
 use self::trust::Trust;
@@ -29,10 +28,10 @@ use crate::conninfo::{Settings, SslNegotiation, TlsVersion, Verification};
 use crate::error::TlsError;
 
 /// ALPN protocol PostgreSQL 17+ requires for direct TLS.
-pub const ALPN_POSTGRESQL: &[u8] = b"postgresql";
+pub(crate) const ALPN_POSTGRESQL: &[u8] = b"postgresql";
 
 /// The crypto provider every config here uses.
-pub fn provider() -> Arc<CryptoProvider> {
+pub(crate) fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
@@ -113,7 +112,7 @@ impl TlsContext {
 
 /// The server name text to give tokio-postgres-rustls for `host`: the host itself when rustls can
 /// parse it, else a placeholder (SNI is then off, and our verifier ignores rustls's name anyway).
-pub fn rustls_server_name(host: &str) -> String {
+pub(crate) fn rustls_server_name(host: &str) -> String {
     server_name(host).map_or_else(|| "localhost".to_owned(), |_| host.to_owned())
 }
 

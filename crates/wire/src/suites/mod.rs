@@ -25,10 +25,15 @@ pub enum Kx {
     DheExport,
     /// Ephemeral elliptic-curve Diffie-Hellman.
     Ecdhe,
+    /// Pre-shared key, no certificate.
     Psk,
+    /// RSA key transport plus a pre-shared key.
     RsaPsk,
+    /// Ephemeral finite-field Diffie-Hellman plus a pre-shared key.
     DhePsk,
+    /// Ephemeral elliptic-curve Diffie-Hellman plus a pre-shared key.
     EcdhePsk,
+    /// Secure Remote Password: a password-derived exchange.
     Srp,
     /// TLS 1.3: always (EC)DHE (pgharden never offers PSK-only resumption).
     Tls13,
@@ -38,12 +43,17 @@ pub enum Kx {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Auth {
+    /// An RSA certificate.
     Rsa,
+    /// An ECDSA certificate.
     Ecdsa,
+    /// A DSA certificate.
     Dss,
     /// No authentication at all: anyone in the middle can pose as the server.
     Anonymous,
+    /// Knowledge of the pre-shared key.
     Psk,
+    /// The SRP password verifier alone (the SRP suites signed by a certificate count as `Rsa`/`Dss`).
     Srp,
     /// TLS 1.3: by the certificate, whatever its key.
     Certificate,
@@ -53,19 +63,33 @@ pub enum Auth {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Cipher {
+    /// No encryption: records are sent in the clear.
     Null,
+    /// RC4 stream cipher: broken (RFC 7465 forbids it).
     Rc4,
+    /// RC2 in CBC mode.
     Rc2,
+    /// Single DES in CBC mode: 56-bit key.
     Des,
+    /// Triple DES (EDE) in CBC mode: 112-bit security, 64-bit blocks (Sweet32).
     TripleDes,
+    /// IDEA in CBC mode.
     Idea,
+    /// SEED in CBC mode.
     Seed,
+    /// AES in CBC mode.
     AesCbc,
+    /// AES in GCM mode (AEAD).
     AesGcm,
+    /// AES in CCM mode with a 16-byte tag (AEAD).
     AesCcm,
+    /// AES in CCM mode with an 8-byte tag (AEAD).
     AesCcm8,
+    /// Camellia in CBC mode.
     CamelliaCbc,
+    /// ARIA in GCM mode (AEAD).
     AriaGcm,
+    /// ChaCha20 with Poly1305 (AEAD).
     Chacha20Poly1305,
 }
 
@@ -73,36 +97,51 @@ pub enum Cipher {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mac {
+    /// The cipher is AEAD: it authenticates the records itself.
     Aead,
+    /// HMAC-MD5.
     Md5,
+    /// HMAC-SHA1.
     Sha1,
+    /// HMAC-SHA256.
     Sha256,
+    /// HMAC-SHA384.
     Sha384,
 }
 
 /// The oldest protocol a suite can be negotiated in (TLS 1.3 suites only in TLS 1.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum MinVersion {
+    /// SSL 3.0 and later.
     Ssl3,
+    /// TLS 1.0 and later.
     Tls1_0,
+    /// TLS 1.2 and later (AEAD and SHA-256 suites).
     Tls1_2,
+    /// TLS 1.3 only.
     Tls1_3,
 }
 
 /// One cipher suite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Suite {
+    /// The IANA code sent on the wire (`0xc030`).
     pub code: u16,
     /// The IANA name (`TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384`), as sslyze and testssl print it.
     pub name: &'static str,
     /// OpenSSL's name (`ECDHE-RSA-AES256-GCM-SHA384`), as `ssl_ciphers` spells it.
     pub openssl: &'static str,
+    /// The oldest protocol it can be negotiated in.
     pub min: MinVersion,
+    /// Its key exchange.
     pub kx: Kx,
+    /// How the server authenticates in it.
     pub auth: Auth,
+    /// Its bulk cipher.
     pub cipher: Cipher,
     /// Key bits of the cipher (112 for 3DES, 40 for EXPORT).
     pub bits: u16,
+    /// Its record MAC.
     pub mac: Mac,
 }
 
@@ -116,14 +155,19 @@ pub enum SuiteWeakness {
     Null,
     /// 40- or 56-bit keys.
     Export,
+    /// RC4, broken.
     Rc4,
+    /// Single DES.
     Des,
+    /// Triple DES: 64-bit blocks (Sweet32), no longer approved by NIST for new encryption.
     TripleDes,
     /// RC2, IDEA, SEED: not NIST-approved.
     Unapproved,
     /// A session key recorded today decrypts later once the server key leaks.
     NoForwardSecrecy,
+    /// An HMAC-MD5 record MAC.
     Md5Mac,
+    /// An HMAC-SHA1 record MAC (CBC suites).
     Sha1Mac,
 }
 
