@@ -32,12 +32,14 @@ use crate::sql::Sql;
 
 mod compare;
 pub mod databases;
+pub mod debian;
 mod live;
 mod render;
 pub mod tls;
 pub mod unmet;
 
 pub(crate) use compare::satisfies;
+pub use debian::Convention;
 pub(crate) use live::{decoded, live, overridden_note};
 pub use unmet::{InstallCommand, Unmet, UnmetKind};
 
@@ -113,6 +115,9 @@ pub struct Plan {
     /// What of the profile this plan cannot put in place (pgaudit not installed): with any, the
     /// cluster does not have the profile however the files end up.
     pub unmet: Vec<Unmet>,
+    /// The Debian conventions this plan keeps on a Debian cluster, each with the audit rules it
+    /// costs (empty elsewhere).
+    pub debian_conventions: Vec<Convention>,
     /// The tag of the backups the files' old versions are kept under (`FILE.pgharden-TAG`): `None`,
     /// a timestamp (apply keeps every version); a fixed tag keeps only the latest (renew, which runs
     /// on a timer, must not pile up old keys).
@@ -182,13 +187,16 @@ pub fn plan(
     let mut notes = Vec::new();
     let mut profile = req.profile.clone();
     profile.pgaudit_installed = cluster.extensions.pgaudit;
+    let layout = crate::discover::debian_layout(cluster, files);
+    let keep = layout.is_some() && profile.debian_conventions;
+    profile.log_file = debian::log_file(layout.as_ref(), &profile);
     let mut unmet = Vec::new();
     if !cluster.extensions.pgaudit {
         unmet.push(Unmet::pgaudit(cluster.major));
     }
     let mut changes = tls::tls_files(cluster, files, &req.tls)?;
     let wanted = wanted_settings(cluster, files, &profile)?;
-    let (conf_files, mut settings) = conf_changes(cluster, files, &wanted)?;
+    let (conf_files, mut settings) = conf_changes(cluster, files, &wanted, keep)?;
     changes.extend(conf_files);
     let owner_role = match sql {
         Some(sql) => {
@@ -203,15 +211,22 @@ pub fn plan(
     changes.extend(ident_change(cluster, files, pki)?);
     for path in [&cluster.config_file, &cluster.hba_file, &cluster.ident_file] {
         if !changes.iter().any(|c| &c.path == path) {
-            changes.extend(mode_change(cluster, files, path)?);
+            changes.extend(mode_change(cluster, files, path, keep)?);
         }
     }
     notes.extend(tls::legacy_note(cluster, files, &settings)?);
+    let config_mode = match changes.iter().find(|c| c.path == cluster.config_file) {
+        Some(c) => c.mode,
+        None => mode_now(files, &cluster.config_file)?.unwrap_or(FILE_MODE),
+    };
     if cluster.debian
-        && changes.iter().any(|c| c.path == cluster.config_file && c.from_mode != Some(FILE_MODE))
+        && changes
+            .iter()
+            .any(|c| c.path == cluster.config_file && c.mode == FILE_MODE && c.from_mode != Some(FILE_MODE))
     {
         notes.push(DEBIAN_MODE_NOTE.to_string());
     }
+    let debian_conventions = debian::conventions(layout.as_ref(), config_mode, profile.log_file.as_ref());
     for change in &changes {
         files.check_target(&change.path)?;
     }
@@ -229,6 +244,7 @@ pub fn plan(
         restart,
         notes,
         unmet,
+        debian_conventions,
         backup_tag: None,
     })
 }
@@ -251,10 +267,12 @@ fn wanted_settings(cluster: &Cluster, files: &Files, profile_opts: &ProfileOptio
 }
 
 /// postgresql.conf (and whatever file holds the winning line) edits, and the settings they change.
+/// `keep_debian`: a Debian postgresql.conf keeps its mode (see [`debian::file_mode`]).
 pub(crate) fn conf_changes(
     cluster: &Cluster,
     files: &Files,
     wanted: &[Wanted],
+    keep_debian: bool,
 ) -> Result<(Vec<FileChange>, Vec<SettingChange>)> {
     let tree = ConfTree::load_with_auto_conf_from(&cluster.config_file, &cluster.auto_conf, files)
         .map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
@@ -298,7 +316,9 @@ pub(crate) fn conf_changes(
         files.check_target(&path)?;
         let old = String::from_utf8_lossy(&files.read(&path)?).into_owned();
         let new = conf_files.iter().find(|f| f.path() == path).map(ToString::to_string).unwrap_or_default();
-        out.push(text_change(&path, "server settings", &old, new, mode_now(files, &path)?));
+        let from_mode = mode_now(files, &path)?;
+        let mode = debian::file_mode(cluster, keep_debian, &path, from_mode);
+        out.push(text_change(&path, "server settings", &old, new, from_mode, mode));
     }
     Ok((out, settings))
 }
@@ -308,7 +328,14 @@ fn mode_now(files: &Files, path: &Path) -> Result<Option<u32>> {
     Ok(files.stat(path, false)?.map(|m| m.mode & 0o777))
 }
 
-fn text_change(path: &Path, what: &str, old: &str, new: String, from_mode: Option<u32>) -> FileChange {
+fn text_change(
+    path: &Path,
+    what: &str,
+    old: &str,
+    new: String,
+    from_mode: Option<u32>,
+    mode: u32,
+) -> FileChange {
     let diff = similar::TextDiff::from_lines(old, new.as_str())
         .unified_diff()
         .context_radius(2)
@@ -317,7 +344,7 @@ fn text_change(path: &Path, what: &str, old: &str, new: String, from_mode: Optio
     FileChange {
         path: path.to_path_buf(),
         what: what.to_string(),
-        mode: FILE_MODE,
+        mode,
         from_mode,
         diff,
         contents: new.into_bytes(),
@@ -325,23 +352,27 @@ fn text_change(path: &Path, what: &str, old: &str, new: String, from_mode: Optio
 }
 
 /// A configuration file whose contents are right but whose mode or owner is not: rewritten with the
-/// same contents, mode [`FILE_MODE`], owned by the cluster owner. Nothing when it is absent (a
-/// missing pg_ident.conf is the ident step's to create).
-fn mode_change(cluster: &Cluster, files: &Files, path: &Path) -> Result<Option<FileChange>> {
+/// same contents, mode [`FILE_MODE`] (a Debian postgresql.conf whose conventions are kept: see
+/// [`debian::file_mode`]), owned by the cluster owner. Nothing when it is absent (a missing
+/// pg_ident.conf is the ident step's to create).
+fn mode_change(
+    cluster: &Cluster,
+    files: &Files,
+    path: &Path,
+    keep_debian: bool,
+) -> Result<Option<FileChange>> {
     let Some(meta) = files.stat(path, false)? else { return Ok(None) };
     let mode = meta.mode & 0o777;
-    if mode == FILE_MODE && meta.uid == cluster.owner.uid {
+    let wanted = debian::file_mode(cluster, keep_debian, path, Some(mode));
+    if mode == wanted && meta.uid == cluster.owner.uid {
         return Ok(None);
     }
-    let diff = if mode == FILE_MODE {
-        "  (owner corrected; contents unchanged)\n"
-    } else {
-        "  (contents unchanged)\n"
-    };
+    let diff =
+        if mode == wanted { "  (owner corrected; contents unchanged)\n" } else { "  (contents unchanged)\n" };
     Ok(Some(FileChange {
         path: path.to_path_buf(),
         what: "permissions only".to_string(),
-        mode: FILE_MODE,
+        mode: wanted,
         from_mode: Some(mode),
         diff: diff.to_string(),
         contents: files.read(path)?,
@@ -433,6 +464,7 @@ fn hba_change(
         &text,
         hba.to_string(),
         mode_now(files, &cluster.hba_file)?,
+        FILE_MODE,
     )))
 }
 
@@ -479,6 +511,7 @@ fn ident_change(cluster: &Cluster, files: &Files, pki: Option<&Pki>) -> Result<O
         &old,
         ident.to_string(),
         mode_now(files, path)?,
+        FILE_MODE,
     )))
 }
 

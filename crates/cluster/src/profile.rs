@@ -67,7 +67,25 @@ pub struct ProfileOptions {
     pub pgaudit_installed: bool,
     /// The server-wide `statement_timeout` (never zero).
     pub statement_timeout: StatementTimeout,
+    /// On a Debian cluster, keep Debian's conventions (the log in /var/log/postgresql where
+    /// pg_lsclusters and logrotate expect it, postgresql.conf readable by all); `false` takes the
+    /// STIG's stricter layout instead.
+    pub debian_conventions: bool,
+    /// The one log file the collector writes (Debian's, set by the plan when conventions are
+    /// kept); `None`: weekday files in PGDATA/log.
+    pub log_file: Option<LogFile>,
 }
+
+/// A fixed log file for the collector: Debian's `/var/log/postgresql/postgresql-VERSION-NAME.log`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogFile {
+    pub directory: String,
+    pub filename: String,
+}
+
+/// The mode of Debian's log files: pg_ctlcluster creates the file `0640`, group `adm` (Debian's
+/// log readers), before the server starts, so the collector only ever appends to it.
+pub const DEBIAN_LOG_FILE_MODE: &str = "0640";
 
 impl Default for ProfileOptions {
     fn default() -> Self {
@@ -76,6 +94,8 @@ impl Default for ProfileOptions {
             syslog: false,
             pgaudit_installed: false,
             statement_timeout: StatementTimeout::default(),
+            debian_conventions: true,
+            log_file: None,
         }
     }
 }
@@ -336,10 +356,39 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
         out.extend([
             w("log_destination", q("stderr"), "Appendix C 2.3.1.1"),
             w("logging_collector", "on", "Appendix C 2.3.1.1: the server writes its own log files"),
-            w("log_directory", q("log"), "Appendix C 2.3.1.1 (pg_log before PostgreSQL 10)"),
-            w("log_filename", q("postgresql-%a.log"), "Appendix C 2.3.1.1: one file per weekday"),
-            w("log_file_mode", "0600", "Appendix C 2.3.1.1: logs readable by the owner only"),
-            w("log_truncate_on_rotation", "on", "Appendix C 2.3.1.1"),
+        ]);
+        match &opts.log_file {
+            Some(log) => out.extend([
+                w(
+                    "log_directory",
+                    q(&log.directory),
+                    "Debian convention: where pg_lsclusters shows the log and logrotate rotates it",
+                ),
+                w(
+                    "log_filename",
+                    q(&log.filename),
+                    "Debian convention: the one file pg_ctlcluster creates and logrotate rotates (copytruncate; \
+                     the collector appends)",
+                ),
+                w(
+                    "log_file_mode",
+                    DEBIAN_LOG_FILE_MODE,
+                    "Debian convention: pg_ctlcluster creates the log 0640 for group adm before the server \
+                     starts; the STIG's 0600 is --no-debian-conventions",
+                ),
+            ]),
+            None => out.extend([
+                w("log_directory", q("log"), "Appendix C 2.3.1.1 (pg_log before PostgreSQL 10)"),
+                w("log_filename", q("postgresql-%a.log"), "Appendix C 2.3.1.1: one file per weekday"),
+                w("log_file_mode", "0600", "Appendix C 2.3.1.1: logs readable by the owner only"),
+            ]),
+        }
+        out.extend([
+            w(
+                "log_truncate_on_rotation",
+                "on",
+                "Appendix C 2.3.1.1 (a fixed file name is never truncated: only a new name is)",
+            ),
             w("log_rotation_age", q("1d"), "Appendix C 2.3.1.1"),
             w("log_rotation_size", "0", "Appendix C 2.3.1.1"),
         ]);
