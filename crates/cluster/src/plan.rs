@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 
 use pgharden_conf::Token;
-use pgharden_conf::hba::{AuthOption, ConnType, HbaFile, Method, Position, RuleSpec};
+use pgharden_conf::hba::{AuthOption, ConnType, HbaFile, Method, Position, Record, Rule, RuleSpec};
 use pgharden_conf::ident::IdentFile;
 use pgharden_conf::postgresql_conf::{ConfFile, ConfTree, Value};
 use pgharden_pki::{Kind, Pki, Status};
@@ -381,10 +381,7 @@ fn mode_change(
 
 /// The rules of the profile, as pg_hba.conf lines.
 pub fn hba_specs(opts: &ProfileOptions, owner_role: &str) -> Vec<RuleSpec> {
-    let cert_options = vec![
-        AuthOption { name: "clientcert".into(), value: "verify-full".into() },
-        AuthOption { name: "map".into(), value: IDENT_MAP.into() },
-    ];
+    let cert_options = cert_options();
     let mut specs = vec![RuleSpec {
         conn_type: ConnType::Local,
         databases: vec![Token::keyword("all")],
@@ -420,6 +417,11 @@ pub fn hba_specs(opts: &ProfileOptions, owner_role: &str) -> Vec<RuleSpec> {
 
 /// pg_hba.conf: the profile's lines first; every other active line commented out (kept for the
 /// record), so the file is a fixpoint: a second run finds exactly the profile's lines active.
+/// A line that says what one of the profile's says (the owner's `local … peer`, however it is laid
+/// out), and a line pgharden wrote for a network no longer allowed, is removed instead: the first
+/// would otherwise show as disabled while an identical line stays active, the second would pile
+/// up a commented copy at every re-plan. An operator's line is disabled once and stays so (a
+/// commented line is no record).
 fn hba_change(
     cluster: &Cluster,
     files: &Files,
@@ -429,28 +431,39 @@ fn hba_change(
     let mut hba = HbaFile::load_from(&cluster.hba_file, files)
         .map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
     let specs = hba_specs(opts, owner_role);
-    let wanted: Vec<String> = specs.iter().map(RuleSpec::render).collect();
     let text = hba.to_string();
-    let lines: Vec<&str> = text.lines().collect();
-    let active: Vec<String> = hba
-        .records()
-        .iter()
-        .map(|r| lines.get(r.at().line - 1).map(|l| l.trim_end().to_string()).unwrap_or_default())
-        .collect();
-    if active == wanted {
+    let in_place = hba.records().len() == specs.len()
+        && hba.records().iter().zip(&specs).all(|(r, s)| matches!(r, Record::Rule(rule) if s.matches(rule)));
+    if in_place {
         return Ok(None);
     }
+    let mut remove = Vec::new();
+    let mut disable = Vec::new();
+    for record in hba.records() {
+        match record {
+            Record::Rule(rule) if specs.iter().any(|s| s.matches(rule)) || written_by_pgharden(rule) => {
+                remove.push(rule.at.clone())
+            }
+            other => disable.push(other.at().clone()),
+        }
+    }
     // New lines go where the first old record was (after the file's header comments); the old
-    // records, now N lines further down, are commented out in place.
-    let old_records: Vec<_> = hba.records().iter().map(|r| r.at().clone()).collect();
+    // records, now N lines further down, are commented out or removed in place (removed from the
+    // bottom up, so the line numbers above stay right).
     for spec in specs.iter().rev() {
         let pos = if hba.records().is_empty() { Position::End } else { Position::Top };
         hba.insert(pos, spec).map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
     }
-    for mut at in old_records {
+    let shifted = |mut at: pgharden_conf::hba::RuleRef| {
         at.line += specs.len();
         at.last_line += specs.len();
-        hba.disable(&at).map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
+        at
+    };
+    for at in disable {
+        hba.disable(&shifted(at)).map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
+    }
+    for at in remove.into_iter().rev() {
+        hba.remove(&shifted(at)).map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
     }
     let problems: Vec<String> = hba.validate(cluster.major).iter().map(ToString::to_string).collect();
     if !problems.is_empty() {
@@ -466,6 +479,28 @@ fn hba_change(
         mode_now(files, &cluster.hba_file)?,
         FILE_MODE,
     )))
+}
+
+/// A rule of the shape only pgharden writes: mutual TLS through the `pgharden` map, for all
+/// databases or replication, for every user (whatever its network).
+fn written_by_pgharden(rule: &Rule) -> bool {
+    let keyword = |items: &[pgharden_conf::Item], words: &[&str]| match items {
+        [item] => item.token().is_some_and(|t| !t.quoted && words.contains(&t.text.as_str())),
+        _ => false,
+    };
+    rule.conn_type == ConnType::HostSsl
+        && rule.method == Method::Cert
+        && rule.options == cert_options()
+        && keyword(&rule.databases, &["all", "replication"])
+        && keyword(&rule.users, &["all"])
+}
+
+/// The options of the profile's `hostssl … cert` lines.
+fn cert_options() -> Vec<AuthOption> {
+    vec![
+        AuthOption { name: "clientcert".into(), value: "verify-full".into() },
+        AuthOption { name: "map".into(), value: IDENT_MAP.into() },
+    ]
 }
 
 /// pg_ident.conf: the `pgharden` map holds exactly the profile's lines; other maps are untouched.
@@ -515,9 +550,72 @@ fn ident_change(cluster: &Cluster, files: &Files, pki: Option<&Pki>) -> Result<O
     )))
 }
 
-/// The CN of an RFC 4514 subject such as `CN=bob,O=Example`.
+/// The CN of an RFC 4514 subject such as `CN=bob,O=Example` or `CN=Smith\, John,O=Example`, its
+/// escapes undone (`\,` `\+` `\"` `\\` and the other specials, `\XX` hex bytes of UTF-8). `None`
+/// when there is no CN, more than one (which one the server reads depends on the order the
+/// subject was rendered in, so none is guessed), a hex-encoded (`#…`) value, or a broken escape.
 fn common_name(subject: &str) -> Option<String> {
-    subject.split(',').find_map(|rdn| rdn.trim().strip_prefix("CN=")).map(|cn| cn.replace("\\,", ","))
+    let mut found = None;
+    for attribute in rfc4514_attributes(subject)? {
+        let (kind, value) = attribute;
+        if kind.eq_ignore_ascii_case("CN") || kind == "2.5.4.3" {
+            if found.is_some() {
+                return None;
+            }
+            found = Some(value);
+        }
+    }
+    found
+}
+
+/// The `type=value` pairs of an RFC 4514 string, split at unescaped `,` and `+`, values unescaped.
+fn rfc4514_attributes(subject: &str) -> Option<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut kind = String::new();
+    let mut value: Vec<u8> = Vec::new();
+    let mut in_value = false;
+    let mut chars = subject.chars().peekable();
+    let mut finish = |kind: &mut String, value: &mut Vec<u8>, in_value: &mut bool| -> Option<()> {
+        if !*in_value {
+            return None;
+        }
+        let text = String::from_utf8(std::mem::take(value)).ok()?;
+        if text.starts_with('#') {
+            return None;
+        }
+        out.push((std::mem::take(kind).trim().to_string(), text));
+        *in_value = false;
+        Some(())
+    };
+    while let Some(c) = chars.next() {
+        match c {
+            '=' if !in_value => in_value = true,
+            '\\' if in_value => {
+                let first = chars.next()?;
+                match first.to_digit(16).zip(chars.peek().and_then(|n| n.to_digit(16))) {
+                    Some((hi, lo)) => {
+                        chars.next();
+                        // Two hex digits are one byte (an invariant: both are below 16).
+                        value.push(u8::try_from(hi * 16 + lo).ok()?);
+                    }
+                    None => {
+                        let mut buf = [0u8; 4];
+                        value.extend_from_slice(first.encode_utf8(&mut buf).as_bytes());
+                    }
+                }
+            }
+            ',' | '+' if in_value => finish(&mut kind, &mut value, &mut in_value)?,
+            c if in_value => {
+                let mut buf = [0u8; 4];
+                value.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+            c => kind.push(c),
+        }
+    }
+    if !subject.trim().is_empty() {
+        finish(&mut kind, &mut value, &mut in_value)?;
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -528,6 +626,13 @@ mod tests {
     fn common_names_come_out_of_rfc4514_subjects() {
         assert_eq!(common_name("CN=bob@ssl-test.com,O=Example"), Some("bob@ssl-test.com".into()));
         assert_eq!(common_name("O=Example"), None);
+        assert_eq!(common_name("CN=Smith\\, John,O=Example"), Some("Smith, John".into()));
+        assert_eq!(common_name("O=Example,CN=a\\+b\\\"c\\\\d"), Some("a+b\"c\\d".into()));
+        assert_eq!(common_name("CN=J\\C3\\BCrgen"), Some("J\u{fc}rgen".into()), "UTF-8 in hex escapes");
+        assert_eq!(common_name("CN=Jürgen+UID=7"), Some("Jürgen".into()), "multi-valued RDN");
+        assert_eq!(common_name("CN=a,CN=b"), None, "which CN the server reads is not guessed");
+        assert_eq!(common_name("CN=#0403626f62"), None, "hex-encoded values are not guessed");
+        assert_eq!(common_name("CN=broken\\"), None);
     }
 
     #[test]
