@@ -185,6 +185,12 @@ fn a_debian_cluster_keeps_debian_conventions_after_apply() {
         "the collector writes {}: {log}",
         logfile.display()
     );
+    // logrotate's copytruncate: the file is cut to nothing under the running server, which must go
+    // on writing from the start (it appends), not at its old offset behind a hole of NUL bytes.
+    std::fs::OpenOptions::new().write(true).open(&logfile).unwrap().set_len(0).unwrap();
+    sql("SELECT 'after copytruncate'");
+    let log = std::fs::read(&logfile).unwrap();
+    assert!(!log.is_empty() && !log.contains(&0), "after truncation: {:?}", String::from_utf8_lossy(&log));
 
     // pg_ctlcluster restarts it, and the posture survives: a second plan is empty.
     must(cluster.tool("pg_ctlcluster").args(["15", &name, "restart"]));
@@ -232,5 +238,25 @@ fn a_debian_cluster_keeps_debian_conventions_after_apply() {
     let now = std::fs::read_to_string(&hba).unwrap();
     assert_eq!(now, settled, "after another --allow and back, pg_hba.conf must be as it was");
     assert!(!now.contains("10.0.0.0/8"), "{now}");
+
+    // The operator can take the STIG's layout instead, and Debian's tools say so.
+    let out = apply(&["--no-debian-conventions", "--plan"]);
+    assert!(
+        text(&out).contains("log_directory") && text(&out).contains("0644 \u{2192} 0600"),
+        "{}",
+        text(&out)
+    );
+    let out = apply(&["--no-debian-conventions", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(crate::support::mode(&conf_dir.join("postgresql.conf")) & 0o777, 0o600);
+    let ls = must(cluster.tool("pg_lsclusters").args(["15", &name, "--no-header"]));
+    assert!(ls.contains("online") && ls.contains("log/postgresql-%a.log"), "pg_lsclusters: {ls}");
+    let out = apply(&["--no-debian-conventions", "--plan", "--json"]);
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kept = plan["plan"]["debian_conventions"].as_array().unwrap();
+    assert!(
+        kept.iter().all(|c| c["costs"] == serde_json::json!([])),
+        "nothing kept costs a rule now: {kept:?}"
+    );
     assert!(Path::new(&logfile).exists());
 }
