@@ -152,7 +152,7 @@ fn offline_parts(
         Some(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))).filter(|p| p.join("pg_ctl").exists())
     });
     Ok(Cluster {
-        debian: config_file.starts_with(DEBIAN_ETC) || debian_marked(&config_file, major, files),
+        debian: config_file.starts_with(DEBIAN_ETC) || debian_marked(&config_file, data_dir, major, files),
         auto_conf: data_dir.join("postgresql.auto.conf"),
         data_dir: data_dir.to_path_buf(),
         config_file,
@@ -169,8 +169,12 @@ fn offline_parts(
 
 /// Whether the configuration directory is one postgresql-common made (`ROOT/MAJOR/NAME/` holding
 /// `start.conf`), wherever its root is (`PG_CLUSTER_CONF_ROOT` moves it from /etc/postgresql).
-fn debian_marked(config_file: &Path, major: u32, files: &Files) -> bool {
+/// Configuration kept in the data directory is initdb's layout, whatever files are beside it.
+fn debian_marked(config_file: &Path, data_dir: &Path, major: u32, files: &Files) -> bool {
     let Some(dir) = config_file.parent() else { return false };
+    if dir.starts_with(data_dir) {
+        return false;
+    }
     let version_dir = dir.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
     version_dir.as_deref() == Some(major.to_string().as_str())
         && files

@@ -83,9 +83,10 @@ pub struct LogFile {
     pub filename: String,
 }
 
-/// The mode of Debian's log files: pg_ctlcluster creates the file `0640`, group `adm` (Debian's
-/// log readers), before the server starts, so the collector only ever appends to it.
-pub const DEBIAN_LOG_FILE_MODE: &str = "0640";
+/// The mode of Debian's log file: pg_ctlcluster creates it `0640`, group `adm` (Debian's log
+/// readers), before the server starts, so the collector only appends to it and its own
+/// `log_file_mode` (0600, the STIG's) applies only to a file it has to create itself.
+pub const DEBIAN_LOG_FILE_MODE: u32 = 0o640;
 
 impl Default for ProfileOptions {
     fn default() -> Self {
@@ -372,9 +373,9 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
                 ),
                 w(
                     "log_file_mode",
-                    DEBIAN_LOG_FILE_MODE,
-                    "Debian convention: pg_ctlcluster creates the log 0640 for group adm before the server \
-                     starts; the STIG's 0600 is --no-debian-conventions",
+                    "0600",
+                    "Appendix C 2.3.1.1: a log file the collector creates is the owner's only (the one \
+                     pg_ctlcluster creates keeps Debian's 0640 for group adm)",
                 ),
             ]),
             None => out.extend([

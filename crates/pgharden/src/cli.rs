@@ -47,8 +47,9 @@ What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
        get ssl_ecdh_curve.
 On a Debian cluster (configuration in /etc/postgresql/VERSION/NAME, made by pg_createcluster), apply
 keeps Debian's conventions unless --no-debian-conventions: restarts go through pg_ctlcluster, the
-collector writes the log pg_lsclusters shows (/var/log/postgresql/postgresql-VERSION-NAME.log, mode
-0640 for group adm, rotated by Debian's logrotate), and postgresql.conf stays readable by all (0644).
+collector writes the log pg_lsclusters shows (/var/log/postgresql/postgresql-VERSION-NAME.log, which
+pg_ctlcluster creates 0640 for group adm and Debian's logrotate rotates), and postgresql.conf stays
+readable by all (0644).
 The plan's \"Debian conventions kept:\" section names the audit rules each one costs.
 Every changed file is kept as FILE.pgharden-TIMESTAMP. The server checks the new files before it
 loads them; if it refuses them, or the reload or restart fails, every file is put back (and the

@@ -80,9 +80,9 @@ pub(super) fn conventions(
         out.push(Convention {
             kept: format!(
                 "the server log stays {}/{} (pg_lsclusters' log column{}): the collector appends to the \
-                 file pg_ctlcluster creates mode {DEBIAN_LOG_FILE_MODE} for group adm, in {}, which \
-                 Debian makes root:postgres 1775; the STIG wants log files 0600 in a directory closed \
-                 to others",
+                 file pg_ctlcluster creates mode {DEBIAN_LOG_FILE_MODE:04o} for group adm (log_file_mode \
+                 0600 applies only to a file the collector creates), in {}, which Debian makes \
+                 root:postgres 1775; the STIG wants every log file 0600 in a directory closed to others",
                 log.directory,
                 log.filename,
                 if in_debian_dir {
