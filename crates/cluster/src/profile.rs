@@ -2,9 +2,10 @@
 //!
 //! Owns: the settings of STIG Appendix C (logging: where, what, when), Appendix B (pgaudit),
 //! Appendix G 2.7.2 (TLS files and `ssl_*`), password hashing, the STIG checks' own values
-//! (`client_min_messages`, `statement_timeout`, `tcp_keepalives_*`), and the pg_hba.conf /
-//! pg_ident.conf lines of mutual TLS — each with the reason an operator reads in the plan, chosen
-//! for the server's major version; and reading durations as postgresql.conf spells them.
+//! (`client_min_messages`, `statement_timeout`, `tcp_keepalives_*`), the pg_ident.conf map of
+//! mutual TLS (its pg_hba.conf lines are the plan's `hba_specs`) and, on a Debian cluster, the
+//! collector's fixed log file — each with the reason an operator reads in the plan, chosen for the
+//! server's major version; and reading durations as postgresql.conf spells them.
 //! Must not: read or write files (the plan compares this with what is there).
 
 use std::fmt;
@@ -471,48 +472,6 @@ pub fn preload_with_pgaudit(current: &str) -> Option<String> {
     Some(q(&all.join(", ")))
 }
 
-/// The pg_hba.conf lines of mutual TLS: the owner's local socket rule first (never remove the
-/// operator's way in), certificate authentication over TLS for each allowed network (databases and
-/// replication), and an explicit refusal of everything not encrypted.
-pub fn hba_lines(opts: &ProfileOptions, owner_role: &str) -> Vec<String> {
-    let mut lines = vec![format!("local   all             {owner_role:<15} peer")];
-    for net in &opts.allow {
-        for db in ["all", "replication"] {
-            lines.push(format!(
-                "hostssl {db:<15} all             {net:<23} cert clientcert=verify-full map={IDENT_MAP}"
-            ));
-        }
-    }
-    for net in ["0.0.0.0/0", "::/0"] {
-        lines.push(format!("hostnossl all             all             {net:<23} reject"));
-    }
-    lines
-}
-
-/// pg_ident.conf lines for the map: every CN that is a role name logs in as itself, and each
-/// certificate issued with a different CN (`pki client --cn`) maps to its role.
-pub fn ident_lines(mappings: &[(String, String)]) -> Vec<String> {
-    let mut lines = vec![format!("{IDENT_MAP:<15} {:<31} \\1", "/^(.*)$")];
-    for (cn, role) in mappings {
-        if cn != role {
-            lines.push(format!("{IDENT_MAP:<15} {:<31} {}", quote_ident_token(cn), quote_ident_token(role)));
-        }
-    }
-    lines
-}
-
-/// Tokens with spaces, commas, quotes or `#`, or a leading `/` (regex) or `+` (group), are quoted.
-fn quote_ident_token(s: &str) -> String {
-    if s.is_empty()
-        || s.starts_with(['/', '+'])
-        || s.chars().any(|c| c.is_whitespace() || matches!(c, ',' | '"' | '#'))
-    {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -522,27 +481,6 @@ mod tests {
         assert_eq!(preload_with_pgaudit(""), Some("'pgaudit'".into()));
         assert_eq!(preload_with_pgaudit("pg_stat_statements"), Some("'pg_stat_statements, pgaudit'".into()));
         assert_eq!(preload_with_pgaudit("pgaudit, auto_explain"), None);
-    }
-
-    #[test]
-    fn hba_keeps_the_owner_and_refuses_plaintext() {
-        let lines = hba_lines(&ProfileOptions::default(), "postgres");
-        assert!(lines[0].starts_with("local") && lines[0].contains("postgres") && lines[0].ends_with("peer"));
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("127.0.0.1/32") && l.contains("clientcert=verify-full map=pgharden"))
-        );
-        assert!(lines.iter().all(|l| !l.contains("clientcert=1")));
-        assert!(lines.last().unwrap().contains("reject"));
-    }
-
-    #[test]
-    fn ident_maps_cns_to_roles() {
-        let lines = ident_lines(&[("bob".into(), "bob".into()), ("bob@ssl-test.com".into(), "bob".into())]);
-        assert_eq!(lines.len(), 2);
-        assert!(lines[1].contains("bob@ssl-test.com") && lines[1].ends_with("bob"));
-        assert!(ident_lines(&[("a b".into(), "ab".into())])[1].contains("\"a b\""));
     }
 
     #[test]
