@@ -152,7 +152,7 @@ fn offline_parts(
         Some(PathBuf::from(format!("/usr/lib/postgresql/{major}/bin"))).filter(|p| p.join("pg_ctl").exists())
     });
     Ok(Cluster {
-        debian: config_file.starts_with(DEBIAN_ETC),
+        debian: config_file.starts_with(DEBIAN_ETC) || debian_marked(&config_file, data_dir, major, files),
         auto_conf: data_dir.join("postgresql.auto.conf"),
         data_dir: data_dir.to_path_buf(),
         config_file,
@@ -165,6 +165,63 @@ fn offline_parts(
         bindir,
         extensions: Extensions::default(),
     })
+}
+
+/// Whether the configuration directory is one postgresql-common made (`ROOT/MAJOR/NAME/` holding
+/// `start.conf`), wherever its root is (`PG_CLUSTER_CONF_ROOT` moves it from /etc/postgresql).
+/// Configuration kept in the data directory is initdb's layout, whatever files are beside it.
+fn debian_marked(config_file: &Path, data_dir: &Path, major: u32, files: &Files) -> bool {
+    let Some(dir) = config_file.parent() else { return false };
+    if dir.starts_with(data_dir) {
+        return false;
+    }
+    let version_dir = dir.parent().and_then(Path::file_name).map(|n| n.to_string_lossy().into_owned());
+    version_dir.as_deref() == Some(major.to_string().as_str())
+        && files
+            .stat(&dir.join("start.conf"), false)
+            .ok()
+            .flatten()
+            .is_some_and(|m| m.kind == FileKind::Regular)
+}
+
+/// A Debian cluster as postgresql-common names it: `pg_ctlcluster VERSION NAME`, the root of its
+/// configuration directories, and the log file its tools show and logrotate rotates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DebianLayout {
+    pub version: String,
+    pub name: String,
+    /// `/etc/postgresql`, or where `PG_CLUSTER_CONF_ROOT` put it.
+    pub conf_root: PathBuf,
+    /// Where postgresql-common sends the server's output: the target of the configuration
+    /// directory's `log` link, else `/var/log/postgresql/postgresql-VERSION-NAME.log`.
+    pub log_file: PathBuf,
+}
+
+/// Where Debian keeps server logs (logrotate's `/etc/logrotate.d/postgresql-common` rotates
+/// `*.log` in it).
+pub const DEBIAN_LOG_DIR: &str = "/var/log/postgresql";
+
+/// The Debian names of a cluster whose layout is Debian's, read as the owner (the `log` link).
+pub fn debian_layout(cluster: &Cluster, files: &Files) -> Option<DebianLayout> {
+    if !cluster.debian {
+        return None;
+    }
+    let dir = cluster.config_file.parent()?;
+    let name = dir.file_name()?.to_string_lossy().into_owned();
+    let version_dir = dir.parent()?;
+    let version = version_dir.file_name()?.to_string_lossy().into_owned();
+    let conf_root = version_dir.parent()?.to_path_buf();
+    // PgCommon.pm: the link's target when `log` is a link, else the default name; a relative
+    // target means nothing fixed to it, so the default is kept.
+    let link = dir.join("log");
+    let linked = match files.stat(&link, false) {
+        Ok(Some(m)) if m.kind == FileKind::Symlink => files.actor().read_link(&link).ok(),
+        _ => None,
+    };
+    let log_file = linked
+        .filter(|p| p.is_absolute() && p.file_name().is_some())
+        .unwrap_or_else(|| Path::new(DEBIAN_LOG_DIR).join(format!("postgresql-{version}-{name}.log")));
+    Some(DebianLayout { version, name, conf_root, log_file })
 }
 
 /// `-c config_file=X` or `--config-file=X` / `--config_file=X` on the postmaster's command line.

@@ -13,6 +13,7 @@
 //! reload signal are done as the cluster owner ([`Files`]); server tools run as the owner with a
 //! clean environment. Must not: decide what to change.
 
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -87,7 +88,7 @@ pub fn execute_proven(
             "the server is not running; apply validates with the live server, so start it first",
         ));
     }
-    let _lock = ApplyLock::take(cluster, files)?;
+    let _lock = ApplyLock::take(cluster)?;
     let now = time::OffsetDateTime::now_utc();
     let stamp = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
@@ -157,18 +158,36 @@ pub fn execute_proven(
     })
 }
 
-/// One apply at a time per cluster: an exclusive lock on `PGDATA/pgharden.lock`, released on drop.
+/// One apply at a time per cluster: an exclusive `flock` on the data directory itself, released
+/// when dropped (or when the process ends, however it ends). Locking the directory creates
+/// nothing, so apply leaves no file behind that its plan did not name.
 struct ApplyLock(std::fs::File);
 
 impl ApplyLock {
-    fn take(cluster: &Cluster, files: &Files) -> Result<ApplyLock> {
-        let path = cluster.data_dir.join("pgharden.lock");
-        // The owner opens (or creates) it, never through a link; the lock is taken on the descriptor.
-        let file = files.actor().open_lock(&path)?;
-        file.try_lock()
-            .map_err(|_| Error::bad(&path, "another pgharden apply is running on this cluster"))?;
-        Ok(ApplyLock(file))
+    fn take(cluster: &Cluster) -> Result<ApplyLock> {
+        let dir = &cluster.data_dir;
+        // Opened only to hold the lock: O_DIRECTORY|O_NOFOLLOW so nothing but the (canonical) data
+        // directory itself is ever opened, and nothing is read through the descriptor.
+        let handle = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+            .open(dir)
+            .map_err(|e| Error::bad(dir, format!("cannot open the data directory to lock it: {e}")))?;
+        lock_exclusive(&handle).map_err(|e| match e {
+            std::fs::TryLockError::WouldBlock => {
+                Error::bad(dir, "another pgharden apply is running on this cluster")
+            }
+            std::fs::TryLockError::Error(e) => {
+                Error::bad(dir, format!("cannot lock the data directory: {e}"))
+            }
+        })?;
+        Ok(ApplyLock(handle))
     }
+}
+
+/// The one place apply takes a file lock (`flock(LOCK_EX | LOCK_NB)` on Linux).
+fn lock_exclusive(handle: &std::fs::File) -> std::result::Result<(), std::fs::TryLockError> {
+    handle.try_lock()
 }
 
 impl Drop for ApplyLock {
@@ -379,9 +398,14 @@ const PG_CTLCLUSTER: &str = "/usr/bin/pg_ctlcluster";
 
 fn pg_ctl(cluster: &Cluster, files: &Files, action: &str) -> Result<()> {
     let what = format!("pg_ctl {action}");
-    if let Some((version, name)) = debian_cluster(cluster) {
+    if let Some((version, name, root)) = debian_cluster(cluster, files) {
         let mut c = Command::new(PG_CTLCLUSTER);
         c.env_clear().env("PATH", pgharden_privsep::CLEAN_PATH).env("LANG", "C").current_dir("/");
+        // Where the cluster's configuration root is, as found from its own path (never from
+        // pgharden's environment): postgresql-common reads it from this variable.
+        if let Some(root) = root {
+            c.env("PG_CLUSTER_CONF_ROOT", root);
+        }
         c.args([&version, &name, action, "--", "-w", "-t", "120"]);
         return crate::tools::run(c, &what);
     }
@@ -445,14 +469,13 @@ fn last_options(data_dir: &Path, files: &Files) -> Option<String> {
     (!rest.is_empty()).then_some(rest)
 }
 
-/// `(version, name)` of a Debian cluster whose configuration lives in /etc/postgresql/VERSION/NAME,
-/// when Debian's `pg_ctlcluster` is installed to manage it.
-fn debian_cluster(cluster: &Cluster) -> Option<(String, String)> {
-    if !cluster.debian || !Path::new(PG_CTLCLUSTER).exists() {
+/// `(version, name, root)` of a Debian cluster, when Debian's `pg_ctlcluster` is installed to
+/// manage it; `root` is the configuration root when it is not /etc/postgresql.
+fn debian_cluster(cluster: &Cluster, files: &Files) -> Option<(String, String, Option<PathBuf>)> {
+    if !Path::new(PG_CTLCLUSTER).exists() {
         return None;
     }
-    let dir = cluster.config_file.parent()?;
-    let name = dir.file_name()?.to_string_lossy().into_owned();
-    let version = dir.parent()?.file_name()?.to_string_lossy().into_owned();
-    Some((version, name))
+    let layout = crate::discover::debian_layout(cluster, files)?;
+    let root = (layout.conf_root != Path::new(crate::discover::DEBIAN_ETC)).then_some(layout.conf_root);
+    Some((layout.version, layout.name, root))
 }

@@ -4,8 +4,11 @@
 //!
 //! Owns: comparing the cluster with the `stig` profile — TLS files in PGDATA, postgresql.conf (edited
 //! where the winning line is, auto.conf included), pg_hba.conf (mutual TLS lines first, every other
-//! line commented out, never deleted), pg_ident.conf (the `pgharden` map), every configuration file
-//! mode 0600 and owned by the cluster owner, and what each database needs ([`databases`]) — what of
+//! operator line commented out once, never deleted; a line saying what a profile line says, or one
+//! pgharden wrote for a network no longer allowed, is replaced), pg_ident.conf (the `pgharden` map),
+//! every configuration file mode 0600 and owned by the cluster owner (a Debian postgresql.conf keeps
+//! 0644 unless the operator refuses Debian's conventions: [`debian`]), and what each database needs
+//! ([`databases`]) — what of
 //! the profile cannot be put in place on this host ([`unmet`]), and rendering the differences as
 //! unified diffs.
 //! Every file of the cluster is read as its owner ([`Files`]); every file the plan would write is
@@ -15,11 +18,8 @@
 
 use std::path::{Path, PathBuf};
 
-use pgharden_conf::Token;
-use pgharden_conf::hba::{AuthOption, ConnType, HbaFile, Method, Position, RuleSpec};
-use pgharden_conf::ident::IdentFile;
 use pgharden_conf::postgresql_conf::{ConfFile, ConfTree, Value};
-use pgharden_pki::{Kind, Pki, Status};
+use pgharden_pki::Pki;
 
 use crate::material::Material;
 use serde::Serialize;
@@ -27,17 +27,21 @@ use serde::Serialize;
 use crate::discover::Cluster;
 use crate::error::{Error, Result};
 use crate::files::Files;
-use crate::profile::{self, Accept, IDENT_MAP, ProfileOptions, Wanted};
+use crate::profile::{self, Accept, ProfileOptions, Wanted};
 use crate::sql::Sql;
 
+mod auth;
 mod compare;
 pub mod databases;
+pub mod debian;
 mod live;
 mod render;
 pub mod tls;
 pub mod unmet;
 
+pub use auth::hba_specs;
 pub(crate) use compare::satisfies;
+pub use debian::Convention;
 pub(crate) use live::{decoded, live, overridden_note};
 pub use unmet::{InstallCommand, Unmet, UnmetKind};
 
@@ -113,6 +117,9 @@ pub struct Plan {
     /// What of the profile this plan cannot put in place (pgaudit not installed): with any, the
     /// cluster does not have the profile however the files end up.
     pub unmet: Vec<Unmet>,
+    /// The Debian conventions this plan keeps on a Debian cluster, each with the audit rules it
+    /// costs (empty elsewhere).
+    pub debian_conventions: Vec<Convention>,
     /// The tag of the backups the files' old versions are kept under (`FILE.pgharden-TAG`): `None`,
     /// a timestamp (apply keeps every version); a fixed tag keeps only the latest (renew, which runs
     /// on a timer, must not pile up old keys).
@@ -182,13 +189,16 @@ pub fn plan(
     let mut notes = Vec::new();
     let mut profile = req.profile.clone();
     profile.pgaudit_installed = cluster.extensions.pgaudit;
+    let layout = crate::discover::debian_layout(cluster, files);
+    let keep = layout.is_some() && profile.debian_conventions;
+    profile.log_file = debian::log_file(layout.as_ref(), &profile);
     let mut unmet = Vec::new();
     if !cluster.extensions.pgaudit {
         unmet.push(Unmet::pgaudit(cluster.major));
     }
     let mut changes = tls::tls_files(cluster, files, &req.tls)?;
     let wanted = wanted_settings(cluster, files, &profile)?;
-    let (conf_files, mut settings) = conf_changes(cluster, files, &wanted)?;
+    let (conf_files, mut settings) = conf_changes(cluster, files, &wanted, keep)?;
     changes.extend(conf_files);
     let owner_role = match sql {
         Some(sql) => {
@@ -199,19 +209,26 @@ pub fn plan(
         }
         None => cluster.owner.name.clone(),
     };
-    changes.extend(hba_change(cluster, files, &profile, &owner_role)?);
-    changes.extend(ident_change(cluster, files, pki)?);
+    changes.extend(auth::hba_change(cluster, files, &profile, &owner_role)?);
+    changes.extend(auth::ident_change(cluster, files, pki)?);
     for path in [&cluster.config_file, &cluster.hba_file, &cluster.ident_file] {
         if !changes.iter().any(|c| &c.path == path) {
-            changes.extend(mode_change(cluster, files, path)?);
+            changes.extend(mode_change(cluster, files, path, keep)?);
         }
     }
     notes.extend(tls::legacy_note(cluster, files, &settings)?);
+    let config_mode = match changes.iter().find(|c| c.path == cluster.config_file) {
+        Some(c) => c.mode,
+        None => mode_now(files, &cluster.config_file)?.unwrap_or(FILE_MODE),
+    };
     if cluster.debian
-        && changes.iter().any(|c| c.path == cluster.config_file && c.from_mode != Some(FILE_MODE))
+        && changes
+            .iter()
+            .any(|c| c.path == cluster.config_file && c.mode == FILE_MODE && c.from_mode != Some(FILE_MODE))
     {
         notes.push(DEBIAN_MODE_NOTE.to_string());
     }
+    let debian_conventions = debian::conventions(layout.as_ref(), config_mode, profile.log_file.as_ref());
     for change in &changes {
         files.check_target(&change.path)?;
     }
@@ -229,6 +246,7 @@ pub fn plan(
         restart,
         notes,
         unmet,
+        debian_conventions,
         backup_tag: None,
     })
 }
@@ -251,10 +269,12 @@ fn wanted_settings(cluster: &Cluster, files: &Files, profile_opts: &ProfileOptio
 }
 
 /// postgresql.conf (and whatever file holds the winning line) edits, and the settings they change.
+/// `keep_debian`: a Debian postgresql.conf keeps its mode (see [`debian::file_mode`]).
 pub(crate) fn conf_changes(
     cluster: &Cluster,
     files: &Files,
     wanted: &[Wanted],
+    keep_debian: bool,
 ) -> Result<(Vec<FileChange>, Vec<SettingChange>)> {
     let tree = ConfTree::load_with_auto_conf_from(&cluster.config_file, &cluster.auto_conf, files)
         .map_err(|e| Error::bad(&cluster.config_file, e.to_string()))?;
@@ -298,7 +318,9 @@ pub(crate) fn conf_changes(
         files.check_target(&path)?;
         let old = String::from_utf8_lossy(&files.read(&path)?).into_owned();
         let new = conf_files.iter().find(|f| f.path() == path).map(ToString::to_string).unwrap_or_default();
-        out.push(text_change(&path, "server settings", &old, new, mode_now(files, &path)?));
+        let from_mode = mode_now(files, &path)?;
+        let mode = debian::file_mode(cluster, keep_debian, &path, from_mode);
+        out.push(text_change(&path, "server settings", &old, new, from_mode, mode));
     }
     Ok((out, settings))
 }
@@ -308,7 +330,14 @@ fn mode_now(files: &Files, path: &Path) -> Result<Option<u32>> {
     Ok(files.stat(path, false)?.map(|m| m.mode & 0o777))
 }
 
-fn text_change(path: &Path, what: &str, old: &str, new: String, from_mode: Option<u32>) -> FileChange {
+fn text_change(
+    path: &Path,
+    what: &str,
+    old: &str,
+    new: String,
+    from_mode: Option<u32>,
+    mode: u32,
+) -> FileChange {
     let diff = similar::TextDiff::from_lines(old, new.as_str())
         .unified_diff()
         .context_radius(2)
@@ -317,7 +346,7 @@ fn text_change(path: &Path, what: &str, old: &str, new: String, from_mode: Optio
     FileChange {
         path: path.to_path_buf(),
         what: what.to_string(),
-        mode: FILE_MODE,
+        mode,
         from_mode,
         diff,
         contents: new.into_bytes(),
@@ -325,184 +354,29 @@ fn text_change(path: &Path, what: &str, old: &str, new: String, from_mode: Optio
 }
 
 /// A configuration file whose contents are right but whose mode or owner is not: rewritten with the
-/// same contents, mode [`FILE_MODE`], owned by the cluster owner. Nothing when it is absent (a
-/// missing pg_ident.conf is the ident step's to create).
-fn mode_change(cluster: &Cluster, files: &Files, path: &Path) -> Result<Option<FileChange>> {
+/// same contents, mode [`FILE_MODE`] (a Debian postgresql.conf whose conventions are kept: see
+/// [`debian::file_mode`]), owned by the cluster owner. Nothing when it is absent (a missing
+/// pg_ident.conf is the ident step's to create).
+fn mode_change(
+    cluster: &Cluster,
+    files: &Files,
+    path: &Path,
+    keep_debian: bool,
+) -> Result<Option<FileChange>> {
     let Some(meta) = files.stat(path, false)? else { return Ok(None) };
     let mode = meta.mode & 0o777;
-    if mode == FILE_MODE && meta.uid == cluster.owner.uid {
+    let wanted = debian::file_mode(cluster, keep_debian, path, Some(mode));
+    if mode == wanted && meta.uid == cluster.owner.uid {
         return Ok(None);
     }
-    let diff = if mode == FILE_MODE {
-        "  (owner corrected; contents unchanged)\n"
-    } else {
-        "  (contents unchanged)\n"
-    };
+    let diff =
+        if mode == wanted { "  (owner corrected; contents unchanged)\n" } else { "  (contents unchanged)\n" };
     Ok(Some(FileChange {
         path: path.to_path_buf(),
         what: "permissions only".to_string(),
-        mode: FILE_MODE,
+        mode: wanted,
         from_mode: Some(mode),
         diff: diff.to_string(),
         contents: files.read(path)?,
     }))
-}
-
-/// The rules of the profile, as pg_hba.conf lines.
-pub fn hba_specs(opts: &ProfileOptions, owner_role: &str) -> Vec<RuleSpec> {
-    let cert_options = vec![
-        AuthOption { name: "clientcert".into(), value: "verify-full".into() },
-        AuthOption { name: "map".into(), value: IDENT_MAP.into() },
-    ];
-    let mut specs = vec![RuleSpec {
-        conn_type: ConnType::Local,
-        databases: vec![Token::keyword("all")],
-        users: vec![Token::literal(owner_role)],
-        address: None,
-        method: Method::Peer,
-        options: vec![],
-    }];
-    for net in &opts.allow {
-        for db in ["all", "replication"] {
-            specs.push(RuleSpec {
-                conn_type: ConnType::HostSsl,
-                databases: vec![Token::keyword(db)],
-                users: vec![Token::keyword("all")],
-                address: Some(net.clone()),
-                method: Method::Cert,
-                options: cert_options.clone(),
-            });
-        }
-    }
-    for net in ["0.0.0.0/0", "::/0"] {
-        specs.push(RuleSpec {
-            conn_type: ConnType::HostNoSsl,
-            databases: vec![Token::keyword("all")],
-            users: vec![Token::keyword("all")],
-            address: Some(net.into()),
-            method: Method::Reject,
-            options: vec![],
-        });
-    }
-    specs
-}
-
-/// pg_hba.conf: the profile's lines first; every other active line commented out (kept for the
-/// record), so the file is a fixpoint: a second run finds exactly the profile's lines active.
-fn hba_change(
-    cluster: &Cluster,
-    files: &Files,
-    opts: &ProfileOptions,
-    owner_role: &str,
-) -> Result<Option<FileChange>> {
-    let mut hba = HbaFile::load_from(&cluster.hba_file, files)
-        .map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
-    let specs = hba_specs(opts, owner_role);
-    let wanted: Vec<String> = specs.iter().map(RuleSpec::render).collect();
-    let text = hba.to_string();
-    let lines: Vec<&str> = text.lines().collect();
-    let active: Vec<String> = hba
-        .records()
-        .iter()
-        .map(|r| lines.get(r.at().line - 1).map(|l| l.trim_end().to_string()).unwrap_or_default())
-        .collect();
-    if active == wanted {
-        return Ok(None);
-    }
-    // New lines go where the first old record was (after the file's header comments); the old
-    // records, now N lines further down, are commented out in place.
-    let old_records: Vec<_> = hba.records().iter().map(|r| r.at().clone()).collect();
-    for spec in specs.iter().rev() {
-        let pos = if hba.records().is_empty() { Position::End } else { Position::Top };
-        hba.insert(pos, spec).map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
-    }
-    for mut at in old_records {
-        at.line += specs.len();
-        at.last_line += specs.len();
-        hba.disable(&at).map_err(|e| Error::bad(&cluster.hba_file, e.to_string()))?;
-    }
-    let problems: Vec<String> = hba.validate(cluster.major).iter().map(ToString::to_string).collect();
-    if !problems.is_empty() {
-        return Err(Error::Rejected {
-            reason: format!("the new pg_hba.conf would be refused: {}", problems.join("; ")),
-        });
-    }
-    Ok(Some(text_change(
-        &cluster.hba_file,
-        "client authentication",
-        &text,
-        hba.to_string(),
-        mode_now(files, &cluster.hba_file)?,
-    )))
-}
-
-/// pg_ident.conf: the `pgharden` map holds exactly the profile's lines; other maps are untouched.
-fn ident_change(cluster: &Cluster, files: &Files, pki: Option<&Pki>) -> Result<Option<FileChange>> {
-    let path = &cluster.ident_file;
-    // PostgreSQL starts without a pg_ident.conf; any other failure to read it is an error.
-    let old = files.read_text_if_exists(path)?.unwrap_or_default();
-    let mut ident = IdentFile::parse(&old, path);
-    let mut wanted: Vec<(Token, Token)> = vec![(Token::regex("^(.*)$"), Token::literal("\\1"))];
-    for l in pki.map(Pki::list).unwrap_or_default() {
-        if l.entry.kind != Kind::Client || !matches!(l.status, Status::Valid) {
-            continue;
-        }
-        // The CN as requested; only certificates from before requests were recorded need the
-        // rendered subject.
-        let cn = l.entry.request.as_ref().map(|r| r.cn.clone()).or_else(|| common_name(&l.entry.subject));
-        let (Some(role), Some(cn)) = (l.entry.role.clone(), cn) else { continue };
-        let pair = (Token::literal(&cn), Token::literal(&role));
-        if cn != role && !wanted.contains(&pair) {
-            wanted.push(pair);
-        }
-    }
-    let current: Vec<(Token, Token)> =
-        ident.mappings().filter(|m| m.map == IDENT_MAP).map(|m| (m.system.clone(), m.role.clone())).collect();
-    if current == wanted {
-        return Ok(None);
-    }
-    for (system, role) in &current {
-        ident.remove(IDENT_MAP, system, role);
-    }
-    for (system, role) in &wanted {
-        ident.add(IDENT_MAP, system, role).map_err(|e| Error::bad(path, e.to_string()))?;
-    }
-    let problems: Vec<String> = ident.validate(cluster.major).iter().map(ToString::to_string).collect();
-    if !problems.is_empty() {
-        return Err(Error::Rejected {
-            reason: format!("the new pg_ident.conf would be refused: {}", problems.join("; ")),
-        });
-    }
-    Ok(Some(text_change(
-        path,
-        "certificate name to role map",
-        &old,
-        ident.to_string(),
-        mode_now(files, path)?,
-    )))
-}
-
-/// The CN of an RFC 4514 subject such as `CN=bob,O=Example`.
-fn common_name(subject: &str) -> Option<String> {
-    subject.split(',').find_map(|rdn| rdn.trim().strip_prefix("CN=")).map(|cn| cn.replace("\\,", ","))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn common_names_come_out_of_rfc4514_subjects() {
-        assert_eq!(common_name("CN=bob@ssl-test.com,O=Example"), Some("bob@ssl-test.com".into()));
-        assert_eq!(common_name("O=Example"), None);
-    }
-
-    #[test]
-    fn hba_specs_render_the_profile() {
-        let lines: Vec<String> =
-            hba_specs(&ProfileOptions::default(), "postgres").iter().map(RuleSpec::render).collect();
-        assert!(lines[0].starts_with("local") && lines[0].ends_with("peer"), "{lines:?}");
-        assert!(lines.iter().any(|l| l.contains("clientcert=verify-full") && l.contains("map=pgharden")));
-        assert!(lines.last().unwrap().contains("reject"));
-    }
 }

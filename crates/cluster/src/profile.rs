@@ -2,9 +2,10 @@
 //!
 //! Owns: the settings of STIG Appendix C (logging: where, what, when), Appendix B (pgaudit),
 //! Appendix G 2.7.2 (TLS files and `ssl_*`), password hashing, the STIG checks' own values
-//! (`client_min_messages`, `statement_timeout`, `tcp_keepalives_*`), and the pg_hba.conf /
-//! pg_ident.conf lines of mutual TLS — each with the reason an operator reads in the plan, chosen
-//! for the server's major version; and reading durations as postgresql.conf spells them.
+//! (`client_min_messages`, `statement_timeout`, `tcp_keepalives_*`), the pg_ident.conf map of
+//! mutual TLS (its pg_hba.conf lines are the plan's `hba_specs`) and, on a Debian cluster, the
+//! collector's fixed log file — each with the reason an operator reads in the plan, chosen for the
+//! server's major version; and reading durations as postgresql.conf spells them.
 //! Must not: read or write files (the plan compares this with what is there).
 
 use std::fmt;
@@ -67,7 +68,26 @@ pub struct ProfileOptions {
     pub pgaudit_installed: bool,
     /// The server-wide `statement_timeout` (never zero).
     pub statement_timeout: StatementTimeout,
+    /// On a Debian cluster, keep Debian's conventions (the log in /var/log/postgresql where
+    /// pg_lsclusters and logrotate expect it, postgresql.conf readable by all); `false` takes the
+    /// STIG's stricter layout instead.
+    pub debian_conventions: bool,
+    /// The one log file the collector writes (Debian's, set by the plan when conventions are
+    /// kept); `None`: weekday files in PGDATA/log.
+    pub log_file: Option<LogFile>,
 }
+
+/// A fixed log file for the collector: Debian's `/var/log/postgresql/postgresql-VERSION-NAME.log`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogFile {
+    pub directory: String,
+    pub filename: String,
+}
+
+/// The mode of Debian's log file: pg_ctlcluster creates it `0640`, group `adm` (Debian's log
+/// readers), before the server starts, so the collector only appends to it and its own
+/// `log_file_mode` (0600, the STIG's) applies only to a file it has to create itself.
+pub const DEBIAN_LOG_FILE_MODE: u32 = 0o640;
 
 impl Default for ProfileOptions {
     fn default() -> Self {
@@ -76,6 +96,8 @@ impl Default for ProfileOptions {
             syslog: false,
             pgaudit_installed: false,
             statement_timeout: StatementTimeout::default(),
+            debian_conventions: true,
+            log_file: None,
         }
     }
 }
@@ -336,10 +358,39 @@ pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
         out.extend([
             w("log_destination", q("stderr"), "Appendix C 2.3.1.1"),
             w("logging_collector", "on", "Appendix C 2.3.1.1: the server writes its own log files"),
-            w("log_directory", q("log"), "Appendix C 2.3.1.1 (pg_log before PostgreSQL 10)"),
-            w("log_filename", q("postgresql-%a.log"), "Appendix C 2.3.1.1: one file per weekday"),
-            w("log_file_mode", "0600", "Appendix C 2.3.1.1: logs readable by the owner only"),
-            w("log_truncate_on_rotation", "on", "Appendix C 2.3.1.1"),
+        ]);
+        match &opts.log_file {
+            Some(log) => out.extend([
+                w(
+                    "log_directory",
+                    q(&log.directory),
+                    "Debian convention: where pg_lsclusters shows the log and logrotate rotates it",
+                ),
+                w(
+                    "log_filename",
+                    q(&log.filename),
+                    "Debian convention: the one file pg_ctlcluster creates and logrotate rotates (copytruncate; \
+                     the collector appends)",
+                ),
+                w(
+                    "log_file_mode",
+                    "0600",
+                    "Appendix C 2.3.1.1: a log file the collector creates is the owner's only (the one \
+                     pg_ctlcluster creates keeps Debian's 0640 for group adm)",
+                ),
+            ]),
+            None => out.extend([
+                w("log_directory", q("log"), "Appendix C 2.3.1.1 (pg_log before PostgreSQL 10)"),
+                w("log_filename", q("postgresql-%a.log"), "Appendix C 2.3.1.1: one file per weekday"),
+                w("log_file_mode", "0600", "Appendix C 2.3.1.1: logs readable by the owner only"),
+            ]),
+        }
+        out.extend([
+            w(
+                "log_truncate_on_rotation",
+                "on",
+                "Appendix C 2.3.1.1 (a fixed file name is never truncated: only a new name is)",
+            ),
             w("log_rotation_age", q("1d"), "Appendix C 2.3.1.1"),
             w("log_rotation_size", "0", "Appendix C 2.3.1.1"),
         ]);
@@ -421,48 +472,6 @@ pub fn preload_with_pgaudit(current: &str) -> Option<String> {
     Some(q(&all.join(", ")))
 }
 
-/// The pg_hba.conf lines of mutual TLS: the owner's local socket rule first (never remove the
-/// operator's way in), certificate authentication over TLS for each allowed network (databases and
-/// replication), and an explicit refusal of everything not encrypted.
-pub fn hba_lines(opts: &ProfileOptions, owner_role: &str) -> Vec<String> {
-    let mut lines = vec![format!("local   all             {owner_role:<15} peer")];
-    for net in &opts.allow {
-        for db in ["all", "replication"] {
-            lines.push(format!(
-                "hostssl {db:<15} all             {net:<23} cert clientcert=verify-full map={IDENT_MAP}"
-            ));
-        }
-    }
-    for net in ["0.0.0.0/0", "::/0"] {
-        lines.push(format!("hostnossl all             all             {net:<23} reject"));
-    }
-    lines
-}
-
-/// pg_ident.conf lines for the map: every CN that is a role name logs in as itself, and each
-/// certificate issued with a different CN (`pki client --cn`) maps to its role.
-pub fn ident_lines(mappings: &[(String, String)]) -> Vec<String> {
-    let mut lines = vec![format!("{IDENT_MAP:<15} {:<31} \\1", "/^(.*)$")];
-    for (cn, role) in mappings {
-        if cn != role {
-            lines.push(format!("{IDENT_MAP:<15} {:<31} {}", quote_ident_token(cn), quote_ident_token(role)));
-        }
-    }
-    lines
-}
-
-/// Tokens with spaces, commas, quotes or `#`, or a leading `/` (regex) or `+` (group), are quoted.
-fn quote_ident_token(s: &str) -> String {
-    if s.is_empty()
-        || s.starts_with(['/', '+'])
-        || s.chars().any(|c| c.is_whitespace() || matches!(c, ',' | '"' | '#'))
-    {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -472,27 +481,6 @@ mod tests {
         assert_eq!(preload_with_pgaudit(""), Some("'pgaudit'".into()));
         assert_eq!(preload_with_pgaudit("pg_stat_statements"), Some("'pg_stat_statements, pgaudit'".into()));
         assert_eq!(preload_with_pgaudit("pgaudit, auto_explain"), None);
-    }
-
-    #[test]
-    fn hba_keeps_the_owner_and_refuses_plaintext() {
-        let lines = hba_lines(&ProfileOptions::default(), "postgres");
-        assert!(lines[0].starts_with("local") && lines[0].contains("postgres") && lines[0].ends_with("peer"));
-        assert!(
-            lines
-                .iter()
-                .any(|l| l.contains("127.0.0.1/32") && l.contains("clientcert=verify-full map=pgharden"))
-        );
-        assert!(lines.iter().all(|l| !l.contains("clientcert=1")));
-        assert!(lines.last().unwrap().contains("reject"));
-    }
-
-    #[test]
-    fn ident_maps_cns_to_roles() {
-        let lines = ident_lines(&[("bob".into(), "bob".into()), ("bob@ssl-test.com".into(), "bob".into())]);
-        assert_eq!(lines.len(), 2);
-        assert!(lines[1].contains("bob@ssl-test.com") && lines[1].ends_with("bob"));
-        assert!(ident_lines(&[("a b".into(), "ab".into())])[1].contains("\"a b\""));
     }
 
     #[test]

@@ -46,6 +46,12 @@ What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
        per major version: PostgreSQL 18 gets ssl_tls13_ciphers and ssl_groups, and keeps a
        log_connections list that logs at least receipt, authentication and authorization; 14 to 17
        get ssl_ecdh_curve.
+On a Debian cluster (configuration in /etc/postgresql/VERSION/NAME, made by pg_createcluster), apply
+keeps Debian's conventions unless --no-debian-conventions: restarts go through pg_ctlcluster, the
+collector writes the log pg_lsclusters shows (/var/log/postgresql/postgresql-VERSION-NAME.log, which
+pg_ctlcluster creates 0640 for group adm and Debian's logrotate rotates), and postgresql.conf stays
+readable by all (0644).
+The plan's \"Debian conventions kept:\" section names the audit rules each one costs.
 Every changed file is kept as FILE.pgharden-TIMESTAMP. The server checks the new files before it
 loads them; if it refuses them, or the reload or restart fails, every file is put back (and the
 error quotes the server's FATAL line).
@@ -63,6 +69,8 @@ Exit codes:
 Examples:
   pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1.example.com --plan
   sudo pgharden apply --pgdata /var/lib/pgsql/15/data --pki pki --host db1 --allow 10.0.0.0/8 --yes
+  sudo pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1 --yes \\
+      --no-debian-conventions
   sudo pgharden apply --pgdata /var/lib/postgresql/15/main --host db1.example.com --yes \\
       --cert /etc/step/db.crt --key /etc/step/db.key --ca /etc/step/clients_ca.crt --crl /etc/step/clients.crl")]
     Apply(ApplyArgs),
@@ -440,6 +448,16 @@ pub struct ApplyArgs {
     /// Log to syslog (facility LOCAL0) instead of the logging collector's files.
     #[arg(long)]
     pub syslog: bool,
+    /// On a Debian cluster, take the STIG's layout instead of Debian's conventions: the log in
+    /// PGDATA/log (weekday files, mode 0600) and postgresql.conf mode 0600.
+    ///
+    /// By default a Debian cluster keeps its log in /var/log/postgresql (where pg_lsclusters shows
+    /// it and logrotate rotates it) and postgresql.conf readable by all (every user's pg_lsclusters
+    /// and psql read the port from it); the plan says which audit rules that costs. With this flag
+    /// those rules pass, pg_lsclusters shows log/postgresql-%a.log, Debian's logrotate no longer
+    /// rotates the log, and users other than root and the owner must give psql -h and -p.
+    #[arg(long)]
+    pub no_debian_conventions: bool,
     /// The server-wide statement_timeout: a statement running longer is cancelled (units ms, s, min,
     /// h, d; no unit means ms).
     ///

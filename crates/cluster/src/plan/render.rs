@@ -11,6 +11,34 @@ impl Plan {
     /// escaped ([`pgharden_text`]): the owner writes those files, and a plan a DBA reviews must not
     /// be redrawn by escape sequences or faked by a line break in a value.
     pub fn render_text(&self) -> String {
+        let mut out = self.render_changes();
+        out.push_str(&self.render_conventions());
+        out
+    }
+
+    /// The "Debian conventions kept:" section (empty on other clusters): what is kept, what it
+    /// costs in the audit, and the flag that takes the STIG's way instead.
+    pub fn render_conventions(&self) -> String {
+        use pgharden_text::line;
+        if self.debian_conventions.is_empty() {
+            return String::new();
+        }
+        let mut out = String::from("\nDebian conventions kept:\n");
+        for c in &self.debian_conventions {
+            out.push_str(&format!("  - {}\n", line(&c.kept)));
+            if c.costs.is_empty() {
+                out.push_str("    costs no STIG rule\n");
+            } else {
+                out.push_str(&format!("    costs (the audit fails): {}\n", c.costs.join(", ")));
+            }
+            if let Some(instead) = &c.instead {
+                out.push_str(&format!("    instead: {}\n", line(instead)));
+            }
+        }
+        out
+    }
+
+    fn render_changes(&self) -> String {
         use pgharden_text::{block, line};
         let path = |p: &Path| line(&p.display().to_string()).into_owned();
         if self.is_empty() && self.unmet.is_empty() {

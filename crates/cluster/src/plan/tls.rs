@@ -65,7 +65,9 @@ pub fn tls_plan(
 ) -> Result<Plan> {
     let mut changes = tls_files(cluster, files, material)?;
     let wanted = profile::tls_settings(material.ca.is_some(), material.crl.is_some());
-    let (conf_files, mut settings) = conf_changes(cluster, files, &wanted)?;
+    // A renewal changes no file's mode the operator's apply chose (Debian's postgresql.conf keeps
+    // its own, never loosened).
+    let (conf_files, mut settings) = conf_changes(cluster, files, &wanted, cluster.debian)?;
     changes.extend(conf_files);
     let mut notes = Vec::new();
     if let Some(sql) = sql {
@@ -91,6 +93,7 @@ pub fn tls_plan(
         restart: None,
         notes,
         unmet: Vec::new(),
+        debian_conventions: Vec::new(),
         backup_tag: Some(TLS_BACKUP_TAG.into()),
     })
 }

@@ -307,8 +307,9 @@ impl RuleSpec {
     pub fn render(&self) -> String {
         let list = |tokens: &[Token]| tokens.iter().map(Token::render).collect::<Vec<_>>().join(",");
         let address = self.address.as_deref().unwrap_or("");
+        // The widest connection type (`hostnossl`) sets the first column, so every line aligns.
         let mut line = format!(
-            "{:<7} {:<15} {:<15} {:<23} {}",
+            "{:<9} {:<15} {:<15} {:<23} {}",
             self.conn_type.keyword(),
             list(&self.databases),
             list(&self.users),
@@ -321,6 +322,15 @@ impl RuleSpec {
             line.push_str(&token.render());
         }
         line
+    }
+
+    /// Whether `rule` says what this spec says (same type, databases, users, address, method and
+    /// options, however it is laid out).
+    pub fn matches(&self, rule: &Rule) -> bool {
+        match parse_record(&self.render(), rule.at.clone()) {
+            Some(Record::Rule(mine)) => &mine == rule,
+            _ => false,
+        }
     }
 
     /// Renders and parses the rule back, refusing specs that would not read back as themselves.
@@ -468,6 +478,15 @@ impl HbaFile {
         }
         let last = &mut self.lines[at.last_line - 1];
         last.text = format!("{} {DISABLED_MARKER}", last.text.trim_end_matches([' ', '\t']));
+        self.reparse();
+        Ok(())
+    }
+
+    /// Removes a record (all its continuation lines): for a line pgharden wrote itself and now
+    /// writes again or replaces, so re-planning never piles up commented copies.
+    pub fn remove(&mut self, rule: &RuleRef) -> Result<(), Error> {
+        let at = self.record_index(rule)?.clone();
+        self.lines.drain(at.line - 1..at.last_line);
         self.reparse();
         Ok(())
     }

@@ -217,18 +217,16 @@ fn edits_keep_everything_else() {
     assert_eq!(
         f.to_string(),
         "# TYPE DATABASE USER ADDRESS METHOD\r\n\r\nlocal all all peer\r\n\
-         hostssl all             all             0.0.0.0/0               cert clientname=CN\r\n\
+         hostssl   all             all             0.0.0.0/0               cert clientname=CN\r\n\
          # host all all \\\r\n#  0.0.0.0/0 md5 # old # disabled by pgharden\r\nhost all all ::/0 md5"
     );
     let v6 = rule_at(&f, 7);
     let mut v6_spec = spec.clone();
     v6_spec.address = Some("::/0".into());
     f.replace(&v6, &v6_spec).unwrap();
-    assert!(
-        f.to_string().ends_with(
-            "\r\nhostssl all             all             ::/0                    cert clientname=CN"
-        )
-    );
+    assert!(f.to_string().ends_with(
+        "\r\nhostssl   all             all             ::/0                    cert clientname=CN"
+    ));
     assert_eq!(f.insert(Position::Top, &spec).unwrap(), 3);
     assert_eq!(f.rules().count(), 4);
     let nothing = |_: &Rule| false;
@@ -341,4 +339,30 @@ fn a_set_for_an_older_server_does_not_follow_includes() {
     let errors: Vec<_> = on15.validate(15).into_iter().filter(|p| p.severity == Severity::Error).collect();
     assert_eq!(errors.len(), 1, "the include line, once: {errors:?}");
     assert_eq!((errors[0].at.file.clone(), errors[0].at.line), (root.clone(), 2));
+}
+
+#[test]
+fn every_rendered_line_aligns_and_removal_leaves_no_trace() {
+    let spec = |conn_type, address: Option<&str>, method| RuleSpec {
+        conn_type,
+        databases: vec![Token::keyword("all")],
+        users: vec![Token::keyword("all")],
+        address: address.map(Into::into),
+        method,
+        options: vec![],
+    };
+    let lines = [
+        spec(ConnType::Local, None, Method::Peer).render(),
+        spec(ConnType::HostSsl, Some("10.0.0.0/8"), Method::Cert).render(),
+        spec(ConnType::HostNoSsl, Some("0.0.0.0/0"), Method::Reject).render(),
+    ];
+    let column = |l: &str| l.find("all").unwrap();
+    assert!(lines.iter().all(|l| column(l) == column(&lines[0])), "{lines:#?}");
+    let mut f = hba("# header\nlocal  all all   peer\nhost all all 10.0.0.0/8 md5\n");
+    let local = rule_at(&f, 2);
+    assert!(spec(ConnType::Local, None, Method::Peer).matches(f.rules().next().unwrap()), "layout aside");
+    assert!(!spec(ConnType::Local, None, Method::Trust).matches(f.rules().next().unwrap()));
+    f.remove(&local).unwrap();
+    assert_eq!(f.to_string(), "# header\nhost all all 10.0.0.0/8 md5\n");
+    assert_eq!(f.rules().next().unwrap().at.line, 2);
 }

@@ -48,6 +48,8 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             syslog: args.syslog,
             pgaudit_installed: false,
             statement_timeout: args.statement_timeout,
+            debian_conventions: !args.no_debian_conventions,
+            log_file: None,
         },
     };
     let plan = session.plan(pki.as_ref(), &req).context("planning")?;
@@ -67,6 +69,7 @@ pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             "applied": applied,
             "remaining": again.changes(),
             "unmet": again.unmet(),
+            "debian_conventions": again.debian_conventions,
         }))?;
     } else {
         let mut text = format!("\nApplied: {} file(s) written", applied.files.len());

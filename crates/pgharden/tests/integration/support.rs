@@ -197,11 +197,6 @@ pub fn harden(cluster: &pgharden_testcluster::Cluster, pki: &TestPki) {
     harden_with(cluster.data_dir(), pki, accept)
 }
 
-/// `harden` for a cluster named only by its data directory (one `pgharden-testcluster` did not make).
-pub fn harden_data_dir(data_dir: &Path, pki: &TestPki) {
-    harden_with(data_dir, pki, &[])
-}
-
 fn harden_with(data_dir: &Path, pki: &TestPki, extra: &[&str]) {
     let out = pgharden()
         .args(["apply", "--pgdata", data_dir.to_str().unwrap(), "--pki", &pki.p("")])

@@ -17,8 +17,8 @@ use crate::support::{
 
 use super::{apply, fresh};
 
-/// The files a first apply writes in PGDATA (and its lock file), each attacked in its own test.
-const WRITTEN: [&str; 8] = [
+/// The files a first apply writes in PGDATA, each attacked in its own test.
+const WRITTEN: [&str; 7] = [
     "server.pem",
     "root.crt",
     "root.crl",
@@ -26,7 +26,6 @@ const WRITTEN: [&str; 8] = [
     "pg_ident.conf",
     "postgresql.conf",
     "postgresql.auto.conf",
-    "pgharden.lock",
 ];
 
 /// `postgres` replaces PGDATA/`name` (server running) with a link to a root-owned victim, then
@@ -102,9 +101,25 @@ fn a_symlinked_postgresql_auto_conf_is_refused() {
     link_attack("postgresql.auto.conf");
 }
 
+/// Apply locks the data directory itself and opens no lock file: a `pgharden.lock` link the owner
+/// planted (where older releases kept their lock) is never followed, and apply goes on.
 #[test]
-fn a_symlinked_lock_file_is_refused() {
-    link_attack("pgharden.lock");
+fn a_planted_lock_file_link_is_never_followed() {
+    let (pki, cluster) = fresh();
+    let pg = attacker();
+    let root = RootDir::new();
+    let victim = root.file("victim-pgharden.lock", b"ROOT-VICTIM\n", 0o644);
+    let link = cluster.data_dir().join("pgharden.lock");
+    attacker_symlink(&pg, &victim, &link);
+    let before = root.snapshot();
+    let out = apply(&cluster, &pki, &["--yes"]);
+    let mut v = Violations::default();
+    v.check(out.code == Some(0), format!("exit code {:?} (hung: {}), wanted 0", out.code, out.hung));
+    if let Some(changes) = snapshot_changes(&before, &root.snapshot()) {
+        v.0.push(format!("the root-owned victim directory {} changed: {changes}", root.path().display()));
+    }
+    v.check(fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()), "the link was replaced");
+    v.assert_none(&out.describe());
 }
 
 /// The files a failed first apply must leave exactly as they were (those that did not exist must
