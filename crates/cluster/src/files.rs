@@ -103,7 +103,7 @@ impl Files {
         ))
     }
 
-    /// A whole file (at most [`MAX_FILE`] bytes, regular files only).
+    /// A whole file (at most [`pgharden_conf::MAX_FILE_BYTES`] bytes, regular files only).
     pub fn read(&self, path: &Path) -> Result<Vec<u8>> {
         self.actor.read(path, MAX_FILE).map_err(Error::from)
     }
