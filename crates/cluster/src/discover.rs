@@ -26,7 +26,7 @@ pub const DEBIAN_ETC: &str = "/etc/postgresql";
 pub struct Cluster {
     /// The data directory (PGDATA), absolute.
     pub data_dir: PathBuf,
-    /// `postgresql.conf`: under PGDATA, or under /etc/postgresql on Debian.
+    /// The `postgresql.conf` in use, as the server (or the postmaster's command line) names it.
     pub config_file: PathBuf,
     /// `pg_hba.conf`, where the server (or the configuration) says it is.
     pub hba_file: PathBuf,
@@ -46,7 +46,7 @@ pub struct Cluster {
     pub bindir: Option<PathBuf>,
     /// Whether the layout is Debian's (configuration under /etc/postgresql).
     pub debian: bool,
-    /// What the server directory installs of the extensions the STIG asks for.
+    /// Which of the extensions the STIG asks for have their files installed.
     pub extensions: Extensions,
 }
 
