@@ -20,23 +20,29 @@ use crate::files::Files;
 use crate::tools::run;
 
 /// The account a root-run quickstart gives the cluster to.
-pub const DEMO_OS_USER: &str = "postgres";
+pub(crate) const DEMO_OS_USER: &str = "postgres";
 
 /// A local demo cluster's layout under its directory.
 #[derive(Debug)]
 pub struct Demo {
+    /// The quickstart directory, made absolute; everything below lives in it.
     pub dir: PathBuf,
+    /// The data directory, `DIR/data`.
     pub data_dir: PathBuf,
+    /// Where the server puts its Unix socket, `DIR/run`.
     pub socket_dir: PathBuf,
+    /// The directory of `initdb`, `pg_ctl` and `postgres` used to make and run it.
     pub bindir: PathBuf,
+    /// The TCP port the server listens on, on 127.0.0.1 only.
     pub port: u16,
+    /// The OS account that owns the cluster: the invoking user, or `postgres` when run as root.
     pub owner: Account,
     /// The demo cluster's files, as its owner.
     files: Files,
 }
 
 /// `bindir` if it holds a server (initdb, pg_ctl and postgres), else the newest installation found.
-pub fn choose_bindir(bindir: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn choose_bindir(bindir: Option<&Path>) -> Result<PathBuf> {
     let Some(dir) = bindir else { return find_bindir() };
     let missing: Vec<&str> =
         ["initdb", "pg_ctl", "postgres"].into_iter().filter(|b| !dir.join(b).is_file()).collect();
@@ -50,7 +56,7 @@ pub fn choose_bindir(bindir: Option<&Path>) -> Result<PathBuf> {
 }
 
 /// The newest server installation: Debian's versioned directories, else `pg_ctl` on PATH.
-pub fn find_bindir() -> Result<PathBuf> {
+pub(crate) fn find_bindir() -> Result<PathBuf> {
     let mut debian: Vec<(u32, PathBuf)> = fs::read_dir("/usr/lib/postgresql")
         .map(|entries| {
             entries
@@ -101,7 +107,7 @@ fn existing_port(data: &Path, files: &Files) -> Option<u16> {
 }
 
 /// The first port from 5433 on that nobody listens to on loopback.
-pub fn free_port() -> Result<u16> {
+pub(crate) fn free_port() -> Result<u16> {
     (5433..5533)
         .find(|p| TcpListener::bind(("127.0.0.1", *p)).is_ok())
         .ok_or_else(|| Error::bad("127.0.0.1", "no free port between 5433 and 5532; pass --port"))
@@ -110,7 +116,7 @@ pub fn free_port() -> Result<u16> {
 impl Demo {
     /// The layout under `dir` (nothing is created yet), on `port`, else the port an existing demo
     /// cluster there uses, else the first free one; with the server in `bindir`, else the newest
-    /// one found ([`choose_bindir`]).
+    /// one found.
     pub fn at(dir: &Path, port: Option<u16>, bindir: Option<&Path>) -> Result<Demo> {
         let dir = if dir.is_absolute() {
             dir.to_path_buf()

@@ -24,28 +24,38 @@ pub const DEBIAN_ETC: &str = "/etc/postgresql";
 /// Everything apply and audit need to know about a cluster.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cluster {
+    /// The data directory (PGDATA), absolute.
     pub data_dir: PathBuf,
+    /// The `postgresql.conf` in use, as the server (or the postmaster's command line) names it.
     pub config_file: PathBuf,
+    /// `pg_hba.conf`, where the server (or the configuration) says it is.
     pub hba_file: PathBuf,
+    /// `pg_ident.conf`, where the server (or the configuration) says it is.
     pub ident_file: PathBuf,
     /// `postgresql.auto.conf` (ALTER SYSTEM), read after postgresql.conf: its settings win.
     pub auto_conf: PathBuf,
     /// Major version (14, 15, …) and, when the server runs, `server_version_num`.
     pub major: u32,
+    /// `server_version_num` (150004 for 15.4); `None` when the server is not running.
     pub version_num: Option<u32>,
+    /// The OS account that owns the data directory; pgharden acts on the files as this account.
     pub owner: Account,
+    /// The running postmaster; `None` when the server is stopped.
     pub postmaster: Option<Postmaster>,
     /// Directory of the server binaries (`pg_ctl`, `postgres`).
     pub bindir: Option<PathBuf>,
     /// Whether the layout is Debian's (configuration under /etc/postgresql).
     pub debian: bool,
+    /// Which of the extensions the STIG asks for have their files installed.
     pub extensions: Extensions,
 }
 
 /// Extensions the STIG asks for, and whether their files are installed.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Extensions {
+    /// Whether pgaudit's files are installed (needed for STIG Appendix B audit logging).
     pub pgaudit: bool,
+    /// Whether pgcrypto's files are installed.
     pub pgcrypto: bool,
 }
 

@@ -14,35 +14,69 @@ const MAX_MESSAGE_TEXT: usize = 2000;
 /// The most of a statement shown in a query error (its first line only).
 const MAX_SQL_TEXT: usize = 200;
 
+/// Everything that can go wrong acting on a cluster.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// A file pgharden reads or writes itself could not be.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory acted on.
         path: PathBuf,
+        /// What the operating system reported.
         #[source]
         source: std::io::Error,
     },
 
+    /// The cluster's files, or what is needed to act on them (a port, an OS account, a server
+    /// directory), are not as pgharden needs them.
     #[error("{path}: {reason}")]
-    BadCluster { path: PathBuf, reason: String },
+    BadCluster {
+        /// The file, directory or thing at fault.
+        path: PathBuf,
+        /// What is wrong, as one sentence for the user.
+        reason: String,
+    },
 
+    /// A server tool (`initdb`, `pg_ctl`, `pg_ctlcluster`) could not run or exited with a failure.
     #[error("{command} failed: {output}")]
-    Command { command: String, output: String },
+    Command {
+        /// The command as it ran, for the user to repeat.
+        command: String,
+        /// What it printed (capped), or why it could not be started.
+        output: String,
+    },
 
     /// pg_ctl could not start (or restart) the server; `said` holds the server's own FATAL and
     /// PANIC lines from what this start wrote to `log`.
     #[error("{command} failed: {output}; {}", said_in(.log, .said))]
-    StartFailed { command: String, output: String, log: PathBuf, said: Vec<String> },
+    StartFailed {
+        /// The pg_ctl command as it ran.
+        command: String,
+        /// What pg_ctl printed (capped).
+        output: String,
+        /// The log file pg_ctl was told to write the server's output to.
+        log: PathBuf,
+        /// The server's FATAL and PANIC lines from this start, oldest first.
+        said: Vec<String>,
+    },
 
+    /// The server reports errors in the configuration files pgharden wrote (its file views, read
+    /// before a reload or restart), or gave discovery an answer it cannot use.
     #[error("the server did not accept the new configuration: {reason}")]
-    Rejected { reason: String },
+    Rejected {
+        /// What the server reported.
+        reason: String,
+    },
 
     /// A database operation failed or was refused for a reason of pgharden's own (a ledger that
     /// cannot be trusted, a connection that is not a superuser's). Failures the server or the
     /// connection reported are [`Error::Connect`] and [`Error::Query`].
     #[error("{reason}")]
-    Database { reason: String },
+    Database {
+        /// Why, as one sentence for the user.
+        reason: String,
+    },
 
     /// The server's Unix socket could not be connected as the cluster owner: no server listens
     /// there (it stopped, or listens in another directory), or the owner may not reach it.
@@ -50,6 +84,7 @@ pub enum Error {
     Socket {
         /// What was being reached: database, role, socket path and OS user.
         target: String,
+        /// Why the socket could not be reached.
         #[source]
         source: pgharden_privsep::Error,
     },
@@ -71,9 +106,11 @@ pub enum Error {
     /// line and the connection it ran on.
     #[error("{}", query_message(.source, .sql, .via))]
     Query {
+        /// The statement that failed.
         sql: String,
         /// The connection (`role@dbname via …`).
         via: String,
+        /// The server's error (with its SQLSTATE) or the connection failure.
         #[source]
         source: Box<pgharden_pgconn::Error>,
     },
@@ -92,9 +129,15 @@ pub enum Error {
 
     /// An apply failed and was undone; `outcome` says what was restored.
     #[error("{cause}; {outcome}")]
-    RolledBack { cause: Box<Error>, outcome: String },
+    RolledBack {
+        /// What made the apply fail.
+        cause: Box<Error>,
+        /// What the rollback restored, or what it could not.
+        outcome: String,
+    },
 }
 
+/// Shorthand used across the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {

@@ -42,10 +42,15 @@ const MAX_QUOTED_LINES: usize = 5;
 /// What an apply did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Applied {
+    /// The files written, in order.
     pub files: Vec<PathBuf>,
+    /// Where their previous versions were copied (`FILE.pgharden-TAG`), for the user to keep or remove.
     pub backups: Vec<PathBuf>,
+    /// Whether the server was restarted onto the new configuration.
     pub restarted: bool,
+    /// Whether the server was reloaded (instead of restarted).
     pub reloaded: bool,
+    /// The statements run after the configuration took effect, each as `[database] statement`.
     pub sql: Vec<String>,
     /// What could not be confirmed, for the operator to look at (e.g. an unreadable server log).
     pub warnings: Vec<String>,
@@ -53,6 +58,7 @@ pub struct Applied {
 
 /// Connections an apply needs: one for checks, and new ones after a restart or per database.
 pub trait Connector {
+    /// A connection to `dbname` as the superuser the apply runs as.
     fn connect(&mut self, dbname: &str) -> Result<Box<dyn Sql>>;
 }
 

@@ -16,7 +16,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// The largest configuration file, key or certificate read from the cluster.
-pub const MAX_FILE: u64 = pgharden_conf::MAX_FILE_BYTES;
+pub(crate) const MAX_FILE: u64 = pgharden_conf::MAX_FILE_BYTES;
 
 /// The cluster's files, as its owner.
 #[derive(Debug)]
@@ -103,7 +103,7 @@ impl Files {
         ))
     }
 
-    /// A whole file (at most [`MAX_FILE`] bytes, regular files only).
+    /// A whole file (at most [`pgharden_conf::MAX_FILE_BYTES`] bytes, regular files only).
     pub fn read(&self, path: &Path) -> Result<Vec<u8>> {
         self.actor.read(path, MAX_FILE).map_err(Error::from)
     }
@@ -183,6 +183,7 @@ impl pgharden_conf::Source for Files {
 /// The files an apply has replaced so far, in order, so they can be put back.
 #[derive(Debug, Default, Serialize)]
 pub struct Journal {
+    /// Each replaced file with its backup, in the order replaced.
     pub replaced: Vec<Replaced>,
     stamp: String,
 }

@@ -9,20 +9,22 @@
 //! Must not: parse configuration file syntax (that is `pgharden-conf`) or issue certificates
 //! (that is `pgharden-pki`).
 
+#![warn(missing_docs, unreachable_pub)]
+
 pub mod db;
 pub mod demo;
 pub mod discover;
 mod error;
 pub mod execute;
-pub mod files;
+mod files;
 pub mod lock;
-pub mod material;
-pub mod open;
+mod material;
+mod open;
 pub mod plan;
-pub mod postmaster;
+mod postmaster;
 pub mod profile;
 pub mod rls;
-pub mod session;
+mod session;
 pub mod sql;
 mod tools;
 
@@ -30,7 +32,7 @@ pub use discover::Cluster;
 pub use error::{Error, Result};
 pub use execute::Applied;
 pub use files::{Files, Journal};
-pub use material::Material;
+pub use material::{Material, Source};
 pub use open::{Opened, open_local};
 pub use pgharden_privsep::{Account, Replaced};
 pub use plan::{Plan, Request};

@@ -48,10 +48,15 @@ pub struct Untrusted {
 /// What a lock did (or, with `dry_run`, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct Locked {
+    /// The database the lock ran in (its ledger lives there).
     pub database: String,
+    /// The roles set NOLOGIN (or that would be), sorted.
     pub roles: Vec<String>,
+    /// How many of their sessions were ended, in every database (0 in a dry run).
     pub sessions_terminated: u64,
+    /// Login roles left alone: the connecting role, the bootstrap superuser and the `--keep` ones.
     pub kept: Vec<String>,
+    /// True when nothing was changed, only reported.
     pub dry_run: bool,
     /// The ledger the roles are recorded in ([`NEW_OWN_LEDGER`] in a dry run that would make one).
     pub ledger: String,
@@ -66,10 +71,13 @@ pub struct Locked {
 /// What a restore did.
 #[derive(Debug, Clone, Serialize)]
 pub struct Restored {
+    /// The database the restore ran in.
     pub database: String,
+    /// The recorded roles given LOGIN back (or that would be).
     pub roles: Vec<String>,
     /// Recorded roles that no longer exist (dropped while locked): reported, not fatal.
     pub dropped: Vec<String>,
+    /// True when nothing was changed, only reported.
     pub dry_run: bool,
     /// The trusted ledgers that recorded roles (now emptied, unless `dry_run`).
     pub ledgers: Vec<String>,
@@ -87,21 +95,30 @@ pub enum LockError {
     #[error(
         "role {role} is not a superuser: only a superuser can lock every login role and end their sessions; nothing was changed"
     )]
-    NotSuperuser { role: String },
+    NotSuperuser {
+        /// The connecting role.
+        role: String,
+    },
 
     /// A `--keep` role does not exist (a typo would lock the role meant to be kept); before any change.
     #[error("no such role to keep: {}; nothing was changed", names.iter().map(|n| ident(n)).collect::<Vec<_>>().join(", "))]
-    UnknownKeep { names: Vec<String> },
+    UnknownKeep {
+        /// The `--keep` names that match no role.
+        names: Vec<String>,
+    },
 
     /// A trusted ledger already records locked roles; before any change (in a dry run too, which
     /// says that the lock would refuse).
     #[error("{}", already_locked(*count, ledger, since.as_deref(), *dry_run))]
     AlreadyLocked {
+        /// How many roles the ledger records.
         count: u64,
+        /// The ledger table that records them.
         ledger: String,
         /// When the earliest recorded role was locked (UTC, from the ledger's `locked_at`), when
         /// the ledger has that column.
         since: Option<String>,
+        /// Whether this was a dry run (the message then says the lock would refuse).
         dry_run: bool,
     },
 
@@ -109,16 +126,31 @@ pub enum LockError {
     #[error(
         "another superuser session (another pgharden lock or restore?) held the ledger lock for {seconds} s; nothing was changed, try again when it has finished"
     )]
-    Busy { seconds: u64 },
+    Busy {
+        /// How long pgharden waited for the advisory lock.
+        seconds: u64,
+    },
 
     /// The lock COMMITTED: the roles are locked and recorded, but ending their sessions failed.
     #[error("{} role(s) are locked (NOLOGIN) and recorded in {}, but ending their sessions failed: {cause}", locked.roles.len(), locked.ledger)]
-    Committed { locked: Box<Locked>, cause: Error },
+    Committed {
+        /// What was locked and recorded.
+        locked: Box<Locked>,
+        /// Why ending the sessions failed.
+        cause: Error,
+    },
 
     /// The COMMIT itself failed (the connection broke, say): the lock may or may not have taken effect.
     #[error("the COMMIT of the lock of {} role(s) failed, so whether they are locked is not known: {cause}", locked.roles.len())]
-    CommitUncertain { locked: Box<Locked>, cause: Error },
+    CommitUncertain {
+        /// What the lock would have locked and recorded.
+        locked: Box<Locked>,
+        /// How the COMMIT failed.
+        cause: Error,
+    },
 
+    /// A statement or the connection failed: inside the transaction, which was rolled back, or (for
+    /// a restore) at its COMMIT, when whether the roles got LOGIN back is not known.
     #[error(transparent)]
     Sql(#[from] Error),
 }

@@ -23,6 +23,7 @@ use crate::profile;
 /// Certificates, key, CAs and CRLs to install.
 #[derive(Debug)]
 pub struct Material {
+    /// The server certificate chain and its key, checked to belong together.
     pub pair: ServerPair,
     /// For `ssl_ca_file`: the CAs a client certificate must chain to.
     pub ca: Option<Vec<u8>>,
@@ -37,9 +38,21 @@ pub struct Material {
 #[serde(tag = "from", rename_all = "kebab-case")]
 pub enum Source {
     /// A server certificate of a pgharden PKI.
-    Pki { dir: PathBuf, serial: String, name: String },
+    Pki {
+        /// The PKI directory.
+        dir: PathBuf,
+        /// The certificate's serial, lowercase hex without separators.
+        serial: String,
+        /// The certificate's directory name under `servers/`.
+        name: String,
+    },
     /// Files from another CA.
-    Files { cert: PathBuf, key: PathBuf },
+    Files {
+        /// The certificate (chain) file.
+        cert: PathBuf,
+        /// The private key file.
+        key: PathBuf,
+    },
 }
 
 impl Material {
@@ -119,7 +132,7 @@ impl Material {
 
 /// The leaf certificate (DER) in the cluster's server certificate file, read as the owner: the
 /// profile's `server.pem`, else the `server.crt` earlier pgharden releases installed.
-pub fn deployed_leaf(cluster: &Cluster, files: &Files) -> Result<Option<Vec<u8>>> {
+pub(crate) fn deployed_leaf(cluster: &Cluster, files: &Files) -> Result<Option<Vec<u8>>> {
     for name in [profile::SERVER_PEM, profile::LEGACY_SERVER_CERT] {
         let path = cluster.data_dir.join(name);
         if files.stat(&path, false)?.is_none() {

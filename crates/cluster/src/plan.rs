@@ -64,31 +64,43 @@ pub const DEBIAN_MODE_NOTE: &str = "Debian ships postgresql.conf mode 0644 so th
 pub struct Request {
     /// The TLS files to install (from a pgharden PKI, or another CA's files).
     pub tls: Material,
+    /// The settings the profile wants (timeouts, the pg_hba.conf rules and roles to allow).
     pub profile: ProfileOptions,
 }
 
 /// A file to write.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileChange {
+    /// Absolute path of the file.
     pub path: PathBuf,
+    /// What the file is for, in words ("client authentication", "server settings", "permissions
+    /// only", ...).
     pub what: String,
+    /// The mode the file gets.
     pub mode: u32,
     /// The mode the file has now (`None`: a new file).
     pub from_mode: Option<u32>,
     /// A unified diff for text files; a one-line summary for keys and certificates.
     pub diff: String,
     #[serde(skip)]
+    /// The bytes to write; not serialised (keys must not appear in `--plan --json`).
     pub contents: Vec<u8>,
 }
 
 /// A configuration parameter to change.
 #[derive(Debug, Clone, Serialize)]
 pub struct SettingChange {
+    /// The parameter's name.
     pub name: String,
+    /// The value in force now; `None` when it is not set (the built-in default applies).
     pub from: Option<String>,
+    /// The value the profile wants, as postgresql.conf spells it.
     pub to: String,
+    /// The configuration file the new value goes to: the one that sets it now, else postgresql.conf.
     pub file: PathBuf,
+    /// Whether the parameter only takes effect after a restart.
     pub restart: bool,
+    /// Why the profile wants it (the STIG requirement), in words.
     pub why: String,
     /// Which live values confirm the change (those the profile accepts in place of `to`).
     #[serde(skip)]
@@ -98,21 +110,30 @@ pub struct SettingChange {
 /// A statement to run once the configuration is in force.
 #[derive(Debug, Clone, Serialize)]
 pub struct SqlAction {
+    /// The database to run it in.
     pub database: String,
+    /// The statement.
     pub statement: String,
+    /// Why the profile wants it, in words.
     pub why: String,
 }
 
 /// Everything `apply` would do.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
+    /// Version of this serialised form (`--plan --json`); 1 today.
     pub format: u32,
+    /// The cluster the plan is for, as discovered.
     pub cluster: Cluster,
+    /// Files to write, in order.
     pub files: Vec<FileChange>,
+    /// Configuration parameters to change.
     pub settings: Vec<SettingChange>,
+    /// Statements to run once the new configuration is in force.
     pub sql: Vec<SqlAction>,
     /// Whether the server must restart (and why), else a reload is enough.
     pub restart: Option<String>,
+    /// Things the operator should know that change nothing (e.g. a setting overridden elsewhere).
     pub notes: Vec<String>,
     /// What of the profile this plan cannot put in place (pgaudit not installed): with any, the
     /// cluster does not have the profile however the files end up.
@@ -130,8 +151,11 @@ pub struct Plan {
 /// A flat list of changes, for `--plan --json` consumers: empty when there is nothing to do.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
+    /// "file", "setting" or "sql".
     pub kind: &'static str,
+    /// The file path, the parameter name, or the database.
     pub target: String,
+    /// What changes: the file's purpose, `old -> new`, or the statement.
     pub detail: String,
 }
 

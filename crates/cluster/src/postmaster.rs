@@ -20,10 +20,13 @@ use crate::files::Files;
 /// What `postmaster.pid` says about the server.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Postmaster {
+    /// The postmaster's process id, checked to be this cluster's postmaster and alive.
     pub pid: i32,
+    /// The TCP port it listens on (and its socket files are named after).
     pub port: u16,
     /// First Unix socket directory (empty when sockets are off).
     pub socket_dir: Option<PathBuf>,
+    /// The first `listen_addresses` entry, as the file records it (empty when TCP is off).
     pub listen_addresses: String,
     /// `ready`, `starting`, `stopping` or `standby` (PostgreSQL 10+).
     pub status: String,

@@ -172,13 +172,16 @@ pub enum TimeoutError {
          settings are not set to something other than zero, this is a finding.\" Give a limit such as 1h; \
          a long batch job can `SET statement_timeout` in its own session"
     )]
+    /// 0, which turns the timeout off.
     Zero,
     #[error(
         "{0:?} is not a duration: give a whole number followed by ms, s, min, h or d (no unit means \
          milliseconds), such as 1h or 90min"
     )]
+    /// Not a whole number with an optional unit.
     Syntax(String),
     #[error("{0:?} is longer than PostgreSQL allows for statement_timeout (2147483647 ms, about 24 days)")]
+    /// More than PostgreSQL's maximum of 2147483647 ms.
     TooLong(String),
 }
 
@@ -203,9 +206,11 @@ pub fn duration_ms(text: &str, base_ms: u64) -> Option<u64> {
 /// One setting the profile wants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Wanted {
+    /// The parameter's name.
     pub name: &'static str,
     /// The value as postgresql.conf spells it (strings quoted).
     pub value: String,
+    /// Why the profile wants it (the STIG requirement), in words.
     pub why: &'static str,
     /// Which values already there meet the profile (and are left alone).
     #[serde(skip)]
@@ -256,7 +261,9 @@ pub const LOG_LINE_PREFIX: &str = "< %m %a %u %d %c %s %r %p >";
 
 /// TCP keepalives: a client that vanished is noticed after about 300 + 3 × 30 seconds.
 pub const TCP_KEEPALIVES_IDLE: &str = "300";
+/// TCP keepalives: seconds between probes once a connection is idle.
 pub const TCP_KEEPALIVES_INTERVAL: &str = "30";
+/// TCP keepalives: probes lost before the connection is dropped.
 pub const TCP_KEEPALIVES_COUNT: &str = "3";
 
 /// Why the keepalives are set (all three: the check reads them together).

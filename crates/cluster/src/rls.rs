@@ -31,13 +31,17 @@ const LOCK_TIMEOUT: &str = "10s";
 pub struct LabelReport {
     /// The table as SQL would write it (`public.accounts`).
     pub table: String,
+    /// The table's schema, as the catalog has it.
     pub schema: String,
+    /// The table's name within the schema, as the catalog has it.
     pub name: String,
     /// The label column.
     pub column: String,
+    /// The policy created or replaced (always [`POLICY`]).
     pub policy: String,
-    /// Row-level security was already enabled / forced before this run.
+    /// Row-level security was already enabled before this run.
     pub was_enabled: bool,
+    /// Row-level security was already forced (applies to the owner too) before this run.
     pub was_forced: bool,
     /// A policy of the same name existed and was replaced.
     pub replaced: bool,
@@ -52,6 +56,7 @@ pub struct LabelReport {
 /// A policy on the table that is not ours.
 #[derive(Debug, Clone, Serialize)]
 pub struct OtherPolicy {
+    /// The policy's name.
     pub name: String,
     /// Permissive policies are OR-ed with ours (they can only show more rows); restrictive ones
     /// are AND-ed (they can only hide more).
@@ -65,13 +70,19 @@ pub struct OtherPolicy {
 /// What `check` found. Nothing was changed to find it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
+    /// The table as SQL would write it (`public.accounts`).
     pub table: String,
+    /// The table's schema, as the catalog has it.
     pub schema: String,
+    /// The table's name within the schema, as the catalog has it.
     pub name: String,
     /// The label column (the one our policy reads).
     pub column: String,
+    /// The policy the check read (always [`POLICY`]).
     pub policy: String,
+    /// Whether row-level security is enabled on the table.
     pub enabled: bool,
+    /// Whether row-level security is forced (applies to the table's owner too).
     pub forced: bool,
     /// The role the check connected as; labels of rows it cannot see are not counted.
     pub checked_as: String,
@@ -82,6 +93,7 @@ pub struct CheckReport {
     /// Labels naming no role, and NULL: those rows are visible only to roles that bypass
     /// row-level security.
     pub hidden: Vec<HiddenLabel>,
+    /// The table's other policies: permissive ones widen what is visible whatever the label.
     pub other_policies: Vec<OtherPolicy>,
     /// What makes the labels not hold (empty when they do).
     pub problems: Vec<String>,
@@ -90,6 +102,7 @@ pub struct CheckReport {
 /// A column of the checked table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Column {
+    /// The column's name.
     pub name: String,
     /// `format_type`, e.g. `integer`, `character varying(20)`.
     pub type_name: String,
@@ -100,6 +113,7 @@ pub struct Column {
 /// One label that names a role.
 #[derive(Debug, Clone, Serialize)]
 pub struct LabelView {
+    /// The label value, which is the name of a role.
     pub label: String,
     /// How many rows carry it.
     pub rows: u64,
@@ -111,6 +125,7 @@ pub struct LabelView {
 /// What one member sees.
 #[derive(Debug, Clone, Serialize)]
 pub struct MemberView {
+    /// The member role.
     pub role: String,
     /// A superuser or BYPASSRLS role: it sees every row whatever the label.
     pub bypasses_rls: bool,
@@ -125,19 +140,20 @@ pub struct MemberView {
 pub struct HiddenLabel {
     /// `None` for NULL.
     pub label: Option<String>,
+    /// How many rows carry it.
     pub rows: u64,
 }
 
 /// A table name as given: `accounts`, `public.accounts`, `"My Schema"."Top Secret"`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableName {
+pub(crate) struct TableName {
     pub schema: Option<String>,
     pub name: String,
 }
 
 /// Parse an optionally schema-qualified table name with SQL's rules: unquoted parts are folded to
 /// lower case, double-quoted parts are kept as written (`""` is a quote).
-pub fn parse_table(input: &str) -> Result<TableName> {
+pub(crate) fn parse_table(input: &str) -> Result<TableName> {
     let mut parts = split_name(input, "table")?;
     match parts.len() {
         1 => Ok(TableName { schema: None, name: parts.remove(0) }),
@@ -152,7 +168,7 @@ pub fn parse_table(input: &str) -> Result<TableName> {
 }
 
 /// Parse one identifier (a column name) with SQL's rules, as [`parse_table`] does.
-pub fn parse_identifier(input: &str, what: &str) -> Result<String> {
+pub(crate) fn parse_identifier(input: &str, what: &str) -> Result<String> {
     let mut parts = split_name(input, what)?;
     if parts.len() != 1 {
         return Err(invalid(format!(

@@ -24,13 +24,17 @@ use crate::sql::Sql;
 /// How the user named the cluster.
 #[derive(Debug, Clone)]
 pub enum Target {
+    /// `--pgdata`: a local data directory, reached as its owner.
     PgData(PathBuf),
+    /// `--conninfo`: a libpq connection string or URI; it must log in as a superuser, and the
+    /// data directory the server reports must be on this machine.
     Conninfo(String),
 }
 
 /// An opened cluster.
 #[derive(Debug)]
 pub struct Session {
+    /// What was discovered about the cluster (from the running server when there is one).
     pub cluster: Cluster,
     files: Files,
     /// `None`: as the owner over the Unix socket; else the resolved CONNINFO.

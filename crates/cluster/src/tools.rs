@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 const MAX_OUTPUT: u64 = 64 << 10;
 
 /// Run a server tool to completion; a failure carries what it printed.
-pub fn run(mut cmd: Command, what: &str) -> Result<()> {
+pub(crate) fn run(mut cmd: Command, what: &str) -> Result<()> {
     let failed = |output: String| Error::Command { command: what.into(), output };
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| failed(e.to_string()))?;

@@ -63,13 +63,17 @@ const KEY_ID_BYTES: u8 = 20;
 /// Options for [`Pki::init`].
 #[derive(Debug, Clone)]
 pub struct InitOptions {
+    /// Algorithm of the three CA keys; recorded in the ledger as the default for leaves.
     pub key_type: KeyType,
+    /// Subject O of every certificate this PKI issues.
     pub organization: String,
     /// Root CA validity; the intermediates get at most [`INTERMEDIATE_DAYS`].
     pub days: u32,
+    /// Days each CRL stays current (its nextUpdate); [`Pki::reissue_crls`] must run before that.
     pub crl_days: u32,
     /// `None` means the CA keys are stored unencrypted (an explicit choice).
     pub passphrase: Option<Passphrase>,
+    /// Overwrite an existing ledger and CA files instead of refusing with [`Error::Exists`].
     pub force: bool,
 }
 
@@ -93,10 +97,13 @@ pub struct ServerRequest {
     pub hosts: Vec<String>,
     /// Directory name under `servers/`; defaults to the first host.
     pub name: Option<String>,
+    /// Validity in days; `None` means [`SERVER_DAYS`].
     pub days: Option<u32>,
     /// Validity in hours or days; wins over `days`.
     pub valid: Option<Validity>,
+    /// Key algorithm; `None` means the PKI's own (from [`InitOptions::key_type`]).
     pub key_type: Option<KeyType>,
+    /// Replace an existing certificate of this name instead of refusing with [`Error::Exists`].
     pub force: bool,
 }
 
@@ -109,19 +116,24 @@ pub struct ClientRequest {
     pub cn: Option<String>,
     /// Directory name under `clients/`; defaults to the role.
     pub name: Option<String>,
+    /// Validity in days; `None` means [`CLIENT_DAYS`].
     pub days: Option<u32>,
     /// Validity in hours or days; wins over `days`.
     pub valid: Option<Validity>,
+    /// Key algorithm; `None` means the PKI's own (from [`InitOptions::key_type`]).
     pub key_type: Option<KeyType>,
+    /// Replace an existing certificate of this name instead of refusing with [`Error::Exists`].
     pub force: bool,
 }
 
 /// What an issue produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Issued {
+    /// The ledger record of the new certificate.
     pub entry: Entry,
     /// Leaf followed by its intermediate CA.
     pub cert_path: PathBuf,
+    /// The new private key (mode 0600, unencrypted: libpq and the server read it without a passphrase).
     pub key_path: PathBuf,
     /// Serial of the certificate this one replaced (with `force`); it stays valid until revoked.
     pub replaced: Option<String>,
@@ -131,15 +143,22 @@ pub struct Issued {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Status {
+    /// In its validity period, not revoked or replaced, and its file is present.
     Valid,
+    /// Its notBefore is still in the future.
     NotYetValid,
+    /// Past its notAfter.
     Expired,
+    /// Revoked; listed in its CA's CRL.
     Revoked,
+    /// Superseded by a newer certificate (renewal or `force`); still valid until revoked.
     Replaced,
+    /// The ledger records it but its certificate file is gone from the PKI directory.
     FileMissing,
 }
 
 impl Status {
+    /// The words `pki list` prints for this status.
     pub fn label(self) -> &'static str {
         match self {
             Status::Valid => "valid",
@@ -156,7 +175,9 @@ impl Status {
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed {
     #[serde(flatten)]
+    /// The ledger record.
     pub entry: Entry,
+    /// Where the record stands now (see [`Status`]).
     pub status: Status,
 }
 

@@ -5,6 +5,9 @@
 //! the two-step "pending then commit" write that issuance uses so a crash never leaves a half-written
 //! certificate, and the directory lock that serialises concurrent `pgharden pki` runs.
 //! Must not: know what the bytes mean.
+//!
+//! Public is only [`read`] (with its cap, [`MAX_READ`]), for other crates that read the PKI's files;
+//! the writers and the lock are the crate's own.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -14,19 +17,19 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// Mode for private keys: owner read/write only, as PostgreSQL and libpq demand.
-pub const KEY_MODE: u32 = 0o600;
+pub(crate) const KEY_MODE: u32 = 0o600;
 /// Mode for certificates, CRLs and the ledger: public material, readable by all.
-pub const PUBLIC_MODE: u32 = 0o644;
+pub(crate) const PUBLIC_MODE: u32 = 0o644;
 /// Mode for directories that hold keys.
-pub const DIR_MODE: u32 = 0o700;
+pub(crate) const DIR_MODE: u32 = 0o700;
 /// Mode for directories that hold only public material.
-pub const PUBLIC_DIR_MODE: u32 = 0o755;
+pub(crate) const PUBLIC_DIR_MODE: u32 = 0o755;
 
 /// Suffix of a file written but not yet committed by issuance.
 const PENDING: &str = ".pending-";
 
 /// Create `dir` (and parents) with `mode` if it is missing.
-pub fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
+pub(crate) fn ensure_dir(dir: &Path, mode: u32) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -50,7 +53,7 @@ fn write_fresh(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
 }
 
 /// fsync a directory so a rename inside it survives a crash.
-pub fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(|e| Error::io(dir, e))
 }
 
@@ -62,7 +65,7 @@ fn parent(path: &Path) -> &Path {
 }
 
 /// Atomically put `bytes` at `path` with `mode`. Refuses to replace an existing file unless `replace`.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: u32, replace: bool) -> Result<()> {
     if let Ok(meta) = fs::symlink_metadata(path) {
         if !replace {
             return Err(Error::Exists(path.to_path_buf()));
@@ -90,7 +93,7 @@ fn temp_name(path: &Path, tag: &str) -> PathBuf {
 }
 
 /// Name of the not-yet-committed copy of `path` for certificate `serial`.
-pub fn pending_name(path: &Path, serial: &str) -> PathBuf {
+pub(crate) fn pending_name(path: &Path, serial: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(PENDING);
     name.push(serial);
@@ -98,7 +101,7 @@ pub fn pending_name(path: &Path, serial: &str) -> PathBuf {
 }
 
 /// First half of a crash-safe issue: the bytes are on disk, durable, under a pending name.
-pub fn write_pending(path: &Path, serial: &str, bytes: &[u8], mode: u32) -> Result<PathBuf> {
+pub(crate) fn write_pending(path: &Path, serial: &str, bytes: &[u8], mode: u32) -> Result<PathBuf> {
     let pending = pending_name(path, serial);
     let _ = fs::remove_file(&pending);
     write_fresh(&pending, bytes, mode)?;
@@ -106,13 +109,13 @@ pub fn write_pending(path: &Path, serial: &str, bytes: &[u8], mode: u32) -> Resu
 }
 
 /// Second half: move a pending file into place.
-pub fn commit_pending(pending: &Path, path: &Path) -> Result<()> {
+pub(crate) fn commit_pending(pending: &Path, path: &Path) -> Result<()> {
     fs::rename(pending, path).map_err(|e| Error::io(path, e))?;
     sync_dir(parent(path))
 }
 
 /// Pending files found in `dir`: (pending path, final path, serial).
-pub fn find_pending(dir: &Path) -> Result<Vec<(PathBuf, PathBuf, String)>> {
+pub(crate) fn find_pending(dir: &Path) -> Result<Vec<(PathBuf, PathBuf, String)>> {
     let mut found = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
@@ -131,7 +134,7 @@ pub fn find_pending(dir: &Path) -> Result<Vec<(PathBuf, PathBuf, String)>> {
 
 /// Remove the temp files an interrupted [`write_atomic`] left in `dir` (`NAME.tmp-PID`, regular
 /// files only); the caller holds the directory lock, so no write of another run is in flight.
-pub fn remove_temps(dir: &Path) -> Result<usize> {
+pub(crate) fn remove_temps(dir: &Path) -> Result<usize> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -154,13 +157,13 @@ pub fn remove_temps(dir: &Path) -> Result<usize> {
 
 /// An exclusive lock on a PKI directory, released on drop.
 #[derive(Debug)]
-pub struct DirLock {
+pub(crate) struct DirLock {
     file: File,
 }
 
 impl DirLock {
     /// Block until this process holds the lock file `DIR/.lock`.
-    pub fn acquire(dir: &Path) -> Result<Self> {
+    pub(crate) fn acquire(dir: &Path) -> Result<Self> {
         let path = dir.join(".lock");
         let file = OpenOptions::new()
             .create(true)

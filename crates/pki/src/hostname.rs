@@ -45,15 +45,18 @@ pub enum NameKind {
 /// One certificate name that libpq examined, in the order it examined them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckedName {
+    /// Where in the certificate the name came from.
     pub kind: NameKind,
     /// The name as libpq prints it (IP addresses as `pg_inet_net_ntop` writes them).
     pub value: String,
+    /// Whether this name matched the host.
     pub matched: bool,
 }
 
 /// The outcome of libpq's host-name check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HostCheck {
+    /// Whether libpq would accept the certificate for the host (verify-full passes).
     pub matched: bool,
     /// The certificate name that matched, if any.
     pub matched_name: Option<String>,
@@ -74,7 +77,12 @@ pub enum HostnameError {
     EmptyHost,
     /// libpq: "SSL certificate's name contains embedded null".
     #[error("SSL certificate's name contains embedded null ({kind:?} name {name:?})")]
-    EmbeddedNul { kind: NameKind, name: String },
+    EmbeddedNul {
+        /// Where in the certificate the name came from.
+        kind: NameKind,
+        /// The whole name, NUL included, decoded as UTF-8 with replacement characters.
+        name: String,
+    },
     /// libpq: "certificate contains IP address with invalid length %zu".
     #[error("certificate contains IP address with invalid length {0}")]
     InvalidIpLength(usize),

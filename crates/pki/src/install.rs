@@ -28,11 +28,12 @@ use crate::ledger::{Entry, Kind};
 use crate::verify::{Purpose, Trust, verify_file};
 
 /// The files libpq reads by default, relative to the home directory.
-pub const CLIENT_DIR: &str = ".postgresql";
+pub(crate) const CLIENT_DIR: &str = ".postgresql";
 
 /// What to install.
 #[derive(Debug, Clone)]
 pub struct ClientInstall {
+    /// The role whose current (newest valid) client certificate is installed.
     pub role: String,
     /// Home directory whose `.postgresql/` receives the files.
     pub home: PathBuf,
@@ -43,12 +44,17 @@ pub struct ClientInstall {
 /// What was installed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Installed {
+    /// The role the installed certificate logs in as.
     pub role: String,
+    /// The `.postgresql/` directory that received the files.
     pub dir: PathBuf,
+    /// Every file written: `root.crt`, `postgresql.crt`, `postgresql.key`, `root.crl`.
     pub files: Vec<PathBuf>,
+    /// Copies of the files `force` replaced; empty when nothing was there before.
     pub backups: Vec<PathBuf>,
     /// uid and gid the files belong to.
     pub owner: (u32, u32),
+    /// The ledger record of the installed certificate.
     pub certificate: Entry,
 }
 

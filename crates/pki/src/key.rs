@@ -38,11 +38,17 @@ const OID_ED25519: &str = "1.3.101.112";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyType {
+    /// ECDSA on NIST P-256 (prime256v1), signing with SHA-256.
     P256,
+    /// ECDSA on NIST P-384 (secp384r1), signing with SHA-384; [`KeyType::DEFAULT`].
     P384,
+    /// RSA with a 2048-bit modulus, the smallest OpenSSL accepts at security level 2.
     Rsa2048,
+    /// RSA with a 3072-bit modulus, signing with SHA-256.
     Rsa3072,
+    /// RSA with a 4096-bit modulus, signing with SHA-256.
     Rsa4096,
+    /// EdDSA on Curve25519.
     Ed25519,
 }
 

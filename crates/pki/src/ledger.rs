@@ -16,16 +16,21 @@ use crate::key::KeyType;
 use crate::validity::Validity;
 
 /// The ledger's schema version; bumped on incompatible change.
-pub const FORMAT: u32 = 1;
+pub(crate) const FORMAT: u32 = 1;
 
 /// What a certificate is for, which decides where it lives and who issued it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
+    /// The self-signed root CA (`root/`).
     Root,
+    /// The intermediate CA that signs server certificates (`server-ca/`).
     ServerCa,
+    /// The intermediate CA that signs client certificates (`client-ca/`).
     ClientCa,
+    /// A server certificate (`servers/NAME/`), signed by the server CA.
     Server,
+    /// A client certificate (`clients/NAME/`), signed by the client CA.
     Client,
 }
 
@@ -69,11 +74,17 @@ impl Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum Reason {
+    /// No reason given (code 0).
     Unspecified,
+    /// The certificate's private key was, or may have been, disclosed (code 1).
     KeyCompromise,
+    /// The issuing CA's private key was, or may have been, disclosed (code 2).
     CaCompromise,
+    /// The subject's name or affiliation changed (code 3).
     AffiliationChanged,
+    /// A new certificate replaces this one (code 4).
     Superseded,
+    /// The certificate is no longer needed (code 5).
     CessationOfOperation,
 }
 
@@ -116,8 +127,10 @@ impl Reason {
 /// A revocation, once recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revocation {
+    /// When it was revoked (the CRL's revocationDate).
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+    /// The reason code the CRL carries.
     pub reason: Reason,
 }
 
@@ -126,6 +139,7 @@ pub struct Revocation {
 pub struct Entry {
     /// Serial number, lowercase hex without separators.
     pub serial: String,
+    /// What the certificate is for, which also says who issued it.
     pub kind: Kind,
     /// Directory name under `servers/` or `clients/` (the CA directory name for CAs).
     pub name: String,
@@ -137,15 +151,19 @@ pub struct Entry {
     /// The role the certificate logs in as (client certificates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// Algorithm of the certificate's key.
     pub key_type: KeyType,
+    /// Start of validity (a little before issue, to absorb clock skew).
     #[serde(with = "time::serde::rfc3339")]
     pub not_before: OffsetDateTime,
+    /// End of validity.
     #[serde(with = "time::serde::rfc3339")]
     pub not_after: OffsetDateTime,
     /// SHA-256 of the certificate DER, uppercase hex with colons (as `openssl x509 -fingerprint`).
     pub sha256: String,
     /// Certificate file, relative to the PKI directory.
     pub path: PathBuf,
+    /// When and why it was revoked; `None` while it is not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked: Option<Revocation>,
     /// Serial of the certificate that replaced this one at the same path.
@@ -165,8 +183,10 @@ pub struct Requested {
     /// Host names and addresses (server certificates), in the order given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosts: Vec<String>,
+    /// The role (client certificates).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The key algorithm used.
     pub key_type: KeyType,
     /// The lifetime asked for, in seconds.
     pub valid: Validity,
@@ -175,8 +195,11 @@ pub struct Requested {
 /// Per-CA CRL bookkeeping.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrlNumbers {
+    /// The number of the root CA's latest CRL (0 before the first).
     pub root: u64,
+    /// The number of the server CA's latest CRL.
     pub server_ca: u64,
+    /// The number of the client CA's latest CRL.
     pub client_ca: u64,
 }
 
@@ -220,7 +243,9 @@ impl CrlNumbers {
 /// The whole ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ledger {
+    /// Version of the file layout; this build reads only its own.
     pub format: u32,
+    /// Subject O of every certificate, from [`InitOptions::organization`](crate::InitOptions::organization).
     pub organization: String,
     /// Key type used for new certificates unless `--key-type` says otherwise.
     pub key_type: KeyType,
@@ -228,7 +253,9 @@ pub struct Ledger {
     pub ca_keys_encrypted: bool,
     /// Days a CRL stays valid when (re)issued.
     pub crl_days: u32,
+    /// The latest CRL number of each CA.
     pub crl_numbers: CrlNumbers,
+    /// Every certificate ever issued, in issue order; revoked and replaced ones stay.
     pub certificates: Vec<Entry>,
 }
 

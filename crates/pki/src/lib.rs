@@ -15,18 +15,20 @@
 //! # Ok::<(), pgharden_pki::Error>(())
 //! ```
 
+#![warn(missing_docs, unreachable_pub)]
+
 mod authority;
-pub mod clock;
+mod clock;
 mod error;
 pub mod files;
 pub mod hostname;
 pub mod inspect;
-pub mod install;
+mod install;
 pub mod key;
 pub mod ledger;
 pub mod pair;
-pub mod renewal;
-pub mod validity;
+mod renewal;
+mod validity;
 pub mod verify;
 
 pub use authority::{

@@ -26,19 +26,35 @@ use crate::validity::{Threshold, Validity};
 #[serde(tag = "what", rename_all = "kebab-case")]
 pub enum Item {
     /// The CRL of a CA.
-    Crl { ca: Kind },
+    Crl {
+        /// The CA that issues the CRL.
+        ca: Kind,
+    },
     /// A current server or client certificate.
-    Certificate { serial: String, kind: Kind, name: String, role: Option<String> },
+    Certificate {
+        /// Serial, lowercase hex without separators.
+        serial: String,
+        /// [`Kind::Server`] or [`Kind::Client`].
+        kind: Kind,
+        /// Directory name under `servers/` or `clients/`.
+        name: String,
+        /// The role it logs in as (client certificates).
+        role: Option<String>,
+    },
 }
 
 /// An item with its lifetime and the moment it is (or becomes) due.
 #[derive(Debug, Clone, Serialize)]
 pub struct Due {
+    /// What is to be refreshed.
     pub item: Item,
+    /// Start of its validity (thisUpdate for a CRL); now when the file is unusable.
     #[serde(with = "time::serde::rfc3339")]
     pub valid_from: OffsetDateTime,
+    /// End of its validity (nextUpdate for a CRL); now when the file is unusable.
     #[serde(with = "time::serde::rfc3339")]
     pub valid_until: OffsetDateTime,
+    /// When the threshold makes it due.
     #[serde(with = "time::serde::rfc3339")]
     pub due_at: OffsetDateTime,
     /// In words: how much is left, and of what.
@@ -48,6 +64,7 @@ pub struct Due {
 /// The PKI's schedule at one moment.
 #[derive(Debug, Clone, Serialize)]
 pub struct Schedule {
+    /// The moment the schedule was made for (the PKI's clock).
     #[serde(with = "time::serde::rfc3339")]
     pub now: OffsetDateTime,
     /// What is due now, CRLs first (root, server CA, client CA), then certificates.
@@ -269,7 +286,7 @@ fn crl_times(bytes: &[u8]) -> Option<(OffsetDateTime, OffsetDateTime)> {
 }
 
 /// "9 days", "17 hours", "expired 2 days ago".
-pub fn left_words(left: time::Duration) -> String {
+pub(crate) fn left_words(left: time::Duration) -> String {
     if left <= time::Duration::ZERO {
         return format!("none (ended {} ago)", life_words(-left));
     }

@@ -32,7 +32,9 @@ use crate::ledger::Kind;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Purpose {
+    /// A server certificate: its extended key usage must allow serverAuth.
     Server,
+    /// A client certificate: its extended key usage must allow clientAuth.
     Client,
 }
 
@@ -96,23 +98,33 @@ fn pem_blocks(path: &Path, tag: &str) -> Result<Vec<Vec<u8>>> {
 /// One check and its outcome.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Check {
+    /// Which check: "chain", "validity", "purpose", "crls", "revocation" or "host name".
     pub name: &'static str,
+    /// Whether the certificate passed it.
     pub ok: bool,
+    /// What was found, in plain words.
     pub detail: String,
 }
 
 /// The outcome of verifying one certificate file.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The certificate file (or other origin) as given.
     pub file: PathBuf,
+    /// The leaf's subject DN, RFC 4514 form.
     pub subject: String,
+    /// The leaf's serial as its DER bytes in lowercase hex (a leading 00 kept).
     pub serial: String,
+    /// The purpose it was verified for.
     pub purpose: Purpose,
     /// Subjects from the leaf to the root, when a chain was found.
     pub chain: Vec<String>,
+    /// Every check made, in order.
     pub checks: Vec<Check>,
+    /// libpq's host-name check; `None` when no host was asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<HostCheck>,
+    /// True when every check passed: libpq (or the server) would accept the certificate.
     pub ok: bool,
 }
 

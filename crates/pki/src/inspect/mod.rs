@@ -41,7 +41,7 @@ mod testutil;
 mod weakness;
 
 use decode::{Decoded, decode_der, decode_pem_block, known_other_block};
-pub use name::format_name;
+pub(crate) use name::format_name;
 pub use weakness::{MIN_EC_BITS, MIN_RSA_BITS, Weakness};
 
 /// Everything found in one file.
@@ -60,10 +60,15 @@ pub struct Inspection {
 #[serde(tag = "type", rename_all = "snake_case")]
 #[allow(clippy::large_enum_variant)] // a file holds a handful of items; boxing buys nothing
 pub enum Item {
+    /// An X.509 certificate.
     Certificate(CertificateInfo),
+    /// A PKCS#10 certificate signing request.
     CertificateRequest(CsrInfo),
+    /// A certificate revocation list.
     Crl(CrlInfo),
+    /// A private key.
     PrivateKey(KeyInfo),
+    /// A public key on its own.
     PublicKey(PublicKeyInfo),
     /// A PEM block of a type this tool does not explain.
     Unknown(UnknownBlock),
@@ -82,10 +87,14 @@ pub struct KeySummary {
     pub description: String,
 }
 
+/// The basicConstraints extension of a certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BasicConstraintsInfo {
+    /// Whether the certificate may act as a CA (the `cA` flag).
     pub ca: bool,
+    /// The pathLenConstraint: how many intermediate CAs may follow; `None` means no limit.
     pub path_len: Option<u32>,
+    /// Whether the extension is marked critical (RFC 5280 requires it on CA certificates).
     pub critical: bool,
 }
 
@@ -99,8 +108,10 @@ pub struct IssuerLink {
     pub signature_verified: Option<bool>,
 }
 
+/// An X.509 certificate, with everything `pgharden pki show` prints about it.
 #[derive(Debug, Clone, Serialize)]
 pub struct CertificateInfo {
+    /// Position in the file, counting from 1.
     pub index: usize,
     /// The PEM block type, or `None` for a DER file.
     pub pem_label: Option<String>,
@@ -108,97 +119,142 @@ pub struct CertificateInfo {
     pub role: String,
     /// RFC 4514 form (most specific attribute first), as PostgreSQL prints DNs.
     pub subject: String,
+    /// The issuer DN, in the same form as `subject`.
     pub issuer: String,
     /// Lowercase hex without colons.
     pub serial: String,
+    /// The X.509 version as people count it (1, 2 or 3).
     pub version: u32,
     /// RFC 3339, UTC.
     pub not_before: String,
+    /// RFC 3339, UTC.
     pub not_after: String,
     /// `not_before` and `not_after` in seconds since the Unix epoch, for judging without
     /// parsing the text.
     pub not_before_unix: i64,
+    /// `not_after` in seconds since the Unix epoch.
     pub not_after_unix: i64,
     /// "valid, expires in 364 days", "EXPIRED 3 days ago", "not yet valid (starts in 2 days)".
     pub status: String,
+    /// True when `not_after` is in the past.
     pub expired: bool,
+    /// True when `not_before` is in the future.
     pub not_yet_valid: bool,
+    /// The subject public key.
     pub key: KeySummary,
     /// SHA-256 of the SubjectPublicKeyInfo DER, uppercase hex with colons.
     pub spki_sha256: String,
     /// OpenSSL's name, e.g. "ecdsa-with-SHA384", "sha256WithRSAEncryption", "ED25519".
     pub signature_algorithm: String,
+    /// Subject equals issuer (and the key identifiers, when present, agree).
     pub self_signed: bool,
     /// For self-signed certificates: does the signature verify with its own key?
     pub self_signature_verifies: Option<bool>,
+    /// The basicConstraints extension; `None` when the certificate has none.
     pub basic_constraints: Option<BasicConstraintsInfo>,
+    /// Each keyUsage bit set, in plain words with the RFC 5280 name, e.g. "digital signature (digitalSignature)".
     pub key_usage: Vec<String>,
+    /// Each extendedKeyUsage purpose in plain words, e.g. "TLS server (serverAuth)".
     pub extended_key_usage: Vec<String>,
     /// "DNS:name", "IP:address", "email:...", "URI:..."
     pub subject_alt_names: Vec<String>,
+    /// The subjectKeyIdentifier, uppercase hex with colons.
     pub subject_key_id: Option<String>,
+    /// The authorityKeyIdentifier's key id, uppercase hex with colons.
     pub authority_key_id: Option<String>,
+    /// The CRL distribution point names (URIs and other general names).
     pub crl_distribution_points: Vec<String>,
+    /// Extensions not explained above, by name or OID, with " (critical)" when marked so.
     pub other_extensions: Vec<String>,
     /// SHA-256 of the certificate DER, as `openssl x509 -fingerprint -sha256` prints it.
     pub sha256_fingerprint: String,
+    /// The item in this file that signed this certificate; `None` when it is not in the file.
     pub issued_by: Option<IssuerLink>,
     /// Items in this file that this certificate issued.
     pub issued: Vec<usize>,
     /// The key's and the signature's weaknesses; each is also among `notes`.
     pub weaknesses: Vec<Weakness>,
+    /// Plain-language remarks a user should read: problems found, extensions that did not decode.
     pub notes: Vec<String>,
 }
 
+/// A PKCS#10 certificate signing request.
 #[derive(Debug, Clone, Serialize)]
 pub struct CsrInfo {
+    /// Position in the file, counting from 1.
     pub index: usize,
+    /// The PEM block type, or `None` for a DER file.
     pub pem_label: Option<String>,
+    /// RFC 4514 form (most specific attribute first), as PostgreSQL prints DNs.
     pub subject: String,
+    /// The public key the request asks to have certified.
     pub key: KeySummary,
+    /// SHA-256 of the SubjectPublicKeyInfo DER, uppercase hex with colons.
     pub spki_sha256: String,
+    /// OpenSSL's name, e.g. "ecdsa-with-SHA384".
     pub signature_algorithm: String,
     /// `Some(true)` if the request's self-signature verifies; `None` if the
     /// algorithm could not be checked here.
     pub signature_verifies: Option<bool>,
+    /// Requested subjectAltName entries: "DNS:name", "IP:address", ...
     pub subject_alt_names: Vec<String>,
     /// One line per requested extension, in plain words.
     pub requested_extensions: Vec<String>,
     /// The key's and the signature's weaknesses; each is also among `notes`.
     pub weaknesses: Vec<Weakness>,
+    /// Plain-language remarks a user should read.
     pub notes: Vec<String>,
 }
 
+/// One certificate a CRL revokes.
 #[derive(Debug, Clone, Serialize)]
 pub struct RevokedEntry {
+    /// The revoked certificate's serial, lowercase hex without colons.
     pub serial: String,
+    /// When it was revoked, RFC 3339, UTC.
     pub revocation_date: String,
+    /// The reason code in plain words with its RFC 5280 name; `None` when the CRL gives none.
     pub reason: Option<String>,
 }
 
+/// A certificate revocation list.
 #[derive(Debug, Clone, Serialize)]
 pub struct CrlInfo {
+    /// Position in the file, counting from 1.
     pub index: usize,
+    /// The PEM block type, or `None` for a DER file.
     pub pem_label: Option<String>,
+    /// The issuing CA's DN, RFC 4514 form (most specific attribute first).
     pub issuer: String,
+    /// The CRL version as people count it (1 or 2).
     pub version: u32,
+    /// When the CRL was issued, RFC 3339, UTC.
     pub this_update: String,
+    /// When the next CRL is due, RFC 3339, UTC; `None` when the CRL does not say.
     pub next_update: Option<String>,
     /// `this_update` and `next_update` in seconds since the Unix epoch.
     pub this_update_unix: i64,
+    /// `next_update` in seconds since the Unix epoch.
     pub next_update_unix: Option<i64>,
     /// True when `next_update` is in the past.
     pub stale: bool,
+    /// In words: "current, next update due in 6 days" or "STALE: the next update was due 3 days ago".
     pub status: String,
     /// Decimal.
     pub crl_number: Option<String>,
+    /// The authorityKeyIdentifier's key id, uppercase hex with colons: which CA key signed it.
     pub authority_key_id: Option<String>,
+    /// OpenSSL's name, e.g. "ecdsa-with-SHA384".
     pub signature_algorithm: String,
+    /// How many certificates the CRL revokes (the length of `revoked`).
     pub revoked_count: usize,
+    /// Every revoked certificate, in CRL order.
     pub revoked: Vec<RevokedEntry>,
+    /// The item in this file that signed this CRL; `None` when it is not in the file.
     pub issued_by: Option<IssuerLink>,
     /// The signature's weaknesses; each is also among `notes`.
     pub weaknesses: Vec<Weakness>,
+    /// Plain-language remarks a user should read.
     pub notes: Vec<String>,
 }
 
@@ -209,9 +265,13 @@ pub struct EncryptionInfo {
     pub scheme: String,
     /// "PBKDF2-HMAC-SHA256", "scrypt", ...
     pub kdf: Option<String>,
+    /// PBKDF2 iteration count; `None` for other KDFs.
     pub iterations: Option<u64>,
+    /// scrypt cost parameter N; `None` for other KDFs.
     pub scrypt_n: Option<u64>,
+    /// scrypt block size r; `None` for other KDFs.
     pub scrypt_r: Option<u64>,
+    /// scrypt parallelism p; `None` for other KDFs.
     pub scrypt_p: Option<u64>,
     /// "AES-256-CBC", ...
     pub cipher: Option<String>,
@@ -219,16 +279,21 @@ pub struct EncryptionInfo {
     pub description: String,
 }
 
+/// A private key, encrypted or not.
 #[derive(Debug, Clone, Serialize)]
 pub struct KeyInfo {
+    /// Position in the file, counting from 1.
     pub index: usize,
+    /// The PEM block type, or `None` for a DER file.
     pub pem_label: Option<String>,
     /// "PKCS#8 v1 (PrivateKeyInfo)", "PKCS#8 v2 (OneAsymmetricKey)", "SEC1 (EC PRIVATE KEY)",
     /// "PKCS#1 (RSA PRIVATE KEY)", "encrypted PKCS#8 (EncryptedPrivateKeyInfo)".
     pub format: String,
+    /// Whether the key is protected by a passphrase.
     pub encrypted: bool,
     /// `None` when encryption hides the algorithm.
     pub key: Option<KeySummary>,
+    /// How it is encrypted; `None` for an unencrypted key.
     pub encryption: Option<EncryptionInfo>,
     /// SHA-256 of the matching SubjectPublicKeyInfo DER, when it can be had
     /// without a passphrase.
@@ -238,24 +303,36 @@ pub struct KeyInfo {
     /// The key's weaknesses (none known while encryption hides the key); each is also among
     /// `notes`.
     pub weaknesses: Vec<Weakness>,
+    /// Plain-language remarks a user should read.
     pub notes: Vec<String>,
 }
 
+/// A bare public key (not inside a certificate or request).
 #[derive(Debug, Clone, Serialize)]
 pub struct PublicKeyInfo {
+    /// Position in the file, counting from 1.
     pub index: usize,
+    /// The PEM block type, or `None` for a DER file.
     pub pem_label: Option<String>,
     /// "SubjectPublicKeyInfo" or "PKCS#1 (RSA PUBLIC KEY)".
     pub format: String,
+    /// The key's algorithm and size.
     pub key: KeySummary,
+    /// SHA-256 of the SubjectPublicKeyInfo DER, uppercase hex with colons.
     pub spki_sha256: String,
+    /// Items in this file with the same public key.
     pub matches: Vec<usize>,
 }
 
+/// A PEM block of a type this tool does not explain (DH parameters, a PKCS#7 bundle, ...).
 #[derive(Debug, Clone, Serialize)]
 pub struct UnknownBlock {
+    /// Position in the file, counting from 1.
     pub index: usize,
+    /// The PEM block type (always `Some`: an unrecognised DER file is an error instead).
     pub pem_label: Option<String>,
+    /// What the block holds when its type is known ("Diffie-Hellman parameters, not a key"), else
+    /// that the type is unknown.
     pub description: String,
 }
 
@@ -267,28 +344,76 @@ pub struct UnknownBlock {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum InspectError {
+    /// The file does not exist.
     #[error("{}: no such file", shown(.file))]
-    NotFound { file: String },
+    NotFound {
+        /// The file as given.
+        file: String,
+    },
+    /// The file exists but could not be read (permissions, a directory, too large).
     #[error("{}: cannot read: {error}", shown(.file))]
-    Unreadable { file: String, error: std::io::Error },
+    Unreadable {
+        /// The file as given.
+        file: String,
+        /// What the operating system reported.
+        error: std::io::Error,
+    },
+    /// The file holds no bytes.
     #[error("{}: the file is empty", shown(.file))]
-    Empty { file: String },
+    Empty {
+        /// The file as given.
+        file: String,
+    },
+    /// A `-----BEGIN` line has no matching `-----END`.
     #[error("{}: truncated PEM: BEGIN {} without END (block {block})", shown(.file), quote(.label))]
-    TruncatedPem { file: String, block: usize, label: String },
+    TruncatedPem {
+        /// The file as given.
+        file: String,
+        /// Position of the PEM block in the file, counting from 1.
+        block: usize,
+        /// The block's type from its BEGIN line.
+        label: String,
+    },
+    /// A PEM block's base64 body does not decode.
     #[error("{}: corrupt PEM in block {block} ({}): {}", shown(.file), quote(.label), quote(.detail))]
-    CorruptPem { file: String, block: usize, label: String, detail: String },
+    CorruptPem {
+        /// The file as given.
+        file: String,
+        /// Position of the PEM block in the file, counting from 1.
+        block: usize,
+        /// The block's type from its BEGIN line.
+        label: String,
+        /// The base64 decoder's complaint.
+        detail: String,
+    },
+    /// A PEM block decodes but its DER is not the structure its label promises.
     #[error(
         "{}: PEM block {block} ({}) does not hold a valid {expected}: {}",
         shown(.file),
         quote(.label),
         quote(.detail)
     )]
-    BadDer { file: String, block: usize, label: String, expected: String, detail: String },
+    BadDer {
+        /// The file as given.
+        file: String,
+        /// Position of the PEM block in the file, counting from 1.
+        block: usize,
+        /// The block's type from its BEGIN line.
+        label: String,
+        /// The structure the label promises, in words ("certificate", "PKCS#8 private key").
+        expected: String,
+        /// The DER parser's complaint.
+        detail: String,
+    },
+    /// Neither PEM nor any DER structure this module reads.
     #[error(
         "{}: not recognised: neither PEM nor a DER certificate, CRL, certificate request or key",
         shown(.file)
     )]
-    Unrecognized { file: String },
+    Unrecognized {
+        /// The file as given.
+        file: String,
+    },
 }
 
 /// The longest quotation of the input an error message carries, in bytes.

@@ -14,7 +14,7 @@ use super::oid::attribute_short_name;
 /// RFC 4514: RDNs from last to first, `,` between RDNs, `+` inside one. This is also the form
 /// PostgreSQL matches with `clientname=DN` (OpenSSL's RFC 2253 printing), so pgharden shows names
 /// this way everywhere.
-pub fn format_name(name: &X509Name<'_>) -> String {
+pub(crate) fn format_name(name: &X509Name<'_>) -> String {
     let rdns: Vec<String> =
         name.iter_rdn().map(|rdn| rdn.iter().map(format_attribute).collect::<Vec<_>>().join("+")).collect();
     rdns.into_iter().rev().collect::<Vec<_>>().join(",")

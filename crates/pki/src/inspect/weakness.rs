@@ -25,11 +25,22 @@ pub const MIN_EC_BITS: u32 = 224;
 #[non_exhaustive]
 pub enum Weakness {
     /// An RSA (or RSA-PSS) modulus shorter than [`MIN_RSA_BITS`].
-    ShortRsaKey { bits: u32 },
+    ShortRsaKey {
+        /// The modulus length.
+        bits: u32,
+    },
     /// A signature over a broken digest (MD2, MD4, MD5, SHA-1); `algorithm` is OpenSSL's name.
-    WeakSignature { algorithm: String },
+    WeakSignature {
+        /// OpenSSL's name of the signature algorithm, e.g. "sha1WithRSAEncryption".
+        algorithm: String,
+    },
     /// An elliptic curve smaller than [`MIN_EC_BITS`].
-    SmallEcCurve { curve: String, bits: u32 },
+    SmallEcCurve {
+        /// The curve's name, e.g. "P-192".
+        curve: String,
+        /// The curve size.
+        bits: u32,
+    },
     /// A DSA key, of any size.
     DsaKey,
 }
