@@ -233,7 +233,7 @@ fn pgs9_facts(ckl: &Checklist, disa: bool) {
     assert_eq!(ckl.stig_info["stigid"], "PostgreSQL_9-x_STIG");
     assert_eq!(ckl.stig_info["version"], "2");
     assert_eq!(ckl.stig_info["releaseinfo"], "Release: 5 Benchmark Date: 24 Jul 2024");
-    let v = vuln(&ckl, "PGS9-00-000100");
+    let v = vuln(ckl, "PGS9-00-000100");
     assert_eq!(v.data["Vuln_Num"], "V-214048");
     assert_eq!(v.data["Rule_ID"], "SV-214048r960966_rule");
     assert_eq!(v.data["Group_Title"], "SRG-APP-000142-DB-000094");
