@@ -144,7 +144,7 @@ const FIX_RECORD: &str = "`pgharden apply` sets log_line_prefix = '< %m %a %u %d
 const FIX_LOGPROT: &str = "`pgharden apply` sets log_file_mode = 0600 for the collector's files; keep PGDATA and the log directory 0700, owned by the cluster owner (syslog files: root, 0600).";
 const FIX_TRANSIT: &str = "`pgharden apply` sets ssl = on, ssl_min_protocol_version = 'TLSv1.2' and strong ssl_ciphers, and makes pg_hba.conf hostssl-only with a hostnossl reject.";
 const FIX_PKI: &str = "`pgharden apply` installs the server certificate and key (0600), the CA bundle and every CA's CRL, sets ssl_ca_file and ssl_crl_file, and writes hostssl cert lines with clientcert=verify-full.";
-const FIX_FIPS: &str = "Enable FIPS mode on the host (e.g. `fips-mode-setup --enable` on RHEL, then reboot) and run PostgreSQL against the OS's validated OpenSSL.";
+const FIX_FIPS: &str = "Enable FIPS mode on the host and run PostgreSQL against the OS's validated OpenSSL: on RHEL `fips-mode-setup --enable`, then reboot; on Ubuntu, Ubuntu Pro's `pro enable fips` (Debian itself has no supported FIPS mode).";
 
 /// Every rule, in crosswalk order.
 pub static RULES: &[Rule] = &[

@@ -95,7 +95,7 @@ pub fn gather(source: &Source) -> Gathered {
                 match found {
                     Ok((cluster, files)) => (Some(cluster), probe, Some(files)),
                     Err(e) => {
-                        ev.no_files(&format!("the server's files cannot be located: {e}"));
+                        ev.no_files(&format!("the server's files cannot be located: {}", unlocated(&ev, &e)));
                         (None, probe, None)
                     }
                 }
@@ -122,9 +122,29 @@ pub fn gather(source: &Source) -> Gathered {
             target.port = Some(*port);
             ev.network = Err(Missing::NotProbed("--no-probe".into()));
         }
-        None => ev.network = Err(Missing::NotProbed("the server has no TCP listener to probe".into())),
+        None => {
+            let why = match source {
+                // Connected through a Unix socket: the server may well listen on TCP too.
+                Source::Conninfo(_) => "the CONNINFO names no TCP host; give host=NAME port=N to probe",
+                Source::PgData(_) => "the server has no TCP listener to probe",
+            };
+            ev.network = Err(Missing::NotProbed(why.into()));
+        }
     }
     Gathered { evidence: ev, target, cluster, probe, unreachable }
+}
+
+/// Why the data directory could not be asked for: a role without pg_read_all_settings gets
+/// SQLSTATE 42501, said in those words rather than as the server's error and query.
+fn unlocated(ev: &Evidence, e: &pgharden_cluster::Error) -> String {
+    let text = e.to_string();
+    let role = ev.settings.as_ref().ok().and_then(|s| s.limited_reader.clone());
+    match role {
+        Some(role) if text.contains("(42501)") => {
+            format!("data_directory is not readable by role {role} (needs pg_read_all_settings)")
+        }
+        _ => text,
+    }
 }
 
 /// Where a local server can be probed: the first address of `listen_addresses` (a wildcard is

@@ -1,26 +1,19 @@
 //! The catalogue against its sources: the crosswalk (one rule per row, same ids, highest severity)
-//! and the three DISA XCCDF benchmarks (every benchmark rule covered exactly once).
+//! and the three DISA XCCDF benchmarks (every benchmark rule covered exactly once): the fixtures
+//! built from `tests/data/`, and with `PGHARDEN_STIG_DIR=DIR` also the DISA files in DIR.
+
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use pgharden_audit::CheckId;
 use pgharden_audit::catalogue::{RULES, Rule, area_code, by_id, by_stig_id};
 use pgharden_audit::model::{Area, Scope, Severity};
 
-const BENCHMARKS: [(&str, &str); 3] = [
-    ("U_PGS_SQL_9-x_STIG_V2R5_Manual-xccdf.xml", "PGS9-"),
-    ("U_CD_PGSQL_STIG_V3R1_Manual-xccdf.xml", "CD12-"),
-    ("U_CD_Postgres_16_STIG_V1R1_Manual-xccdf.xml", "CD16-"),
-];
+use support::stig;
 
-fn stig_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/stig")
-}
-
-fn read(name: &str) -> String {
-    let path = stig_dir().join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+fn prefix(family: &str) -> String {
+    format!("{}-", family.to_ascii_uppercase())
 }
 
 fn severity(s: &str) -> Severity {
@@ -54,7 +47,7 @@ fn parse_cell(cell: &str) -> Vec<(String, Severity)> {
 }
 
 fn crosswalk() -> Vec<Row> {
-    let text = read("stig_crosswalk.tsv");
+    let text = stig::crosswalk();
     let mut lines = text.lines();
     let header = lines.next().expect("crosswalk header");
     assert!(header.starts_with("srg\t"), "unexpected crosswalk header {header:?}");
@@ -122,13 +115,14 @@ fn every_crosswalk_row_is_one_rule_with_the_same_ids_and_highest_severity() {
 #[test]
 fn every_benchmark_rule_is_covered_by_exactly_one_catalogue_rule() {
     let mut missing = Vec::new();
-    for (file, prefix) in BENCHMARKS {
-        let ids = benchmark_rule_ids(&read(file));
+    for source in stig::sources() {
+        let file = &source.label;
+        let ids = benchmark_rule_ids(&source.xml);
         assert!(ids.len() > 100, "{file}: only {} rules parsed", ids.len());
         let unique: BTreeSet<&String> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "{file}: duplicate rule versions");
         for id in &ids {
-            assert!(id.starts_with(prefix), "{file}: unexpected id {id}");
+            assert!(id.starts_with(&prefix(source.family)), "{file}: unexpected id {id}");
             match by_stig_id(id).len() {
                 0 => missing.push(format!("{file}: {id}")),
                 1 => {}
@@ -142,8 +136,8 @@ fn every_benchmark_rule_is_covered_by_exactly_one_catalogue_rule() {
 #[test]
 fn catalogue_ids_are_all_benchmark_ids() {
     let mut all = BTreeSet::new();
-    for (file, _) in BENCHMARKS {
-        all.extend(benchmark_rule_ids(&read(file)));
+    for source in stig::sources() {
+        all.extend(benchmark_rule_ids(&source.xml));
     }
     for rule in RULES {
         for id in rule.stig_ids() {
@@ -217,7 +211,7 @@ fn titles_are_short_and_our_own() {
         assert!(!rule.title.contains("must"), "{}: title reads like DISA's text", rule.id);
     }
     // No title is copied from the crosswalk's (DISA's) titles.
-    let text = read("stig_crosswalk.tsv");
+    let text = stig::crosswalk();
     let disa: BTreeSet<&str> = text.lines().skip(1).filter_map(|l| l.split('\t').nth(5)).collect();
     for rule in RULES {
         assert!(!disa.contains(rule.title), "{}: DISA title", rule.id);
@@ -257,4 +251,34 @@ fn lookups_by_stig_id() {
     let stig = first[0].stig();
     assert_eq!(stig.srg, first[0].srg);
     assert_eq!(stig.pgs9.as_deref(), Some("PGS9-00-000700"));
+}
+
+#[test]
+fn the_facts_agree_with_the_crosswalk() {
+    // Every crosswalk item `ID(V-number,severity)` names one benchmark rule with that V-number and
+    // severity, and every benchmark rule is in the crosswalk.
+    let mut items: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for line in stig::crosswalk().lines().skip(1) {
+        for cell in line.split('\t').skip(1).take(3) {
+            for item in cell.split_whitespace() {
+                let (id, rest) = item.split_once('(').expect("crosswalk item");
+                let (vnum, sev) = rest.trim_end_matches(')').split_once(',').expect("crosswalk item");
+                items.insert(id.to_owned(), (vnum.to_owned(), sev.to_owned()));
+            }
+        }
+    }
+    let mut seen = 0;
+    for facts in stig::all_facts() {
+        for r in &facts.rules {
+            let (vnum, sev) =
+                items.get(&r.version).unwrap_or_else(|| panic!("{}: not in the crosswalk", r.version));
+            assert_eq!((&r.group, &r.severity), (vnum, sev), "{}: V-number and severity", r.version);
+            assert!(r.rule.starts_with(&format!("S{}r", r.group)), "{}: rule id {}", r.version, r.rule);
+            assert!(r.srg.starts_with("SRG-APP-"), "{}: {}", r.version, r.srg);
+            assert!(!r.cci.is_empty() && r.cci.iter().all(|c| c.starts_with("CCI-")), "{}", r.version);
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, items.len(), "the crosswalk names rules the benchmarks do not have");
+    assert_eq!(seen, 110 + 113 + 111);
 }

@@ -1,28 +1,34 @@
-//! The STIG Viewer checklist renderer against the three real DISA benchmarks.
+//! The STIG Viewer checklist renderer against the three DISA benchmarks: the fixtures built from
+//! the facts in `tests/data/`, and with `PGHARDEN_STIG_DIR=DIR` also the DISA files in DIR.
+
+mod support;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use pgharden_audit::report::{self, CklError};
 use pgharden_audit::{Report, Status};
 use quick_xml::Reader;
 use quick_xml::events::Event;
 
-const BENCHMARKS: [(&str, &str, &str, &str); 3] = [
-    // file, id of the failing sample rule, of the passing one, of the manual one
-    ("U_PGS_SQL_9-x_STIG_V2R5_Manual-xccdf.xml", "PGS9-00-000100", "PGS9-00-000200", "PGS9-00-000300"),
-    ("U_CD_PGSQL_STIG_V3R1_Manual-xccdf.xml", "CD12-00-000100", "CD12-00-000200", "CD12-00-000300"),
-    ("U_CD_Postgres_16_STIG_V1R1_Manual-xccdf.xml", "CD16-00-003500", "CD16-00-001400", "CD16-00-009200"),
-];
+use support::stig;
+
+/// Per family: the id of the failing sample rule, of the passing one, of the manual one.
+fn sample_ids(family: &str) -> (&'static str, &'static str, &'static str) {
+    match family {
+        "pgs9" => ("PGS9-00-000100", "PGS9-00-000200", "PGS9-00-000300"),
+        "cd12" => ("CD12-00-000100", "CD12-00-000200", "CD12-00-000300"),
+        "cd16" => ("CD16-00-003500", "CD16-00-001400", "CD16-00-009200"),
+        other => panic!("no family {other}"),
+    }
+}
 
 fn sample() -> Report {
     serde_json::from_str(include_str!("fixtures/report-sample.json")).expect("sample report")
 }
 
-fn benchmark(file: &str) -> String {
-    // The workspace is <dir>/main, the shared reference files <dir>/shared.
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/stig").join(file);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read benchmark {}: {e}", path.display()))
+/// The fixture benchmark of a family (built from the facts; no file outside the repository).
+fn benchmark(family: &str) -> String {
+    stig::xccdf(&stig::facts(family))
 }
 
 /// One VULN of a checklist: STIG_DATA attributes (repeated ones joined by `|`), and the rest.
@@ -125,9 +131,10 @@ fn vuln<'a>(ckl: &'a Checklist, version: &str) -> &'a Vuln {
 #[test]
 fn ckl_for_each_benchmark() {
     let report = sample();
-    for (file, fail_id, pass_id, manual_id) in BENCHMARKS {
-        let xml = benchmark(file);
-        let out = report::ckl(&report, &xml).unwrap_or_else(|e| panic!("{file}: {e}"));
+    for source in stig::sources() {
+        let (fail_id, pass_id, manual_id) = sample_ids(source.family);
+        let (file, xml) = (&source.label, &source.xml);
+        let out = report::ckl(&report, xml).unwrap_or_else(|e| panic!("{file}: {e}"));
         assert!(out.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"));
         let ckl = parse_ckl(&out);
 
@@ -216,26 +223,87 @@ fn ckl_for_each_benchmark() {
 
 #[test]
 fn the_benchmark_families_are_the_expected_ones() {
-    let out = report::ckl(&sample(), &benchmark(BENCHMARKS[0].0)).expect("ckl");
-    let ckl = parse_ckl(&out);
+    for source in stig::sources().into_iter().filter(|s| s.family == "pgs9") {
+        let ckl = parse_ckl(&report::ckl(&sample(), &source.xml).expect("ckl"));
+        pgs9_facts(&ckl, source.disa);
+    }
+}
+
+fn pgs9_facts(ckl: &Checklist, disa: bool) {
     assert_eq!(ckl.stig_info["stigid"], "PostgreSQL_9-x_STIG");
     assert_eq!(ckl.stig_info["version"], "2");
     assert_eq!(ckl.stig_info["releaseinfo"], "Release: 5 Benchmark Date: 24 Jul 2024");
-    let v = vuln(&ckl, "PGS9-00-000100");
+    let v = vuln(ckl, "PGS9-00-000100");
     assert_eq!(v.data["Vuln_Num"], "V-214048");
     assert_eq!(v.data["Rule_ID"], "SV-214048r960966_rule");
     assert_eq!(v.data["Group_Title"], "SRG-APP-000142-DB-000094");
     assert_eq!(v.data["CCI_REF"], "CCI-000382|CCI-001762");
     assert_eq!(v.data["LEGACY_ID"], "SV-87493|V-72841");
     assert_eq!(v.data["TargetKey"], "3994");
-    assert!(v.data["Vuln_Discuss"].starts_with("In order to prevent unauthorized connection"));
-    assert!(v.data["Check_Content"].contains("SHOW port"));
+    assert_eq!(v.data["Check_Content_Ref"], "M");
+    assert_eq!(v.data["Severity"], "medium");
+    if disa {
+        assert!(v.data["Vuln_Discuss"].starts_with("In order to prevent unauthorized connection"));
+        assert!(v.data["Check_Content"].contains("SHOW port"));
+    } else {
+        assert_eq!(v.data["Vuln_Discuss"], stig::discussion("PGS9-00-000100"));
+        assert_eq!(v.data["Check_Content"], stig::check_text("PGS9-00-000100"));
+        assert_eq!(v.data["Fix_Text"], stig::fix_text("PGS9-00-000100"));
+        assert_eq!(v.data["Documentable"], "false");
+    }
     assert_eq!(ckl.asset["TARGET_KEY"], "3994");
+}
+
+/// With `PGHARDEN_STIG_DIR`, the fixture and DISA's file give the same checklist facts (every
+/// rule, in the same order, with the same ids, severity, weight, title, CCIs and legacy ids).
+#[test]
+fn the_fixture_holds_the_facts_of_disas_files() {
+    let sources = stig::sources();
+    let disa: Vec<&stig::Source> = sources.iter().filter(|s| s.disa).collect();
+    if disa.is_empty() {
+        // Nothing to compare with: the facts were checked against the crosswalk (catalogue.rs).
+        return;
+    }
+    let norm = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    for theirs in disa {
+        let ours = sources.iter().find(|s| !s.disa && s.family == theirs.family).expect("fixture");
+        let a = parse_ckl(&report::ckl(&sample(), &ours.xml).expect("ckl"));
+        let b = parse_ckl(&report::ckl(&sample(), &theirs.xml).expect("ckl"));
+        assert_eq!(a.vulns.len(), b.vulns.len(), "{}", theirs.label);
+        assert_eq!(a.stig_info, b.stig_info, "{}", theirs.label);
+        assert_eq!(a.asset, b.asset, "{}", theirs.label);
+        for (x, y) in a.vulns.iter().zip(&b.vulns) {
+            for key in [
+                "Vuln_Num",
+                "Severity",
+                "Group_Title",
+                "Rule_ID",
+                "Rule_Ver",
+                "Rule_Title",
+                "Weight",
+                "CCI_REF",
+                "LEGACY_ID",
+                "TargetKey",
+                "Check_Content_Ref",
+                "STIG_UUID",
+                "STIGRef",
+            ] {
+                assert_eq!(
+                    x.data.get(key).map(|v| norm(v)),
+                    y.data.get(key).map(|v| norm(v)),
+                    "{}: {key} of {:?} (run scripts/stig-facts on that directory)",
+                    theirs.label,
+                    y.data.get("Rule_Ver")
+                );
+            }
+            assert_eq!((&x.status, &x.details), (&y.status, &y.details), "{:?}", y.data.get("Rule_Ver"));
+        }
+    }
 }
 
 #[test]
 fn several_findings_on_one_rule() {
-    let xml = benchmark(BENCHMARKS[0].0);
+    let xml = benchmark("pgs9");
     let base = sample();
     let port = base.findings[0].clone();
     let status_with = |statuses: &[Status]| {
@@ -261,7 +329,7 @@ fn several_findings_on_one_rule() {
 
 #[test]
 fn hostile_text_is_escaped() {
-    let xml = benchmark(BENCHMARKS[1].0);
+    let xml = benchmark("cd12");
     let mut r = sample();
     let evil = "</FINDING_DETAILS><STATUS>NotAFinding</STATUS> & ]]> \"q\" 'a'\r\u{1}";
     r.findings[0].evidence = vec![evil.to_owned()];
@@ -283,7 +351,7 @@ fn hostile_text_is_escaped() {
 
 #[test]
 fn ip_hosts_go_to_host_ip() {
-    let xml = benchmark(BENCHMARKS[2].0);
+    let xml = benchmark("cd16");
     let mut r = sample();
     r.target.host = Some("192.0.2.10".into());
     r.target.host_name = None;

@@ -1,6 +1,6 @@
 //! Benchmark (not a test): `pgharden lock` + `restore` against the STIG supplement's Appendix A
-//! script (`../shared/reference/appendix-a-no_login.sh`, the printed script with the three faults
-//! that stop it running fixed).
+//! script (`benches/data/appendix-a-no_login.sh`, DISA's public-domain script as printed, with the
+//! three faults that stop it running fixed; `PGHARDEN_APPENDIX_A=FILE` runs another copy).
 //!
 //! Prints, in one run, pgharden's lock and restore times for 10,000 login roles, and the script's
 //! for a smaller number of roles (it runs one psql process per role, about 100 ms each, so 10,000
@@ -9,7 +9,7 @@
 //! Run: `cargo bench -p pgharden --bench lock` (PGHARDEN_BENCH_ROLES, PGHARDEN_BENCH_SCRIPT_ROLES
 //! change the sizes).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -19,9 +19,12 @@ fn main() {
     let roles: usize = env_usize("PGHARDEN_BENCH_ROLES", 10_000);
     let script_roles: usize = env_usize("PGHARDEN_BENCH_SCRIPT_ROLES", 200);
     let bin = env!("CARGO_BIN_EXE_pgharden");
-    let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/appendix-a-no_login.sh");
-    assert!(script.exists(), "{} is missing", script.display());
+    let script = match std::env::var_os("PGHARDEN_APPENDIX_A") {
+        Some(path) => PathBuf::from(path),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/data/appendix-a-no_login.sh"),
+    };
+    assert!(script.is_file(), "{} is missing (PGHARDEN_APPENDIX_A names another copy)", script.display());
+    println!("Appendix A script: {}", script.display());
 
     let ours = with_roles(roles);
     let conn =

@@ -219,7 +219,10 @@ fn facts(conn: &ClientConnection, recorder: &Recorder) -> Result<TlsFacts, Strin
         cipher_suite: iana_suite_name(suite),
         key_exchange_group: conn
             .negotiated_key_exchange_group()
-            .map(|g| g.name().as_str().map_or_else(|| format!("{:?}", g.name()), str::to_owned)),
+            // A group rustls has no name for is shown by its code, never as Rust debug text.
+            .map(|g| {
+                g.name().as_str().map_or_else(|| crate::hello::group_name(u16::from(g.name())), str::to_owned)
+            }),
         chain: lock(&recorder.chain).clone(),
         alpn: conn.alpn_protocol().map(|p| String::from_utf8_lossy(p).into_owned()),
         client_certificate_request: lock(&recorder.cert_request).clone(),

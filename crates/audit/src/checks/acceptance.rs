@@ -82,6 +82,12 @@ fn without_server(ev: &Evidence, reading: &Reading, file: &str, consequence: &st
     let major = ev.major.as_ref().ok().copied();
     let problems = match &reading.pgharden {
         Ok(p) => p,
+        // The files' absence is said once in the report's problems; here only that it matters.
+        Err(Missing::NoFiles) => {
+            return not_checked(format!(
+                "{why}; pgharden's own reading needs the files, which were not read"
+            ));
+        }
         Err(read) => return not_checked(format!("{why}; and the files could not be read: {read}")),
     };
     let version = major.map_or_else(|| "the server".to_string(), |m| format!("PostgreSQL {m}"));

@@ -99,12 +99,34 @@ pub(super) fn config_files(ev: &Evidence) -> Outcome {
             if Some(f.uid) != ev.owner_uid {
                 Some(format!("must be owned by the cluster owner (uid {})", ev.owner_uid.unwrap_or(0)))
             } else if f.mode & 0o077 != 0 {
-                Some(debian_note(f, "must be 0600: other accounts can read it"))
+                // The owner is right here: name only what is wrong, the mode.
+                let why = format!(
+                    "{}; must be 0600 (its owner, uid {}, is the cluster owner)",
+                    open_to(f.mode),
+                    f.uid
+                );
+                Some(debian_note(f, &why))
             } else {
                 None
             }
         },
     )
+}
+
+/// What the group and other bits of `mode` allow, in words: "readable by group and others".
+fn open_to(mode: u32) -> String {
+    let who = |group: u32, other: u32| match (mode & group != 0, mode & other != 0) {
+        (true, true) => Some("group and others"),
+        (true, false) => Some("group"),
+        (false, true) => Some("others"),
+        (false, false) => None,
+    };
+    let parts: Vec<String> =
+        [("readable", 0o040, 0o004), ("writable", 0o020, 0o002), ("executable", 0o010, 0o001)]
+            .into_iter()
+            .filter_map(|(what, g, o)| who(g, o).map(|w| format!("{what} by {w}")))
+            .collect();
+    format!("mode {:04o}: {}", mode, parts.join(", "))
 }
 
 /// Debian's packaging installs postgresql.conf 0644 so that `pg_lsclusters` works for every user.

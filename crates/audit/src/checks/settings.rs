@@ -22,7 +22,7 @@ pub(super) fn each_value(ev: &Evidence, name: &str, judge: &Judge<'_>) -> Outcom
         Ok(s) => s,
         Err(o) => return o,
     };
-    let Some(cluster) = s.get(name) else { return unknown(&Missing::NoSuchSetting(name.into())) };
+    let Some(cluster) = s.get(name) else { return unknown(&s.missing(name)) };
     if let Some(why) = &cluster.unknown {
         return unknown(&Missing::failed(name, why));
     }

@@ -417,3 +417,41 @@ fn map_roles_are_patterns_only_from_16() {
         assert_eq!(out.status, status, "PostgreSQL {major}: {out:?}");
     }
 }
+
+#[test]
+fn a_config_file_owned_right_but_open_names_only_the_mode() {
+    let mut ev = Evidence::empty();
+    ev.owner_uid = Some(101);
+    let file = |uid: u32, mode: u32| crate::evidence::Trusted {
+        role: crate::evidence::FileRole::Config,
+        holds: Vec::new(),
+        ancestor: false,
+        facts: Ok(crate::evidence::FileFacts {
+            path: "/etc/postgresql/15/main/postgresql.conf".into(),
+            uid,
+            gid: 101,
+            mode,
+            kind: crate::evidence::EntryKind::File,
+        }),
+    };
+    ev.trusted = Ok(vec![file(101, 0o644)]);
+    let out = run_default(CheckId::ConfigFileModes, &ev);
+    assert_eq!(out.status, Status::Fail);
+    let text = out.evidence.join("\n");
+    assert!(text.contains("mode 0644: readable by group and others; must be 0600"), "{text}");
+    assert!(text.contains("uid 101, is the cluster owner"), "{text}");
+    assert!(!text.contains("must be owned"), "{text}");
+    ev.trusted = Ok(vec![file(0, 0o600)]);
+    let text = run_default(CheckId::ConfigFileModes, &ev).evidence.join("\n");
+    assert!(text.contains("must be owned by the cluster owner (uid 101)"), "{text}");
+    ev.trusted = Ok(vec![file(101, 0o600)]);
+    assert_eq!(run_default(CheckId::ConfigFileModes, &ev).status, Status::Pass);
+}
+
+#[test]
+fn the_fips_fix_says_what_applies_on_debian_and_ubuntu() {
+    let rule = crate::catalogue::RULES.iter().find(|r| r.checks.contains(&CheckId::FipsMode)).unwrap();
+    assert!(rule.fix.contains("fips-mode-setup --enable"), "{}", rule.fix);
+    assert!(rule.fix.contains("pro enable fips"), "{}", rule.fix);
+    assert!(rule.fix.contains("Debian itself has no supported FIPS mode"), "{}", rule.fix);
+}

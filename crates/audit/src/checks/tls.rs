@@ -248,6 +248,10 @@ pub(super) fn network(
     match pick(net) {
         Ok((true, said)) => pass(format!("{}: {what} refused: {said}", net.target)),
         Ok((false, said)) => fail(format!("{}: {what} accepted: {said}", net.target)),
+        // A failed probe's reason names the target already.
+        Err(why @ crate::evidence::Missing::ProbeFailed(reason)) if reason.contains(&net.target) => {
+            not_checked(why.to_string())
+        }
         Err(why) => not_checked(format!("{}: {why}", net.target)),
     }
 }

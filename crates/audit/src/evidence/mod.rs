@@ -36,8 +36,15 @@ pub enum Missing {
     #[error("not gathered")]
     NotGathered,
     /// The server has no such setting (an extension not loaded, an older major version).
-    #[error("the server has no setting {0}, or hides it from this role (pg_read_all_settings)")]
+    #[error("the server has no setting {0}")]
     NoSuchSetting(String),
+    /// The setting exists, but the auditing role may not read it (SQLSTATE 42501).
+    #[error("{name} is not readable by role {role} (needs pg_read_all_settings)")]
+    HiddenSetting { name: String, role: String },
+    /// `pg_settings` does not show the setting to a role that lacks pg_read_all_settings, and
+    /// the server was not asked whether it exists.
+    #[error("the server shows role {role} no setting {name} (without pg_read_all_settings it may be hidden)")]
+    MaybeHiddenSetting { name: String, role: String },
     /// A query or a file read failed; `what` names it.
     #[error("{what}: {reason}")]
     Failed { what: String, reason: String },
@@ -330,7 +337,7 @@ impl Evidence {
                     Err(Missing::failed(name, s.unknown.as_deref().unwrap_or_default()))
                 }
                 Some(s) => Ok(s.value.as_str()),
-                None => Err(Missing::NoSuchSetting(name.into())),
+                None => Err(s.missing(name)),
             },
             Err(why) => Err(why.clone()),
         }

@@ -56,8 +56,10 @@ pub(super) fn from_server(ev: &mut Evidence, sql: &mut dyn Sql) {
 /// The error rows of `view` and how many rows have none. Before 16 the views have no file name:
 /// every row is of `file` (the server's `hba_file` or `ident_file`).
 fn view(sql: &mut dyn Sql, name: &'static str, major: u32, file: Option<&Path>) -> Fact<ServerReading> {
+    // A role that may not read the view gets SQLSTATE 42501; the query and server text add nothing
+    // then, and the line is repeated in every rule that needs the reading.
     let failed =
-        |e: &dyn std::fmt::Display| Missing::failed(name, format!("{e} (reading it needs a superuser)"));
+        |e: &dyn std::fmt::Display| super::sql::denied(name, &e.to_string(), "reading it needs a superuser");
     let file_column = if major >= 16 { "file_name" } else { "NULL::text" };
     let rows = sql
         .query(&format!(

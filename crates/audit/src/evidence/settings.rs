@@ -9,7 +9,7 @@
 //! one `ALTER DATABASE postgres SET` cannot hide what every other database runs with.
 //! Must not: judge values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use pgharden_cluster::Sql;
@@ -75,6 +75,13 @@ pub struct Override {
 pub struct Settings {
     values: BTreeMap<String, Setting>,
     pub overrides: Vec<Override>,
+    /// The auditing role when it may not read every setting (neither superuser nor a member of
+    /// pg_read_all_settings): `pg_settings` then leaves out the superuser-only ones.
+    pub limited_reader: Option<String>,
+    /// Settings the server has but refused to show that role (`current_setting` raised 42501).
+    pub hidden: BTreeSet<String>,
+    /// Settings the server said it does not have (`current_setting(name, true)` was NULL).
+    pub absent: BTreeSet<String>,
 }
 
 impl Settings {
@@ -94,7 +101,7 @@ impl Settings {
                 (n.to_ascii_lowercase(), s)
             })
             .collect();
-        Settings { values, overrides: Vec::new() }
+        Settings { values, ..Settings::default() }
     }
 
     /// Add an override (tests, and the gatherer).
@@ -105,6 +112,20 @@ impl Settings {
 
     pub fn get(&self, name: &str) -> Option<&Setting> {
         self.values.get(&name.to_ascii_lowercase())
+    }
+
+    /// Why `name` is not among the settings: absent from the server, or hidden from the role.
+    pub fn missing(&self, name: &str) -> Missing {
+        let key = name.to_ascii_lowercase();
+        match &self.limited_reader {
+            Some(role) if self.hidden.contains(&key) => {
+                Missing::HiddenSetting { name: name.into(), role: role.clone() }
+            }
+            Some(role) if !self.absent.contains(&key) => {
+                Missing::MaybeHiddenSetting { name: name.into(), role: role.clone() }
+            }
+            _ => Missing::NoSuchSetting(name.into()),
+        }
     }
 
     /// The overrides of one setting.
@@ -158,7 +179,98 @@ pub(super) fn gather(sql: &mut dyn Sql) -> Fact<Settings> {
         }
     }
     let overrides = overrides(sql)?;
-    Ok(Settings { values, overrides })
+    let mut settings = Settings { values, overrides, ..Settings::default() };
+    settings.limited_reader = limited_reader(sql);
+    if settings.limited_reader.is_some() {
+        for name in AUDITED {
+            if settings.get(name).is_some() {
+                continue;
+            }
+            match sql
+                .query(&format!("SELECT current_setting({}, true)", pgharden_cluster::sql::literal(name)))
+            {
+                Ok(rows) if rows.first().and_then(|r| r.first()).is_some_and(Option::is_none) => {
+                    settings.absent.insert(name.to_string());
+                }
+                Err(e) if is_insufficient_privilege(&e.to_string()) => {
+                    settings.hidden.insert(name.to_string());
+                }
+                // A value pg_settings did not list, or another error: leave it undecided.
+                _ => {}
+            }
+        }
+    }
+    Ok(settings)
+}
+
+/// The settings the checks judge or the gatherer reads. A role without pg_read_all_settings is
+/// not shown the superuser-only ones in `pg_settings`; each of these it does not see is asked for
+/// by name, so the evidence can say "absent" or "not readable by this role".
+const AUDITED: &[&str] = &[
+    "ssl",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "ssl_ciphers",
+    "ssl_ecdh_curve",
+    "ssl_cert_file",
+    "ssl_key_file",
+    "ssl_ca_file",
+    "ssl_crl_file",
+    "ssl_crl_dir",
+    "ssl_passphrase_command",
+    "hba_file",
+    "ident_file",
+    "config_file",
+    "data_directory",
+    "listen_addresses",
+    "port",
+    "password_encryption",
+    "client_min_messages",
+    "log_connections",
+    "log_disconnections",
+    "log_line_prefix",
+    "log_destination",
+    "log_timezone",
+    "log_min_messages",
+    "log_min_error_statement",
+    "log_directory",
+    "log_filename",
+    "log_file_mode",
+    "logging_collector",
+    "syslog_facility",
+    "shared_preload_libraries",
+    "pgaudit.log",
+    "pgaudit.log_level",
+    "pgaudit.log_client",
+    "pgaudit.log_catalog",
+    "pgaudit.log_parameter",
+    "pgaudit.role",
+    "statement_timeout",
+    "tcp_keepalives_idle",
+    "tcp_keepalives_interval",
+    "tcp_keepalives_count",
+    "max_connections",
+    "oauth_validator_libraries",
+    "server_version_num",
+];
+
+/// The auditing role when it is neither a superuser nor a member of pg_read_all_settings.
+fn limited_reader(sql: &mut dyn Sql) -> Option<String> {
+    let rows = sql
+        .query(
+            "SELECT current_user, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) \
+             OR pg_has_role(current_user, 'pg_read_all_settings', 'USAGE')",
+        )
+        .ok()?;
+    let row = rows.into_iter().next()?;
+    let user = row.first().cloned().flatten()?;
+    (row.get(1).cloned().flatten().as_deref() == Some("f")).then_some(user)
+}
+
+/// SQLSTATE 42501, as the server words it for settings ("must be superuser or have privileges of
+/// pg_read_all_settings to examine …"; older majors say "must be superuser or a member of").
+fn is_insufficient_privilege(error: &str) -> bool {
+    error.contains("42501") || error.contains("pg_read_all_settings") || error.contains("must be superuser")
 }
 
 /// Replace values the auditor's session overrides with what the configuration files set (the last

@@ -24,9 +24,8 @@ pub fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_
     super::reading::from_server(ev, sql);
     ev.roles = roles(sql);
     ev.md5_roles =
-        column(sql, "SELECT rolname FROM pg_authid WHERE rolpassword LIKE 'md5%' ORDER BY rolname").map_err(
-            |e| Missing::failed("pg_authid", format!("{e} (reading password hashes needs a superuser)")),
-        );
+        column(sql, "SELECT rolname FROM pg_authid WHERE rolpassword LIKE 'md5%' ORDER BY rolname")
+            .map_err(|e| denied("pg_authid", &e, "reading password hashes needs a superuser"));
     ev.databases = databases(sql, connect);
     match pg_config(sql) {
         Ok(dirs) => {
@@ -37,6 +36,16 @@ pub fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_
             ev.pgaudit_files = Err(why.clone());
             ev.software_files = Err(why);
         }
+    }
+}
+
+/// A failed read of `what`: a permission error (SQLSTATE 42501) in a few words, since it is
+/// repeated in each rule that needs the fact; any other error as the server said it.
+pub(super) fn denied(what: &str, error: &str, needs: &str) -> Missing {
+    if error.contains("(42501)") {
+        Missing::failed(what, format!("permission denied: {needs}"))
+    } else {
+        Missing::failed(what, format!("{error} ({needs})"))
     }
 }
 
@@ -140,7 +149,7 @@ fn pg_config(sql: &mut dyn Sql) -> Fact<BTreeMap<String, PathBuf>> {
             "SELECT name, setting FROM pg_config WHERE name IN \
              ('BINDIR', 'LIBDIR', 'PKGLIBDIR', 'SHAREDIR', 'INCLUDEDIR', 'PKGINCLUDEDIR', 'INCLUDEDIR-SERVER')",
         )
-        .map_err(|e| Missing::failed("pg_config", e))?;
+        .map_err(|e| denied("pg_config", &e.to_string(), "reading it needs a superuser"))?;
     Ok(rows
         .into_iter()
         .filter_map(|r| Some((r.first().cloned().flatten()?, PathBuf::from(r.get(1).cloned().flatten()?))))

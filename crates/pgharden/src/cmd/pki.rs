@@ -105,11 +105,32 @@ pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
             if json {
                 output::json(&report)?;
             } else {
-                output::print(&colour_verdict(&report.render_text()))?;
+                let mut text = colour_verdict(&report.render_text());
+                if let Some(hint) = client_certificate_hint(&trust, &file, &report) {
+                    text.push_str(hint);
+                }
+                output::print(&text)?;
             }
             Ok(if report.ok { Outcome::Success } else { Outcome::Found })
         }
     }
+}
+
+/// When a certificate checked as a server's fails only because its extendedKeyUsage names
+/// clientAuth, it is a client certificate checked the wrong way: say how to check it as one.
+fn client_certificate_hint(
+    trust: &Trust,
+    file: &Path,
+    report: &pgharden_pki::Report,
+) -> Option<&'static str> {
+    let purpose_failed = |r: &pgharden_pki::Report| r.checks.iter().any(|c| c.name == "purpose" && !c.ok);
+    if report.ok || !matches!(report.purpose, Purpose::Server) || !purpose_failed(report) {
+        return None;
+    }
+    let as_client = pgharden_pki::verify_file(trust, file, Purpose::Client, None).ok()?;
+    (!purpose_failed(&as_client)).then_some(
+        "hint: this is a client certificate (extendedKeyUsage clientAuth); check it as one with --client\n",
+    )
 }
 
 /// The passphrase, asked for only when the CA keys are encrypted.

@@ -8,6 +8,10 @@ use pgharden_testcluster::Cluster;
 
 use crate::support::{TestPki, pgharden};
 
+// The XCCDF fixture the audit crate's tests build from its STIG facts (crates/audit/tests/data).
+#[path = "../../../audit/tests/support/stig.rs"]
+mod stig;
+
 fn audit(cluster: &Cluster, extra: &[&str]) -> (Option<i32>, String) {
     let out = pgharden()
         .args(["audit", "--pgdata", cluster.data_dir().to_str().unwrap()])
@@ -103,16 +107,27 @@ fn a_fresh_cluster_fails_and_an_applied_one_passes() {
     let json: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&sarif).unwrap()).unwrap_or_else(|e| panic!("{e}: {text}"));
     assert_eq!(json["version"], "2.1.0");
-    let bench = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/reference/stig/U_PGS_SQL_9-x_STIG_V2R5_Manual-xccdf.xml"
-    );
-    let ckl = dir.join("audit.ckl");
-    let (_, text) =
-        audit(&cluster, &["--format", "ckl", "--benchmark", bench, "--output", ckl.to_str().unwrap()]);
-    let xml = fs::read_to_string(&ckl).unwrap_or_else(|e| panic!("{e}: {text}"));
-    assert_eq!(xml.matches("<VULN>").count(), 110);
-    assert!(xml.contains("NotAFinding"), "passing rules are NotAFinding");
+    // The PGS9 benchmark: the fixture, and with PGHARDEN_STIG_DIR also DISA's own file.
+    let fixture = dir.join("pgs9-xccdf.xml");
+    fs::write(&fixture, stig::xccdf(&stig::facts("pgs9"))).unwrap();
+    let mut benches = vec![fixture];
+    if let Some(disa) = stig::disa_dir() {
+        benches.push(disa.join(stig::facts("pgs9").file));
+    }
+    for bench in &benches {
+        let ckl = dir.join("audit.ckl");
+        let (_, text) = audit(
+            &cluster,
+            &["--format", "ckl", "--benchmark", bench.to_str().unwrap(), "--output", ckl.to_str().unwrap()],
+        );
+        let xml = fs::read_to_string(&ckl).unwrap_or_else(|e| panic!("{}: {e}: {text}", bench.display()));
+        assert_eq!(xml.matches("<VULN>").count(), 110, "{}", bench.display());
+        assert!(xml.contains("<STATUS>NotAFinding</STATUS>"), "passing rules are NotAFinding");
+        if host_fail {
+            assert!(xml.contains("<STATUS>Open</STATUS>"), "the failing FIPS rules are Open");
+        }
+        assert!(xml.contains("<ATTRIBUTE_DATA>PGS9-00-000100</ATTRIBUTE_DATA>"));
+    }
 }
 
 #[test]

@@ -16,6 +16,7 @@ mod deploy;
 mod fidelity;
 mod lock;
 mod matrix;
+mod messages;
 mod pki_cli;
 mod pki_hostname;
 mod pki_openssl;

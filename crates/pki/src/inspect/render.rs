@@ -138,7 +138,8 @@ fn item_section(item: &Item) -> Section {
             s.row("Public key SHA-256", c.spki_sha256.clone());
             s.opt("Issued by", c.issued_by.as_ref().map(link_text));
             if !c.issued.is_empty() {
-                s.row("Issued", items_list(&c.issued));
+                // `#N` alone reads like a count; name what the numbers are.
+                s.row("Issuer of", format!("certificate {} in this list", items_list(&c.issued)));
             }
             s.list("Note", &c.notes);
             s

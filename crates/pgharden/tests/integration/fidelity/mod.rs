@@ -1,5 +1,5 @@
 //! Does a verdict of `pgharden audit` mean what the STIG text means? The audit-fidelity review's
-//! false PASS and false FAIL classes (`../shared/reviews/audit-fidelity.md` §1a, §1b, §3), each as a
+//! false PASS and false FAIL classes (the review's sections 1a, 1b and 3), each as a
 //! misconfiguration made on a real, hardened PostgreSQL 15 cluster, judged, and mended again; each
 //! class also with a second instance the review did not try (another setting, role or file).
 //!
