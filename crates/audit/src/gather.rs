@@ -13,7 +13,7 @@ use pgharden_cluster::discover::{self, Cluster};
 use pgharden_cluster::Sql;
 
 use crate::evidence::{self, Evidence, Missing};
-use crate::model::Target;
+use crate::model::Audited;
 
 /// What to audit.
 #[derive(Debug, Clone)]
@@ -26,7 +26,7 @@ pub enum Source {
 #[derive(Debug)]
 pub struct Gathered {
     pub evidence: Evidence,
-    pub target: Target,
+    pub target: Audited,
     pub cluster: Option<Cluster>,
     /// host and port a network probe should use.
     pub probe: Option<(String, u16)>,
@@ -42,7 +42,7 @@ pub struct Gathered {
 pub fn gather(source: &Source) -> Gathered {
     let mut ev = Evidence::empty();
     let mut target =
-        Target { data_dir: None, host: None, port: None, server_version: None, host_name: host_name() };
+        Audited { data_dir: None, host: None, port: None, server_version: None, host_name: host_name() };
     let mut unreachable = None;
     let (cluster, probe, files) = match source {
         Source::PgData(dir) => {

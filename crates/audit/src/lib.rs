@@ -13,4 +13,4 @@ pub mod run;
 pub mod values;
 
 pub use check_id::CheckId;
-pub use model::{Area, Finding, Report, Scope, Severity, Status, StigIds, Target};
+pub use model::{Area, Audited, Finding, Report, Scope, Severity, Status, StigIds};

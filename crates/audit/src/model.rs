@@ -89,7 +89,7 @@ pub struct Report {
     /// RFC 3339 UTC.
     pub generated_at: String,
     /// What was audited: data directory, host:port, server version.
-    pub target: Target,
+    pub target: Audited,
     pub findings: Vec<Finding>,
     /// Why whole groups of evidence could not be gathered, each said once (the findings that
     /// depend on it point here instead of repeating it).
@@ -102,7 +102,7 @@ pub struct Report {
 
 /// The audited cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Target {
+pub struct Audited {
     pub data_dir: Option<String>,
     pub host: Option<String>,
     pub port: Option<u16>,

@@ -20,7 +20,9 @@ mod words;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pgharden_wire::{DirectTlsAnswer, Scan, SslAnswer, StartupAnswer, StartupReply, Target, TlsVersionName};
+use pgharden_wire::{
+    DirectTlsAnswer, ProbeTarget, Scan, SslAnswer, StartupAnswer, StartupReply, TlsVersionName,
+};
 use serde::Serialize;
 
 use crate::evidence::{Missing, NetworkFacts};
@@ -101,8 +103,8 @@ impl ProbeOptions {
         }
     }
 
-    fn target(&self) -> Result<Target, Box<pgharden_wire::Error>> {
-        let target = Target::lookup(&self.host, self.port).map_err(Box::new)?;
+    fn target(&self) -> Result<ProbeTarget, Box<pgharden_wire::Error>> {
+        let target = ProbeTarget::lookup(&self.host, self.port).map_err(Box::new)?;
         Ok(target.with_server_name(self.host.clone()).with_timeout(self.timeout))
     }
 }

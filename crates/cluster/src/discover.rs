@@ -198,7 +198,9 @@ fn debian_marked(config_file: &Path, data_dir: &Path, major: u32, files: &Files)
 /// configuration directories, and the log file its tools show and logrotate rotates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DebianLayout {
+    /// The major version directory, e.g. `15` (the first argument of `pg_ctlcluster`).
     pub version: String,
+    /// The cluster's name, e.g. `main` (the second argument).
     pub name: String,
     /// `/etc/postgresql`, or where `PG_CLUSTER_CONF_ROOT` put it.
     pub conf_root: PathBuf,

@@ -38,5 +38,5 @@ pub use pgharden_privsep::{Account, Replaced};
 pub use plan::{Plan, Request};
 pub use postmaster::Postmaster;
 pub use profile::ProfileOptions;
-pub use session::{Session, Target};
+pub use session::{Locator, Session};
 pub use sql::Sql;

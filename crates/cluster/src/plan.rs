@@ -39,7 +39,6 @@ mod render;
 pub mod tls;
 pub mod unmet;
 
-pub use auth::hba_specs;
 pub(crate) use compare::satisfies;
 pub use debian::Convention;
 pub(crate) use live::{decoded, live, overridden_note};

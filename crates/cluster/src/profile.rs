@@ -80,7 +80,9 @@ pub struct ProfileOptions {
 /// A fixed log file for the collector: Debian's `/var/log/postgresql/postgresql-VERSION-NAME.log`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LogFile {
+    /// The value for `log_directory` (absolute).
     pub directory: String,
+    /// The value for `log_filename` (no `%` escapes: one file the collector appends to).
     pub filename: String,
 }
 
@@ -469,7 +471,7 @@ fn key_exchange_settings(major: u32) -> Vec<Wanted> {
 }
 
 /// The value of `shared_preload_libraries` that adds pgaudit to what is there (kept in order).
-pub fn preload_with_pgaudit(current: &str) -> Option<String> {
+pub(crate) fn preload_with_pgaudit(current: &str) -> Option<String> {
     let libs: Vec<&str> = current.split(',').map(str::trim).filter(|l| !l.is_empty()).collect();
     if libs.iter().any(|l| l.trim_matches('"') == "pgaudit") {
         return None;

@@ -23,7 +23,7 @@ use crate::sql::Sql;
 
 /// How the user named the cluster.
 #[derive(Debug, Clone)]
-pub enum Target {
+pub enum Locator {
     /// `--pgdata`: a local data directory, reached as its owner.
     PgData(PathBuf),
     /// `--conninfo`: a libpq connection string or URI; it must log in as a superuser, and the
@@ -46,16 +46,16 @@ impl Session {
     /// (for `--pgdata`, through [`open_local`], as the audit does).
     /// `write_dirs` are directories the operator allows apply to write in besides PGDATA and the
     /// directory of postgresql.conf.
-    pub fn open(target: Target, write_dirs: &[PathBuf]) -> Result<Session> {
+    pub fn open(target: Locator, write_dirs: &[PathBuf]) -> Result<Session> {
         let mut remote = None;
         let (cluster, mut files) = match &target {
-            Target::PgData(dir) => {
+            Locator::PgData(dir) => {
                 let files = Files::for_data_dir(dir)?;
                 // Connections are opened per use (`connect`); this one has served discovery.
                 let opened = open_local(dir, &files)?;
                 (opened.cluster, files)
             }
-            Target::Conninfo(c) => {
+            Locator::Conninfo(c) => {
                 let settings = Db::settings(c)?;
                 let mut db = Db::remote(&settings)?;
                 remote = Some(settings);

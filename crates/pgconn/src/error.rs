@@ -288,7 +288,7 @@ pub enum TlsError {
 /// Where a connection attempt went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Target {
+pub enum Endpoint {
     /// A TCP connection to `host` (as given) at `addr`.
     Tcp {
         /// The host name or address as given (empty when only `hostaddr` was).
@@ -305,15 +305,17 @@ pub enum Target {
     },
 }
 
-impl fmt::Display for Target {
+impl fmt::Display for Endpoint {
     /// libpq's prefix for connection errors (PostgreSQL 14+).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Target::Unix { socket } => write!(f, "connection to server on socket \"{}\"", socket.display()),
-            Target::Tcp { host, addr: Some(addr), port } if *host != addr.to_string() && !host.is_empty() => {
+            Endpoint::Unix { socket } => write!(f, "connection to server on socket \"{}\"", socket.display()),
+            Endpoint::Tcp { host, addr: Some(addr), port }
+                if *host != addr.to_string() && !host.is_empty() =>
+            {
                 write!(f, "connection to server at \"{host}\" ({addr}), port {port}")
             }
-            Target::Tcp { host, addr, port } => {
+            Endpoint::Tcp { host, addr, port } => {
                 let shown = if host.is_empty() {
                     addr.map(|a| a.to_string()).unwrap_or_default()
                 } else {
@@ -397,7 +399,7 @@ impl fmt::Display for Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attempt {
     /// Where it went.
-    pub target: Target,
+    pub target: Endpoint,
     /// Whether this attempt used TLS (sslmode `allow` and `prefer` try both ways).
     pub tls: bool,
     /// Why it failed.
@@ -560,11 +562,11 @@ mod tests {
 
     #[test]
     fn targets_print_like_libpq() {
-        let unix = Target::Unix { socket: "/tmp/.s.PGSQL.5432".into() };
+        let unix = Endpoint::Unix { socket: "/tmp/.s.PGSQL.5432".into() };
         assert_eq!(unix.to_string(), "connection to server on socket \"/tmp/.s.PGSQL.5432\"");
-        let ip = Target::Tcp { host: "127.0.0.1".into(), addr: Some([127, 0, 0, 1].into()), port: 5432 };
+        let ip = Endpoint::Tcp { host: "127.0.0.1".into(), addr: Some([127, 0, 0, 1].into()), port: 5432 };
         assert_eq!(ip.to_string(), "connection to server at \"127.0.0.1\", port 5432");
-        let name = Target::Tcp { host: "localhost".into(), addr: Some([127, 0, 0, 1].into()), port: 5432 };
+        let name = Endpoint::Tcp { host: "localhost".into(), addr: Some([127, 0, 0, 1].into()), port: 5432 };
         assert_eq!(name.to_string(), "connection to server at \"localhost\" (127.0.0.1), port 5432");
     }
 }

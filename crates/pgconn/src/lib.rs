@@ -53,7 +53,7 @@ pub use conninfo::{
     Settings, SslCertMode, SslMode, SslNegotiation, TargetSessionAttrs, TlsVersion, Verification,
 };
 pub use error::{
-    Attempt, ConnectError, ConninfoError, Error, Failure, LimitExceeded, MessageType, QueryError, Target,
+    Attempt, ConnectError, ConninfoError, Endpoint, Error, Failure, LimitExceeded, MessageType, QueryError,
     TlsError,
 };
 pub use secret::Secret;

@@ -15,8 +15,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pgharden_pgconn::{
-    BlockingClient, ConnectTimeout, Conninfo, DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUERY_TIMEOUT, Env, Error,
-    Failure, LimitExceeded, MAX_RESPONSE, MessageType, Settings, Target,
+    BlockingClient, ConnectTimeout, Conninfo, DEFAULT_CONNECT_TIMEOUT, DEFAULT_QUERY_TIMEOUT, Endpoint, Env,
+    Error, Failure, LimitExceeded, MAX_RESPONSE, MessageType, Settings,
 };
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -293,7 +293,7 @@ fn unix_socket_huge_message_is_refused() {
         .unwrap();
     let (result, grown) = peak_growth_mib(|| BlockingClient::connect(&settings));
     let (attempt, _) = only_attempt(result);
-    assert_eq!(attempt.target, Target::Unix { socket });
+    assert_eq!(attempt.target, Endpoint::Unix { socket });
     assert_eq!(attempt.failure, huge_error_response());
     assert!(grown < 64, "peak memory grew by {grown} MiB");
 }

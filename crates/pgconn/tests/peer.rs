@@ -10,7 +10,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use pgharden_pgconn::{BlockingClient, Conninfo, Env, Error, Failure, Target};
+use pgharden_pgconn::{BlockingClient, Conninfo, Endpoint, Env, Error, Failure};
 use pgharden_testcluster::Cluster;
 use rustix::thread::{Gid, Uid};
 
@@ -52,7 +52,7 @@ fn a_stream_connected_elsewhere_carries_the_session() -> TestResult {
     let user: String = db.query_one("SELECT current_user::text", &[])?.get(0);
     assert_eq!(user, "postgres");
     let info = db.info();
-    assert_eq!(info.target, Target::Unix { socket: socket.clone() });
+    assert_eq!(info.target, Endpoint::Unix { socket: socket.clone() });
     assert!(!info.tls && info.limit_exceeded().is_none());
     // The message limits apply to these sessions too.
     let err = db.query_one("SELECT repeat('x', 5000000)", &[]).unwrap_err();

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use pgharden_cluster::profile::SSL_CIPHERS;
 use pgharden_pki::{InitOptions, KeyType, Pki, ServerRequest};
 use pgharden_testcluster::Cluster;
-use pgharden_wire::{Suite, Target, TlsVersionName, scan};
+use pgharden_wire::{ProbeTarget, Suite, TlsVersionName, scan};
 
 /// Accepted suites (IANA codes) per TLS version, in `TlsVersionName::ALL` order.
 type Accepted = [BTreeSet<u16>; 4];
@@ -76,7 +76,7 @@ fn main() {
     );
     let mut ratios = Vec::new();
     for s in &servers {
-        let target = Target::new(addr(s));
+        let target = ProbeTarget::new(addr(s));
         let mut ours = None;
         let our_time = median(rounds, || {
             let start = Instant::now();

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pgharden_cluster::Cluster;
-use pgharden_wire::{ClientIdentity, StartupReply, Target};
+use pgharden_wire::{ClientIdentity, ProbeTarget, StartupReply};
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 
@@ -49,7 +49,7 @@ pub struct Proof {
 }
 
 /// Where to reach the server over TCP, or `None` when it listens on no TCP address.
-pub(crate) fn target_of(cluster: &Cluster) -> Option<Target> {
+pub(crate) fn target_of(cluster: &Cluster) -> Option<ProbeTarget> {
     let pm = cluster.postmaster.as_ref()?;
     let first = pm.listen_addresses.split(',').map(str::trim).find(|a| !a.is_empty())?;
     let ip = match first {
@@ -57,14 +57,14 @@ pub(crate) fn target_of(cluster: &Cluster) -> Option<Target> {
         "::" => IpAddr::V6(Ipv6Addr::LOCALHOST),
         other => match other.parse::<IpAddr>() {
             Ok(ip) => ip,
-            Err(_) => return Target::lookup(other, pm.port).ok(),
+            Err(_) => return ProbeTarget::lookup(other, pm.port).ok(),
         },
     };
-    Some(Target::new(SocketAddr::new(ip, pm.port)))
+    Some(ProbeTarget::new(SocketAddr::new(ip, pm.port)))
 }
 
 /// The leaf the server sends now, DER (no client certificate offered, nothing logged in).
-pub(crate) fn served_leaf(target: &Target) -> Result<Vec<u8>> {
+pub(crate) fn served_leaf(target: &ProbeTarget) -> Result<Vec<u8>> {
     let facts = pgharden_wire::server_certificate_chain(target)
         .map_err(|e| Error::Proof(format!("TLS handshake with {} failed: {e}", target.addr)))?;
     facts.chain.into_iter().next().ok_or_else(|| Error::Proof(format!("{} sent no certificate", target.addr)))
@@ -73,7 +73,7 @@ pub(crate) fn served_leaf(target: &Target) -> Result<Vec<u8>> {
 /// Wait (up to 15 seconds) until the server sends `expected`, then offer `client`, whose
 /// chain must lead to one of `roots`' CAs the server trusts.
 pub(crate) fn prove(
-    target: &Target,
+    target: &ProbeTarget,
     expected: &[u8],
     roots: &[Vec<u8>],
     client: Option<&ClientCert>,
@@ -117,7 +117,7 @@ pub(crate) fn prove(
 }
 
 /// Offer the client certificate; `(accepted, what the server said)`.
-fn offer(target: &Target, roots: &[Vec<u8>], client: &ClientCert) -> Result<(bool, String)> {
+fn offer(target: &ProbeTarget, roots: &[Vec<u8>], client: &ClientCert) -> Result<(bool, String)> {
     let identity = ClientIdentity::from_pem_files(&client.cert, &client.key)
         .map_err(|e| Error::Proof(format!("client certificate for the proof: {e}")))?;
     let roots: Vec<CertificateDer<'_>> = roots.iter().map(|r| CertificateDer::from(r.as_slice())).collect();

@@ -8,9 +8,9 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use pgharden_wire::{SslAnswer, StartupReply, Target};
+//! use pgharden_wire::{SslAnswer, StartupReply, ProbeTarget};
 //!
-//! let target = Target::new("127.0.0.1:5432".parse()?).with_timeout(Duration::from_secs(5));
+//! let target = ProbeTarget::new("127.0.0.1:5432".parse()?).with_timeout(Duration::from_secs(5));
 //! if pgharden_wire::ssl_request(&target)? == SslAnswer::Accepted {
 //!     let facts = pgharden_wire::server_certificate_chain(&target)?;
 //!     println!("{} {} ({} certificates)", facts.negotiated_version, facts.cipher_suite, facts.chain.len());
@@ -25,7 +25,7 @@
 //!
 //! Guarantees, for every function:
 //! * nothing that authenticates is ever sent — no password, no SASL response;
-//! * one deadline ([`Target::timeout`]) bounds the whole probe, connect included: each read and
+//! * one deadline ([`ProbeTarget::timeout`]) bounds the whole probe, connect included: each read and
 //!   write gets only the time left, so a server trickling bytes cannot stall it;
 //! * reads take exact lengths, capped ([`MAX_MESSAGE`] for protocol messages, 2^14 for TLS
 //!   records), so garbage cannot make a probe allocate much or loop;
@@ -78,12 +78,12 @@ pub use tls::{
 pub use version::TlsVersionName;
 pub use versions::{Refusal, VersionOutcome, tls_version, tls_versions};
 
-/// The timeout [`Target::new`] starts with.
+/// The timeout [`ProbeTarget::new`] starts with.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The server to probe.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct ProbeTarget {
     /// The server's address and port.
     pub addr: SocketAddr,
     /// The name for TLS SNI; `None` sends none (as libpq does for a numeric host).
@@ -92,32 +92,32 @@ pub struct Target {
     pub timeout: Duration,
 }
 
-impl Target {
+impl ProbeTarget {
     /// `addr` with [`DEFAULT_TIMEOUT`] and no server name.
-    pub fn new(addr: SocketAddr) -> Target {
-        Target { addr, server_name: None, timeout: DEFAULT_TIMEOUT }
+    pub fn new(addr: SocketAddr) -> ProbeTarget {
+        ProbeTarget { addr, server_name: None, timeout: DEFAULT_TIMEOUT }
     }
 
     /// Resolve `host` (with the system resolver and its own timeouts) and take the first address;
     /// `host` becomes the server name unless it is an IP address.
-    pub fn lookup(host: &str, port: u16) -> Result<Target, Error> {
+    pub fn lookup(host: &str, port: u16) -> Result<ProbeTarget, Error> {
         let addr = (host, port)
             .to_socket_addrs()
             .map_err(|e| Error::InvalidArgument(format!("cannot resolve {host}: {e}")))?
             .next()
             .ok_or_else(|| Error::InvalidArgument(format!("{host} resolves to no address")))?;
         let name = host.parse::<std::net::IpAddr>().is_err().then(|| host.to_owned());
-        Ok(Target { server_name: name, ..Target::new(addr) })
+        Ok(ProbeTarget { server_name: name, ..ProbeTarget::new(addr) })
     }
 
     /// This target with `timeout` as the deadline of each probe.
-    pub fn with_timeout(mut self, timeout: Duration) -> Target {
+    pub fn with_timeout(mut self, timeout: Duration) -> ProbeTarget {
         self.timeout = timeout;
         self
     }
 
     /// This target sending `name` in SNI (and nothing else: no host name is checked here).
-    pub fn with_server_name(mut self, name: impl Into<String>) -> Target {
+    pub fn with_server_name(mut self, name: impl Into<String>) -> ProbeTarget {
         self.server_name = Some(name.into());
         self
     }
@@ -129,10 +129,10 @@ mod tests {
 
     #[test]
     fn lookup_keeps_names_but_not_addresses() {
-        let t = Target::lookup("127.0.0.1", 5432).unwrap();
+        let t = ProbeTarget::lookup("127.0.0.1", 5432).unwrap();
         assert_eq!((t.addr.port(), t.server_name), (5432, None));
-        let t = Target::lookup("localhost", 5433).unwrap();
+        let t = ProbeTarget::lookup("localhost", 5433).unwrap();
         assert_eq!(t.server_name.as_deref(), Some("localhost"));
-        assert!(Target::lookup("no-such-host.invalid", 1).is_err());
+        assert!(ProbeTarget::lookup("no-such-host.invalid", 1).is_err());
     }
 }

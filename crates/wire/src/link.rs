@@ -10,7 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::Target;
+use crate::ProbeTarget;
 use crate::error::{CloseKind, Error, IoFailure, Malformed, Received, Sent};
 
 /// A connected socket and the probe's bookkeeping.
@@ -26,7 +26,7 @@ pub(crate) struct Link {
 
 impl Link {
     /// Connect; the deadline for the whole probe starts now.
-    pub(crate) fn connect(target: &Target) -> Result<Link, Error> {
+    pub(crate) fn connect(target: &ProbeTarget) -> Result<Link, Error> {
         let start = Instant::now();
         let stream = TcpStream::connect_timeout(&target.addr, target.timeout).map_err(|e| {
             Error::Connect { addr: target.addr, timeout: target.timeout, reason: IoFailure::from(&e) }
@@ -127,7 +127,7 @@ mod tests {
 
     fn pair(timeout: Duration) -> (Link, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let target = Target::new(listener.local_addr().unwrap()).with_timeout(timeout);
+        let target = ProbeTarget::new(listener.local_addr().unwrap()).with_timeout(timeout);
         let link = Link::connect(&target).unwrap();
         let (server, _) = listener.accept().unwrap();
         (link, server)
@@ -168,7 +168,7 @@ mod tests {
     #[test]
     fn connecting_to_a_closed_port_is_a_connect_error() {
         let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-        let err = Link::connect(&Target::new(addr)).unwrap_err();
+        let err = Link::connect(&ProbeTarget::new(addr)).unwrap_err();
         assert!(matches!(err, Error::Connect { .. }), "{err}");
     }
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::backend::{ServerMessage, read_after_tag};
 use crate::error::{Malformed, Sent};
 use crate::link::Link;
-use crate::{Error, Target, frontend};
+use crate::{Error, ProbeTarget, frontend};
 
 /// The server's answer to an SSLRequest (`S`/`N`) or a GSSENCRequest (`G`/`N`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -37,7 +37,7 @@ impl fmt::Display for SslAnswer {
 }
 
 /// Send an SSLRequest and report the answer.
-pub fn ssl_request(target: &Target) -> Result<SslAnswer, Error> {
+pub fn ssl_request(target: &ProbeTarget) -> Result<SslAnswer, Error> {
     let mut link = Link::connect(target)?;
     let answer = request(&mut link, Sent::SslRequest, &frontend::ssl_request(), b'S')?;
     link.close();
@@ -45,7 +45,7 @@ pub fn ssl_request(target: &Target) -> Result<SslAnswer, Error> {
 }
 
 /// Send a GSSENCRequest and report the answer (`Accepted` means `G`).
-pub fn gssenc_request(target: &Target) -> Result<SslAnswer, Error> {
+pub fn gssenc_request(target: &ProbeTarget) -> Result<SslAnswer, Error> {
     let mut link = Link::connect(target)?;
     let answer = request(&mut link, Sent::GssEncRequest, &frontend::gssenc_request(), b'G')?;
     link.close();
@@ -53,7 +53,7 @@ pub fn gssenc_request(target: &Target) -> Result<SslAnswer, Error> {
 }
 
 /// Connect and send an SSLRequest; the link is ready for a TLS ClientHello when this returns.
-pub(crate) fn start_tls(target: &Target) -> Result<Link, Error> {
+pub(crate) fn start_tls(target: &ProbeTarget) -> Result<Link, Error> {
     let mut link = Link::connect(target)?;
     match request(&mut link, Sent::SslRequest, &frontend::ssl_request(), b'S')? {
         SslAnswer::Accepted => Ok(link),
@@ -92,7 +92,7 @@ mod tests {
     use super::*;
 
     /// A one-shot fake server that checks the request and answers with `reply`.
-    fn fake(reply: &'static [u8]) -> Target {
+    fn fake(reply: &'static [u8]) -> ProbeTarget {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         thread::spawn(move || {
@@ -101,7 +101,7 @@ mod tests {
             s.read_exact(&mut req).unwrap();
             s.write_all(reply).unwrap();
         });
-        Target::new(addr)
+        ProbeTarget::new(addr)
     }
 
     #[test]

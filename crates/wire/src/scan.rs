@@ -21,7 +21,7 @@ use crate::hello::{ALL_GROUPS, HelloSpec, client_hello_for};
 use crate::negotiate::start_tls;
 use crate::suites::{Kx, Suite};
 use crate::version::TlsVersionName;
-use crate::{Error, Target};
+use crate::{Error, ProbeTarget};
 
 /// Groups TLS 1.2 ECDHE can use (FFDHE is negotiated by the DHE suites' own parameters).
 const EC_GROUPS: &[u16] = &[0x001d, 0x001e, 0x0017, 0x0018, 0x0019, 0x001a, 0x001b, 0x001c];
@@ -116,7 +116,7 @@ impl Scan {
 /// The versions are scanned at the same time, one thread each (the removal inside a version is
 /// sequential by nature: each offer depends on the last answer), so a scan takes about as long as
 /// its busiest version.
-pub fn scan(target: &Target) -> Result<Scan, Error> {
+pub fn scan(target: &ProbeTarget) -> Result<Scan, Error> {
     let mut handshakes = 0;
     let sslv2 = legacy(target, &sslv2_hello(&random()?), &mut handshakes)?;
     let sslv3 = legacy(target, &sslv3_hello()?, &mut handshakes)?;
@@ -146,7 +146,7 @@ pub fn scan(target: &Target) -> Result<Scan, Error> {
 
 /// Enumerate one version: suites by removal, then groups by removal.
 pub(crate) fn scan_version(
-    target: &Target,
+    target: &ProbeTarget,
     version: TlsVersionName,
     handshakes: &mut u32,
 ) -> Result<VersionScan, Error> {
@@ -199,7 +199,7 @@ pub(crate) fn scan_version(
 /// The groups the server accepts: TLS 1.3 by the HelloRetryRequest it sends to an offer without a
 /// key share; TLS 1.2 by the ServerKeyExchange of an ECDHE suite.
 fn scan_groups(
-    target: &Target,
+    target: &ProbeTarget,
     version: TlsVersionName,
     suites: &[u16],
     handshakes: &mut u32,
@@ -242,7 +242,12 @@ struct Answer {
     closed: Option<bool>,
 }
 
-fn offer(target: &Target, spec: &HelloSpec, hello_only: bool, handshakes: &mut u32) -> Result<Answer, Error> {
+fn offer(
+    target: &ProbeTarget,
+    spec: &HelloSpec,
+    hello_only: bool,
+    handshakes: &mut u32,
+) -> Result<Answer, Error> {
     *handshakes += 1;
     let mut link = start_tls(target)?;
     let hello = client_hello_for(spec, &random()?, &random()?);
@@ -314,7 +319,7 @@ fn sslv2_hello(challenge: &[u8; 32]) -> Vec<u8> {
 }
 
 /// Send a legacy hello and see whether a legacy ServerHello comes back.
-fn legacy(target: &Target, hello: &[u8], handshakes: &mut u32) -> Result<Legacy, Error> {
+fn legacy(target: &ProbeTarget, hello: &[u8], handshakes: &mut u32) -> Result<Legacy, Error> {
     *handshakes += 1;
     let mut link = start_tls(target)?;
     link.send(Sent::ClientHello(TlsVersionName::Tls1_0), hello)?;

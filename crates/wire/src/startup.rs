@@ -20,7 +20,7 @@ use crate::error::{Malformed, Sent};
 use crate::link::Link;
 use crate::negotiate::start_tls;
 use crate::tls::{ClientIdentity, Options, TlsFacts, handshake};
-use crate::{Error, Target, frontend};
+use crate::{Error, ProbeTarget, frontend};
 
 /// At most this many NoticeResponses are skipped before the answer; a server sending more is
 /// treated as misbehaving rather than read forever.
@@ -80,7 +80,7 @@ pub struct TlsStartupAnswer {
 }
 
 /// Send a StartupMessage in plaintext (no SSLRequest) and report the first answer.
-pub fn plaintext_startup(target: &Target, user: &str, database: &str) -> Result<StartupAnswer, Error> {
+pub fn plaintext_startup(target: &ProbeTarget, user: &str, database: &str) -> Result<StartupAnswer, Error> {
     let msg = frontend::startup_message(user, database)?;
     let mut link = Link::connect(target)?;
     link.send(Sent::StartupMessage, &msg)?;
@@ -97,7 +97,7 @@ pub fn plaintext_startup(target: &Target, user: &str, database: &str) -> Result<
 /// chain must lead to one of them; the host name is not checked), an optional client certificate,
 /// then a StartupMessage inside TLS; report the session's facts and the first answer.
 pub fn tls_startup(
-    target: &Target,
+    target: &ProbeTarget,
     user: &str,
     database: &str,
     roots: Option<&[CertificateDer<'_>]>,

@@ -28,7 +28,7 @@ use crate::error::Sent;
 use crate::link::Link;
 use crate::negotiate::start_tls;
 use crate::version::TlsVersionName;
-use crate::{Error, Target};
+use crate::{Error, ProbeTarget};
 
 /// The ALPN protocol name PostgreSQL 17+ requires for direct TLS.
 pub const ALPN_POSTGRESQL: &str = "postgresql";
@@ -109,7 +109,7 @@ pub enum DirectTlsAnswer {
 
 /// SSLRequest, then a TLS 1.2/1.3 handshake accepting any certificate; report what was negotiated
 /// and served. The session is closed with close_notify right after the handshake.
-pub fn server_certificate_chain(target: &Target) -> Result<TlsFacts, Error> {
+pub fn server_certificate_chain(target: &ProbeTarget) -> Result<TlsFacts, Error> {
     let link = start_tls(target)?;
     let session = handshake(link, target, &Options::default(), Sent::TlsHandshake)?;
     Ok(session.close())
@@ -117,7 +117,7 @@ pub fn server_certificate_chain(target: &Target) -> Result<TlsFacts, Error> {
 
 /// Start TLS without an SSLRequest, offering `alpn` (pass `&[ALPN_POSTGRESQL]` to act as libpq's
 /// `sslnegotiation=direct`), and report what the server did.
-pub fn direct_tls(target: &Target, alpn: &[&str]) -> Result<DirectTlsAnswer, Error> {
+pub fn direct_tls(target: &ProbeTarget, alpn: &[&str]) -> Result<DirectTlsAnswer, Error> {
     let link = Link::connect(target)?;
     let opts = Options { alpn, ..Options::default() };
     match handshake(link, target, &opts, Sent::DirectTlsHandshake) {
@@ -175,7 +175,7 @@ fn flush(conn: &mut ClientConnection, link: &mut Link) -> std::io::Result<()> {
 /// Run the TLS handshake on `link` (whatever preceded it) and collect the facts.
 pub(crate) fn handshake(
     mut link: Link,
-    target: &Target,
+    target: &ProbeTarget,
     opts: &Options<'_>,
     sent: Sent,
 ) -> Result<Session, Error> {
@@ -199,7 +199,7 @@ pub(crate) fn handshake(
     Ok(Session { conn, link, facts })
 }
 
-fn server_name(target: &Target) -> ServerName<'static> {
+fn server_name(target: &ProbeTarget) -> ServerName<'static> {
     target
         .server_name
         .as_deref()

@@ -15,7 +15,7 @@ use crate::error::{CloseKind, Sent};
 use crate::hello::{ServerReply, client_hello, read_server_reply};
 use crate::negotiate::start_tls;
 use crate::version::TlsVersionName;
-use crate::{Error, Target};
+use crate::{Error, ProbeTarget};
 
 /// The server's verdict on one version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -83,12 +83,12 @@ impl fmt::Display for VersionOutcome {
 }
 
 /// Probe TLS 1.0, 1.1, 1.2 and 1.3, in that order, one connection each.
-pub fn tls_versions(target: &Target) -> Result<Vec<(TlsVersionName, VersionOutcome)>, Error> {
+pub fn tls_versions(target: &ProbeTarget) -> Result<Vec<(TlsVersionName, VersionOutcome)>, Error> {
     TlsVersionName::ALL.into_iter().map(|v| tls_version(target, v).map(|o| (v, o))).collect()
 }
 
 /// Offer `version` alone after an SSLRequest and report whether the server agreed.
-pub fn tls_version(target: &Target, version: TlsVersionName) -> Result<VersionOutcome, Error> {
+pub fn tls_version(target: &ProbeTarget, version: TlsVersionName) -> Result<VersionOutcome, Error> {
     let mut link = start_tls(target)?;
     let hello = client_hello(version, &random()?, &random()?);
     link.send(Sent::ClientHello(version), &hello)?;

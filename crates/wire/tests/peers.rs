@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use pgharden_pki::{InitOptions, KeyType, Pki, ServerRequest};
 use pgharden_testcluster::Cluster;
-use pgharden_wire::{Suite, Target, TlsVersionName, scan};
+use pgharden_wire::{ProbeTarget, Suite, TlsVersionName, scan};
 use tempfile::TempDir;
 
 /// `crates/cluster/src/profile.rs` `SSL_CIPHERS`: what `apply` sets.
@@ -276,7 +276,7 @@ fn parse_testssl(json: &[u8]) -> Findings {
 }
 
 fn pgharden(s: &Server) -> Findings {
-    let report = scan(&Target::new(addr(s))).unwrap();
+    let report = scan(&ProbeTarget::new(addr(s))).unwrap();
     let mut found =
         Findings { sslv2: report.sslv2.accepted, sslv3: report.sslv3.accepted, ..Default::default() };
     for v in &report.versions {

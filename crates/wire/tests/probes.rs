@@ -11,8 +11,8 @@ use std::time::Duration;
 use pgharden_pki::{ClientRequest, InitOptions, KeyType, Kind, Pki, ServerRequest};
 use pgharden_testcluster::Cluster;
 use pgharden_wire::{
-    ALPN_POSTGRESQL, Alert, AuthRequest, ClientIdentity, DirectTlsAnswer, Error, Refusal, SslAnswer,
-    StartupReply, Target, TlsVersionName, VersionOutcome,
+    ALPN_POSTGRESQL, Alert, AuthRequest, ClientIdentity, DirectTlsAnswer, Error, ProbeTarget, Refusal,
+    SslAnswer, StartupReply, TlsVersionName, VersionOutcome,
 };
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
@@ -43,7 +43,7 @@ impl TlsServer {
         TlsServer { cluster, pki, _dir: dir }
     }
 
-    fn target(&self) -> Target {
+    fn target(&self) -> ProbeTarget {
         target(&self.cluster)
     }
 
@@ -72,9 +72,9 @@ impl TlsServer {
     }
 }
 
-fn target(cluster: &Cluster) -> Target {
+fn target(cluster: &Cluster) -> ProbeTarget {
     let addr: SocketAddr = format!("{}:{}", cluster.host(), cluster.port()).parse().unwrap();
-    Target::new(addr).with_timeout(Duration::from_secs(10))
+    ProbeTarget::new(addr).with_timeout(Duration::from_secs(10))
 }
 
 fn pem_certs(path: &Path) -> Vec<Vec<u8>> {
@@ -395,7 +395,7 @@ fn direct_tls_before_postgresql_17_is_reported_as_not_supported() {
 #[test]
 fn a_silent_peer_times_out_on_time() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let t = Target::new(listener.local_addr().unwrap()).with_timeout(Duration::from_millis(300));
+    let t = ProbeTarget::new(listener.local_addr().unwrap()).with_timeout(Duration::from_millis(300));
     let started = std::time::Instant::now();
     let err = pgharden_wire::plaintext_startup(&t, "postgres", "postgres").unwrap_err();
     assert!(matches!(err, Error::Timeout { sent: pgharden_wire::Sent::StartupMessage, .. }), "{err}");

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 
 use pgharden_pki::{InitOptions, KeyType, Pki, ServerRequest};
 use pgharden_testcluster::Cluster;
-use pgharden_wire::{Suite, Target, TlsVersionName, Verdict, scan};
+use pgharden_wire::{ProbeTarget, Suite, TlsVersionName, Verdict, scan};
 use tempfile::TempDir;
 
 struct Server {
@@ -93,7 +93,7 @@ fn openssl_knows(v: TlsVersionName) -> Vec<&'static Suite> {
 /// The arbiter: each reported suite alone is negotiated; everything else together is refused.
 fn agrees_with_openssl(s: &Server) {
     let addr = addr(s);
-    let report = scan(&Target::new(addr)).unwrap();
+    let report = scan(&ProbeTarget::new(addr)).unwrap();
     for v in &report.versions {
         let accepted: Vec<&Suite> = v.suites.iter().map(|c| Suite::by_code(*c).unwrap()).collect();
         for suite in &accepted {
@@ -130,7 +130,7 @@ fn a_hardened_server_offers_tls12_and_13_only_and_the_scan_finds_every_suite() {
         "ssl_min_protocol_version = 'TLSv1.2'\nssl_ciphers = 'HIGH:!aNULL:!eNULL:!MD5:!3DES:!RC4:!SHA1'",
     );
     agrees_with_openssl(&s);
-    let report = scan(&Target::new(addr(&s))).unwrap();
+    let report = scan(&ProbeTarget::new(addr(&s))).unwrap();
     for v in [TlsVersionName::Tls1_0, TlsVersionName::Tls1_1] {
         assert!(matches!(version(&report, v).verdict, Verdict::Refused { .. }), "{:?}", version(&report, v));
     }
@@ -160,7 +160,7 @@ fn a_hardened_server_offers_tls12_and_13_only_and_the_scan_finds_every_suite() {
 fn a_permissive_rsa_server_is_enumerated_down_to_tls10() {
     let s = server(KeyType::Rsa2048, "ssl_min_protocol_version = 'TLSv1'\nssl_ciphers = 'ALL:@SECLEVEL=0'");
     agrees_with_openssl(&s);
-    let report = scan(&Target::new(addr(&s))).unwrap();
+    let report = scan(&ProbeTarget::new(addr(&s))).unwrap();
     let tls10 = version(&report, TlsVersionName::Tls1_0);
     assert!(
         tls10.is_accepted() && tls10.suites.contains(&0x002f),
@@ -187,7 +187,7 @@ fn a_server_with_only_exotic_suites_is_not_called_refused() {
          ssl_ciphers = 'ECDHE-ECDSA-AES256-CCM:ECDHE-ECDSA-CAMELLIA256-SHA384:ADH-AES256-SHA:@SECLEVEL=0'",
     );
     agrees_with_openssl(&s);
-    let report = scan(&Target::new(addr(&s))).unwrap();
+    let report = scan(&ProbeTarget::new(addr(&s))).unwrap();
     for v in [TlsVersionName::Tls1_0, TlsVersionName::Tls1_1, TlsVersionName::Tls1_2] {
         assert!(version(&report, v).is_accepted(), "{v}: {:?}", version(&report, v));
     }
@@ -207,7 +207,7 @@ fn a_tls10_only_server() {
         "ssl_min_protocol_version = 'TLSv1'\nssl_max_protocol_version = 'TLSv1'\nssl_ciphers = 'ALL:@SECLEVEL=0'",
     );
     agrees_with_openssl(&s);
-    let report = scan(&Target::new(addr(&s))).unwrap();
+    let report = scan(&ProbeTarget::new(addr(&s))).unwrap();
     assert!(version(&report, TlsVersionName::Tls1_0).is_accepted());
     for v in [TlsVersionName::Tls1_1, TlsVersionName::Tls1_2, TlsVersionName::Tls1_3] {
         assert!(!version(&report, v).is_accepted(), "{v}");

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use pgharden_pki::{Purpose, Trust};
-use pgharden_wire::{Scan, Target, TlsVersionName};
+use pgharden_wire::{ProbeTarget, Scan, TlsVersionName};
 use serde::Serialize;
 
 use super::revocation::{self, CertRevocation};
@@ -69,7 +69,7 @@ pub struct ChainFacts {
 }
 
 /// Read and judge the chain.
-pub(super) fn read(target: &Target, scan: &Probed<Scan>, opts: &ProbeOptions) -> Probed<ChainFacts> {
+pub(super) fn read(target: &ProbeTarget, scan: &Probed<Scan>, opts: &ProbeOptions) -> Probed<ChainFacts> {
     let (source, der) = match pgharden_wire::server_certificate_chain(target) {
         Ok(f) => {
             let source = ChainSource::Handshake {

@@ -20,7 +20,7 @@ pub use json::json;
 pub use sarif::sarif;
 pub use text::text;
 
-use crate::model::{Severity, Status, StigIds, Target};
+use crate::model::{Audited, Severity, Status, StigIds};
 
 /// The word a status is shown as in the text report.
 fn status_word(status: Status) -> &'static str {
@@ -58,7 +58,7 @@ fn bare_stig_id(id: &str) -> &str {
 }
 
 /// A one-line name for the audited cluster: `host:port (data_dir)`, or whatever is known.
-fn target_label(target: &Target) -> String {
+fn target_label(target: &Audited) -> String {
     let endpoint = match (&target.host, target.port) {
         (Some(host), Some(port)) if host.contains(':') && !host.starts_with('[') => {
             Some(format!("[{host}]:{port}"))
@@ -135,7 +135,7 @@ mod tests {
 
     #[test]
     fn labels() {
-        let mut t = Target {
+        let mut t = Audited {
             data_dir: Some("/var/lib/pg".into()),
             host: Some("db1".into()),
             port: Some(5432),

@@ -18,7 +18,7 @@ use crate::files::Files;
 use crate::profile::{IDENT_MAP, ProfileOptions};
 
 /// The rules of the profile, as pg_hba.conf lines.
-pub fn hba_specs(opts: &ProfileOptions, owner_role: &str) -> Vec<RuleSpec> {
+pub(crate) fn hba_specs(opts: &ProfileOptions, owner_role: &str) -> Vec<RuleSpec> {
     let cert_options = cert_options();
     let mut specs = vec![RuleSpec {
         conn_type: ConnType::Local,

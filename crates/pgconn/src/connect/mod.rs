@@ -52,7 +52,7 @@ use self::limits::{Bounded, BoundedHandshake, Start, Tripwire};
 use crate::conninfo::{
     ChannelBinding, Host, Settings, SslCertMode, SslMode, SslNegotiation, TargetSessionAttrs, Verification,
 };
-use crate::error::{Attempt, ConnectError, Error, Failure, LimitExceeded, Target, describe, inner};
+use crate::error::{Attempt, ConnectError, Endpoint, Error, Failure, LimitExceeded, describe, inner};
 use crate::tls::{TlsContext, TlsOutcome, rustls_server_name};
 
 /// SQLSTATE `cannot_connect_now` (starting up, shutting down): libpq tries the next host.
@@ -63,7 +63,7 @@ const CANNOT_CONNECT_NOW: &str = "57P03";
 #[non_exhaustive]
 pub struct Connected {
     /// The host (and address) that accepted the connection.
-    pub target: Target,
+    pub target: Endpoint,
     /// Whether the session is encrypted.
     pub tls: bool,
     /// How the server's certificate was checked (`None` without TLS).
@@ -172,14 +172,14 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     async fn try_host(&self, host: &Host, attempts: &mut Vec<Attempt>) -> Step {
         if let Some(socket) = host.socket_path() {
-            let target = Target::Unix { socket: socket.clone() };
+            let target = Endpoint::Unix { socket: socket.clone() };
             let result = self.timed(self.unix_session(host, &socket)).await;
             return self.conclude(result, target, attempts).unwrap_or_else(|step| step);
         }
         let addrs = match addresses(host).await {
             Ok(addrs) => addrs,
             Err(failure) => {
-                let target = Target::Tcp { host: host.host_str(), addr: None, port: host.port };
+                let target = Endpoint::Tcp { host: host.host_str(), addr: None, port: host.port };
                 attempts.push(Attempt { target, tls: false, failure });
                 return Step::Next;
             }
@@ -201,7 +201,7 @@ impl Ctx<'_> {
             SslMode::Prefer => &[Mode::PreferTls, Mode::Plain],
             SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => &[Mode::RequireTls],
         };
-        let target = Target::Tcp { host: host.host_str(), addr: Some(addr.ip()), port: addr.port() };
+        let target = Endpoint::Tcp { host: host.host_str(), addr: Some(addr.ip()), port: addr.port() };
         for (i, mode) in plan.iter().enumerate() {
             let result = self.timed(self.tcp_session(host, addr, *mode)).await;
             let retry = |(tls, failure): &Failed| i + 1 < plan.len() && retry_allowed(*mode, *tls, failure);
@@ -220,7 +220,7 @@ impl Ctx<'_> {
     fn conclude(
         &self,
         result: Result<Session, Failed>,
-        target: Target,
+        target: Endpoint,
         attempts: &mut Vec<Attempt>,
     ) -> Result<Step, Step> {
         let failed = match result {
@@ -235,7 +235,7 @@ impl Ctx<'_> {
         Err(step)
     }
 
-    fn done(&self, session: Session, target: Target) -> Step {
+    fn done(&self, session: Session, target: Endpoint) -> Step {
         let verification = match (&session.outcome, self.tls) {
             (Some(_), Some(tls)) if session.tls => tls.verification(),
             _ => Verification::None,

@@ -24,7 +24,7 @@ use tokio_postgres::{Client, Config};
 
 use super::{Connected, Opened, Session, plain_session};
 use crate::conninfo::Verification;
-use crate::error::{Attempt, ConnectError, Error, Failure, Target};
+use crate::error::{Attempt, ConnectError, Endpoint, Error, Failure};
 
 /// Startup (no TLS, no password: peer or trust authentication) over a Unix stream someone else
 /// connected, as role `role` to database `dbname`. `socket` is the path the stream was connected
@@ -49,7 +49,7 @@ pub(crate) async fn connect_unix_stream_with_task(
     dbname: &str,
     timeout: Duration,
 ) -> Result<Opened, Error> {
-    let target = Target::Unix { socket: socket.to_path_buf() };
+    let target = Endpoint::Unix { socket: socket.to_path_buf() };
     let failed = |failure: Failure| -> Error {
         ConnectError { attempts: vec![Attempt { target: target.clone(), tls: false, failure }] }.into()
     };

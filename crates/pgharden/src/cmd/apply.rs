@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 
 use anyhow::{Context, bail};
 use pgharden_cluster::plan::{Unmet, UnmetKind};
-use pgharden_cluster::{Material, Plan, ProfileOptions, Request, Session, Target};
+use pgharden_cluster::{Locator, Material, Plan, ProfileOptions, Request, Session};
 use pgharden_pki::Pki;
 use serde::Serialize;
 
@@ -23,8 +23,8 @@ struct PlanJson<'a> {
 
 pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let target = match (&args.pgdata, &args.conninfo) {
-        (Some(dir), _) => Target::PgData(dir.clone()),
-        (None, Some(c)) => Target::Conninfo(c.clone()),
+        (Some(dir), _) => Locator::PgData(dir.clone()),
+        (None, Some(c)) => Locator::Conninfo(c.clone()),
         (None, None) => bail!("give --pgdata DIR or a CONNINFO"),
     };
     let mut session = Session::open(target, &args.write_dirs).context("opening the cluster")?;

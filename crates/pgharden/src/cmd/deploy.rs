@@ -1,7 +1,7 @@
 //! `pgharden deploy`: a certificate from another CA, installed with a reload and proven.
 
 use anyhow::{Context, bail};
-use pgharden_cluster::{Material, Session, Target};
+use pgharden_cluster::{Locator, Material, Session};
 use pgharden_text::line;
 
 use crate::cli::DeployArgs;
@@ -9,8 +9,8 @@ use crate::output::{self, Outcome};
 
 pub fn run(args: &DeployArgs) -> anyhow::Result<Outcome> {
     let target = match (&args.pgdata, &args.conninfo) {
-        (Some(dir), _) => Target::PgData(dir.clone()),
-        (None, Some(c)) => Target::Conninfo(c.clone()),
+        (Some(dir), _) => Locator::PgData(dir.clone()),
+        (None, Some(c)) => Locator::Conninfo(c.clone()),
         (None, None) => bail!("give --pgdata DIR or a CONNINFO"),
     };
     let material = Material::from_files(

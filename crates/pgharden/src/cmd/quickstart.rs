@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use pgharden_cluster::db::Db;
 use pgharden_cluster::demo::Demo;
-use pgharden_cluster::{Material, ProfileOptions, Request, Session, Sql, Target};
+use pgharden_cluster::{Locator, Material, ProfileOptions, Request, Session, Sql};
 use pgharden_pki::{ClientRequest, InitOptions, Pki, ServerRequest};
 
 use crate::cli::QuickstartArgs;
@@ -67,7 +67,7 @@ pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
             build_pki(&pki_dir, &demo)
         })?;
     let mut session = steps.run("discover the cluster and create the demo role", || {
-        let session = Session::open(Target::PgData(demo.data_dir.clone()), &[])?;
+        let session = Session::open(Locator::PgData(demo.data_dir.clone()), &[])?;
         let mut sql = session.connect("postgres")?;
         // A demo made by an earlier pgharden has the role without a limit: it gets one too.
         sql.execute(&format!(

@@ -1,7 +1,7 @@
 //! `pgharden renew`: what is due in the PKI, re-issued, deployed with a reload, proven.
 
 use anyhow::Context;
-use pgharden_cluster::{Session, Target};
+use pgharden_cluster::{Locator, Session};
 use pgharden_pki::Threshold;
 use pgharden_renew::{Action, Options, Report};
 use pgharden_text::line;
@@ -19,8 +19,8 @@ pub fn run(args: &RenewArgs) -> anyhow::Result<Outcome> {
     let mut sessions = Vec::new();
     for target in targets(args) {
         let what = match &target {
-            Target::PgData(d) => d.display().to_string(),
-            Target::Conninfo(_) => "the CONNINFO cluster".to_string(),
+            Locator::PgData(d) => d.display().to_string(),
+            Locator::Conninfo(_) => "the CONNINFO cluster".to_string(),
         };
         sessions.push(Session::open(target, &args.write_dirs).with_context(|| format!("opening {what}"))?);
     }
@@ -45,9 +45,9 @@ pub fn run(args: &RenewArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn targets(args: &RenewArgs) -> Vec<Target> {
-    let mut out: Vec<Target> = args.pgdata.iter().cloned().map(Target::PgData).collect();
-    out.extend(args.conninfo.iter().cloned().map(Target::Conninfo));
+fn targets(args: &RenewArgs) -> Vec<Locator> {
+    let mut out: Vec<Locator> = args.pgdata.iter().cloned().map(Locator::PgData).collect();
+    out.extend(args.conninfo.iter().cloned().map(Locator::Conninfo));
     out
 }
 

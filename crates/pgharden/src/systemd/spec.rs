@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, bail};
-use pgharden_cluster::{Cluster, Session, Target};
+use pgharden_cluster::{Cluster, Locator, Session};
 use pgharden_pgconn::Conninfo;
 use pgharden_pki::{Ledger, Threshold};
 use pgharden_privsep::{Account, CLEAN_PATH};
@@ -46,13 +46,13 @@ pub fn from_args(args: &RenewArgs) -> anyhow::Result<Spec> {
     let mut pgdata = Vec::new();
     for dir in &args.pgdata {
         let dir = existing("--pgdata", dir)?;
-        let cluster = open(Target::PgData(dir.clone()))
+        let cluster = open(Locator::PgData(dir.clone()))
             .with_context(|| format!("--pgdata {}: finding the cluster's files", shown(dir.display())))?;
         add_cluster(&cluster, &mut writable, &mut sockets);
         pgdata.push(cluster.data_dir);
     }
     for (i, c) in args.conninfo.iter().enumerate() {
-        let cluster = open(Target::Conninfo(c.clone())).with_context(|| {
+        let cluster = open(Locator::Conninfo(c.clone())).with_context(|| {
             format!(
                 "CONNINFO #{}: asking its server for its data directory, which the service must be let \
                  write in (start the server, or give --pgdata DIR instead)",
@@ -149,7 +149,7 @@ fn threshold(value: &str) -> anyhow::Result<Option<String>> {
 }
 
 /// Discover a cluster as renew will: its server when it runs, else its files.
-fn open(target: Target) -> anyhow::Result<Cluster> {
+fn open(target: Locator) -> anyhow::Result<Cluster> {
     Ok(Session::open(target, &[])?.cluster)
 }
 

@@ -3,7 +3,7 @@
 //! algorithms only, whatever the certificate's key type, and TLS 1.2 still usable by each.
 
 use pgharden_testcluster::Cluster;
-use pgharden_wire::{Suite, Target, TlsVersionName};
+use pgharden_wire::{ProbeTarget, Suite, TlsVersionName};
 
 use crate::support::{TestPki, audit_json, harden, status};
 
@@ -19,7 +19,7 @@ fn every_key_type_gets_forward_secrecy_and_only_approved_suites() {
     for key_type in ["rsa2048", "p256", "ed25519"] {
         let (_pki, cluster) = hardened(key_type);
         let addr = format!("127.0.0.1:{}", cluster.port()).parse().unwrap();
-        let scan = pgharden_wire::scan(&Target::new(addr)).unwrap();
+        let scan = pgharden_wire::scan(&ProbeTarget::new(addr)).unwrap();
         let accepted: Vec<(TlsVersionName, &Suite)> =
             scan.accepted().map(|(v, c)| (v, Suite::by_code(c).unwrap())).collect();
         for (v, suite) in &accepted {
