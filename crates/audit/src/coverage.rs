@@ -87,19 +87,19 @@ enum Mode {
 }
 
 impl Mode {
-    fn of(rule: &Rule) -> Mode {
+    fn of(rule: &Rule) -> Self {
         if rule.is_automated() {
-            Mode::Automated
+            Self::Automated
         } else if rule.is_manual_only() {
-            Mode::Manual
+            Self::Manual
         } else {
-            Mode::Partial
+            Self::Partial
         }
     }
 
     /// An id shared by rules decided differently is decided only partly.
-    fn with(self, other: Mode) -> Mode {
-        if self == other { self } else { Mode::Partial }
+    fn with(self, other: Self) -> Self {
+        if self == other { self } else { Self::Partial }
     }
 }
 

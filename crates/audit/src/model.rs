@@ -135,7 +135,7 @@ pub const DEFAULT_WARN_DAYS: u32 = 7;
 
 impl Default for Policy {
     fn default() -> Self {
-        Policy {
+        Self {
             warn_days: DEFAULT_WARN_DAYS,
             approved_superusers: Vec::new(),
             approved_mappings: Vec::new(),

@@ -82,8 +82,8 @@ pub struct ProbeOptions {
 
 impl ProbeOptions {
     /// `host:port` as user and database `postgres`, no root, no CRL, the wire's default timeout.
-    pub fn new(host: impl Into<String>, port: u16) -> ProbeOptions {
-        ProbeOptions {
+    pub fn new(host: impl Into<String>, port: u16) -> Self {
+        Self {
             host: host.into(),
             port,
             user: "postgres".into(),

@@ -44,7 +44,7 @@ pub struct ValueError {
 
 impl ValueError {
     fn new(value: &str, problem: Problem) -> Self {
-        ValueError { value: value.to_owned(), problem }
+        Self { value: value.to_owned(), problem }
     }
 }
 
@@ -185,26 +185,19 @@ pub enum AuditClass {
 
 impl AuditClass {
     /// Every class, which is what `all` turns on.
-    pub const ALL: [AuditClass; 7] = [
-        AuditClass::Read,
-        AuditClass::Write,
-        AuditClass::Function,
-        AuditClass::Role,
-        AuditClass::Ddl,
-        AuditClass::Misc,
-        AuditClass::MiscSet,
-    ];
+    pub const ALL: [Self; 7] =
+        [Self::Read, Self::Write, Self::Function, Self::Role, Self::Ddl, Self::Misc, Self::MiscSet];
 
     /// The name as `pgaudit.log` spells it: `read`, `write`, ..., `misc_set`.
     pub fn name(self) -> &'static str {
         match self {
-            AuditClass::Read => "read",
-            AuditClass::Write => "write",
-            AuditClass::Function => "function",
-            AuditClass::Role => "role",
-            AuditClass::Ddl => "ddl",
-            AuditClass::Misc => "misc",
-            AuditClass::MiscSet => "misc_set",
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Function => "function",
+            Self::Role => "role",
+            Self::Ddl => "ddl",
+            Self::Misc => "misc",
+            Self::MiscSet => "misc_set",
         }
     }
 }
@@ -302,12 +295,12 @@ pub fn log_connections(v: &str) -> Result<BTreeSet<ConnectionLogAspect>, ValueEr
 }
 
 impl From<pgharden_conf::postgresql_conf::ListError> for Problem {
-    fn from(e: pgharden_conf::postgresql_conf::ListError) -> Problem {
+    fn from(e: pgharden_conf::postgresql_conf::ListError) -> Self {
         use pgharden_conf::postgresql_conf::ListError as L;
         match e {
-            L::UnknownConnectionOption(name) => Problem::UnknownConnectionOption(name),
-            L::ConnectionOptionNotAlone(name) => Problem::ConnectionOptionNotAlone(name),
-            _ => Problem::ListSyntax,
+            L::UnknownConnectionOption(name) => Self::UnknownConnectionOption(name),
+            L::ConnectionOptionNotAlone(name) => Self::ConnectionOptionNotAlone(name),
+            _ => Self::ListSyntax,
         }
     }
 }

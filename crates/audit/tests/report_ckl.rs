@@ -73,7 +73,7 @@ fn parse_ckl(xml: &str) -> Checklist {
                 match r.resolve_char_ref().expect("char ref") {
                     Some(c) => text.push(c),
                     None => {
-                        text.push_str(quick_xml::escape::resolve_predefined_entity(s).expect("known entity"))
+                        text.push_str(quick_xml::escape::resolve_predefined_entity(s).expect("known entity"));
                     }
                 }
             }

@@ -30,7 +30,7 @@ impl std::fmt::Debug for Db {
 
 impl Db {
     /// Connect to `dbname` over the cluster's Unix socket as its owner (`files`' account), to `role`.
-    pub fn local(cluster: &Cluster, files: &Files, role: &str, dbname: &str) -> Result<Db> {
+    pub fn local(cluster: &Cluster, files: &Files, role: &str, dbname: &str) -> Result<Self> {
         let pm = cluster.postmaster.as_ref().ok_or_else(|| {
             Error::bad(
                 &cluster.data_dir,
@@ -62,18 +62,18 @@ impl Db {
             source: Box::new(source),
             hint: Some(format!("pg_hba.conf must allow `local all {role} peer`")),
         })?;
-        Ok(Db { client, what: format!("{role}@{dbname} via {}", socket_dir.display()) })
+        Ok(Self { client, what: format!("{role}@{dbname} via {}", socket_dir.display()) })
     }
 
     /// Connect with resolved libpq settings (from a CONNINFO, PG* variables and ~/.postgresql).
-    pub fn remote(settings: &Settings) -> Result<Db> {
+    pub fn remote(settings: &Settings) -> Result<Self> {
         let what = format!("{}@{}", settings.user, settings.dbname);
         let client = BlockingClient::connect(settings).map_err(|source| Error::Connect {
             target: what.clone(),
             source: Box::new(source),
             hint: None,
         })?;
-        Ok(Db { client, what })
+        Ok(Self { client, what })
     }
 
     /// Parse and resolve a CONNINFO the way libpq does.

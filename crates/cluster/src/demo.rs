@@ -117,7 +117,7 @@ impl Demo {
     /// The layout under `dir` (nothing is created yet), on `port`, else the port an existing demo
     /// cluster there uses, else the first free one; with the server in `bindir`, else the newest
     /// one found.
-    pub fn at(dir: &Path, port: Option<u16>, bindir: Option<&Path>) -> Result<Demo> {
+    pub fn at(dir: &Path, port: Option<u16>, bindir: Option<&Path>) -> Result<Self> {
         let dir = if dir.is_absolute() {
             dir.to_path_buf()
         } else {
@@ -131,7 +131,7 @@ impl Demo {
             None => free_port()?,
         };
         let bindir = choose_bindir(bindir)?;
-        Ok(Demo { data_dir, socket_dir: dir.join("run"), dir, bindir, port, owner, files })
+        Ok(Self { data_dir, socket_dir: dir.join("run"), dir, bindir, port, owner, files })
     }
 
     /// Whether the data directory was made before (quickstart then reuses it).

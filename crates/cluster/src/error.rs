@@ -131,7 +131,7 @@ pub enum Error {
     #[error("{cause}; {outcome}")]
     RolledBack {
         /// What made the apply fail.
-        cause: Box<Error>,
+        cause: Box<Self>,
         /// What the rollback restored, or what it could not.
         outcome: String,
     },
@@ -142,11 +142,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Self::Io { path: path.into(), source }
     }
 
     pub(crate) fn bad(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::BadCluster { path: path.into(), reason: reason.into() }
+        Self::BadCluster { path: path.into(), reason: reason.into() }
     }
 
     /// The SQLSTATE the server sent with this failure, if the server sent one: for a refused
@@ -154,8 +154,8 @@ impl Error {
     /// the server did not say (a server that is down, a file problem, pgharden's own refusals).
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
-            Error::Connect { source, .. } | Error::Query { source, .. } => source.sqlstate(),
-            Error::RolledBack { cause, .. } => cause.sqlstate(),
+            Self::Connect { source, .. } | Self::Query { source, .. } => source.sqlstate(),
+            Self::RolledBack { cause, .. } => cause.sqlstate(),
             _ => None,
         }
     }

@@ -170,7 +170,7 @@ pub fn execute_proven(
 struct ApplyLock(std::fs::File);
 
 impl ApplyLock {
-    fn take(cluster: &Cluster) -> Result<ApplyLock> {
+    fn take(cluster: &Cluster) -> Result<Self> {
         let dir = &cluster.data_dir;
         // Opened only to hold the lock: O_DIRECTORY|O_NOFOLLOW so nothing but the (canonical) data
         // directory itself is ever opened, and nothing is read through the descriptor.
@@ -187,7 +187,7 @@ impl ApplyLock {
                 Error::bad(dir, format!("cannot lock the data directory: {e}"))
             }
         })?;
-        Ok(ApplyLock(handle))
+        Ok(Self(handle))
     }
 }
 
@@ -235,7 +235,7 @@ fn undo(
     }
     match recovered {
         Ok(()) if recovery.is_some() => {
-            outcome.push_str(" and the server runs on its previous configuration")
+            outcome.push_str(" and the server runs on its previous configuration");
         }
         Ok(()) => {}
         Err(e) => outcome.push_str(&format!("; bringing the server back failed too: {e}")),

@@ -30,8 +30,8 @@ impl Files {
     /// Act as the owner of `data_dir`. The owner of a real data directory is never root
     /// (PostgreSQL refuses to run as root), so a root-owned one is refused: acting "as its owner"
     /// would be acting as root on a path the server names.
-    pub fn for_data_dir(data_dir: &Path) -> Result<Files> {
-        Files::as_account(Files::owner_of(data_dir)?, data_dir)
+    pub fn for_data_dir(data_dir: &Path) -> Result<Self> {
+        Self::as_account(Self::owner_of(data_dir)?, data_dir)
     }
 
     /// The owner of a data directory, which is never root.
@@ -47,17 +47,17 @@ impl Files {
     }
 
     /// Act as `account` on the files of the cluster at `data_dir`.
-    pub fn as_account(account: Account, data_dir: &Path) -> Result<Files> {
+    pub fn as_account(account: Account, data_dir: &Path) -> Result<Self> {
         let name = account.name.clone();
         let actor = Actor::new(account).map_err(|e| {
             Error::bad(data_dir, format!("cannot act as the cluster owner {name}: {}", e.detail()))
         })?;
-        Ok(Files { actor, write_roots: Vec::new() })
+        Ok(Self { actor, write_roots: Vec::new() })
     }
 
     /// Act as this process's own account (an unprivileged audit reads what it can).
-    pub fn as_self() -> Files {
-        Files { actor: Actor::current(), write_roots: Vec::new() }
+    pub fn as_self() -> Self {
+        Self { actor: Actor::current(), write_roots: Vec::new() }
     }
 
     /// The account the files are reached as.
@@ -190,8 +190,8 @@ pub struct Journal {
 
 impl Journal {
     /// A journal whose backups carry `stamp` in their names (`FILE.pgharden-STAMP`).
-    pub fn new(stamp: impl Into<String>) -> Journal {
-        Journal { replaced: Vec::new(), stamp: stamp.into() }
+    pub fn new(stamp: impl Into<String>) -> Self {
+        Self { replaced: Vec::new(), stamp: stamp.into() }
     }
 
     /// Replace `path` with `bytes` (mode `mode`, owned by the cluster owner, who writes it),

@@ -58,13 +58,13 @@ pub enum Source {
 impl Material {
     /// The newest valid server certificate of `pki` covering every host, the root and client
     /// intermediate CAs, and every CA's CRL.
-    pub fn for_hosts(pki: &Pki, hosts: &[String]) -> Result<Material> {
+    pub fn for_hosts(pki: &Pki, hosts: &[String]) -> Result<Self> {
         let entry = server_certificate(pki, hosts)?;
-        Material::from_pki(pki, &entry)
+        Self::from_pki(pki, &entry)
     }
 
     /// A given server certificate of `pki`, with the PKI's CAs and CRLs.
-    pub fn from_pki(pki: &Pki, entry: &Entry) -> Result<Material> {
+    pub fn from_pki(pki: &Pki, entry: &Entry) -> Result<Self> {
         let cert = pki.dir().join(&entry.path);
         let key = cert.with_file_name("server.key");
         let pair = ServerPair::read(&cert, &key)?;
@@ -72,7 +72,7 @@ impl Material {
         ca.extend(read(&pki.ca_cert_path(Kind::ClientCa))?);
         let bundle = pki.dir().join(pgharden_pki::CRL_BUNDLE);
         let crl = pgharden_pki::pair::crls_as_pem(&bundle, &read(&bundle)?)?;
-        Ok(Material {
+        Ok(Self {
             pair,
             ca: Some(ca),
             crl: Some(crl),
@@ -94,7 +94,7 @@ impl Material {
         crls: &[PathBuf],
         hosts: &[String],
         now: OffsetDateTime,
-    ) -> Result<Material> {
+    ) -> Result<Self> {
         let pair = ServerPair::read(cert, key)?;
         pair.check_serves(cert, hosts, now)?;
         let ca = match ca {
@@ -116,12 +116,7 @@ impl Material {
             }
             Some(all)
         };
-        Ok(Material {
-            pair,
-            ca,
-            crl,
-            source: Source::Files { cert: cert.to_path_buf(), key: key.to_path_buf() },
-        })
+        Ok(Self { pair, ca, crl, source: Source::Files { cert: cert.to_path_buf(), key: key.to_path_buf() } })
     }
 
     /// The leaf certificate, DER.

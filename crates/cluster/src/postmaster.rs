@@ -36,12 +36,9 @@ impl Postmaster {
     /// Read `postmaster.pid` of the cluster in `data_dir` (canonical) whose owner is `files`'
     /// account; `Ok(None)` when there is none or its pid is not alive. A live pid that is not this
     /// cluster's postmaster is an error: nothing pgharden does may reach that process.
-    pub fn read(data_dir: &Path, files: &Files) -> Result<Option<Postmaster>> {
+    pub fn read(data_dir: &Path, files: &Files) -> Result<Option<Self>> {
         let path = data_dir.join("postmaster.pid");
-        let text = match files.read_text_if_exists(&path)? {
-            Some(t) => t,
-            None => return Ok(None),
-        };
+        let Some(text) = files.read_text_if_exists(&path)? else { return Ok(None) };
         let lines: Vec<&str> = text.lines().collect();
         let field = |i: usize| lines.get(i).map(|l| l.trim()).unwrap_or_default();
         let pid: i32 = field(0).parse().map_err(|_| Error::bad(&path, "first line is not a pid"))?;
@@ -57,7 +54,7 @@ impl Postmaster {
         })?;
         let port = field(3).parse().map_err(|_| Error::bad(&path, "fourth line is not a port"))?;
         let socket_dir = Some(field(4)).filter(|s| !s.is_empty()).map(PathBuf::from);
-        Ok(Some(Postmaster {
+        Ok(Some(Self {
             pid,
             port,
             socket_dir,

@@ -93,7 +93,7 @@ pub const DEBIAN_LOG_FILE_MODE: u32 = 0o640;
 
 impl Default for ProfileOptions {
     fn default() -> Self {
-        ProfileOptions {
+        Self {
             allow: vec!["127.0.0.1/32".into(), "::1/128".into()],
             syslog: false,
             pgaudit_installed: false,
@@ -136,7 +136,7 @@ impl StatementTimeout {
 impl Default for StatementTimeout {
     /// One hour: longer than any interactive statement, short enough that a runaway one ends.
     fn default() -> Self {
-        StatementTimeout { millis: 3_600_000 }
+        Self { millis: 3_600_000 }
     }
 }
 
@@ -148,7 +148,7 @@ impl FromStr for StatementTimeout {
         match millis {
             0 => Err(TimeoutError::Zero),
             m if m > MAX_STATEMENT_TIMEOUT_MS => Err(TimeoutError::TooLong(text.to_string())),
-            millis => Ok(StatementTimeout { millis }),
+            millis => Ok(Self { millis }),
         }
     }
 }
@@ -238,11 +238,11 @@ pub enum Accept {
 
 impl Wanted {
     /// The setting with only its own value accepted.
-    pub fn new(name: &'static str, value: impl Into<String>, why: &'static str) -> Wanted {
-        Wanted { name, value: value.into(), why, accept: Accept::Same }
+    pub fn new(name: &'static str, value: impl Into<String>, why: &'static str) -> Self {
+        Self { name, value: value.into(), why, accept: Accept::Same }
     }
 
-    fn accepting(mut self, accept: Accept) -> Wanted {
+    fn accepting(mut self, accept: Accept) -> Self {
         self.accept = accept;
         self
     }

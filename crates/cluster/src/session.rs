@@ -46,7 +46,7 @@ impl Session {
     /// (for `--pgdata`, through [`open_local`], as the audit does).
     /// `write_dirs` are directories the operator allows apply to write in besides PGDATA and the
     /// directory of postgresql.conf.
-    pub fn open(target: Locator, write_dirs: &[PathBuf]) -> Result<Session> {
+    pub fn open(target: Locator, write_dirs: &[PathBuf]) -> Result<Self> {
         let mut remote = None;
         let (cluster, mut files) = match &target {
             Locator::PgData(dir) => {
@@ -86,7 +86,7 @@ impl Session {
                 remote = None;
             }
         }
-        Ok(Session { cluster, files, remote })
+        Ok(Self { cluster, files, remote })
     }
 
     /// The cluster's files, as its owner.

@@ -97,7 +97,7 @@ impl<F: AuthFile> Tree<F> {
         for record in 0..count {
             match directives.iter().find(|d| d.0 == record).filter(|_| self.follow_includes) {
                 Some((_, kind, target, line)) => {
-                    self.follow(*kind, target, &Location::new(path, *line), loader, costs)?
+                    self.follow(*kind, target, &Location::new(path, *line), loader, costs)?;
                 }
                 None => self.order.push((index, record)),
             }

@@ -153,7 +153,7 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, err: &std::io::Error) -> Self {
-        Error::Io { path: path.into(), kind: err.kind(), message: err.to_string() }
+        Self::Io { path: path.into(), kind: err.kind(), message: err.to_string() }
     }
 }
 

@@ -69,8 +69,8 @@ impl Entry {
     /// Where the entry is, whatever it is.
     pub fn at(&self) -> &RuleRef {
         match self {
-            Entry::Mapping(m) => &m.at,
-            Entry::Include { at, .. } | Entry::Invalid { at, .. } => at,
+            Self::Mapping(m) => &m.at,
+            Self::Include { at, .. } | Self::Invalid { at, .. } => at,
         }
     }
 }
@@ -91,10 +91,10 @@ pub enum RoleMatch {
 impl fmt::Display for RoleMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            RoleMatch::Role(r) => f.write_str(r),
-            RoleMatch::All => f.write_str("all"),
-            RoleMatch::MemberOf(g) => write!(f, "+{g}"),
-            RoleMatch::Regex(p) => write!(f, "/{p}"),
+            Self::Role(r) => f.write_str(r),
+            Self::All => f.write_str("all"),
+            Self::MemberOf(g) => write!(f, "+{g}"),
+            Self::Regex(p) => write!(f, "/{p}"),
         }
     }
 }

@@ -24,10 +24,10 @@ pub enum IncludeKind {
 }
 
 impl IncludeKind {
-    const ALL: [(&'static str, IncludeKind); 3] = [
-        ("include", IncludeKind::Include),
-        ("include_if_exists", IncludeKind::IncludeIfExists),
-        ("include_dir", IncludeKind::IncludeDir),
+    const ALL: [(&'static str, Self); 3] = [
+        ("include", Self::Include),
+        ("include_if_exists", Self::IncludeIfExists),
+        ("include_dir", Self::IncludeDir),
     ];
 
     /// guc-file.l compares directive names with `guc_name_compare` (ASCII case-insensitive).
@@ -43,9 +43,9 @@ impl IncludeKind {
     /// The directive's keyword, as written in the file.
     pub fn keyword(self) -> &'static str {
         match self {
-            IncludeKind::Include => "include",
-            IncludeKind::IncludeIfExists => "include_if_exists",
-            IncludeKind::IncludeDir => "include_dir",
+            Self::Include => "include",
+            Self::IncludeIfExists => "include_if_exists",
+            Self::IncludeDir => "include_dir",
         }
     }
 }

@@ -20,9 +20,9 @@ pub(crate) enum Ending {
 impl Ending {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
-            Ending::Lf => "\n",
-            Ending::CrLf => "\r\n",
-            Ending::None => "",
+            Self::Lf => "\n",
+            Self::CrLf => "\r\n",
+            Self::None => "",
         }
     }
 }

@@ -98,17 +98,17 @@ impl Item {
     /// The item as it must be written so the tokenizer gives it back (`@file` for a file reference).
     pub fn render(&self) -> String {
         match self {
-            Item::Token(t) => t.render(),
+            Self::Token(t) => t.render(),
             // `@"x y"` is a file reference too: only a quote *before* the `@` makes it a name.
-            Item::File { target, .. } => format!("@{}", Token::literal(target).render()),
+            Self::File { target, .. } => format!("@{}", Token::literal(target).render()),
         }
     }
 
     /// The plain token, if this is not an `@file`.
     pub fn token(&self) -> Option<&Token> {
         match self {
-            Item::Token(t) => Some(t),
-            Item::File { .. } => None,
+            Self::Token(t) => Some(t),
+            Self::File { .. } => None,
         }
     }
 }
@@ -275,7 +275,7 @@ pub(crate) fn expand_file(
             match item {
                 Item::Token(t) => tokens.push(t),
                 Item::File { target, .. } => {
-                    tokens.extend(expand_file(&target, &path, &inner_at, depth + 1, loader)?)
+                    tokens.extend(expand_file(&target, &path, &inner_at, depth + 1, loader)?);
                 }
             }
         }

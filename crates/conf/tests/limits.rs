@@ -139,7 +139,7 @@ fn the_token_limit_counts_at_file_lists_for_every_reference() {
     let rules = HbaSet::load_from(&root, &Disk).unwrap().rules();
     match &rules[8].users[0] {
         Item::File { target, tokens: Some(list) } => {
-            assert_eq!((target.as_str(), list.len()), ("list", 100_000))
+            assert_eq!((target.as_str(), list.len()), ("list", 100_000));
         }
         other => panic!("{other:?}"),
     }

@@ -48,8 +48,8 @@ impl Error {
     /// The SQLSTATE the server sent, if this error came from the server.
     pub fn sqlstate(&self) -> Option<&str> {
         match self {
-            Error::Connect(e) => e.sqlstate(),
-            Error::Query(e) => e.sqlstate.as_deref(),
+            Self::Connect(e) => e.sqlstate(),
+            Self::Query(e) => e.sqlstate.as_deref(),
             _ => None,
         }
     }
@@ -309,13 +309,11 @@ impl fmt::Display for Endpoint {
     /// libpq's prefix for connection errors (PostgreSQL 14+).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Endpoint::Unix { socket } => write!(f, "connection to server on socket \"{}\"", socket.display()),
-            Endpoint::Tcp { host, addr: Some(addr), port }
-                if *host != addr.to_string() && !host.is_empty() =>
-            {
+            Self::Unix { socket } => write!(f, "connection to server on socket \"{}\"", socket.display()),
+            Self::Tcp { host, addr: Some(addr), port } if *host != addr.to_string() && !host.is_empty() => {
                 write!(f, "connection to server at \"{host}\" ({addr}), port {port}")
             }
-            Endpoint::Tcp { host, addr, port } => {
+            Self::Tcp { host, addr, port } => {
                 let shown = if host.is_empty() {
                     addr.map(|a| a.to_string()).unwrap_or_default()
                 } else {
@@ -372,7 +370,7 @@ pub enum Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Failure::Server { severity, message, detail, hint, .. } => {
+            Self::Server { severity, message, detail, hint, .. } => {
                 write!(f, "{severity}:  {message}")?;
                 if let Some(d) = detail {
                     write!(f, "\nDETAIL:  {d}")?;
@@ -382,15 +380,13 @@ impl fmt::Display for Failure {
                 }
                 Ok(())
             }
-            Failure::Certificate { message, reason: Some(r) } => write!(f, "{message} ({r})"),
-            Failure::Certificate { message, reason: None } => f.write_str(message),
-            Failure::Tls(m)
-            | Failure::Resolve(m)
-            | Failure::Io(m)
-            | Failure::Rejected(m)
-            | Failure::Protocol(m) => f.write_str(m),
-            Failure::Timeout => f.write_str("timeout expired"),
-            Failure::Limit(limit) => write!(f, "{limit}"),
+            Self::Certificate { message, reason: Some(r) } => write!(f, "{message} ({r})"),
+            Self::Certificate { message, reason: None } => f.write_str(message),
+            Self::Tls(m) | Self::Resolve(m) | Self::Io(m) | Self::Rejected(m) | Self::Protocol(m) => {
+                f.write_str(m)
+            }
+            Self::Timeout => f.write_str("timeout expired"),
+            Self::Limit(limit) => write!(f, "{limit}"),
         }
     }
 }
@@ -514,11 +510,11 @@ pub struct QueryError {
 impl From<tokio_postgres::Error> for QueryError {
     fn from(e: tokio_postgres::Error) -> Self {
         match e.as_db_error() {
-            Some(db) => QueryError {
+            Some(db) => Self {
                 sqlstate: Some(db.code().code().to_owned()),
                 message: format!("{}:  {}", db.severity(), db.message()),
             },
-            None => QueryError { sqlstate: None, message: describe(&e) },
+            None => Self { sqlstate: None, message: describe(&e) },
         }
     }
 }
@@ -552,7 +548,7 @@ pub(crate) fn inner<'a>(
 
 impl From<tokio_postgres::Error> for Error {
     fn from(e: tokio_postgres::Error) -> Self {
-        Error::Query(e.into())
+        Self::Query(e.into())
     }
 }
 

@@ -15,7 +15,7 @@ pub struct Secret(Zeroizing<String>);
 impl Secret {
     /// Wrap a secret (the `String` is moved, so no unwiped copy stays behind).
     pub fn new(secret: impl Into<String>) -> Self {
-        Secret(Zeroizing::new(secret.into()))
+        Self(Zeroizing::new(secret.into()))
     }
 
     /// The secret itself. Call this only to hand it to the code that needs it.
@@ -43,13 +43,13 @@ impl fmt::Display for Secret {
 
 impl From<String> for Secret {
     fn from(s: String) -> Self {
-        Secret::new(s)
+        Self::new(s)
     }
 }
 
 impl From<&str> for Secret {
     fn from(s: &str) -> Self {
-        Secret::new(s)
+        Self::new(s)
     }
 }
 

@@ -29,7 +29,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn start(server_hosts: &[&str]) -> Result<Fixture, Box<dyn std::error::Error>> {
+    fn start(server_hosts: &[&str]) -> Result<Self, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let pki_dir = dir.path().join("pki");
         let mut pki = Pki::init(&pki_dir, &InitOptions { key_type: KeyType::P256, ..Default::default() })?;
@@ -47,7 +47,7 @@ impl Fixture {
         cluster.psql("CREATE ROLE bob LOGIN; CREATE ROLE carol LOGIN PASSWORD 'carol-pw'")?;
         cluster.write_hba("local all all trust\nhostssl all all 127.0.0.1/32 cert\n")?;
         cluster.reload()?;
-        Ok(Fixture { cluster, pki, pki_dir, server, bob, home: tempfile::tempdir()?, _dir: dir })
+        Ok(Self { cluster, pki, pki_dir, server, bob, home: tempfile::tempdir()?, _dir: dir })
     }
 
     fn env(&self) -> Env {
@@ -138,7 +138,7 @@ fn large_legitimate_results_pass_through_the_limits_and_oversized_ones_do_not() 
         assert_eq!(rows[199_999].get::<_, i32>(0), 200_000);
         let simple = db.simple_query("SELECT repeat('z', 3000000)")?;
         let value = simple.iter().find_map(|m| match m {
-            pgharden_pgconn::tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::len),
+            tokio_postgres::SimpleQueryMessage::Row(row) => row.get(0).map(str::len),
             _ => None,
         });
         assert_eq!(value, Some(3_000_000));

@@ -13,13 +13,13 @@ Exit codes: 0 success, 1 a check found a problem (e.g. `pki verify` rejected the
 /// Take a PostgreSQL cluster to the DISA STIG / mutual-TLS posture, and prove it.
 #[derive(Debug, Parser)]
 #[command(name = "pgharden", version, about, after_help = AFTER_HELP, propagate_version = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Certificates: the STIG Appendix G root CA, server and client intermediate CAs, leaves, CRLs.
     #[command(subcommand)]
     Pki(PkiCommand),
@@ -188,7 +188,7 @@ Examples:
 }
 
 #[derive(Debug, Args)]
-pub struct ManArgs {
+pub(crate) struct ManArgs {
     /// The subcommand whose page to print, e.g. `apply` or `pki init` (pgharden-pki-init(1)).
     #[arg(value_name = "SUBCOMMAND", conflicts_with = "dir")]
     pub subcommand: Vec<String>,
@@ -199,7 +199,7 @@ pub struct ManArgs {
 
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Text,
     Json,
     Sarif,
@@ -208,7 +208,7 @@ pub enum Format {
 
 /// Severity thresholds for the exit code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FailOn {
+pub(crate) enum FailOn {
     Low,
     Medium,
     High,
@@ -216,13 +216,13 @@ pub enum FailOn {
 
 /// Audit scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuditScope {
+pub(crate) enum AuditScope {
     All,
     Cluster,
 }
 
 #[derive(Debug, Args)]
-pub struct AuditArgs {
+pub(crate) struct AuditArgs {
     /// A connection (libpq keyword string or URI); or --pgdata, or both.
     pub conninfo: Option<String>,
     /// The cluster's data directory (file checks; connects as its owner through the socket).
@@ -291,7 +291,7 @@ fn parse_mapping(value: &str) -> Result<(String, String), String> {
 }
 
 #[derive(Debug, Args)]
-pub struct ProbeArgs {
+pub(crate) struct ProbeArgs {
     /// HOST or HOST:PORT (default port 5432); an IPv6 address with a port goes in square brackets.
     #[arg(value_name = "HOST[:PORT]", required_unless_present = "targets")]
     pub target: Vec<String>,
@@ -322,7 +322,7 @@ pub struct ProbeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct LockArgs {
+pub(crate) struct LockArgs {
     /// A superuser connection (libpq keyword string or URI); its database holds the ledger.
     pub conninfo: String,
     /// A role to leave able to log in (repeat; it must exist). You and the bootstrap superuser always are.
@@ -336,14 +336,14 @@ pub struct LockArgs {
     /// where you cannot write, $XDG_STATE_HOME/pgharden/restore_login-DB-TIME (else
     /// ~/.local/state/pgharden/…); the output says which.
     #[arg(long, value_name = "FILE")]
-    pub restore_file: Option<std::path::PathBuf>,
+    pub restore_file: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct RestoreArgs {
+pub(crate) struct RestoreArgs {
     /// A superuser connection to the database that holds the ledger (the one `lock` used).
     pub conninfo: String,
     /// List what would be re-enabled; change nothing.
@@ -355,7 +355,7 @@ pub struct RestoreArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum RlsCommand {
+pub(crate) enum RlsCommand {
     /// Enable and force row-level security on TABLE, showing a row to members of the role named in COLUMN.
     #[command(after_help = "\
 The policy is written with pg_has_role over pg_roles, so a label naming no existing role hides the
@@ -393,7 +393,7 @@ changed. Needs a superuser (or a role that is a member of every label role's mem
 }
 
 #[derive(Debug, Args)]
-pub struct QuickstartArgs {
+pub(crate) struct QuickstartArgs {
     /// Where the demo lives.
     #[arg(long, default_value = "pgharden-demo", value_name = "DIR")]
     pub dir: PathBuf,
@@ -411,7 +411,7 @@ pub struct QuickstartArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ApplyArgs {
+pub(crate) struct ApplyArgs {
     /// A superuser connection (libpq keyword string or URI) to a cluster on this host; or --pgdata.
     #[arg(required_unless_present = "pgdata", conflicts_with = "pgdata")]
     pub conninfo: Option<String>,
@@ -492,7 +492,7 @@ pub struct ApplyArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// The PKI directory (made by `pgharden pki init`).
     #[arg(long, env = "PGHARDEN_PKI_DIR", value_name = "DIR")]
     pub pki: PathBuf,
@@ -544,19 +544,19 @@ pub enum KeyTypeArg {
 impl From<KeyTypeArg> for KeyType {
     fn from(k: KeyTypeArg) -> Self {
         match k {
-            KeyTypeArg::P256 => KeyType::P256,
-            KeyTypeArg::P384 => KeyType::P384,
-            KeyTypeArg::Rsa2048 => KeyType::Rsa2048,
-            KeyTypeArg::Rsa3072 => KeyType::Rsa3072,
-            KeyTypeArg::Rsa4096 => KeyType::Rsa4096,
-            KeyTypeArg::Ed25519 => KeyType::Ed25519,
+            KeyTypeArg::P256 => Self::P256,
+            KeyTypeArg::P384 => Self::P384,
+            KeyTypeArg::Rsa2048 => Self::Rsa2048,
+            KeyTypeArg::Rsa3072 => Self::Rsa3072,
+            KeyTypeArg::Rsa4096 => Self::Rsa4096,
+            KeyTypeArg::Ed25519 => Self::Ed25519,
         }
     }
 }
 
 /// Where the PKI lives.
 #[derive(Debug, Args)]
-pub struct DirArg {
+pub(crate) struct DirArg {
     /// The PKI directory (made by `pgharden pki init`).
     #[arg(long, env = "PGHARDEN_PKI_DIR", value_name = "DIR")]
     pub dir: PathBuf,
@@ -564,7 +564,7 @@ pub struct DirArg {
 
 /// How to unlock the CA keys.
 #[derive(Debug, Args)]
-pub struct PassphraseArgs {
+pub(crate) struct PassphraseArgs {
     /// Read the CA key passphrase from the first line of FILE. Without it, the environment variable
     /// PGHARDEN_CA_PASSPHRASE is used, else the systemd credential pgharden-ca-passphrase (in
     /// $CREDENTIALS_DIRECTORY, as `renew --systemd --credential` sets up), else pgharden asks on
@@ -574,7 +574,7 @@ pub struct PassphraseArgs {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum PkiCommand {
+pub(crate) enum PkiCommand {
     /// Create the hierarchy: root CA, server and client intermediate CAs, and a CRL for each.
     #[command(after_help = "\
 Layout: DIR/root/, DIR/server-ca/, DIR/client-ca/ (ca.crt, ca.key, crl.pem each), DIR/crls.pem
@@ -806,7 +806,7 @@ Made for the hooks other tools run after they renew:
 
 /// `pgharden renew`.
 #[derive(Debug, Args)]
-pub struct RenewArgs {
+pub(crate) struct RenewArgs {
     /// The PKI directory (made by `pgharden pki init`).
     #[arg(long, env = "PGHARDEN_PKI_DIR", value_name = "DIR")]
     pub pki: PathBuf,
@@ -852,7 +852,7 @@ pub struct RenewArgs {
 
 /// `pgharden deploy`.
 #[derive(Debug, Args)]
-pub struct DeployArgs {
+pub(crate) struct DeployArgs {
     /// A superuser connection to a cluster on this host; or --pgdata.
     #[arg(required_unless_present = "pgdata", conflicts_with = "pgdata")]
     pub conninfo: Option<String>,

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 /// `program` followed by `args`, each quoted for a POSIX shell.
-pub fn command<S: AsRef<str>>(args: &[S]) -> String {
+pub(crate) fn command<S: AsRef<str>>(args: &[S]) -> String {
     let mut line = program();
     for arg in args {
         line.push(' ');
@@ -20,7 +20,7 @@ pub fn command<S: AsRef<str>>(args: &[S]) -> String {
 
 /// This binary as a user can run it from the current directory: `pgharden` when the shell would
 /// find this very binary under that name, else its path (quoted).
-pub fn program() -> String {
+pub(crate) fn program() -> String {
     let Ok(exe) = std::env::current_exe() else { return "pgharden".to_string() };
     let exe = exe.canonicalize().unwrap_or(exe);
     let path = std::env::var_os("PATH").unwrap_or_default();
@@ -57,7 +57,7 @@ fn is_executable(path: &Path) -> bool {
 /// `value` as one word of a POSIX shell: as is when it holds only characters no shell treats
 /// specially, else in single quotes; with control characters, in bash's `$'…'` so that the
 /// printed line stays one line and still means exactly `value`.
-pub fn quote(value: &str) -> String {
+pub(crate) fn quote(value: &str) -> String {
     let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
     if !value.is_empty() && value.chars().all(plain) {
         return value.to_string();

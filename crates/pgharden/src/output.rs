@@ -16,27 +16,27 @@ use serde::Serialize;
 
 /// What a successful run found, mapped to exit codes 0 and 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Success,
     /// A check found a problem (exit code 1).
     Found,
 }
 
 /// Write bytes to standard output.
-pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> io::Result<()> {
     let mut out = anstream::stdout().lock();
     out.write_all(bytes)?;
     out.flush()
 }
 
 /// Print text (which may carry colour) to standard output.
-pub fn print(text: &str) -> io::Result<()> {
+pub(crate) fn print(text: &str) -> io::Result<()> {
     write_stdout(text.as_bytes())
 }
 
 /// Print a verdict's report. A reader that went away (`| head`) is not an error and does not make
 /// one: the caller's exit code stays the verdict it computed before printing.
-pub fn print_keeping_verdict(text: &str) -> io::Result<()> {
+pub(crate) fn print_keeping_verdict(text: &str) -> io::Result<()> {
     match print(text) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
@@ -44,20 +44,20 @@ pub fn print_keeping_verdict(text: &str) -> io::Result<()> {
 }
 
 /// Print a note (what a verdict rests on, or why it is what it is) to standard error, on one line.
-pub fn note(text: &str) {
+pub(crate) fn note(text: &str) {
     let mut e = anstream::stderr().lock();
     let _ = writeln!(e, "{} {}", "note:".yellow().bold(), pgharden_text::line(text));
 }
 
 /// Print a value as pretty JSON followed by a newline.
-pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let mut text = json_text(value)?;
     text.push('\n');
     Ok(print(&text)?)
 }
 
 /// Pretty JSON that holds no control character but its own line breaks (see [`safe_json`]).
-pub fn json_text<T: Serialize>(value: &T) -> anyhow::Result<String> {
+pub(crate) fn json_text<T: Serialize>(value: &T) -> anyhow::Result<String> {
     Ok(safe_json(serde_json::to_string_pretty(value)?))
 }
 
@@ -66,7 +66,7 @@ pub fn json_text<T: Serialize>(value: &T) -> anyhow::Result<String> {
 /// some terminals) and the bidirectional overrides raw; escaped, they parse back to the same
 /// characters. JSON has only spaces, tabs and line breaks outside strings, so every character
 /// changed here is inside a string, and all of them are in the Basic Multilingual Plane.
-pub fn safe_json(text: String) -> String {
+pub(crate) fn safe_json(text: String) -> String {
     if matches!(pgharden_text::block(&text), Cow::Borrowed(_)) {
         return text;
     }
@@ -83,7 +83,7 @@ pub fn safe_json(text: String) -> String {
 }
 
 /// Print an error and its causes.
-pub fn error(err: &anyhow::Error) {
+pub(crate) fn error(err: &anyhow::Error) {
     let mut e = anstream::stderr().lock();
     let _ = writeln!(e, "{} {}", "error:".red().bold(), error_text(err));
 }
@@ -91,7 +91,7 @@ pub fn error(err: &anyhow::Error) {
 /// An error and its causes on one line, `: ` between them. Each message is escaped
 /// ([`pgharden_text::line`]): a chain carries server messages and text quoted from files, which
 /// must neither add lines to the output nor drive the terminal.
-pub fn error_text(err: &anyhow::Error) -> String {
+pub(crate) fn error_text(err: &anyhow::Error) -> String {
     let mut text = pgharden_text::line(&err.to_string()).into_owned();
     for cause in err.chain().skip(1) {
         text.push_str(": ");
@@ -102,26 +102,26 @@ pub fn error_text(err: &anyhow::Error) -> String {
 
 /// A value from a file, a ledger or the network, escaped to stay on its line (paths included:
 /// a directory name may hold a newline).
-pub fn shown(value: impl std::fmt::Display) -> String {
+pub(crate) fn shown(value: impl std::fmt::Display) -> String {
     let text = value.to_string();
     pgharden_text::line(&text).into_owned()
 }
 
 /// Whether an error is a closed pipe (`pgharden … | head`), which is not a failure.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(crate) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|c| c.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
 }
 
 /// Green "ok" / red "FAIL" style words for terminals.
-pub fn good(text: &str) -> String {
+pub(crate) fn good(text: &str) -> String {
     text.green().bold().to_string()
 }
 
-pub fn bad(text: &str) -> String {
+pub(crate) fn bad(text: &str) -> String {
     text.red().bold().to_string()
 }
 
-pub fn dim(text: &str) -> String {
+pub(crate) fn dim(text: &str) -> String {
     text.dimmed().to_string()
 }
 

@@ -11,16 +11,16 @@ use anyhow::{Context, bail};
 use pgharden_pki::Passphrase;
 
 /// The environment variable holding the CA passphrase.
-pub const ENV: &str = "PGHARDEN_CA_PASSPHRASE";
+pub(crate) const ENV: &str = "PGHARDEN_CA_PASSPHRASE";
 
 /// The name of the systemd credential holding the CA passphrase (`LoadCredential=NAME:FILE`).
-pub const CREDENTIAL: &str = "pgharden-ca-passphrase";
+pub(crate) const CREDENTIAL: &str = "pgharden-ca-passphrase";
 
 /// The variable systemd sets to the directory holding a service's credentials.
 const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
 
 /// A passphrase for an existing encrypted CA.
-pub fn obtain(file: Option<&Path>) -> anyhow::Result<Passphrase> {
+pub(crate) fn obtain(file: Option<&Path>) -> anyhow::Result<Passphrase> {
     if let Some(path) = file {
         return Ok(Passphrase::from_file(path)?);
     }
@@ -62,7 +62,7 @@ fn from_credentials(dir: &Path) -> anyhow::Result<Option<Passphrase>> {
 }
 
 /// A new passphrase for `pki init`, asked twice on a terminal.
-pub fn choose(file: Option<&Path>) -> anyhow::Result<Passphrase> {
+pub(crate) fn choose(file: Option<&Path>) -> anyhow::Result<Passphrase> {
     if file.is_some() || std::env::var_os(ENV).is_some() {
         return obtain(file);
     }

@@ -79,7 +79,7 @@ pub struct InitOptions {
 
 impl Default for InitOptions {
     fn default() -> Self {
-        InitOptions {
+        Self {
             key_type: KeyType::DEFAULT,
             organization: "pgharden".into(),
             days: ROOT_DAYS,
@@ -161,12 +161,12 @@ impl Status {
     /// The words `pki list` prints for this status.
     pub fn label(self) -> &'static str {
         match self {
-            Status::Valid => "valid",
-            Status::NotYetValid => "not yet valid",
-            Status::Expired => "expired",
-            Status::Revoked => "revoked",
-            Status::Replaced => "replaced",
-            Status::FileMissing => "file missing",
+            Self::Valid => "valid",
+            Self::NotYetValid => "not yet valid",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::Replaced => "replaced",
+            Self::FileMissing => "file missing",
         }
     }
 }
@@ -192,9 +192,9 @@ pub(crate) struct Ca {
 }
 
 impl Ca {
-    fn new(dir: &Path, kind: Kind, der: &[u8], key: KeyPair, not_after: OffsetDateTime) -> Result<Ca> {
+    fn new(dir: &Path, kind: Kind, der: &[u8], key: KeyPair, not_after: OffsetDateTime) -> Result<Self> {
         let path = dir.join(kind.ca_dir()).join("ca.crt");
-        Ok(Ca {
+        Ok(Self {
             kind,
             cert_der: der.to_vec(),
             cert_pem: pem::encode(&pem::Pem::new("CERTIFICATE", der.to_vec())),
@@ -221,7 +221,7 @@ pub struct Pki {
 impl Pki {
     /// Create the hierarchy of Appendix G in `opts`: root CA, server and client intermediate CAs and
     /// an empty CRL for each.
-    pub fn init(dir: &Path, opts: &InitOptions) -> Result<Pki> {
+    pub fn init(dir: &Path, opts: &InitOptions) -> Result<Self> {
         validate_days("--days", opts.days)?;
         validate_days("--crl-days", opts.crl_days)?;
         files::ensure_dir(dir, PUBLIC_DIR_MODE)?;
@@ -276,7 +276,7 @@ impl Pki {
         for (from, to) in pending {
             files::commit_pending(&from, &to)?;
         }
-        let mut pki = Pki { dir: dir.to_path_buf(), ledger, clock, _lock: lock };
+        let mut pki = Self { dir: dir.to_path_buf(), ledger, clock, _lock: lock };
         // The CA keys are still in memory: sign the first CRLs without decrypting them again.
         for ca in &cas {
             pki.write_crl(ca)?;
@@ -286,19 +286,19 @@ impl Pki {
     }
 
     /// Open an existing PKI directory, finishing or discarding an issue a crash interrupted.
-    pub fn open(dir: &Path) -> Result<Pki> {
+    pub fn open(dir: &Path) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::NotAPki(dir.to_path_buf()));
         }
         let lock = DirLock::acquire(dir)?;
         let ledger = Ledger::load(dir)?;
-        let pki = Pki { dir: dir.to_path_buf(), ledger, clock: Clock::system(), _lock: lock };
+        let pki = Self { dir: dir.to_path_buf(), ledger, clock: Clock::system(), _lock: lock };
         pki.recover()?;
         Ok(pki)
     }
 
     /// Read the time from `clock` from now on (tests, and `renew --plan` at a given moment).
-    pub fn with_clock(mut self, clock: Clock) -> Pki {
+    pub fn with_clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
     }

@@ -15,18 +15,18 @@ pub struct Clock(Arc<dyn Fn() -> OffsetDateTime + Send + Sync>);
 
 impl Clock {
     /// The system clock (UTC).
-    pub fn system() -> Clock {
-        Clock(Arc::new(OffsetDateTime::now_utc))
+    pub fn system() -> Self {
+        Self(Arc::new(OffsetDateTime::now_utc))
     }
 
     /// A clock stopped at `at`.
-    pub fn fixed(at: OffsetDateTime) -> Clock {
-        Clock(Arc::new(move || at))
+    pub fn fixed(at: OffsetDateTime) -> Self {
+        Self(Arc::new(move || at))
     }
 
     /// Any function of the caller's.
-    pub fn from_fn(f: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Clock {
-        Clock(Arc::new(f))
+    pub fn from_fn(f: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
     }
 
     /// The time now.
@@ -43,6 +43,6 @@ impl fmt::Debug for Clock {
 
 impl Default for Clock {
     fn default() -> Self {
-        Clock::system()
+        Self::system()
     }
 }

@@ -122,14 +122,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Self::Io { path: path.into(), source }
     }
 
     pub(crate) fn bad_file(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
-        Error::BadFile { path: path.into(), reason: reason.into() }
+        Self::BadFile { path: path.into(), reason: reason.into() }
     }
 
     pub(crate) fn invalid(what: &'static str, value: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidInput { what, value: value.into(), reason: reason.into() }
+        Self::InvalidInput { what, value: value.into(), reason: reason.into() }
     }
 }

@@ -46,7 +46,7 @@ fn write_fresh(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .map_err(|e| Error::io(path, e))?;
     // The umask narrows the mode at creation (a unit's UMask=0077 would make the CRLs and the
     // ledger unreadable to others); set it exactly, on the descriptor, before any byte is written.
-    let exact: std::fs::Permissions = std::os::unix::fs::PermissionsExt::from_mode(mode);
+    let exact: fs::Permissions = std::os::unix::fs::PermissionsExt::from_mode(mode);
     file.set_permissions(exact).map_err(|e| Error::io(path, e))?;
     file.write_all(bytes).map_err(|e| Error::io(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))
@@ -173,7 +173,7 @@ impl DirLock {
             .open(&path)
             .map_err(|e| Error::io(&path, e))?;
         file.lock().map_err(|e| Error::io(&path, e))?;
-        Ok(DirLock { file })
+        Ok(Self { file })
     }
 }
 

@@ -54,53 +54,47 @@ pub enum KeyType {
 
 impl KeyType {
     /// Every key type, in the order `--help` lists them.
-    pub const ALL: [KeyType; 6] = [
-        KeyType::P256,
-        KeyType::P384,
-        KeyType::Rsa2048,
-        KeyType::Rsa3072,
-        KeyType::Rsa4096,
-        KeyType::Ed25519,
-    ];
+    pub const ALL: [Self; 6] =
+        [Self::P256, Self::P384, Self::Rsa2048, Self::Rsa3072, Self::Rsa4096, Self::Ed25519];
 
     /// The default for a STIG user: ECDSA P-384 is FIPS 186 approved, is the CNSA suite curve the DoD
     /// asks for, and is many times faster than RSA-4096 at the same or better strength.
-    pub const DEFAULT: KeyType = KeyType::P384;
+    pub const DEFAULT: Self = Self::P384;
 
     /// The name used on the command line and in the ledger.
     pub fn name(self) -> &'static str {
         match self {
-            KeyType::P256 => "p256",
-            KeyType::P384 => "p384",
-            KeyType::Rsa2048 => "rsa2048",
-            KeyType::Rsa3072 => "rsa3072",
-            KeyType::Rsa4096 => "rsa4096",
-            KeyType::Ed25519 => "ed25519",
+            Self::P256 => "p256",
+            Self::P384 => "p384",
+            Self::Rsa2048 => "rsa2048",
+            Self::Rsa3072 => "rsa3072",
+            Self::Rsa4096 => "rsa4096",
+            Self::Ed25519 => "ed25519",
         }
     }
 
     /// The signature algorithm a CA key of this type signs with.
     pub fn signature_algorithm(self) -> &'static rcgen::SignatureAlgorithm {
         match self {
-            KeyType::P256 => &PKCS_ECDSA_P256_SHA256,
-            KeyType::P384 => &PKCS_ECDSA_P384_SHA384,
-            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => &PKCS_RSA_SHA256,
-            KeyType::Ed25519 => &PKCS_ED25519,
+            Self::P256 => &PKCS_ECDSA_P256_SHA256,
+            Self::P384 => &PKCS_ECDSA_P384_SHA384,
+            Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096 => &PKCS_RSA_SHA256,
+            Self::Ed25519 => &PKCS_ED25519,
         }
     }
 
     /// Whether TLS may use this key for RSA key transport (so the certificate needs keyEncipherment).
     pub fn is_rsa(self) -> bool {
-        matches!(self, KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096)
+        matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096)
     }
 
     /// Generate a fresh key of this type.
     pub fn generate(self) -> Result<KeyPair> {
         let alg = self.signature_algorithm();
         let size = match self {
-            KeyType::Rsa2048 => rcgen::RsaKeySize::_2048,
-            KeyType::Rsa3072 => rcgen::RsaKeySize::_3072,
-            KeyType::Rsa4096 => rcgen::RsaKeySize::_4096,
+            Self::Rsa2048 => rcgen::RsaKeySize::_2048,
+            Self::Rsa3072 => rcgen::RsaKeySize::_3072,
+            Self::Rsa4096 => rcgen::RsaKeySize::_4096,
             _ => return Ok(KeyPair::generate_for(alg)?),
         };
         Ok(KeyPair::generate_rsa_for(alg, size)?)
@@ -117,8 +111,8 @@ impl FromStr for KeyType {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Self> {
-        KeyType::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(s)).ok_or_else(|| {
-            let names: Vec<_> = KeyType::ALL.iter().map(|k| k.name()).collect();
+        Self::ALL.into_iter().find(|k| k.name().eq_ignore_ascii_case(s)).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL.iter().map(|k| k.name()).collect();
             Error::invalid("key type", s, format!("expected one of {}", names.join(", ")))
         })
     }
@@ -138,7 +132,7 @@ impl Passphrase {
         if s.is_empty() {
             return Err(Error::invalid("passphrase", "", "it is empty"));
         }
-        Ok(Passphrase(s))
+        Ok(Self(s))
     }
 
     /// Read a passphrase from the first line of a file.
@@ -147,7 +141,7 @@ impl Passphrase {
         let text =
             std::str::from_utf8(&bytes).map_err(|_| Error::bad_file(path, "passphrase file is not UTF-8"))?;
         let first = text.lines().next().unwrap_or_default();
-        Passphrase::new(first).map_err(|_| Error::bad_file(path, "passphrase file is empty"))
+        Self::new(first).map_err(|_| Error::bad_file(path, "passphrase file is empty"))
     }
 
     fn expose(&self) -> &[u8] {
@@ -183,9 +177,8 @@ pub fn key_pem(key: &KeyPair, passphrase: Option<&Passphrase>) -> Result<Zeroizi
     let mut iv = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     rand::rng().fill_bytes(&mut iv);
-    let params =
-        pkcs8::pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
-            .map_err(|e| Error::Encrypt(e.to_string()))?;
+    let params = pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
+        .map_err(|e| Error::Encrypt(e.to_string()))?;
     let info = PrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| Error::Encrypt(e.to_string()))?;
     let doc = info.encrypt_with_params(params, pass.expose()).map_err(|e| Error::Encrypt(e.to_string()))?;
     doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).map_err(|e| Error::Encrypt(e.to_string()))

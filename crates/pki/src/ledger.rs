@@ -36,24 +36,24 @@ pub enum Kind {
 
 impl Kind {
     /// The CA that issues certificates of this kind (the root issues itself).
-    pub fn issuer(self) -> Kind {
+    pub fn issuer(self) -> Self {
         match self {
-            Kind::Root | Kind::ServerCa | Kind::ClientCa => Kind::Root,
-            Kind::Server => Kind::ServerCa,
-            Kind::Client => Kind::ClientCa,
+            Self::Root | Self::ServerCa | Self::ClientCa => Self::Root,
+            Self::Server => Self::ServerCa,
+            Self::Client => Self::ClientCa,
         }
     }
 
     /// Whether this kind is a certificate authority.
     pub fn is_ca(self) -> bool {
-        matches!(self, Kind::Root | Kind::ServerCa | Kind::ClientCa)
+        matches!(self, Self::Root | Self::ServerCa | Self::ClientCa)
     }
 
     /// The directory of a CA kind, relative to the PKI directory.
     pub fn ca_dir(self) -> &'static str {
         match self {
-            Kind::ServerCa => "server-ca",
-            Kind::ClientCa => "client-ca",
+            Self::ServerCa => "server-ca",
+            Self::ClientCa => "client-ca",
             _ => "root",
         }
     }
@@ -61,11 +61,11 @@ impl Kind {
     /// A plain-words name.
     pub fn label(self) -> &'static str {
         match self {
-            Kind::Root => "root CA",
-            Kind::ServerCa => "server intermediate CA",
-            Kind::ClientCa => "client intermediate CA",
-            Kind::Server => "server",
-            Kind::Client => "client",
+            Self::Root => "root CA",
+            Self::ServerCa => "server intermediate CA",
+            Self::ClientCa => "client intermediate CA",
+            Self::Server => "server",
+            Self::Client => "client",
         }
     }
 }
@@ -90,36 +90,36 @@ pub enum Reason {
 
 impl Reason {
     /// Every reason, with its command-line spelling.
-    pub const ALL: [(Reason, &'static str); 6] = [
-        (Reason::Unspecified, "unspecified"),
-        (Reason::KeyCompromise, "key-compromise"),
-        (Reason::CaCompromise, "ca-compromise"),
-        (Reason::AffiliationChanged, "affiliation-changed"),
-        (Reason::Superseded, "superseded"),
-        (Reason::CessationOfOperation, "cessation-of-operation"),
+    pub const ALL: [(Self, &'static str); 6] = [
+        (Self::Unspecified, "unspecified"),
+        (Self::KeyCompromise, "key-compromise"),
+        (Self::CaCompromise, "ca-compromise"),
+        (Self::AffiliationChanged, "affiliation-changed"),
+        (Self::Superseded, "superseded"),
+        (Self::CessationOfOperation, "cessation-of-operation"),
     ];
 
     /// Parse the command-line spelling.
-    pub fn parse(s: &str) -> Result<Reason> {
-        Reason::ALL.iter().find(|(_, name)| name.eq_ignore_ascii_case(s)).map(|(r, _)| *r).ok_or_else(|| {
-            let names: Vec<_> = Reason::ALL.iter().map(|(_, n)| *n).collect();
+    pub fn parse(s: &str) -> Result<Self> {
+        Self::ALL.iter().find(|(_, name)| name.eq_ignore_ascii_case(s)).map(|(r, _)| *r).ok_or_else(|| {
+            let names: Vec<_> = Self::ALL.iter().map(|(_, n)| *n).collect();
             Error::invalid("revocation reason", s, format!("expected one of {}", names.join(", ")))
         })
     }
 
     /// The command-line spelling.
     pub fn name(self) -> &'static str {
-        Reason::ALL.iter().find(|(r, _)| *r == self).map(|(_, n)| *n).unwrap_or("unspecified")
+        Self::ALL.iter().find(|(r, _)| *r == self).map(|(_, n)| *n).unwrap_or("unspecified")
     }
 
     pub(crate) fn to_rcgen(self) -> rcgen::RevocationReason {
         match self {
-            Reason::Unspecified => rcgen::RevocationReason::Unspecified,
-            Reason::KeyCompromise => rcgen::RevocationReason::KeyCompromise,
-            Reason::CaCompromise => rcgen::RevocationReason::CaCompromise,
-            Reason::AffiliationChanged => rcgen::RevocationReason::AffiliationChanged,
-            Reason::Superseded => rcgen::RevocationReason::Superseded,
-            Reason::CessationOfOperation => rcgen::RevocationReason::CessationOfOperation,
+            Self::Unspecified => rcgen::RevocationReason::Unspecified,
+            Self::KeyCompromise => rcgen::RevocationReason::KeyCompromise,
+            Self::CaCompromise => rcgen::RevocationReason::CaCompromise,
+            Self::AffiliationChanged => rcgen::RevocationReason::AffiliationChanged,
+            Self::Superseded => rcgen::RevocationReason::Superseded,
+            Self::CessationOfOperation => rcgen::RevocationReason::CessationOfOperation,
         }
     }
 }
@@ -264,13 +264,13 @@ impl Ledger {
     pub const FILE: &'static str = "ledger.json";
 
     /// Read and check `DIR/ledger.json`.
-    pub fn load(dir: &Path) -> Result<Ledger> {
+    pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(Self::FILE);
         if !path.exists() {
             return Err(Error::NotAPki(dir.to_path_buf()));
         }
         let bytes = files::read(&path)?;
-        let ledger: Ledger = serde_json::from_slice(&bytes)
+        let ledger: Self = serde_json::from_slice(&bytes)
             .map_err(|e| Error::bad_file(&path, format!("corrupt ledger: {e}")))?;
         if ledger.format != FORMAT {
             return Err(Error::bad_file(

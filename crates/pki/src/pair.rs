@@ -37,14 +37,14 @@ impl std::fmt::Debug for ServerPair {
 impl ServerPair {
     /// Read a certificate file (leaf first, then intermediates) and an unencrypted key file, and
     /// check that the key is the leaf's.
-    pub fn read(cert: &Path, key: &Path) -> Result<ServerPair> {
+    pub fn read(cert: &Path, key: &Path) -> Result<Self> {
         let cert_text = files::read(cert)?;
         let key_text = Zeroizing::new(files::read(key)?);
-        ServerPair::from_pem(&cert_text, &key_text, cert, key)
+        Self::from_pem(&cert_text, &key_text, cert, key)
     }
 
     /// As [`ServerPair::read`], from bytes; the paths name the sources in errors.
-    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], cert: &Path, key: &Path) -> Result<ServerPair> {
+    pub fn from_pem(cert_pem: &[u8], key_pem: &[u8], cert: &Path, key: &Path) -> Result<Self> {
         let chain: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(cert_pem)
             .map(|c| c.map(|c| c.as_ref().to_vec()))
             .collect::<std::result::Result<_, _>>()
@@ -77,7 +77,7 @@ impl ServerPair {
             return Err(Error::KeyMismatch { path: key.to_path_buf(), cert: cert.to_path_buf() });
         }
         let block = pem_block_of(&der);
-        Ok(ServerPair { chain, key_pem: Zeroizing::new(pem::encode(&block)) })
+        Ok(Self { chain, key_pem: Zeroizing::new(pem::encode(&block)) })
     }
 
     /// The server's certificate, DER.

@@ -26,8 +26,8 @@ pub struct Validity {
 
 impl Validity {
     /// A validity of `days` days (checked like `--days`).
-    pub fn days(days: u32) -> Result<Validity> {
-        Validity::checked(u64::from(days) * 86_400, &days.to_string())
+    pub fn days(days: u32) -> Result<Self> {
+        Self::checked(u64::from(days) * 86_400, &days.to_string())
     }
 
     /// The lifetime as a `time` duration.
@@ -36,8 +36,8 @@ impl Validity {
     }
 
     /// A validity of `seconds` (at least an hour).
-    pub fn from_seconds(seconds: u64) -> Result<Validity> {
-        Validity::checked(seconds, &format!("{seconds}s"))
+    pub fn from_seconds(seconds: u64) -> Result<Self> {
+        Self::checked(seconds, &format!("{seconds}s"))
     }
 
     /// Whole seconds.
@@ -45,11 +45,11 @@ impl Validity {
         self.seconds
     }
 
-    fn checked(seconds: u64, given: &str) -> Result<Validity> {
+    fn checked(seconds: u64, given: &str) -> Result<Self> {
         if !(MIN_SECONDS..=MAX_SECONDS).contains(&seconds) {
             return Err(Error::invalid("--valid", given, "must be between 1h and 36500d"));
         }
-        Ok(Validity { seconds })
+        Ok(Self { seconds })
     }
 }
 
@@ -57,7 +57,7 @@ impl FromStr for Validity {
     type Err = Error;
 
     /// `24h`, `90d`, or a plain number of days.
-    fn from_str(s: &str) -> Result<Validity> {
+    fn from_str(s: &str) -> Result<Self> {
         let t = s.trim();
         let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
             Some((i, _)) => t.split_at(i),
@@ -71,7 +71,7 @@ impl FromStr for Validity {
         let n: u64 = digits
             .parse()
             .map_err(|_| Error::invalid("--valid", s, "expected hours or days, such as 24h or 90d"))?;
-        Validity::checked(n.saturating_mul(per), s)
+        Self::checked(n.saturating_mul(per), s)
     }
 }
 
@@ -97,7 +97,7 @@ pub enum Threshold {
 impl Default for Threshold {
     /// A third of the lifetime, as cert-manager and step-ca renew.
     fn default() -> Self {
-        Threshold::Share(1.0 / 3.0)
+        Self::Share(1.0 / 3.0)
     }
 }
 
@@ -106,8 +106,8 @@ impl Threshold {
     pub fn due_at(self, from: OffsetDateTime, until: OffsetDateTime) -> OffsetDateTime {
         let life = until - from;
         let before = match self {
-            Threshold::Share(share) => life * share,
-            Threshold::Left(left) => left,
+            Self::Share(share) => life * share,
+            Self::Left(left) => left,
         };
         (until - before).max(from)
     }
@@ -116,7 +116,7 @@ impl Threshold {
 impl FromStr for Threshold {
     type Err = Error;
 
-    fn from_str(s: &str) -> Result<Threshold> {
+    fn from_str(s: &str) -> Result<Self> {
         let t = s.trim();
         let bad = || {
             Error::invalid(
@@ -133,23 +133,23 @@ impl FromStr for Threshold {
             p.trim().parse::<f64>().map_err(|_| bad())? / 100.0
         } else if t.ends_with(['h', 'd']) {
             let left: Validity = t.parse().map_err(|_| bad())?;
-            return Ok(Threshold::Left(left.duration()));
+            return Ok(Self::Left(left.duration()));
         } else {
             t.parse::<f64>().map_err(|_| bad())?
         };
         if !(share > 0.0 && share < 1.0) {
             return Err(Error::invalid("--threshold", s, "a share must be more than 0 and less than 1"));
         }
-        Ok(Threshold::Share(share))
+        Ok(Self::Share(share))
     }
 }
 
 impl fmt::Display for Threshold {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Threshold::Share(s) if (s - 1.0 / 3.0).abs() < 1e-9 => write!(f, "1/3"),
-            Threshold::Share(s) => write!(f, "{}%", (s * 100.0 * 1000.0).round() / 1000.0),
-            Threshold::Left(d) => write!(f, "{}h left", d.whole_hours()),
+            Self::Share(s) if (s - 1.0 / 3.0).abs() < 1e-9 => write!(f, "1/3"),
+            Self::Share(s) => write!(f, "{}%", (s * 100.0 * 1000.0).round() / 1000.0),
+            Self::Left(d) => write!(f, "{}h left", d.whole_hours()),
         }
     }
 }

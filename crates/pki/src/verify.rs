@@ -51,11 +51,11 @@ pub struct Trust {
 
 impl Trust {
     /// The trust of a pgharden PKI directory: its root, both intermediates, and all three CRLs.
-    pub fn from_pki_dir(dir: &Path) -> Result<Trust> {
+    pub fn from_pki_dir(dir: &Path) -> Result<Self> {
         if !dir.is_dir() {
             return Err(Error::NotAPki(dir.to_path_buf()));
         }
-        let mut trust = Trust::default();
+        let mut trust = Self::default();
         trust.add_certs(&dir.join("root/ca.crt"), true)?;
         for kind in [Kind::ServerCa, Kind::ClientCa] {
             trust.add_certs(&dir.join(kind.ca_dir()).join("ca.crt"), false)?;

@@ -167,7 +167,7 @@ enum Der {
     Cons {
         tag: u8,
         prefix: Vec<u8>,
-        children: Vec<Der>,
+        children: Vec<Self>,
     },
     /// Bytes emitted as they are (a lying header, a deep nest).
     Raw(Vec<u8>),
@@ -212,70 +212,70 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 }
 
 impl Der {
-    fn parse_one(input: &[u8]) -> Option<Der> {
-        match Der::parse_all(input, 0)?.as_slice() {
+    fn parse_one(input: &[u8]) -> Option<Self> {
+        match Self::parse_all(input, 0)?.as_slice() {
             [one] => Some(one.clone()),
             _ => None,
         }
     }
 
-    fn parse_all(mut input: &[u8], depth: usize) -> Option<Vec<Der>> {
+    fn parse_all(mut input: &[u8], depth: usize) -> Option<Vec<Self>> {
         let mut out = Vec::new();
         while !input.is_empty() {
             let (tag, h, len) = header(input)?;
             let content = input.get(h..h + len)?;
-            out.push(Der::node(tag, content, depth));
+            out.push(Self::node(tag, content, depth));
             input = &input[h + len..];
         }
         Some(out)
     }
 
-    fn node(tag: u8, content: &[u8], depth: usize) -> Der {
+    fn node(tag: u8, content: &[u8], depth: usize) -> Self {
         if depth < 32 {
             let nested = if tag & 0x20 != 0 {
-                Der::parse_all(content, depth + 1).map(|c| (Vec::new(), c))
+                Self::parse_all(content, depth + 1).map(|c| (Vec::new(), c))
             } else if tag == 0x04 && content.first() == Some(&0x30) {
-                Der::parse_all(content, depth + 1).map(|c| (Vec::new(), c))
+                Self::parse_all(content, depth + 1).map(|c| (Vec::new(), c))
             } else if tag == 0x03 && content.len() > 1 && content[0] == 0 && content[1] == 0x30 {
-                Der::parse_all(&content[1..], depth + 1).map(|c| (vec![0], c))
+                Self::parse_all(&content[1..], depth + 1).map(|c| (vec![0], c))
             } else {
                 None
             };
             if let Some((prefix, children)) = nested {
-                return Der::Cons { tag, prefix, children };
+                return Self::Cons { tag, prefix, children };
             }
         }
-        Der::Prim { tag, content: content.to_vec() }
+        Self::Prim { tag, content: content.to_vec() }
     }
 
     fn encode(&self) -> Vec<u8> {
         match self {
-            Der::Prim { tag, content } => tlv(*tag, content),
-            Der::Cons { tag, prefix, children } => {
+            Self::Prim { tag, content } => tlv(*tag, content),
+            Self::Cons { tag, prefix, children } => {
                 let mut content = prefix.clone();
                 for c in children {
                     content.extend(c.encode());
                 }
                 tlv(*tag, &content)
             }
-            Der::Raw(raw) => raw.clone(),
+            Self::Raw(raw) => raw.clone(),
         }
     }
 
     fn count(&self) -> usize {
         match self {
-            Der::Cons { children, .. } => 1 + children.iter().map(Der::count).sum::<usize>(),
+            Self::Cons { children, .. } => 1 + children.iter().map(Self::count).sum::<usize>(),
             _ => 1,
         }
     }
 
     /// The `n`th node in pre-order (`n` < `count`).
-    fn nth(&mut self, n: usize) -> &mut Der {
+    fn nth(&mut self, n: usize) -> &mut Self {
         if n == 0 {
             return self;
         }
         let mut n = n - 1;
-        let Der::Cons { children, .. } = self else { unreachable!("only Cons has descendants") };
+        let Self::Cons { children, .. } = self else { unreachable!("only Cons has descendants") };
         for c in children.iter_mut() {
             let size = c.count();
             if n < size {
@@ -288,8 +288,8 @@ impl Der {
 
     fn tag(&self) -> Option<u8> {
         match self {
-            Der::Prim { tag, .. } | Der::Cons { tag, .. } => Some(*tag),
-            Der::Raw(_) => None,
+            Self::Prim { tag, .. } | Self::Cons { tag, .. } => Some(*tag),
+            Self::Raw(_) => None,
         }
     }
 }

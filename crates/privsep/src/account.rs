@@ -35,38 +35,38 @@ pub struct Account {
 
 impl Account {
     /// The account that owns `path` (following a link the operator named).
-    pub fn of_path(path: &Path) -> Result<Account> {
+    pub fn of_path(path: &Path) -> Result<Self> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, &e))?;
-        Ok(Account::by_uid(meta.uid(), meta.gid()))
+        Ok(Self::by_uid(meta.uid(), meta.gid()))
     }
 
     /// The account with this uid; `gid` is used when it has no passwd entry.
-    pub fn by_uid(uid: u32, gid: u32) -> Account {
+    pub fn by_uid(uid: u32, gid: u32) -> Self {
         match User::from_uid(Uid::from_raw(uid)) {
-            Ok(Some(user)) => Account::from_user(user),
-            _ => Account { name: uid.to_string(), uid, gid, home: None },
+            Ok(Some(user)) => Self::from_user(user),
+            _ => Self { name: uid.to_string(), uid, gid, home: None },
         }
     }
 
     /// The account with this login name.
-    pub fn by_name(name: &str) -> Result<Account> {
+    pub fn by_name(name: &str) -> Result<Self> {
         match User::from_name(name) {
-            Ok(Some(user)) => Ok(Account::from_user(user)),
+            Ok(Some(user)) => Ok(Self::from_user(user)),
             Ok(None) => Err(Error::refused(Path::new("/etc/passwd"), format!("no account named {name:?}"))),
             Err(e) => Err(Error::refused(Path::new("/etc/passwd"), format!("looking up {name:?}: {e}"))),
         }
     }
 
     /// The account this process runs as (effective ids).
-    pub fn current() -> Account {
+    pub fn current() -> Self {
         let uid = rustix::process::geteuid().as_raw();
-        let mut account = Account::by_uid(uid, rustix::process::getegid().as_raw());
+        let mut account = Self::by_uid(uid, rustix::process::getegid().as_raw());
         account.gid = rustix::process::getegid().as_raw();
         account
     }
 
-    fn from_user(user: User) -> Account {
-        Account { name: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw(), home: Some(user.dir) }
+    fn from_user(user: User) -> Self {
+        Self { name: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw(), home: Some(user.dir) }
     }
 
     /// Whether this process already runs as this account (same effective uid).

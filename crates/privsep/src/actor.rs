@@ -30,9 +30,9 @@ pub struct Actor {
 impl Actor {
     /// Act as `account`: directly when this process runs as it, through a helper started as it when
     /// this process is root, and not at all otherwise.
-    pub fn new(account: Account) -> Result<Actor> {
+    pub fn new(account: Account) -> Result<Self> {
         if account.is_current() {
-            return Ok(Actor { account, helper: None });
+            return Ok(Self { account, helper: None });
         }
         if !rustix::process::geteuid().is_root() {
             return Err(Error::Helper {
@@ -45,12 +45,12 @@ impl Actor {
             });
         }
         let helper = Helper::spawn(&account)?;
-        Ok(Actor { account, helper: Some(Mutex::new(helper)) })
+        Ok(Self { account, helper: Some(Mutex::new(helper)) })
     }
 
     /// Act as this process's own account.
-    pub fn current() -> Actor {
-        Actor { account: Account::current(), helper: None }
+    pub fn current() -> Self {
+        Self { account: Account::current(), helper: None }
     }
 
     /// The account acted as.

@@ -79,28 +79,28 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     /// An OS error on `path`.
-    pub(crate) fn os(path: &Path, e: rustix::io::Errno) -> Error {
-        Error::Os { path: path.to_path_buf(), errno: Some(e.raw_os_error()), message: e.to_string() }
+    pub(crate) fn os(path: &Path, e: rustix::io::Errno) -> Self {
+        Self::Os { path: path.to_path_buf(), errno: Some(e.raw_os_error()), message: e.to_string() }
     }
 
     /// A `std::io::Error` on `path`.
-    pub(crate) fn io(path: &Path, e: &std::io::Error) -> Error {
-        Error::Os { path: path.to_path_buf(), errno: e.raw_os_error(), message: e.to_string() }
+    pub(crate) fn io(path: &Path, e: &std::io::Error) -> Self {
+        Self::Os { path: path.to_path_buf(), errno: e.raw_os_error(), message: e.to_string() }
     }
 
-    pub(crate) fn refused(path: &Path, reason: impl Into<String>) -> Error {
-        Error::Refused { path: path.to_path_buf(), reason: reason.into() }
+    pub(crate) fn refused(path: &Path, reason: impl Into<String>) -> Self {
+        Self::Refused { path: path.to_path_buf(), reason: reason.into() }
     }
 
     /// Whether the file or directory does not exist (`ENOENT`).
     pub fn is_not_found(&self) -> bool {
-        matches!(self, Error::Os { errno: Some(e), .. } if *e == rustix::io::Errno::NOENT.raw_os_error())
+        matches!(self, Self::Os { errno: Some(e), .. } if *e == rustix::io::Errno::NOENT.raw_os_error())
     }
 
     /// Whether the account lacked permission (`EACCES`, `EPERM`).
     pub fn is_permission_denied(&self) -> bool {
         let denied = [rustix::io::Errno::ACCESS.raw_os_error(), rustix::io::Errno::PERM.raw_os_error()];
-        matches!(self, Error::Os { errno: Some(e), .. } if denied.contains(e))
+        matches!(self, Self::Os { errno: Some(e), .. } if denied.contains(e))
     }
 
     /// What went wrong, without the path (for callers that name the file themselves).
@@ -118,12 +118,12 @@ impl Error {
     /// The file the error is about, if any.
     pub fn path(&self) -> Option<&Path> {
         match self {
-            Error::Os { path, .. }
-            | Error::Symlink { path }
-            | Error::NotRegular { path, .. }
-            | Error::TooLarge { path, .. }
-            | Error::Refused { path, .. } => Some(path),
-            Error::Helper { .. } => None,
+            Self::Os { path, .. }
+            | Self::Symlink { path }
+            | Self::NotRegular { path, .. }
+            | Self::TooLarge { path, .. }
+            | Self::Refused { path, .. } => Some(path),
+            Self::Helper { .. } => None,
         }
     }
 
@@ -131,12 +131,12 @@ impl Error {
     /// kind where there is one; the message is [`Error::detail`], since such callers name the file.
     pub fn into_io(self) -> std::io::Error {
         let kind = match &self {
-            Error::Os { errno: Some(e), .. } => std::io::Error::from_raw_os_error(*e).kind(),
-            Error::NotRegular { .. } | Error::Symlink { .. } | Error::Refused { .. } => {
+            Self::Os { errno: Some(e), .. } => std::io::Error::from_raw_os_error(*e).kind(),
+            Self::NotRegular { .. } | Self::Symlink { .. } | Self::Refused { .. } => {
                 std::io::ErrorKind::InvalidInput
             }
-            Error::TooLarge { .. } => std::io::ErrorKind::InvalidData,
-            Error::Os { errno: None, .. } | Error::Helper { .. } => std::io::ErrorKind::Other,
+            Self::TooLarge { .. } => std::io::ErrorKind::InvalidData,
+            Self::Os { errno: None, .. } | Self::Helper { .. } => std::io::ErrorKind::Other,
         };
         std::io::Error::new(kind, self.detail())
     }

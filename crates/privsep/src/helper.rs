@@ -136,7 +136,7 @@ impl std::fmt::Debug for Helper {
 
 impl Helper {
     /// Start the helper as `account` (the caller must be root) and wait for its hello.
-    pub(crate) fn spawn(account: &Account) -> Result<Helper> {
+    pub(crate) fn spawn(account: &Account) -> Result<Self> {
         let failed = |reason: String| Error::Helper { account: account.name.clone(), reason };
         let (ours, theirs) = UnixStream::pair().map_err(|e| failed(format!("socketpair: {e}")))?;
         let mut cmd = account.command("/proc/self/exe");
@@ -151,7 +151,7 @@ impl Helper {
                 account.name
             ))
         })?;
-        let mut helper = Helper { child: Some(child), sock: ours, account: account.name.clone() };
+        let mut helper = Self { child: Some(child), sock: ours, account: account.name.clone() };
         helper.sock.set_read_timeout(Some(START_TIMEOUT)).map_err(|e| failed(e.to_string()))?;
         match protocol::recv::<Reply>(&helper.sock) {
             Ok(Frame { header: Reply::Hello { uid, gid }, .. })

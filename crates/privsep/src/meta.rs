@@ -25,17 +25,17 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    pub(crate) fn from_mode(mode: u32) -> FileKind {
+    pub(crate) fn from_mode(mode: u32) -> Self {
         use rustix::fs::FileType as T;
         match T::from_raw_mode(mode) {
-            T::RegularFile => FileKind::Regular,
-            T::Directory => FileKind::Directory,
-            T::Symlink => FileKind::Symlink,
-            T::Fifo => FileKind::Fifo,
-            T::Socket => FileKind::Socket,
-            T::CharacterDevice => FileKind::CharDevice,
-            T::BlockDevice => FileKind::BlockDevice,
-            _ => FileKind::Unknown,
+            T::RegularFile => Self::Regular,
+            T::Directory => Self::Directory,
+            T::Symlink => Self::Symlink,
+            T::Fifo => Self::Fifo,
+            T::Socket => Self::Socket,
+            T::CharacterDevice => Self::CharDevice,
+            T::BlockDevice => Self::BlockDevice,
+            _ => Self::Unknown,
         }
     }
 }
@@ -43,14 +43,14 @@ impl FileKind {
 impl std::fmt::Display for FileKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            FileKind::Regular => "regular file",
-            FileKind::Directory => "directory",
-            FileKind::Symlink => "symbolic link",
-            FileKind::Fifo => "FIFO",
-            FileKind::Socket => "socket",
-            FileKind::CharDevice => "character device",
-            FileKind::BlockDevice => "block device",
-            FileKind::Unknown => "file of unknown type",
+            Self::Regular => "regular file",
+            Self::Directory => "directory",
+            Self::Symlink => "symbolic link",
+            Self::Fifo => "FIFO",
+            Self::Socket => "socket",
+            Self::CharDevice => "character device",
+            Self::BlockDevice => "block device",
+            Self::Unknown => "file of unknown type",
         })
     }
 }
@@ -75,9 +75,9 @@ pub struct Meta {
 }
 
 impl Meta {
-    pub(crate) fn from_stat(st: &rustix::fs::Stat) -> Meta {
+    pub(crate) fn from_stat(st: &rustix::fs::Stat) -> Self {
         let mode = st.st_mode;
-        Meta {
+        Self {
             kind: FileKind::from_mode(mode),
             uid: st.st_uid,
             gid: st.st_gid,

@@ -153,9 +153,9 @@ pub(crate) enum FrameError {
 impl std::fmt::Display for FrameError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            FrameError::Closed => f.write_str("the connection closed"),
-            FrameError::TimedOut => f.write_str("no answer in time"),
-            FrameError::Broken(why) => f.write_str(why),
+            Self::Closed => f.write_str("the connection closed"),
+            Self::TimedOut => f.write_str("no answer in time"),
+            Self::Broken(why) => f.write_str(why),
         }
     }
 }

@@ -63,14 +63,14 @@ struct Scratch {
 }
 
 impl Scratch {
-    fn new() -> Scratch {
+    fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
         let own = dir.path().join("own");
         std::fs::create_dir(&own).unwrap();
         let a = nobody();
         std::os::unix::fs::chown(&own, Some(a.uid), Some(a.gid)).unwrap();
-        Scratch { dir }
+        Self { dir }
     }
 
     fn path(&self, rel: &str) -> std::path::PathBuf {

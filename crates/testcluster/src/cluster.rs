@@ -83,21 +83,21 @@ pub struct Cluster {
 
 impl Cluster {
     /// initdb, then start the server.
-    pub fn start(opts: ClusterOptions) -> Result<Cluster, Error> {
+    pub fn start(opts: ClusterOptions) -> Result<Self, Error> {
         let mut cluster = Self::init(opts)?;
         cluster.start_server()?;
         Ok(cluster)
     }
 
     /// [`Cluster::start`] with [`Installation::for_tests`] and default options.
-    pub fn start_default() -> Result<Cluster, Error> {
+    pub fn start_default() -> Result<Self, Error> {
         Self::start(ClusterOptions::for_tests()?)
     }
 
     /// Create the directory and run initdb, without starting the server (so a
     /// test can edit the configuration first). Then call
     /// [`Cluster::start_server`].
-    pub fn init(opts: ClusterOptions) -> Result<Cluster, Error> {
+    pub fn init(opts: ClusterOptions) -> Result<Self, Error> {
         let os_user = OsUser::resolve(opts.os_user.as_deref())?;
         let dir = tempfile::Builder::new()
             .prefix("pgharden-testcluster-")
@@ -106,7 +106,7 @@ impl Cluster {
         let root = dir.path().to_path_buf();
         set_mode(&root, 0o711)?;
 
-        let cluster = Cluster {
+        let cluster = Self {
             superuser: initdb_superuser(&opts.initdb_args),
             install: opts.install,
             settings: opts.settings,

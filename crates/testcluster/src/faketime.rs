@@ -52,12 +52,12 @@ impl FakeClock {
     /// A clock at the real time (offset 0), preloading `$PGHARDEN_TEST_LIBFAKETIME` if set, else
     /// the first `faketime/libfaketime.so.1` in this machine's multiarch and usual library
     /// directories. None is an error that says what to install.
-    pub fn new() -> Result<FakeClock, Error> {
-        FakeClock::with_library(find_library()?)
+    pub fn new() -> Result<Self, Error> {
+        Self::with_library(find_library()?)
     }
 
     /// A clock at the real time that preloads `library`.
-    pub fn with_library(library: impl Into<PathBuf>) -> Result<FakeClock, Error> {
+    pub fn with_library(library: impl Into<PathBuf>) -> Result<Self, Error> {
         let library = library.into();
         if !library.is_file() {
             return Err(not_found(vec![library], "does not exist"));
@@ -69,7 +69,7 @@ impl FakeClock {
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))
             .ctx(|| format!("setting mode 755 on {}", dir.path().display()))?;
         let file = dir.path().join("offset");
-        let clock = FakeClock { library, file, dir, offset: AtomicI64::new(0) };
+        let clock = Self { library, file, dir, offset: AtomicI64::new(0) };
         clock.set(0)?;
         Ok(clock)
     }

@@ -64,7 +64,7 @@ impl Installation {
         {
             return Err(not_found(format!("library directory {} does not exist", lib.display())));
         }
-        let mut probe = Installation { bindir: bindir.clone(), libdir, major: 0, version: String::new() };
+        let mut probe = Self { bindir: bindir.clone(), libdir, major: 0, version: String::new() };
         let mut cmd = probe.command("postgres");
         cmd.arg("--version");
         let out = cmd

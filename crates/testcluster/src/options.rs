@@ -31,13 +31,7 @@ pub struct ClusterOptions {
 impl ClusterOptions {
     /// Defaults for `install`: automatic OS user, no extra arguments, settings or environment.
     pub fn new(install: Installation) -> Self {
-        ClusterOptions {
-            install,
-            os_user: None,
-            initdb_args: Vec::new(),
-            settings: Vec::new(),
-            env: Vec::new(),
-        }
+        Self { install, os_user: None, initdb_args: Vec::new(), settings: Vec::new(), env: Vec::new() }
     }
 
     /// Defaults with [`Installation::for_tests`].

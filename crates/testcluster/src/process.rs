@@ -62,7 +62,7 @@ impl OsUser {
     }
 
     fn from_user(u: User) -> Self {
-        OsUser { name: u.name, uid: u.uid.as_raw(), gid: u.gid.as_raw() }
+        Self { name: u.name, uid: u.uid.as_raw(), gid: u.gid.as_raw() }
     }
 
     /// Decide who the server runs as. As root: the requested user, default

@@ -411,13 +411,10 @@ fn killed_test_process_takes_its_server_along() -> TestResult {
             break;
         }
     }
-    let (pid, root) = match found {
-        Some(f) => f,
-        None => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err("child test process did not start a cluster".into());
-        }
+    let Some((pid, root)) = found else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err("child test process did not start a cluster".into());
     };
     assert!(process_alive(pid));
     child.kill()?; // SIGKILL: no destructors run in the child

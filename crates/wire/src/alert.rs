@@ -16,17 +16,17 @@ pub struct Alert {
 
 impl Alert {
     /// 40: no common parameters; what a server without a usable suite or group sends.
-    pub const HANDSHAKE_FAILURE: Alert = Alert { description: 40 };
+    pub const HANDSHAKE_FAILURE: Self = Self { description: 40 };
     /// 70: the offered protocol version is refused (below `ssl_min_protocol_version`, say).
-    pub const PROTOCOL_VERSION: Alert = Alert { description: 70 };
+    pub const PROTOCOL_VERSION: Self = Self { description: 70 };
     /// 71: the parameters offered are too weak for the server.
-    pub const INSUFFICIENT_SECURITY: Alert = Alert { description: 71 };
+    pub const INSUFFICIENT_SECURITY: Self = Self { description: 71 };
     /// 80: the server failed on its side.
-    pub const INTERNAL_ERROR: Alert = Alert { description: 80 };
+    pub const INTERNAL_ERROR: Self = Self { description: 80 };
     /// 116: TLS 1.3's refusal of a handshake without a client certificate (`clientcert` in pg_hba.conf).
-    pub const CERTIFICATE_REQUIRED: Alert = Alert { description: 116 };
+    pub const CERTIFICATE_REQUIRED: Self = Self { description: 116 };
     /// 120: no ALPN protocol in common; PostgreSQL 17 refuses direct TLS without `postgresql`.
-    pub const NO_APPLICATION_PROTOCOL: Alert = Alert { description: 120 };
+    pub const NO_APPLICATION_PROTOCOL: Self = Self { description: 120 };
 
     /// The RFC name (`protocol_version`), or `unknown` for codes outside the registry.
     pub fn name(self) -> &'static str {
@@ -69,8 +69,8 @@ impl Alert {
         }
     }
 
-    pub(crate) fn from_rustls(d: rustls::AlertDescription) -> Alert {
-        Alert { description: u8::from(d) }
+    pub(crate) fn from_rustls(d: rustls::AlertDescription) -> Self {
+        Self { description: u8::from(d) }
     }
 }
 

@@ -71,11 +71,11 @@ pub struct ServerMessage {
 
 impl ServerMessage {
     /// Parse the body of an `E` or `N` message.
-    pub(crate) fn parse(tag: u8, body: &[u8]) -> Result<ServerMessage, Malformed> {
+    pub(crate) fn parse(tag: u8, body: &[u8]) -> Result<Self, Malformed> {
         let fields = parse_fields(tag, body)?;
         let field = |t: char| fields.iter().find(|(k, _)| *k == t).map(|(_, v)| v.clone());
         let required = |t: char, problem: &'static str| field(t).ok_or(Malformed::Body { tag, problem });
-        Ok(ServerMessage {
+        Ok(Self {
             severity: required('S', "no severity (S) field")?,
             code: required('C', "no SQLSTATE (C) field")?,
             message: required('M', "no message (M) field")?,
@@ -162,38 +162,34 @@ pub enum AuthRequest {
 
 impl AuthRequest {
     /// Parse the body of an `R` message.
-    pub(crate) fn parse(body: &[u8]) -> Result<AuthRequest, Malformed> {
+    pub(crate) fn parse(body: &[u8]) -> Result<Self, Malformed> {
         let bad = |problem| Malformed::Body { tag: b'R', problem };
         let (code, rest) = body.split_first_chunk::<4>().ok_or(bad("shorter than its 4-byte code"))?;
         Ok(match u32::from_be_bytes(*code) {
-            0 => AuthRequest::Ok,
-            2 => AuthRequest::KerberosV5,
-            3 => AuthRequest::Cleartext,
-            5 => {
-                AuthRequest::Md5 { salt: *rest.first_chunk::<4>().ok_or(bad("MD5 request without a salt"))? }
-            }
-            6 => AuthRequest::ScmCredential,
-            7 => AuthRequest::Gss,
-            9 => AuthRequest::Sspi,
-            10 => AuthRequest::Sasl {
-                mechanisms: parse_mechanisms(rest).ok_or(bad("bad SASL mechanism list"))?,
-            },
-            code => AuthRequest::Other { code },
+            0 => Self::Ok,
+            2 => Self::KerberosV5,
+            3 => Self::Cleartext,
+            5 => Self::Md5 { salt: *rest.first_chunk::<4>().ok_or(bad("MD5 request without a salt"))? },
+            6 => Self::ScmCredential,
+            7 => Self::Gss,
+            9 => Self::Sspi,
+            10 => Self::Sasl { mechanisms: parse_mechanisms(rest).ok_or(bad("bad SASL mechanism list"))? },
+            code => Self::Other { code },
         })
     }
 
     /// A short name: `ok`, `md5`, `SASL (SCRAM-SHA-256)`...
     pub fn describe(&self) -> String {
         match self {
-            AuthRequest::Ok => "ok (no password asked)".into(),
-            AuthRequest::KerberosV5 => "Kerberos V5".into(),
-            AuthRequest::Cleartext => "clear-text password".into(),
-            AuthRequest::Md5 { .. } => "MD5 password".into(),
-            AuthRequest::ScmCredential => "SCM credential".into(),
-            AuthRequest::Gss => "GSSAPI".into(),
-            AuthRequest::Sspi => "SSPI".into(),
-            AuthRequest::Sasl { mechanisms } => format!("SASL ({})", mechanisms.join(", ")),
-            AuthRequest::Other { code } => format!("authentication request code {code}"),
+            Self::Ok => "ok (no password asked)".into(),
+            Self::KerberosV5 => "Kerberos V5".into(),
+            Self::Cleartext => "clear-text password".into(),
+            Self::Md5 { .. } => "MD5 password".into(),
+            Self::ScmCredential => "SCM credential".into(),
+            Self::Gss => "GSSAPI".into(),
+            Self::Sspi => "SSPI".into(),
+            Self::Sasl { mechanisms } => format!("SASL ({})", mechanisms.join(", ")),
+            Self::Other { code } => format!("authentication request code {code}"),
         }
     }
 }

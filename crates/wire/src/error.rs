@@ -134,13 +134,13 @@ pub enum Sent {
 impl fmt::Display for Sent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Sent::Nothing => f.write_str("connecting"),
-            Sent::SslRequest => f.write_str("an SSLRequest"),
-            Sent::GssEncRequest => f.write_str("a GSSENCRequest"),
-            Sent::StartupMessage => f.write_str("a StartupMessage"),
-            Sent::TlsHandshake => f.write_str("starting the TLS handshake"),
-            Sent::DirectTlsHandshake => f.write_str("a direct TLS ClientHello"),
-            Sent::ClientHello(v) => write!(f, "a ClientHello offering only {v}"),
+            Self::Nothing => f.write_str("connecting"),
+            Self::SslRequest => f.write_str("an SSLRequest"),
+            Self::GssEncRequest => f.write_str("a GSSENCRequest"),
+            Self::StartupMessage => f.write_str("a StartupMessage"),
+            Self::TlsHandshake => f.write_str("starting the TLS handshake"),
+            Self::DirectTlsHandshake => f.write_str("a direct TLS ClientHello"),
+            Self::ClientHello(v) => write!(f, "a ClientHello offering only {v}"),
         }
     }
 }
@@ -157,8 +157,8 @@ pub enum CloseKind {
 impl fmt::Display for CloseKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            CloseKind::Closed => "closed",
-            CloseKind::Reset => "reset",
+            Self::Closed => "closed",
+            Self::Reset => "reset",
         })
     }
 }
@@ -174,7 +174,7 @@ pub struct IoFailure {
 
 impl From<&io::Error> for IoFailure {
     fn from(e: &io::Error) -> Self {
-        IoFailure { kind: e.kind(), message: e.to_string() }
+        Self { kind: e.kind(), message: e.to_string() }
     }
 }
 

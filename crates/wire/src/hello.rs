@@ -119,9 +119,9 @@ pub(crate) struct HelloSpec {
 
 impl HelloSpec {
     /// The version probe's offer: a broad list of common suites, every group, an X25519 share.
-    pub(crate) fn probe(version: TlsVersionName) -> HelloSpec {
+    pub(crate) fn probe(version: TlsVersionName) -> Self {
         let suites = cipher_suites(version).into_iter().filter(|s| *s != SCSV_RENEGOTIATION).collect();
-        HelloSpec { version, suites, groups: GROUPS.to_vec(), x25519_share: true }
+        Self { version, suites, groups: GROUPS.to_vec(), x25519_share: true }
     }
 }
 

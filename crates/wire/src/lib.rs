@@ -94,30 +94,30 @@ pub struct ProbeTarget {
 
 impl ProbeTarget {
     /// `addr` with [`DEFAULT_TIMEOUT`] and no server name.
-    pub fn new(addr: SocketAddr) -> ProbeTarget {
-        ProbeTarget { addr, server_name: None, timeout: DEFAULT_TIMEOUT }
+    pub fn new(addr: SocketAddr) -> Self {
+        Self { addr, server_name: None, timeout: DEFAULT_TIMEOUT }
     }
 
     /// Resolve `host` (with the system resolver and its own timeouts) and take the first address;
     /// `host` becomes the server name unless it is an IP address.
-    pub fn lookup(host: &str, port: u16) -> Result<ProbeTarget, Error> {
+    pub fn lookup(host: &str, port: u16) -> Result<Self, Error> {
         let addr = (host, port)
             .to_socket_addrs()
             .map_err(|e| Error::InvalidArgument(format!("cannot resolve {host}: {e}")))?
             .next()
             .ok_or_else(|| Error::InvalidArgument(format!("{host} resolves to no address")))?;
         let name = host.parse::<std::net::IpAddr>().is_err().then(|| host.to_owned());
-        Ok(ProbeTarget { server_name: name, ..ProbeTarget::new(addr) })
+        Ok(Self { server_name: name, ..Self::new(addr) })
     }
 
     /// This target with `timeout` as the deadline of each probe.
-    pub fn with_timeout(mut self, timeout: Duration) -> ProbeTarget {
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
     /// This target sending `name` in SNI (and nothing else: no host name is checked here).
-    pub fn with_server_name(mut self, name: impl Into<String>) -> ProbeTarget {
+    pub fn with_server_name(mut self, name: impl Into<String>) -> Self {
         self.server_name = Some(name.into());
         self
     }

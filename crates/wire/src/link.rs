@@ -26,14 +26,14 @@ pub(crate) struct Link {
 
 impl Link {
     /// Connect; the deadline for the whole probe starts now.
-    pub(crate) fn connect(target: &ProbeTarget) -> Result<Link, Error> {
+    pub(crate) fn connect(target: &ProbeTarget) -> Result<Self, Error> {
         let start = Instant::now();
         let stream = TcpStream::connect_timeout(&target.addr, target.timeout).map_err(|e| {
             Error::Connect { addr: target.addr, timeout: target.timeout, reason: IoFailure::from(&e) }
         })?;
         // Small messages, one at a time: Nagle would only add latency.
         let _ = stream.set_nodelay(true);
-        Ok(Link {
+        Ok(Self {
             stream,
             addr: target.addr,
             timeout: target.timeout,

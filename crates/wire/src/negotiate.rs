@@ -29,9 +29,9 @@ pub enum SslAnswer {
 impl fmt::Display for SslAnswer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SslAnswer::Accepted => f.write_str("accepted"),
-            SslAnswer::Refused => f.write_str("'N' (refused)"),
-            SslAnswer::Error(m) => write!(f, "an error: {m}"),
+            Self::Accepted => f.write_str("accepted"),
+            Self::Refused => f.write_str("'N' (refused)"),
+            Self::Error(m) => write!(f, "an error: {m}"),
         }
     }
 }

@@ -71,7 +71,7 @@ pub struct ClientIdentity {
 
 impl ClientIdentity {
     /// Read a PEM certificate file (leaf first) and an unencrypted PEM key file.
-    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<ClientIdentity, Error> {
+    pub fn from_pem_files(cert: &Path, key: &Path) -> Result<Self, Error> {
         let what = |p: &Path, e: rustls_pki_types::pem::Error| {
             Error::ClientIdentity(format!("{}: {e}", p.display()))
         };
@@ -83,7 +83,7 @@ impl ClientIdentity {
             return Err(Error::ClientIdentity(format!("{}: no certificate", cert.display())));
         }
         let key_der = PrivateKeyDer::from_pem_file(key).map_err(|e| what(key, e))?;
-        Ok(ClientIdentity { chain, key: key_der })
+        Ok(Self { chain, key: key_der })
     }
 }
 

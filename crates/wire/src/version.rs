@@ -27,26 +27,25 @@ pub enum TlsVersionName {
 
 impl TlsVersionName {
     /// Every version, oldest first.
-    pub const ALL: [TlsVersionName; 4] =
-        [TlsVersionName::Tls1_0, TlsVersionName::Tls1_1, TlsVersionName::Tls1_2, TlsVersionName::Tls1_3];
+    pub const ALL: [Self; 4] = [Self::Tls1_0, Self::Tls1_1, Self::Tls1_2, Self::Tls1_3];
 
     /// The name as in `ssl_min_protocol_version`.
     pub fn name(self) -> &'static str {
         match self {
-            TlsVersionName::Tls1_0 => "TLSv1",
-            TlsVersionName::Tls1_1 => "TLSv1.1",
-            TlsVersionName::Tls1_2 => "TLSv1.2",
-            TlsVersionName::Tls1_3 => "TLSv1.3",
+            Self::Tls1_0 => "TLSv1",
+            Self::Tls1_1 => "TLSv1.1",
+            Self::Tls1_2 => "TLSv1.2",
+            Self::Tls1_3 => "TLSv1.3",
         }
     }
 
     /// The two-byte code on the wire.
     pub fn code(self) -> u16 {
         match self {
-            TlsVersionName::Tls1_0 => 0x0301,
-            TlsVersionName::Tls1_1 => 0x0302,
-            TlsVersionName::Tls1_2 => 0x0303,
-            TlsVersionName::Tls1_3 => 0x0304,
+            Self::Tls1_0 => 0x0301,
+            Self::Tls1_1 => 0x0302,
+            Self::Tls1_2 => 0x0303,
+            Self::Tls1_3 => 0x0304,
         }
     }
 

@@ -35,7 +35,7 @@ pub enum VersionOutcome {
 impl VersionOutcome {
     /// Whether the server speaks the version.
     pub fn is_accepted(&self) -> bool {
-        matches!(self, VersionOutcome::Accepted { .. })
+        matches!(self, Self::Accepted { .. })
     }
 }
 
@@ -64,18 +64,18 @@ pub enum Refusal {
 impl fmt::Display for VersionOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VersionOutcome::Accepted { cipher_suite, hello_retry_request } => {
+            Self::Accepted { cipher_suite, hello_retry_request } => {
                 write!(f, "accepted (cipher suite 0x{cipher_suite:04x}")?;
                 if *hello_retry_request {
                     f.write_str(", after a HelloRetryRequest")?;
                 }
                 f.write_str(")")
             }
-            VersionOutcome::Refused(Refusal::Alert { alert }) => write!(f, "refused with alert {alert}"),
-            VersionOutcome::Refused(Refusal::OtherVersion { version }) => {
+            Self::Refused(Refusal::Alert { alert }) => write!(f, "refused with alert {alert}"),
+            Self::Refused(Refusal::OtherVersion { version }) => {
                 write!(f, "refused: the server answered with version 0x{version:04x}")
             }
-            VersionOutcome::Refused(Refusal::Closed { how }) => {
+            Self::Refused(Refusal::Closed { how }) => {
                 write!(f, "refused: the connection was {how}")
             }
         }

@@ -29,7 +29,7 @@ struct TlsServer {
 
 impl TlsServer {
     /// TLS on with a P-256 server certificate for localhost/127.0.0.1, plus `extra` settings.
-    fn start(extra: &str) -> TlsServer {
+    fn start(extra: &str) -> Self {
         let cluster = Cluster::start_default().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let mut pki =
@@ -40,7 +40,7 @@ impl TlsServer {
         cluster.write_file("server.key", &std::fs::read(&issued.key_path).unwrap(), 0o600).unwrap();
         cluster.append_conf(&format!("{TLS_CONF}{extra}")).unwrap();
         cluster.reload().unwrap();
-        TlsServer { cluster, pki, _dir: dir }
+        Self { cluster, pki, _dir: dir }
     }
 
     fn target(&self) -> ProbeTarget {

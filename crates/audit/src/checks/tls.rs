@@ -215,7 +215,7 @@ pub(super) fn crl_at(ev: &Evidence, policy: &Policy, now: i64) -> Outcome {
                     policy.warn_days
                 )),
                 (Some(next), Some(shown)) => {
-                    described.push(format!("{who}: next update {shown}, {}", life_left(next, now)))
+                    described.push(format!("{who}: next update {shown}, {}", life_left(next, now)));
                 }
                 _ => problems.push(format!("{who}: has no next update")),
             }

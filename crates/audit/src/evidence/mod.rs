@@ -55,8 +55,8 @@ pub enum Missing {
 }
 
 impl Missing {
-    pub(crate) fn failed(what: impl Into<String>, reason: impl std::fmt::Display) -> Missing {
-        Missing::Failed { what: what.into(), reason: reason.to_string() }
+    pub(crate) fn failed(what: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Self::Failed { what: what.into(), reason: reason.to_string() }
     }
 }
 
@@ -103,24 +103,21 @@ pub enum FileRole {
 impl FileRole {
     pub fn name(self) -> &'static str {
         match self {
-            FileRole::Config => "configuration file",
-            FileRole::Hba => "pg_hba.conf",
-            FileRole::Ident => "pg_ident.conf",
-            FileRole::SslCert => "ssl_cert_file",
-            FileRole::SslKey => "ssl_key_file",
-            FileRole::SslCa => "ssl_ca_file",
-            FileRole::SslCrl => "ssl_crl_file",
-            FileRole::SslCrlDir => "ssl_crl_dir",
-            FileRole::Directory => "directory",
+            Self::Config => "configuration file",
+            Self::Hba => "pg_hba.conf",
+            Self::Ident => "pg_ident.conf",
+            Self::SslCert => "ssl_cert_file",
+            Self::SslKey => "ssl_key_file",
+            Self::SslCa => "ssl_ca_file",
+            Self::SslCrl => "ssl_crl_file",
+            Self::SslCrlDir => "ssl_crl_dir",
+            Self::Directory => "directory",
         }
     }
 
     /// Whether the file is one of the TLS files (or their directories, tagged separately).
     pub fn is_tls(self) -> bool {
-        matches!(
-            self,
-            FileRole::SslCert | FileRole::SslKey | FileRole::SslCa | FileRole::SslCrl | FileRole::SslCrlDir
-        )
+        matches!(self, Self::SslCert | Self::SslKey | Self::SslCa | Self::SslCrl | Self::SslCrlDir)
     }
 }
 
@@ -244,8 +241,8 @@ pub struct Reading {
 }
 
 impl Reading {
-    fn unknown(why: Missing) -> Reading {
-        Reading { server: Err(why.clone()), pgharden: Err(why) }
+    fn unknown(why: Missing) -> Self {
+        Self { server: Err(why.clone()), pgharden: Err(why) }
     }
 
     /// Why the file on disk is not what the server has in force, when it is refused: the server's
@@ -301,11 +298,11 @@ pub struct Evidence {
 
 impl Evidence {
     /// No facts at all (every rule will say "not checked").
-    pub fn empty() -> Evidence {
+    pub fn empty() -> Self {
         fn no<T>() -> Fact<T> {
             Err(Missing::NotGathered)
         }
-        Evidence {
+        Self {
             major: no(),
             settings: no(),
             roles: no(),

@@ -52,9 +52,9 @@ pub enum Where {
 impl std::fmt::Display for Where {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Where::Role(r) => write!(f, "role {r} (ALTER ROLE {r} SET)"),
-            Where::Database(d) => write!(f, "database {d} (ALTER DATABASE {d} SET)"),
-            Where::RoleInDatabase { role, database } => {
+            Self::Role(r) => write!(f, "role {r} (ALTER ROLE {r} SET)"),
+            Self::Database(d) => write!(f, "database {d} (ALTER DATABASE {d} SET)"),
+            Self::RoleInDatabase { role, database } => {
                 write!(f, "role {role} in database {database} (ALTER ROLE {role} IN DATABASE {database} SET)")
             }
         }
@@ -87,7 +87,7 @@ pub struct Settings {
 impl Settings {
     /// Settings from name/value pairs, as if set in postgresql.conf (for tests and callers that
     /// know the values already).
-    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Settings {
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let values = pairs
             .into_iter()
             .map(|(n, v)| {
@@ -101,11 +101,11 @@ impl Settings {
                 (n.to_ascii_lowercase(), s)
             })
             .collect();
-        Settings { values, ..Settings::default() }
+        Self { values, ..Self::default() }
     }
 
     /// Add an override (tests, and the gatherer).
-    pub fn with_override(mut self, at: Where, name: &str, value: &str) -> Settings {
+    pub fn with_override(mut self, at: Where, name: &str, value: &str) -> Self {
         self.overrides.push(Override { at, name: name.to_ascii_lowercase(), value: value.to_string() });
         self
     }

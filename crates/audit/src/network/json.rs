@@ -190,7 +190,7 @@ pub(super) fn startup<S: Serializer>(v: &Probed<StartupAnswer>, s: S) -> Result<
         };
         match &a.reply {
             StartupReply::Authentication(req) => {
-                (view.reply, view.authentication) = ("authentication", Some(req))
+                (view.reply, view.authentication) = ("authentication", Some(req));
             }
             StartupReply::Refused(m) => (view.reply, view.error) = ("refused", Some(m)),
             StartupReply::TlsAlert(al) => (view.reply, view.alert) = ("tls-alert", Some(alert(al))),

@@ -29,16 +29,16 @@ pub enum ProbeResult {
 impl ProbeResult {
     pub fn target(&self) -> &str {
         match self {
-            ProbeResult::Answered(r) => &r.target,
-            ProbeResult::Failed { target, .. } => target,
+            Self::Answered(r) => &r.target,
+            Self::Failed { target, .. } => target,
         }
     }
 
     /// The report in words (a failure is its target and the reason).
     pub fn render_text(&self) -> String {
         match self {
-            ProbeResult::Answered(r) => r.render_text(),
-            ProbeResult::Failed { target, error } => {
+            Self::Answered(r) => r.render_text(),
+            Self::Failed { target, error } => {
                 format!("Probe of {}\n  did not answer: {}\n", line(target), line(error))
             }
         }
@@ -62,8 +62,8 @@ struct Failed<'a> {
 impl Serialize for ProbeResult {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
-            ProbeResult::Answered(report) => Answered { answered: true, report }.serialize(s),
-            ProbeResult::Failed { target, error } => Failed { target, answered: false, error }.serialize(s),
+            Self::Answered(report) => Answered { answered: true, report }.serialize(s),
+            Self::Failed { target, error } => Failed { target, answered: false, error }.serialize(s),
         }
     }
 }
@@ -107,8 +107,8 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn of(results: &[ProbeResult]) -> Summary {
-        let mut s = Summary { targets: results.len(), ..Summary::default() };
+    fn of(results: &[ProbeResult]) -> Self {
+        let mut s = Self { targets: results.len(), ..Self::default() };
         for r in results {
             match r {
                 ProbeResult::Failed { target, .. } => s.failed.push(target.clone()),
@@ -203,8 +203,8 @@ pub struct ProbeRun {
 }
 
 impl ProbeRun {
-    pub fn new(results: Vec<ProbeResult>) -> ProbeRun {
-        ProbeRun { summary: Summary::of(&results), results }
+    pub fn new(results: Vec<ProbeResult>) -> Self {
+        Self { summary: Summary::of(&results), results }
     }
 
     /// Every report in words, a blank line between them, then the summary.

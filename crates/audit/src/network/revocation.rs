@@ -59,7 +59,7 @@ pub enum RevocationStatus {
 
 impl RevocationStatus {
     pub fn is_revoked(&self) -> bool {
-        matches!(self, RevocationStatus::Revoked { .. })
+        matches!(self, Self::Revoked { .. })
     }
 }
 

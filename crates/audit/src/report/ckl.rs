@@ -75,7 +75,7 @@ struct Element {
     /// Local name (namespace prefix dropped: `dc:identifier` → `identifier`).
     name: String,
     attrs: Vec<(String, String)>,
-    children: Vec<Element>,
+    children: Vec<Self>,
     /// The element's own character data, references resolved.
     text: String,
 }
@@ -85,11 +85,11 @@ impl Element {
         self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 
-    fn child(&self, name: &str) -> Option<&Element> {
+    fn child(&self, name: &str) -> Option<&Self> {
         self.children.iter().find(|c| c.name == name)
     }
 
-    fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Element> + 'a {
+    fn children_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Self> + 'a {
         self.children.iter().filter(move |c| c.name == name)
     }
 
@@ -238,7 +238,7 @@ impl Benchmark {
         let id = root.attr("id").unwrap_or_default().to_owned();
         let version = text("version");
         let uuid = name_uuid(&["pgharden-ckl", &id, &version, &release_info]);
-        Ok(Benchmark {
+        Ok(Self {
             title: text("title"),
             description: text("description"),
             notice: root.child("notice").and_then(|n| n.attr("id")).unwrap_or_default().to_owned(),
@@ -296,7 +296,7 @@ impl BenchRule {
                 .filter(|i| !i.is_empty())
                 .collect()
         };
-        Ok(BenchRule {
+        Ok(Self {
             group_id: group.and_then(|g| g.attr("id")).unwrap_or(&rule_id).to_owned(),
             group_title: group.and_then(|g| g.child_text("title")).unwrap_or_default().to_owned(),
             severity: rule.attr("severity").unwrap_or("medium").to_owned(),

@@ -216,7 +216,7 @@ struct Text {
 
 impl Text {
     fn new(text: &str) -> Self {
-        Text { text: text.to_owned() }
+        Self { text: text.to_owned() }
     }
 }
 

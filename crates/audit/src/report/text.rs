@@ -99,7 +99,7 @@ impl Widths {
     fn of(findings: &[Finding]) -> Self {
         let rule = findings.iter().map(|f| clean(&f.rule).chars().count()).max().unwrap_or(0);
         let stig = findings.iter().map(|f| stig_column(f).chars().count()).max().unwrap_or(0);
-        Widths { rule, stig }
+        Self { rule, stig }
     }
 }
 

@@ -32,27 +32,27 @@ pub enum MessageLevel {
 
 impl MessageLevel {
     /// Every level, in elog.h's numeric order.
-    pub const ALL: [MessageLevel; 12] = [
-        MessageLevel::Debug5,
-        MessageLevel::Debug4,
-        MessageLevel::Debug3,
-        MessageLevel::Debug2,
-        MessageLevel::Debug1,
-        MessageLevel::Log,
-        MessageLevel::Info,
-        MessageLevel::Notice,
-        MessageLevel::Warning,
-        MessageLevel::Error,
-        MessageLevel::Fatal,
-        MessageLevel::Panic,
+    pub const ALL: [Self; 12] = [
+        Self::Debug5,
+        Self::Debug4,
+        Self::Debug3,
+        Self::Debug2,
+        Self::Debug1,
+        Self::Log,
+        Self::Info,
+        Self::Notice,
+        Self::Warning,
+        Self::Error,
+        Self::Fatal,
+        Self::Panic,
     ];
 
     /// A level name, case-insensitive; `debug` is `debug2`, as guc_tables.c's hidden alias says.
-    pub fn parse(value: &str) -> Result<MessageLevel, ValueError> {
+    pub fn parse(value: &str) -> Result<Self, ValueError> {
         if value.eq_ignore_ascii_case("debug") {
-            return Ok(MessageLevel::Debug2);
+            return Ok(Self::Debug2);
         }
-        MessageLevel::ALL
+        Self::ALL
             .into_iter()
             .find(|level| level.name().eq_ignore_ascii_case(value))
             .ok_or_else(|| ValueError::new(value, Problem::UnknownMessageLevel))
@@ -61,36 +61,36 @@ impl MessageLevel {
     /// The name the server shows: `debug5`, ..., `panic`.
     pub fn name(self) -> &'static str {
         match self {
-            MessageLevel::Debug5 => "debug5",
-            MessageLevel::Debug4 => "debug4",
-            MessageLevel::Debug3 => "debug3",
-            MessageLevel::Debug2 => "debug2",
-            MessageLevel::Debug1 => "debug1",
-            MessageLevel::Log => "log",
-            MessageLevel::Info => "info",
-            MessageLevel::Notice => "notice",
-            MessageLevel::Warning => "warning",
-            MessageLevel::Error => "error",
-            MessageLevel::Fatal => "fatal",
-            MessageLevel::Panic => "panic",
+            Self::Debug5 => "debug5",
+            Self::Debug4 => "debug4",
+            Self::Debug3 => "debug3",
+            Self::Debug2 => "debug2",
+            Self::Debug1 => "debug1",
+            Self::Log => "log",
+            Self::Info => "info",
+            Self::Notice => "notice",
+            Self::Warning => "warning",
+            Self::Error => "error",
+            Self::Fatal => "fatal",
+            Self::Panic => "panic",
         }
     }
 
     /// The `elevel` number of elog.h, which both orders start from.
     fn elevel(self) -> u8 {
         match self {
-            MessageLevel::Debug5 => 10,
-            MessageLevel::Debug4 => 11,
-            MessageLevel::Debug3 => 12,
-            MessageLevel::Debug2 => 13,
-            MessageLevel::Debug1 => 14,
-            MessageLevel::Log => 15,
-            MessageLevel::Info => 17,
-            MessageLevel::Notice => 18,
-            MessageLevel::Warning => 19,
-            MessageLevel::Error => 21,
-            MessageLevel::Fatal => 22,
-            MessageLevel::Panic => 23,
+            Self::Debug5 => 10,
+            Self::Debug4 => 11,
+            Self::Debug3 => 12,
+            Self::Debug2 => 13,
+            Self::Debug1 => 14,
+            Self::Log => 15,
+            Self::Info => 17,
+            Self::Notice => 18,
+            Self::Warning => 19,
+            Self::Error => 21,
+            Self::Fatal => 22,
+            Self::Panic => 23,
         }
     }
 }

@@ -22,9 +22,9 @@ pub enum DurationUnit {
 impl DurationUnit {
     fn milliseconds(self) -> i64 {
         match self {
-            DurationUnit::Milliseconds => 1,
-            DurationUnit::Seconds => 1000,
-            DurationUnit::Minutes => 60_000,
+            Self::Milliseconds => 1,
+            Self::Seconds => 1000,
+            Self::Minutes => 60_000,
         }
     }
 }

@@ -1,3 +1,3 @@
 //! Test helpers shared by the test binaries of this crate.
 
-pub mod stig;
+pub(crate) mod stig;

@@ -14,11 +14,11 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// The variable naming a directory with the DISA XCCDF files (and `stig_crosswalk.tsv`).
-pub const STIG_DIR_VAR: &str = "PGHARDEN_STIG_DIR";
+pub(crate) const STIG_DIR_VAR: &str = "PGHARDEN_STIG_DIR";
 
 /// One family's facts: the benchmark's own (`@key` lines) and its rules, in document order.
 #[derive(Debug)]
-pub struct Facts {
+pub(crate) struct Facts {
     /// `pgs9`, `cd12` or `cd16`.
     pub family: &'static str,
     /// The DISA file name the facts come from.
@@ -29,7 +29,7 @@ pub struct Facts {
 
 /// One rule's facts, as `scripts/stig-facts` wrote them.
 #[derive(Debug, Clone)]
-pub struct FactRule {
+pub(crate) struct FactRule {
     pub group: String,
     pub srg: String,
     pub rule: String,
@@ -50,14 +50,14 @@ const FAMILIES: [(&str, &str); 3] = [
 ];
 
 /// The crosswalk (SRG → the three families' ids), a copy of DISA's facts.
-pub const CROSSWALK: &str = include_str!("../data/stig_crosswalk.tsv");
+pub(crate) const CROSSWALK: &str = include_str!("../data/stig_crosswalk.tsv");
 
 /// The facts of every family, in the order pgs9, cd12, cd16.
-pub fn all_facts() -> Vec<Facts> {
+pub(crate) fn all_facts() -> Vec<Facts> {
     FAMILIES.iter().map(|(family, text)| parse_facts(family, text)).collect()
 }
 
-pub fn facts(family: &str) -> Facts {
+pub(crate) fn facts(family: &str) -> Facts {
     all_facts().into_iter().find(|f| f.family == family).unwrap_or_else(|| panic!("no family {family}"))
 }
 
@@ -102,13 +102,13 @@ fn parse_facts(family: &'static str, text: &str) -> Facts {
 }
 
 /// The fixture's discussion, check and fix texts of a rule (ours, naming the rule).
-pub fn discussion(version: &str) -> String {
+pub(crate) fn discussion(version: &str) -> String {
     format!("Fixture discussion of {version}: the DISA text is in the benchmark itself.")
 }
-pub fn check_text(version: &str) -> String {
+pub(crate) fn check_text(version: &str) -> String {
     format!("Fixture check of {version}: if the setting is wrong, this is a finding.")
 }
-pub fn fix_text(version: &str) -> String {
+pub(crate) fn fix_text(version: &str) -> String {
     format!("Fixture fix of {version}: set it as the STIG says.")
 }
 
@@ -117,7 +117,7 @@ fn esc(s: &str) -> String {
 }
 
 /// An XCCDF 1.1 benchmark with the facts' ids, severities, titles and idents.
-pub fn xccdf(f: &Facts) -> String {
+pub(crate) fn xccdf(f: &Facts) -> String {
     let m = |k: &str| esc(f.meta.get(k).map(String::as_str).unwrap_or_default());
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
@@ -183,14 +183,14 @@ pub fn xccdf(f: &Facts) -> String {
 }
 
 /// The user's DISA directory, when `PGHARDEN_STIG_DIR` is set (set but not a directory fails).
-pub fn disa_dir() -> Option<PathBuf> {
+pub(crate) fn disa_dir() -> Option<PathBuf> {
     let dir = PathBuf::from(std::env::var_os(STIG_DIR_VAR)?);
     assert!(dir.is_dir(), "{STIG_DIR_VAR}={}: not a directory", dir.display());
     Some(dir)
 }
 
 /// A benchmark as a test reads it: where it came from, and its XML.
-pub struct Source {
+pub(crate) struct Source {
     pub family: &'static str,
     pub file: String,
     /// `true` for the user's DISA copy, `false` for the fixture.
@@ -201,7 +201,7 @@ pub struct Source {
 
 /// The fixture of every family, then (with `PGHARDEN_STIG_DIR`) the user's DISA copies. Prints one
 /// line saying which were used.
-pub fn sources() -> Vec<Source> {
+pub(crate) fn sources() -> Vec<Source> {
     let mut out: Vec<Source> = all_facts()
         .iter()
         .map(|f| Source {
@@ -237,7 +237,7 @@ pub fn sources() -> Vec<Source> {
 
 /// The crosswalk text: the repository's copy, and (with `PGHARDEN_STIG_DIR`) the user's, which
 /// must be the same.
-pub fn crosswalk() -> &'static str {
+pub(crate) fn crosswalk() -> &'static str {
     if let Some(dir) = disa_dir() {
         let path = dir.join("stig_crosswalk.tsv");
         if let Ok(theirs) = std::fs::read_to_string(&path) {

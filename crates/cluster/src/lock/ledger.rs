@@ -54,8 +54,8 @@ pub(super) struct Ledger {
 }
 
 impl Ledger {
-    pub(super) fn usual() -> Ledger {
-        Ledger { schema: USUAL_SCHEMA.to_string() }
+    pub(super) fn usual() -> Self {
+        Self { schema: USUAL_SCHEMA.to_string() }
     }
 
     /// The table, quoted for SQL.

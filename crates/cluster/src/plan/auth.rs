@@ -80,7 +80,7 @@ pub(super) fn hba_change(
     for record in hba.records() {
         match record {
             Record::Rule(rule) if specs.iter().any(|s| s.matches(rule)) || written_by_pgharden(rule) => {
-                remove.push(rule.at.clone())
+                remove.push(rule.at.clone());
             }
             other => disable.push(other.at().clone()),
         }

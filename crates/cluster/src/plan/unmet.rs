@@ -41,8 +41,8 @@ pub struct InstallCommand {
 
 impl Unmet {
     /// Appendix B on a server of `major` without the pgaudit library.
-    pub fn pgaudit(major: u32) -> Unmet {
-        Unmet {
+    pub fn pgaudit(major: u32) -> Self {
+        Self {
             kind: UnmetKind::Pgaudit,
             what: "STIG Appendix B: audit logging with pgaudit".into(),
             why: format!(

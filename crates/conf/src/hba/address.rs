@@ -35,28 +35,28 @@ impl Address {
     /// A CIDR block such as `10.0.0.0/8`.
     pub fn cidr(addr: IpAddr, bits: u8) -> Option<Self> {
         let mask = mask_from_bits(addr, bits)?;
-        Some(Address::Net { addr, mask, text: format!("{addr}/{bits}") })
+        Some(Self::Net { addr, mask, text: format!("{addr}/{bits}") })
     }
 
     /// True if `client` lies in this network (None for the kinds that need DNS or interfaces).
     pub fn contains(&self, client: IpAddr) -> Option<bool> {
         match self {
-            Address::All => Some(true),
-            Address::Net { addr, mask, .. } => Some(in_net(client, *addr, *mask)),
-            Address::SameHost | Address::SameNet | Address::Hostname(_) => None,
+            Self::All => Some(true),
+            Self::Net { addr, mask, .. } => Some(in_net(client, *addr, *mask)),
+            Self::SameHost | Self::SameNet | Self::Hostname(_) => None,
         }
     }
 
     /// True if every client this address matches is matched by `self` too (conservative: false
     /// when it cannot be told without DNS or interface lists).
-    pub fn covers(&self, other: &Address) -> bool {
+    pub fn covers(&self, other: &Self) -> bool {
         match (self, other) {
-            (Address::All, _) => true,
-            (Address::SameHost, Address::SameHost) | (Address::SameNet, Address::SameNet) => true,
-            (Address::Net { addr: a, mask: m, .. }, Address::Net { addr: b, mask: n, .. }) => {
+            (Self::All, _) => true,
+            (Self::SameHost, Self::SameHost) | (Self::SameNet, Self::SameNet) => true,
+            (Self::Net { addr: a, mask: m, .. }, Self::Net { addr: b, mask: n, .. }) => {
                 same_family(*a, *b) && bits(*m) & bits(*n) == bits(*m) && in_net(*b, *a, *m)
             }
-            (Address::Hostname(a), Address::Hostname(b)) => {
+            (Self::Hostname(a), Self::Hostname(b)) => {
                 let (a, b) = (a.to_ascii_lowercase(), b.to_ascii_lowercase());
                 a == b || (a.starts_with('.') && b.ends_with(&a))
             }
@@ -68,11 +68,11 @@ impl Address {
 impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Address::All => f.write_str("all"),
-            Address::SameHost => f.write_str("samehost"),
-            Address::SameNet => f.write_str("samenet"),
-            Address::Net { text, .. } => f.write_str(text),
-            Address::Hostname(h) => f.write_str(h),
+            Self::All => f.write_str("all"),
+            Self::SameHost => f.write_str("samehost"),
+            Self::SameNet => f.write_str("samenet"),
+            Self::Net { text, .. } => f.write_str(text),
+            Self::Hostname(h) => f.write_str(h),
         }
     }
 }

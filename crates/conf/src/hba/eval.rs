@@ -107,10 +107,10 @@ pub enum NoMatchReason {
 impl fmt::Display for NoMatchReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            NoMatchReason::ConnectionType => "connection type (local/host, SSL, GSS encryption) differs",
-            NoMatchReason::Address => "client address not in the rule's address range",
-            NoMatchReason::Database => "database not in the rule's list",
-            NoMatchReason::User => "user not in the rule's list",
+            Self::ConnectionType => "connection type (local/host, SSL, GSS encryption) differs",
+            Self::Address => "client address not in the rule's address range",
+            Self::Database => "database not in the rule's list",
+            Self::User => "user not in the rule's list",
         })
     }
 }
@@ -138,13 +138,13 @@ pub enum Undecidable {
 impl fmt::Display for Undecidable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Undecidable::Hostname(h) => write!(f, "host name {} needs DNS", excerpt(h)),
-            Undecidable::SameHost => f.write_str("samehost needs the server's interface addresses"),
-            Undecidable::SameNet => f.write_str("samenet needs the server's interface networks"),
-            Undecidable::UnknownAddress => f.write_str("the client address is unknown"),
-            Undecidable::Membership(r) => write!(f, "membership in role {} is unknown", excerpt(r)),
-            Undecidable::Regex(e) => f.write_str(&excerpt(e)),
-            Undecidable::UnreadFile(t) => write!(f, "@{} was not read", excerpt(t)),
+            Self::Hostname(h) => write!(f, "host name {} needs DNS", excerpt(h)),
+            Self::SameHost => f.write_str("samehost needs the server's interface addresses"),
+            Self::SameNet => f.write_str("samenet needs the server's interface networks"),
+            Self::UnknownAddress => f.write_str("the client address is unknown"),
+            Self::Membership(r) => write!(f, "membership in role {} is unknown", excerpt(r)),
+            Self::Regex(e) => f.write_str(&excerpt(e)),
+            Self::UnreadFile(t) => write!(f, "@{} was not read", excerpt(t)),
         }
     }
 }
@@ -200,16 +200,16 @@ enum Tri {
 
 impl Tri {
     /// Any certain yes wins; otherwise any unknown; otherwise no.
-    fn any(results: impl IntoIterator<Item = Tri>) -> Tri {
+    fn any(results: impl IntoIterator<Item = Self>) -> Self {
         let mut unknown = None;
         for r in results {
             match r {
-                Tri::Yes => return Tri::Yes,
-                Tri::Unknown(u) => unknown = unknown.or(Some(u)),
-                Tri::No => {}
+                Self::Yes => return Self::Yes,
+                Self::Unknown(u) => unknown = unknown.or(Some(u)),
+                Self::No => {}
             }
         }
-        unknown.map_or(Tri::No, Tri::Unknown)
+        unknown.map_or(Self::No, Tri::Unknown)
     }
 }
 

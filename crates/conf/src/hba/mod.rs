@@ -83,27 +83,20 @@ impl ConnType {
     /// The keyword as pg_hba.conf spells it.
     pub fn keyword(self) -> &'static str {
         match self {
-            ConnType::Local => "local",
-            ConnType::Host => "host",
-            ConnType::HostSsl => "hostssl",
-            ConnType::HostNoSsl => "hostnossl",
-            ConnType::HostGssEnc => "hostgssenc",
-            ConnType::HostNoGssEnc => "hostnogssenc",
+            Self::Local => "local",
+            Self::Host => "host",
+            Self::HostSsl => "hostssl",
+            Self::HostNoSsl => "hostnossl",
+            Self::HostGssEnc => "hostgssenc",
+            Self::HostNoGssEnc => "hostnogssenc",
         }
     }
 
     /// hba.c compares the connection type with `strcmp`, quoted or not.
     pub fn from_keyword(word: &str) -> Option<Self> {
-        [
-            ConnType::Local,
-            ConnType::Host,
-            ConnType::HostSsl,
-            ConnType::HostNoSsl,
-            ConnType::HostGssEnc,
-            ConnType::HostNoGssEnc,
-        ]
-        .into_iter()
-        .find(|t| t.keyword() == word)
+        [Self::Local, Self::Host, Self::HostSsl, Self::HostNoSsl, Self::HostGssEnc, Self::HostNoGssEnc]
+            .into_iter()
+            .find(|t| t.keyword() == word)
     }
 }
 
@@ -145,43 +138,43 @@ pub enum Method {
 }
 
 impl Method {
-    const KNOWN: [Method; 15] = [
-        Method::Trust,
-        Method::Reject,
-        Method::ScramSha256,
-        Method::Md5,
-        Method::Password,
-        Method::Gss,
-        Method::Sspi,
-        Method::Ident,
-        Method::Peer,
-        Method::Ldap,
-        Method::Radius,
-        Method::Cert,
-        Method::Pam,
-        Method::Bsd,
-        Method::OAuth,
+    const KNOWN: [Self; 15] = [
+        Self::Trust,
+        Self::Reject,
+        Self::ScramSha256,
+        Self::Md5,
+        Self::Password,
+        Self::Gss,
+        Self::Sspi,
+        Self::Ident,
+        Self::Peer,
+        Self::Ldap,
+        Self::Radius,
+        Self::Cert,
+        Self::Pam,
+        Self::Bsd,
+        Self::OAuth,
     ];
 
     /// The keyword as pg_hba.conf spells it (an unknown word as written).
     pub fn keyword(&self) -> &str {
         match self {
-            Method::Trust => "trust",
-            Method::Reject => "reject",
-            Method::ScramSha256 => "scram-sha-256",
-            Method::Md5 => "md5",
-            Method::Password => "password",
-            Method::Gss => "gss",
-            Method::Sspi => "sspi",
-            Method::Ident => "ident",
-            Method::Peer => "peer",
-            Method::Ldap => "ldap",
-            Method::Radius => "radius",
-            Method::Cert => "cert",
-            Method::Pam => "pam",
-            Method::Bsd => "bsd",
-            Method::OAuth => "oauth",
-            Method::Unknown(word) => word,
+            Self::Trust => "trust",
+            Self::Reject => "reject",
+            Self::ScramSha256 => "scram-sha-256",
+            Self::Md5 => "md5",
+            Self::Password => "password",
+            Self::Gss => "gss",
+            Self::Sspi => "sspi",
+            Self::Ident => "ident",
+            Self::Peer => "peer",
+            Self::Ldap => "ldap",
+            Self::Radius => "radius",
+            Self::Cert => "cert",
+            Self::Pam => "pam",
+            Self::Bsd => "bsd",
+            Self::OAuth => "oauth",
+            Self::Unknown(word) => word,
         }
     }
 
@@ -190,7 +183,7 @@ impl Method {
         Self::KNOWN
             .into_iter()
             .find(|m| m.keyword() == word)
-            .unwrap_or_else(|| Method::Unknown(word.to_owned()))
+            .unwrap_or_else(|| Self::Unknown(word.to_owned()))
     }
 }
 
@@ -279,8 +272,8 @@ impl Record {
     /// Where the record is, whatever it is.
     pub fn at(&self) -> &RuleRef {
         match self {
-            Record::Rule(r) => &r.at,
-            Record::Include { at, .. } | Record::Invalid { at, .. } => at,
+            Self::Rule(r) => &r.at,
+            Self::Include { at, .. } | Self::Invalid { at, .. } => at,
         }
     }
 }

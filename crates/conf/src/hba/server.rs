@@ -19,12 +19,12 @@ pub struct ServerSettings {
 
 impl ServerSettings {
     /// A server of `major` whose settings are not known.
-    pub fn for_major(major: u32) -> ServerSettings {
-        ServerSettings { major, oauth_validator_libraries: None }
+    pub fn for_major(major: u32) -> Self {
+        Self { major, oauth_validator_libraries: None }
     }
 
     /// The same server, with `oauth_validator_libraries` known.
-    pub fn with_oauth_validator_libraries(mut self, value: impl Into<String>) -> ServerSettings {
+    pub fn with_oauth_validator_libraries(mut self, value: impl Into<String>) -> Self {
         self.oauth_validator_libraries = Some(value.into());
         self
     }

@@ -326,12 +326,12 @@ fn a_set_for_an_older_server_does_not_follow_includes() {
     std::fs::write(dir.path().join("extra.conf"), "local all all trust\n").unwrap();
     std::fs::write(dir.path().join("admins"), "alice\n").unwrap();
 
-    let on16 = HbaSet::load_for(16, &root, &crate::Disk).unwrap();
+    let on16 = HbaSet::load_for(16, &root, &Disk).unwrap();
     assert_eq!(on16.rules().len(), 2);
     assert_eq!(on16.paths_read(), [root.clone(), dir.path().join("admins"), dir.path().join("extra.conf")]);
     assert!(on16.validate(16).is_empty());
 
-    let on15 = HbaSet::load_for(15, &root, &crate::Disk).unwrap();
+    let on15 = HbaSet::load_for(15, &root, &Disk).unwrap();
     let rules = on15.rules();
     assert_eq!(rules.len(), 1, "the included trust line is not in force on 15: {rules:?}");
     assert_eq!(on15.files().len(), 1);

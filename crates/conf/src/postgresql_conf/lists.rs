@@ -115,27 +115,19 @@ pub enum ConnectionLogAspect {
 
 impl ConnectionLogAspect {
     /// Every aspect, which is what `all` turns on.
-    pub const ALL: [ConnectionLogAspect; 4] = [
-        ConnectionLogAspect::Receipt,
-        ConnectionLogAspect::Authentication,
-        ConnectionLogAspect::Authorization,
-        ConnectionLogAspect::SetupDurations,
-    ];
+    pub const ALL: [Self; 4] =
+        [Self::Receipt, Self::Authentication, Self::Authorization, Self::SetupDurations];
 
     /// What `on` meant before PostgreSQL 18, and still means.
-    pub const ON: [ConnectionLogAspect; 3] = [
-        ConnectionLogAspect::Receipt,
-        ConnectionLogAspect::Authentication,
-        ConnectionLogAspect::Authorization,
-    ];
+    pub const ON: [Self; 3] = [Self::Receipt, Self::Authentication, Self::Authorization];
 
     /// The name as `log_connections` spells it.
     pub fn name(self) -> &'static str {
         match self {
-            ConnectionLogAspect::Receipt => "receipt",
-            ConnectionLogAspect::Authentication => "authentication",
-            ConnectionLogAspect::Authorization => "authorization",
-            ConnectionLogAspect::SetupDurations => "setup_durations",
+            Self::Receipt => "receipt",
+            Self::Authentication => "authentication",
+            Self::Authorization => "authorization",
+            Self::SetupDurations => "setup_durations",
         }
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use pgharden_conf::{Disk, Source};
 
 /// Writes `text` to `dir/name`, creating parent directories.
-pub fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
     let path = dir.join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, text).unwrap();
@@ -22,7 +22,7 @@ pub fn write(dir: &Path, name: &str, text: impl AsRef<[u8]>) -> PathBuf {
 }
 
 /// Makes a FIFO at `dir/name`. Nobody ever writes to it: opening it for reading would block.
-pub fn fifo(dir: &Path, name: &str) -> PathBuf {
+pub(crate) fn fifo(dir: &Path, name: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
@@ -31,7 +31,7 @@ pub fn fifo(dir: &Path, name: &str) -> PathBuf {
 
 /// Runs `f` on a thread and fails the test if it has not returned within 10 s (a read blocked
 /// on a FIFO never returns).
-pub fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
@@ -45,7 +45,7 @@ pub fn within_10s<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 
 
 /// One call a `Source` received.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Call {
+pub(crate) enum Call {
     Read(PathBuf),
     ReadDir(PathBuf),
     Canonicalize(PathBuf),
@@ -54,24 +54,24 @@ pub enum Call {
 impl Call {
     /// The call with `base` taken off its path, for comparisons that do not depend on where the
     /// files are.
-    pub fn relative_to(&self, base: &Path) -> Call {
+    pub(crate) fn relative_to(&self, base: &Path) -> Self {
         let strip = |p: &PathBuf| p.strip_prefix(base).unwrap_or(p).to_path_buf();
         match self {
-            Call::Read(p) => Call::Read(strip(p)),
-            Call::ReadDir(p) => Call::ReadDir(strip(p)),
-            Call::Canonicalize(p) => Call::Canonicalize(strip(p)),
+            Self::Read(p) => Self::Read(strip(p)),
+            Self::ReadDir(p) => Self::ReadDir(strip(p)),
+            Self::Canonicalize(p) => Self::Canonicalize(strip(p)),
         }
     }
 }
 
 /// `Disk`, recording every call.
 #[derive(Debug, Default)]
-pub struct Recording {
+pub(crate) struct Recording {
     pub calls: RefCell<Vec<Call>>,
 }
 
 impl Recording {
-    pub fn calls_relative_to(&self, base: &Path) -> Vec<Call> {
+    pub(crate) fn calls_relative_to(&self, base: &Path) -> Vec<Call> {
         self.calls.borrow().iter().map(|c| c.relative_to(base)).collect()
     }
 }
@@ -96,7 +96,7 @@ impl Source for Recording {
 /// Files served from memory under a directory that does not exist on disk: a loader that read
 /// anything behind the `Source`'s back would find nothing there.
 #[derive(Debug, Default)]
-pub struct Memory {
+pub(crate) struct Memory {
     files: BTreeMap<PathBuf, Vec<u8>>,
     dirs: BTreeSet<PathBuf>,
     pub calls: RefCell<Vec<Call>>,
@@ -104,8 +104,8 @@ pub struct Memory {
 
 impl Memory {
     /// Every file under `real` (recursively), served as if it were under `virtual_root`.
-    pub fn copy_of(real: &Path, virtual_root: &Path) -> Self {
-        let mut memory = Memory::default();
+    pub(crate) fn copy_of(real: &Path, virtual_root: &Path) -> Self {
+        let mut memory = Self::default();
         memory.add_dir(virtual_root);
         let mut stack = vec![real.to_path_buf()];
         while let Some(dir) = stack.pop() {

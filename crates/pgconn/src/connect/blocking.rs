@@ -44,14 +44,14 @@ pub struct BlockingClient {
 impl BlockingClient {
     /// Connect with resolved settings (an absent `connect_timeout` means
     /// [`DEFAULT_CONNECT_TIMEOUT`](crate::DEFAULT_CONNECT_TIMEOUT), see [`connect`](super::connect)).
-    pub fn connect(settings: &Settings) -> Result<BlockingClient, Error> {
+    pub fn connect(settings: &Settings) -> Result<Self, Error> {
         let runtime = runtime()?;
         let opened = runtime.block_on(super::connect_with_task(settings))?;
         Ok(Self::from_opened(opened, runtime))
     }
 
     /// Parse `conninfo`, resolve it against the process environment, and connect.
-    pub fn connect_str(conninfo: &str) -> Result<BlockingClient, Error> {
+    pub fn connect_str(conninfo: &str) -> Result<Self, Error> {
         let settings = Conninfo::parse(conninfo)?.resolve(&Env::from_process())?;
         Self::connect(&settings)
     }
@@ -64,15 +64,15 @@ impl BlockingClient {
         role: &str,
         dbname: &str,
         timeout: Duration,
-    ) -> Result<BlockingClient, Error> {
+    ) -> Result<Self, Error> {
         let runtime = runtime()?;
         let opened = runtime
             .block_on(super::peer::connect_unix_stream_with_task(stream, socket, role, dbname, timeout))?;
         Ok(Self::from_opened(opened, runtime))
     }
 
-    fn from_opened(opened: Opened, runtime: Runtime) -> BlockingClient {
-        BlockingClient {
+    fn from_opened(opened: Opened, runtime: Runtime) -> Self {
+        Self {
             client: Some(opened.client),
             task: Some(opened.task),
             info: opened.info,

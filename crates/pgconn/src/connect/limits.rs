@@ -73,8 +73,8 @@ enum State {
 }
 
 impl State {
-    fn header() -> State {
-        State::Header { buf: [0; HEADER], have: 0 }
+    fn header() -> Self {
+        Self::Header { buf: [0; HEADER], have: 0 }
     }
 }
 
@@ -87,13 +87,13 @@ pub(crate) struct Framer {
 }
 
 impl Framer {
-    pub(crate) fn new(start: Start) -> Framer {
+    pub(crate) fn new(start: Start) -> Self {
         let state = match start {
             Start::Messages => State::header(),
             Start::SslAnswer => State::SslAnswer,
             Start::Tls => State::Off,
         };
-        Framer { state, response: 0 }
+        Self { state, response: 0 }
     }
 
     /// Follow `data`, the next bytes from the server. The first error is sticky.
@@ -181,8 +181,8 @@ pub(crate) struct Bounded<S> {
 }
 
 impl<S> Bounded<S> {
-    pub(crate) fn new(inner: S, start: Start, tripwire: Tripwire) -> Bounded<S> {
-        Bounded { inner, framer: Framer::new(start), tripwire }
+    pub(crate) fn new(inner: S, start: Start, tripwire: Tripwire) -> Self {
+        Self { inner, framer: Framer::new(start), tripwire }
     }
 }
 
@@ -251,8 +251,8 @@ pub(crate) struct BoundedHandshake<F> {
 }
 
 impl<F> BoundedHandshake<F> {
-    pub(crate) fn new(handshake: F, tripwire: Tripwire) -> BoundedHandshake<F> {
-        BoundedHandshake { handshake, tripwire }
+    pub(crate) fn new(handshake: F, tripwire: Tripwire) -> Self {
+        Self { handshake, tripwire }
     }
 }
 

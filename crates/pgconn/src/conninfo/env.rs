@@ -29,8 +29,8 @@ pub struct Env {
 
 impl Env {
     /// Nothing set: no variables, no home directory, no OS user, Debian's socket directory.
-    pub fn new() -> Env {
-        Env {
+    pub fn new() -> Self {
+        Self {
             vars: BTreeMap::new(),
             home: None,
             os_user: None,
@@ -45,7 +45,7 @@ impl Env {
     ///   uid (current libpq's `pqGetHomeDirectory`; older releases consulted only passwd);
     /// * the OS user: the passwd name of the effective uid (`pg_fe_getauthname`);
     /// * the socket directory: [`DEBIAN_SOCKET_DIR`] if it exists, else [`LIBPQ_SOCKET_DIR`].
-    pub fn from_process() -> Env {
+    pub fn from_process() -> Self {
         let vars = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .filter(|(k, _)| k.starts_with("PG"))
@@ -58,7 +58,7 @@ impl Env {
             .or_else(|| passwd.as_ref().map(|u| u.dir.clone()));
         let socket_dir =
             if Path::new(DEBIAN_SOCKET_DIR).is_dir() { DEBIAN_SOCKET_DIR } else { LIBPQ_SOCKET_DIR };
-        Env {
+        Self {
             vars,
             home,
             os_user: passwd.map(|u| u.name),
@@ -68,25 +68,25 @@ impl Env {
     }
 
     /// Set an environment variable (an empty value counts as set, as with `getenv`).
-    pub fn with_var(mut self, name: &str, value: &str) -> Env {
+    pub fn with_var(mut self, name: &str, value: &str) -> Self {
         self.vars.insert(name.to_owned(), value.to_owned());
         self
     }
 
     /// Set the home directory (where `.pgpass` and `.postgresql/` are looked for).
-    pub fn with_home(mut self, home: impl Into<PathBuf>) -> Env {
+    pub fn with_home(mut self, home: impl Into<PathBuf>) -> Self {
         self.home = Some(home.into());
         self
     }
 
     /// Set the OS user name (the default `user`).
-    pub fn with_os_user(mut self, name: &str) -> Env {
+    pub fn with_os_user(mut self, name: &str) -> Self {
         self.os_user = Some(name.to_owned());
         self
     }
 
     /// Set the default Unix socket directory.
-    pub fn with_socket_dir(mut self, dir: impl Into<PathBuf>) -> Env {
+    pub fn with_socket_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.socket_dir = dir.into();
         self
     }
@@ -119,7 +119,7 @@ impl Env {
 
 impl Default for Env {
     fn default() -> Self {
-        Env::new()
+        Self::new()
     }
 }
 

@@ -45,8 +45,8 @@ pub struct Conninfo {
 impl Conninfo {
     /// Parse a connection string: a URI if it starts with `postgresql://` or `postgres://`
     /// (case-sensitively, as in libpq), otherwise `keyword=value` pairs.
-    pub fn parse(s: &str) -> Result<Conninfo, Error> {
-        let mut info = Conninfo::default();
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let mut info = Self::default();
         if let Some(rest) = uri::strip_prefix(s) {
             uri::parse(s, rest, &mut info)?;
         } else {
@@ -56,8 +56,8 @@ impl Conninfo {
     }
 
     /// An empty conninfo: everything comes from the environment and libpq's defaults.
-    pub fn new() -> Conninfo {
-        Conninfo::default()
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// The value set for `keyword`, if any.
@@ -72,7 +72,7 @@ impl Conninfo {
     }
 
     /// Builder form of [`Conninfo::set`].
-    pub fn with(mut self, keyword: &str, value: &str) -> Result<Conninfo, Error> {
+    pub fn with(mut self, keyword: &str, value: &str) -> Result<Self, Error> {
         self.set(keyword, value)?;
         Ok(self)
     }

@@ -40,14 +40,14 @@ pub enum SslMode {
 
 impl SslMode {
     /// The mode a `sslmode` value names (libpq's spelling, case-sensitive); `None` for anything else.
-    pub fn parse(s: &str) -> Option<SslMode> {
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s {
-            "disable" => SslMode::Disable,
-            "allow" => SslMode::Allow,
-            "prefer" => SslMode::Prefer,
-            "require" => SslMode::Require,
-            "verify-ca" => SslMode::VerifyCa,
-            "verify-full" => SslMode::VerifyFull,
+            "disable" => Self::Disable,
+            "allow" => Self::Allow,
+            "prefer" => Self::Prefer,
+            "require" => Self::Require,
+            "verify-ca" => Self::VerifyCa,
+            "verify-full" => Self::VerifyFull,
             _ => return None,
         })
     }
@@ -55,12 +55,12 @@ impl SslMode {
     /// libpq's spelling, as `sslmode` takes it.
     pub fn as_str(self) -> &'static str {
         match self {
-            SslMode::Disable => "disable",
-            SslMode::Allow => "allow",
-            SslMode::Prefer => "prefer",
-            SslMode::Require => "require",
-            SslMode::VerifyCa => "verify-ca",
-            SslMode::VerifyFull => "verify-full",
+            Self::Disable => "disable",
+            Self::Allow => "allow",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
         }
     }
 }
@@ -96,12 +96,12 @@ pub enum TlsVersion {
 
 impl TlsVersion {
     /// libpq compares case-insensitively.
-    pub fn parse(s: &str) -> Option<TlsVersion> {
+    pub fn parse(s: &str) -> Option<Self> {
         Some(match s.to_ascii_lowercase().as_str() {
-            "tlsv1" => TlsVersion::Tls1_0,
-            "tlsv1.1" => TlsVersion::Tls1_1,
-            "tlsv1.2" => TlsVersion::Tls1_2,
-            "tlsv1.3" => TlsVersion::Tls1_3,
+            "tlsv1" => Self::Tls1_0,
+            "tlsv1.1" => Self::Tls1_1,
+            "tlsv1.2" => Self::Tls1_2,
+            "tlsv1.3" => Self::Tls1_3,
             _ => return None,
         })
     }
@@ -109,10 +109,10 @@ impl TlsVersion {
     /// The spelling PostgreSQL's settings and libpq use (`TLSv1.2`).
     pub fn as_str(self) -> &'static str {
         match self {
-            TlsVersion::Tls1_0 => "TLSv1",
-            TlsVersion::Tls1_1 => "TLSv1.1",
-            TlsVersion::Tls1_2 => "TLSv1.2",
-            TlsVersion::Tls1_3 => "TLSv1.3",
+            Self::Tls1_0 => "TLSv1",
+            Self::Tls1_1 => "TLSv1.1",
+            Self::Tls1_2 => "TLSv1.2",
+            Self::Tls1_3 => "TLSv1.3",
         }
     }
 }

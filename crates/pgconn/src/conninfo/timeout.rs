@@ -37,25 +37,25 @@ impl ConnectTimeout {
     /// How long an attempt may take; `None` is without limit.
     pub fn effective(self) -> Option<Duration> {
         match self {
-            ConnectTimeout::NotGiven => Some(DEFAULT_CONNECT_TIMEOUT),
-            ConnectTimeout::Indefinite => None,
-            ConnectTimeout::After(limit) => Some(limit),
+            Self::NotGiven => Some(DEFAULT_CONNECT_TIMEOUT),
+            Self::Indefinite => None,
+            Self::After(limit) => Some(limit),
         }
     }
 
     /// libpq's `pqParseIntParam` and `connectDBComplete` rules for the text of the value.
-    pub(super) fn parse(text: Option<&str>) -> Result<ConnectTimeout, Error> {
+    pub(super) fn parse(text: Option<&str>) -> Result<Self, Error> {
         let Some(text) = text.filter(|t| !t.is_empty()) else {
-            return Ok(ConnectTimeout::NotGiven);
+            return Ok(Self::NotGiven);
         };
         let secs = parse_int(text).ok_or_else(|| ConninfoError::InvalidInteger {
             keyword: "connect_timeout",
             value: text.to_owned(),
         })?;
         Ok(match secs {
-            ..=0 => ConnectTimeout::Indefinite,
-            1 => ConnectTimeout::After(Duration::from_secs(2)),
-            n => ConnectTimeout::After(Duration::from_secs(n.unsigned_abs().into())),
+            ..=0 => Self::Indefinite,
+            1 => Self::After(Duration::from_secs(2)),
+            n => Self::After(Duration::from_secs(n.unsigned_abs().into())),
         })
     }
 }

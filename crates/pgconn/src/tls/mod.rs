@@ -50,13 +50,13 @@ pub struct TlsContext {
 
 impl TlsContext {
     /// Read root certificates, CRLs, the client certificate and key, as libpq's `initialize_SSL`.
-    pub fn load(settings: &Settings) -> Result<TlsContext, TlsError> {
+    pub fn load(settings: &Settings) -> Result<Self, TlsError> {
         let provider = provider();
         let verification = settings.verification();
         let mut warnings = Vec::new();
         let trust = Trust::load(settings, verification != Verification::None, &mut warnings)?.map(Arc::new);
         let identity = client_cert::load(settings, &provider)?;
-        Ok(TlsContext {
+        Ok(Self {
             versions: versions(settings.ssl_min_protocol_version, settings.ssl_max_protocol_version)?,
             provider,
             verification,

@@ -39,7 +39,7 @@ impl Trust {
         settings: &Settings,
         required: bool,
         warnings: &mut Vec<String>,
-    ) -> Result<Option<Trust>, TlsError> {
+    ) -> Result<Option<Self>, TlsError> {
         match &settings.sslrootcert {
             Some(RootCert::System) => system_roots().map(Some),
             Some(RootCert::File(path)) if path.exists() => {
@@ -53,8 +53,8 @@ impl Trust {
         }
     }
 
-    fn new() -> Trust {
-        Trust {
+    fn new() -> Self {
+        Self {
             anchors: Vec::new(),
             anchor_certs: Vec::new(),
             intermediates: Vec::new(),

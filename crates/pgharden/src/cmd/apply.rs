@@ -21,7 +21,7 @@ struct PlanJson<'a> {
     plan: &'a Plan,
 }
 
-pub fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
     let target = match (&args.pgdata, &args.conninfo) {
         (Some(dir), _) => Locator::PgData(dir.clone()),
         (None, Some(c)) => Locator::Conninfo(c.clone()),

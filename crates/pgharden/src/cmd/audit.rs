@@ -18,7 +18,7 @@ use pgharden_audit::{Finding, Report, Scope, Severity, Status};
 use crate::cli::{AuditArgs, AuditScope, FailOn, Format};
 use crate::output::{self, Outcome};
 
-pub fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &AuditArgs) -> anyhow::Result<Outcome> {
     if args.coverage {
         return print_coverage(args);
     }
@@ -149,8 +149,8 @@ struct Verdict {
 }
 
 impl Verdict {
-    fn of(findings: &[Finding], threshold: Severity, allow_not_checked: bool) -> Verdict {
-        Verdict {
+    fn of(findings: &[Finding], threshold: Severity, allow_not_checked: bool) -> Self {
+        Self {
             failed: run::fails_at(findings, threshold),
             not_checked: run::not_checked_at(findings, threshold).iter().map(|f| f.rule.clone()).collect(),
             not_checked_counts: !allow_not_checked,

@@ -20,7 +20,7 @@ struct Report<'a> {
     connection_uri: String,
 }
 
-pub fn run(args: &ClientArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &ClientArgs) -> anyhow::Result<Outcome> {
     let env_home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
     let home = match (&args.home, &env_home) {
         (Some(h), _) => h.clone(),

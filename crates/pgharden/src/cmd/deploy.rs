@@ -7,7 +7,7 @@ use pgharden_text::line;
 use crate::cli::DeployArgs;
 use crate::output::{self, Outcome};
 
-pub fn run(args: &DeployArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &DeployArgs) -> anyhow::Result<Outcome> {
     let target = match (&args.pgdata, &args.conninfo) {
         (Some(dir), _) => Locator::PgData(dir.clone()),
         (None, Some(c)) => Locator::Conninfo(c.clone()),

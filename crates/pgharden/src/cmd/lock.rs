@@ -76,7 +76,7 @@ fn again(command: &[&str], conninfo: &str) -> String {
     }
 }
 
-pub fn lock(args: &LockArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn lock(args: &LockArgs) -> anyhow::Result<Outcome> {
     // A file the user named must be writable before anything is locked.
     if let (Some(path), false) = (&args.restore_file, args.dry_run) {
         restore_file::check(path).map_err(|cause| {
@@ -289,7 +289,7 @@ fn uncertain(locked: &Locked, cause: &str, conninfo: &str) -> String {
     )
 }
 
-pub fn restore(args: &RestoreArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn restore(args: &RestoreArgs) -> anyhow::Result<Outcome> {
     let mut db = connect(&args.conninfo)?;
     let restored = lock::restore(&mut db, args.dry_run).map_err(|e| anyhow!(escape_line(&e.to_string())))?;
     if args.json {

@@ -20,7 +20,7 @@ fn tree() -> clap::Command {
     cmd
 }
 
-pub fn run(args: &ManArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &ManArgs) -> anyhow::Result<Outcome> {
     let root = tree();
     if let Some(dir) = &args.dir {
         let mut written = Vec::new();
@@ -50,7 +50,7 @@ pub fn run(args: &ManArgs) -> anyhow::Result<Outcome> {
 }
 
 /// The page's name as SUBCOMMANDS sections refer to it.
-pub fn page_name(cmd: &clap::Command) -> String {
+pub(crate) fn page_name(cmd: &clap::Command) -> String {
     cmd.get_display_name().unwrap_or_else(|| cmd.get_name()).to_string()
 }
 

@@ -1,13 +1,13 @@
 //! One module per top-level command.
 
-pub mod apply;
-pub mod audit;
-pub mod client;
-pub mod deploy;
-pub mod lock;
-pub mod man;
-pub mod pki;
-pub mod probe;
-pub mod quickstart;
-pub mod renew;
-pub mod rls;
+pub(crate) mod apply;
+pub(crate) mod audit;
+pub(crate) mod client;
+pub(crate) mod deploy;
+pub(crate) mod lock;
+pub(crate) mod man;
+pub(crate) mod pki;
+pub(crate) mod probe;
+pub(crate) mod quickstart;
+pub(crate) mod renew;
+pub(crate) mod rls;

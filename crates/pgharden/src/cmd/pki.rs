@@ -19,7 +19,7 @@ use crate::cli::{PassphraseArgs, PkiCommand};
 use crate::output::{self, Outcome, shown};
 use crate::passphrase;
 
-pub fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
+pub(crate) fn run(cmd: PkiCommand) -> anyhow::Result<Outcome> {
     match cmd {
         PkiCommand::Init { dir, key_type, org, passphrase, no_passphrase, days, crl_days, force } => {
             let pass = if no_passphrase {

@@ -16,7 +16,7 @@ use pgharden_audit::network::{self, ProbeOptions, ProbeResult};
 use crate::cli::ProbeArgs;
 use crate::output::{self, Outcome};
 
-pub fn run(args: &ProbeArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &ProbeArgs) -> anyhow::Result<Outcome> {
     let targets = targets(args)?;
     check_files(args)?;
     let options: Vec<ProbeOptions> = targets
@@ -111,7 +111,7 @@ fn check_files(args: &ProbeArgs) -> anyhow::Result<()> {
 }
 
 /// `host`, `host:port`, `[v6]:port` or a bare IPv6 address.
-pub fn split_target(target: &str) -> anyhow::Result<(String, u16)> {
+pub(crate) fn split_target(target: &str) -> anyhow::Result<(String, u16)> {
     if target.is_empty() {
         bail!("an empty target");
     }

@@ -47,7 +47,7 @@ impl Steps {
     }
 }
 
-pub fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &QuickstartArgs) -> anyhow::Result<Outcome> {
     let demo = Demo::at(&args.dir, args.port, args.pgbin.as_deref())?;
     let port = demo.port;
     let mut steps = Steps { total: 8, done: 0, terminal: std::io::stderr().is_terminal() };

@@ -10,7 +10,7 @@ use crate::cli::RenewArgs;
 use crate::output::{self, Outcome};
 use crate::passphrase;
 
-pub fn run(args: &RenewArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &RenewArgs) -> anyhow::Result<Outcome> {
     if args.systemd {
         return crate::systemd::run(args);
     }

@@ -10,7 +10,7 @@ use pgharden_text::line;
 use crate::cli::RlsCommand;
 use crate::output::{self, Outcome};
 
-pub fn run(cmd: RlsCommand) -> anyhow::Result<Outcome> {
+pub(crate) fn run(cmd: RlsCommand) -> anyhow::Result<Outcome> {
     match cmd {
         RlsCommand::Label { conninfo, table, column, json } => {
             let mut db = connect(&conninfo)?;
@@ -106,7 +106,7 @@ fn check_text(r: &CheckReport) -> String {
             text.push('\n');
             match &m.error {
                 Some(e) => {
-                    text.push_str(&format!("  {} {}\n", output::bad("could not read the table:"), line(e)))
+                    text.push_str(&format!("  {} {}\n", output::bad("could not read the table:"), line(e)));
                 }
                 None => text.push_str(&aligned(&r.columns, &m.rows)),
             }

@@ -15,10 +15,10 @@ use pgharden_privsep::Account;
 use crate::output::shown;
 
 /// The mode of a unit file: systemd and `systemctl cat` read it as any user.
-pub const UNIT_MODE: u32 = 0o644;
+pub(super) const UNIT_MODE: u32 = 0o644;
 
 /// Write `units` (file name, text) into `dir`; returns the paths written.
-pub fn install(dir: &Path, units: &[(&str, String)]) -> anyhow::Result<Vec<PathBuf>> {
+pub(super) fn install(dir: &Path, units: &[(&str, String)]) -> anyhow::Result<Vec<PathBuf>> {
     let dir = std::fs::canonicalize(dir).with_context(|| format!("--unit-dir {}", shown(dir.display())))?;
     check_unit_dir(&dir, Account::current().is_root())?;
     let mut written = Vec::new();
@@ -34,7 +34,7 @@ pub fn install(dir: &Path, units: &[(&str, String)]) -> anyhow::Result<Vec<PathB
 /// A unit directory (canonical) is a directory; run as root, it and every directory above it
 /// belong to root and no one else may write them — except a sticky root-owned one such as /tmp,
 /// where others cannot rename what they do not own.
-pub fn check_unit_dir(dir: &Path, as_root: bool) -> anyhow::Result<()> {
+pub(super) fn check_unit_dir(dir: &Path, as_root: bool) -> anyhow::Result<()> {
     let meta = std::fs::metadata(dir).with_context(|| format!("--unit-dir {}", shown(dir.display())))?;
     if !meta.is_dir() {
         bail!("--unit-dir {}: not a directory", shown(dir.display()));

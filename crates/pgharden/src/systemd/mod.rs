@@ -20,7 +20,7 @@ use unit::{SERVICE, TIMER};
 /// The commands that load the units and start the timer, for the administrator to run.
 const ENABLE: [&str; 2] = ["systemctl daemon-reload", "systemctl enable --now pgharden-renew.timer"];
 
-pub fn run(args: &RenewArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: &RenewArgs) -> anyhow::Result<Outcome> {
     let spec = spec::from_args(args)?;
     if let Some(warning) = too_slow(args)? {
         output::note(&format!("warning: {warning}"));

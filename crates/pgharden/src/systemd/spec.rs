@@ -23,7 +23,7 @@ use crate::cli::RenewArgs;
 use crate::output::shown;
 
 /// The spec the arguments describe.
-pub fn from_args(args: &RenewArgs) -> anyhow::Result<Spec> {
+pub(super) fn from_args(args: &RenewArgs) -> anyhow::Result<Spec> {
     refuse_other_modes(args)?;
     for (i, c) in args.conninfo.iter().enumerate() {
         refuse_secrets(i + 1, c)?;
@@ -185,7 +185,7 @@ fn analyzer() -> Option<PathBuf> {
 
 /// Whether systemd reads `spec` as a calendar expression; with no `systemd-analyze` to ask, any
 /// expression is taken (systemd will say at `daemon-reload`).
-pub fn check_calendar(spec: &str, analyzer: Option<&Path>) -> anyhow::Result<()> {
+pub(super) fn check_calendar(spec: &str, analyzer: Option<&Path>) -> anyhow::Result<()> {
     let Some(program) = analyzer else { return Ok(()) };
     let out = Command::new(program)
         .env_clear()

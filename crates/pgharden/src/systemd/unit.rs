@@ -17,11 +17,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 
 /// The service's file name.
-pub const SERVICE: &str = "pgharden-renew.service";
+pub(super) const SERVICE: &str = "pgharden-renew.service";
 /// The timer's file name.
-pub const TIMER: &str = "pgharden-renew.timer";
+pub(super) const TIMER: &str = "pgharden-renew.timer";
 /// How long the timer may wait past its calendar time (spreads many hosts' renewals out).
-pub const RANDOMIZED_DELAY: time::Duration = time::Duration::hours(1);
+pub(super) const RANDOMIZED_DELAY: time::Duration = time::Duration::hours(1);
 
 /// Capabilities renew keeps. It runs as root and reaches each cluster's files as the owner
 /// through a helper it starts with that account's uid and gid (SETUID, SETGID); as root it reads
@@ -29,7 +29,7 @@ pub const RANDOMIZED_DELAY: time::Duration = time::Duration::hours(1);
 /// DAC_READ_SEARCH), and the owner's helper signals the postmaster to reload (KILL). The check
 /// that `postmaster.pid` names this cluster's server reads `/proc/PID/cwd` and `exe` as the owner
 /// too, so no SYS_PTRACE is needed.
-pub const CAPABILITIES: &[&str] = &[
+pub(super) const CAPABILITIES: &[&str] = &[
     "CAP_CHOWN",
     "CAP_DAC_OVERRIDE",
     "CAP_DAC_READ_SEARCH",
@@ -46,7 +46,7 @@ const HOMES: &[&str] = &["/home", "/root", "/run/user"];
 
 /// How the CA passphrase reaches the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Credential {
+pub(super) struct Credential {
     /// The file systemd reads it from (absolute, canonical).
     pub path: PathBuf,
     /// Made by `systemd-creds encrypt` (its name ends in `.cred`): loaded with
@@ -56,7 +56,7 @@ pub struct Credential {
 
 /// Everything the units are made from. Paths are absolute.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Spec {
+pub(super) struct Spec {
     /// The pgharden binary the service runs.
     pub program: PathBuf,
     pub pki: PathBuf,
@@ -75,7 +75,7 @@ pub struct Spec {
 }
 
 /// `pgharden-renew.service`.
-pub fn service(spec: &Spec) -> anyhow::Result<String> {
+pub(super) fn service(spec: &Spec) -> anyhow::Result<String> {
     let mut out = String::new();
     out.push_str("[Unit]\n");
     out.push_str(
@@ -96,7 +96,7 @@ pub fn service(spec: &Spec) -> anyhow::Result<String> {
 }
 
 /// `pgharden-renew.timer`.
-pub fn timer(spec: &Spec) -> anyhow::Result<String> {
+pub(super) fn timer(spec: &Spec) -> anyhow::Result<String> {
     let calendar = &spec.on_calendar;
     if calendar.trim().is_empty() || calendar.chars().any(char::is_control) {
         bail!("--on-calendar {:?}: not a calendar expression", pgharden_text::line(calendar));
@@ -246,7 +246,7 @@ fn quoted(word: &str) -> String {
 }
 
 /// One `ExecStart=` word that reaches the program exactly as `value`.
-pub fn exec_word(value: &str) -> anyhow::Result<String> {
+pub(super) fn exec_word(value: &str) -> anyhow::Result<String> {
     refuse_controls(value)?;
     Ok(quoted(&specifiers(value).replace('$', "$$")))
 }
@@ -254,7 +254,7 @@ pub fn exec_word(value: &str) -> anyhow::Result<String> {
 /// The executable, the first word of `ExecStart=`. systemd expands `%` specifiers in it but not
 /// `$` variables, and refuses a path holding a quote or a backslash ("Executable name contains
 /// special characters").
-pub fn program_word(path: &Path) -> anyhow::Result<String> {
+pub(super) fn program_word(path: &Path) -> anyhow::Result<String> {
     let text = utf8(path)?;
     refuse_controls(text)?;
     if text.contains(['"', '\'', '\\', '\u{7f}']) {
@@ -268,13 +268,13 @@ pub fn program_word(path: &Path) -> anyhow::Result<String> {
 }
 
 /// One `ReadWritePaths=` word naming exactly `value`.
-pub fn path_word(value: &str) -> anyhow::Result<String> {
+pub(super) fn path_word(value: &str) -> anyhow::Result<String> {
     refuse_controls(value)?;
     Ok(quoted(&specifiers(value)))
 }
 
 /// The path part of `LoadCredential=ID:PATH`, taken verbatim by systemd.
-pub fn credential_path(path: &Path) -> anyhow::Result<String> {
+pub(super) fn credential_path(path: &Path) -> anyhow::Result<String> {
     let text = utf8(path)?;
     refuse_controls(text)?;
     // The value ends where the line ends: trailing blanks would be cut and a trailing backslash

@@ -223,8 +223,8 @@ fn each_check_fails_when_broken_and_passes_when_mended() {
     let fips_on =
         fs::read_to_string("/proc/sys/crypto/fips_enabled").map(|t| t.trim() == "1").unwrap_or(false);
     if fips_on {
-        assert_holds(&cluster, CheckId::FipsMode)
+        assert_holds(&cluster, CheckId::FipsMode);
     } else {
-        assert_fails(&cluster, CheckId::FipsMode)
+        assert_fails(&cluster, CheckId::FipsMode);
     }
 }

@@ -17,10 +17,10 @@ struct OpensslCa {
 }
 
 impl OpensslCa {
-    fn new() -> OpensslCa {
+    fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().to_path_buf();
-        let ca = OpensslCa { dir, _tmp: tmp };
+        let ca = Self { dir, _tmp: tmp };
         ca.run(&[
             "req",
             "-x509",

@@ -29,7 +29,7 @@ fn mtls_cluster(pki: &TestPki) -> Cluster {
 }
 
 /// `ssl = on` and every `ssl_*` file are reloadable; the harness reports a file the server rejected.
-pub fn reload(cluster: &Cluster) {
+pub(crate) fn reload(cluster: &Cluster) {
     cluster.reload().unwrap_or_else(|e| panic!("reload failed: {e}\n{}", cluster.log()));
 }
 

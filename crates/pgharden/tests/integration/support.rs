@@ -7,19 +7,19 @@ use std::process::{Command, Output};
 use tempfile::TempDir;
 
 /// The binary under test, with the environment cleared of anything that would change its behaviour.
-pub fn pgharden() -> Command {
+pub(crate) fn pgharden() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgharden"));
     cmd.env_remove("PGHARDEN_CA_PASSPHRASE").env_remove("PGHARDEN_PKI_DIR").env("NO_COLOR", "1");
     cmd
 }
 
 /// Run and return the output, whatever the exit code.
-pub fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     pgharden().args(args).output().expect("running pgharden")
 }
 
 /// Run, insist on success, return stdout.
-pub fn ok(args: &[&str]) -> String {
+pub(crate) fn ok(args: &[&str]) -> String {
     let out = run(args);
     assert!(
         out.status.success(),
@@ -32,7 +32,7 @@ pub fn ok(args: &[&str]) -> String {
 }
 
 /// Run, insist on exit code `code`, return stderr (and stdout appended).
-pub fn fails(args: &[&str], code: i32) -> String {
+pub(crate) fn fails(args: &[&str], code: i32) -> String {
     let out = run(args);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stderr), String::from_utf8_lossy(&out.stdout));
     assert_eq!(out.status.code(), Some(code), "pgharden {args:?} should exit {code}:\n{text}");
@@ -40,7 +40,7 @@ pub fn fails(args: &[&str], code: i32) -> String {
 }
 
 /// A PKI in a temporary directory.
-pub struct TestPki {
+pub(crate) struct TestPki {
     pub tmp: TempDir,
     pub dir: PathBuf,
 }
@@ -48,8 +48,8 @@ pub struct TestPki {
 impl TestPki {
     /// `pki init --no-passphrase` with `key_type`, a server certificate for localhost/127.0.0.1 and
     /// client certificates for `bob` and (CN `alice@example.com`) `alice`.
-    pub fn new(key_type: &str) -> TestPki {
-        let pki = TestPki::bare(key_type);
+    pub(crate) fn new(key_type: &str) -> Self {
+        let pki = Self::bare(key_type);
         pki.ok(&["pki", "server", "--host", "localhost", "--host", "127.0.0.1"]);
         pki.ok(&["pki", "client", "--role", "bob"]);
         pki.ok(&["pki", "client", "--role", "alice", "--cn", "alice@example.com"]);
@@ -57,18 +57,18 @@ impl TestPki {
     }
 
     /// Only the hierarchy.
-    pub fn bare(key_type: &str) -> TestPki {
+    pub(crate) fn bare(key_type: &str) -> Self {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("pki");
         ok(&["pki", "init", "--dir", dir.to_str().unwrap(), "--key-type", key_type, "--no-passphrase"]);
-        TestPki { tmp, dir }
+        Self { tmp, dir }
     }
 
-    pub fn path(&self, rel: &str) -> PathBuf {
+    pub(crate) fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
 
-    pub fn p(&self, rel: &str) -> String {
+    pub(crate) fn p(&self, rel: &str) -> String {
         self.path(rel).to_string_lossy().into_owned()
     }
 
@@ -80,19 +80,19 @@ impl TestPki {
     }
 
     /// `pgharden <args> --dir DIR`, must succeed.
-    pub fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let dir = self.dir.to_string_lossy().into_owned();
         ok(&self.with_dir(args, &dir))
     }
 
     /// `pgharden <args> --dir DIR`, must exit with `code`.
-    pub fn fails(&self, args: &[&str], code: i32) -> String {
+    pub(crate) fn fails(&self, args: &[&str], code: i32) -> String {
         let dir = self.dir.to_string_lossy().into_owned();
         fails(&self.with_dir(args, &dir), code)
     }
 
     /// Serial of an issued certificate, as the ledger has it.
-    pub fn serial(&self, rel: &str) -> String {
+    pub(crate) fn serial(&self, rel: &str) -> String {
         let text = self.ok(&["pki", "list", "--json"]);
         let list: serde_json::Value = serde_json::from_str(&text).unwrap();
         list.as_array()
@@ -108,7 +108,7 @@ impl TestPki {
 }
 
 /// Run `openssl` with arguments; returns (success, combined output).
-pub fn openssl(args: &[&str]) -> (bool, String) {
+pub(crate) fn openssl(args: &[&str]) -> (bool, String) {
     let out =
         Command::new("openssl").args(args).output().expect("openssl is installed (apt-get install openssl)");
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -116,7 +116,7 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
 }
 
 /// `openssl verify` of a leaf against the PKI, with the intermediate untrusted and optionally every CRL.
-pub fn openssl_verify(
+pub(crate) fn openssl_verify(
     pki: &TestPki,
     leaf: &str,
     intermediate: &str,
@@ -136,26 +136,26 @@ pub fn openssl_verify(
 }
 
 /// The permission bits of a file.
-pub fn mode(path: &Path) -> u32 {
+pub(crate) fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o7777
 }
 
 /// Result of a psql connection attempt.
 #[derive(Debug)]
-pub struct Psql {
+pub(crate) struct Psql {
     pub ok: bool,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// Connect with psql using `conninfo` and run `sql`.
-pub fn psql(cluster: &pgharden_testcluster::Cluster, conninfo: &str, sql: &str) -> Psql {
+pub(crate) fn psql(cluster: &pgharden_testcluster::Cluster, conninfo: &str, sql: &str) -> Psql {
     psql_with(cluster.psql_command(), conninfo, sql)
 }
 
 /// [`psql`] with a `psql` command of the caller's making (another libpq, say).
-pub fn psql_with(mut cmd: Command, conninfo: &str, sql: &str) -> Psql {
+pub(crate) fn psql_with(mut cmd: Command, conninfo: &str, sql: &str) -> Psql {
     let out = cmd
         .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", conninfo, "-c", sql])
         .output()
@@ -169,7 +169,7 @@ pub fn psql_with(mut cmd: Command, conninfo: &str, sql: &str) -> Psql {
 
 /// Put the PKI's server certificate, root and CRLs in the cluster's data directory and point the
 /// server at them (`ssl_*` settings), for tests that do by hand what `apply` will automate.
-pub fn install_server_tls(cluster: &pgharden_testcluster::Cluster, pki: &TestPki, server: &str) {
+pub(crate) fn install_server_tls(cluster: &pgharden_testcluster::Cluster, pki: &TestPki, server: &str) {
     let read = |rel: &str| fs::read(pki.path(rel)).unwrap();
     cluster.write_file("server.crt", &read(&format!("servers/{server}/server.crt")), 0o600).unwrap();
     cluster.write_file("server.key", &read(&format!("servers/{server}/server.key")), 0o600).unwrap();
@@ -184,7 +184,7 @@ pub fn install_server_tls(cluster: &pgharden_testcluster::Cluster, pki: &TestPki
 }
 
 /// Load the unencrypted key of a CA in a test PKI, for crafting unusual certificates.
-pub fn ca_issuer(pki: &TestPki, ca: &str) -> rcgen::Issuer<'static, rcgen::KeyPair> {
+pub(crate) fn ca_issuer(pki: &TestPki, ca: &str) -> rcgen::Issuer<'static, rcgen::KeyPair> {
     let (key, _) = pgharden_pki::key::load_key(&pki.path(&format!("{ca}/ca.key")), None).unwrap();
     let pem = fs::read_to_string(pki.path(&format!("{ca}/ca.crt"))).unwrap();
     rcgen::Issuer::from_ca_cert_pem(&pem, key).unwrap()
@@ -192,9 +192,9 @@ pub fn ca_issuer(pki: &TestPki, ca: &str) -> rcgen::Issuer<'static, rcgen::KeyPa
 
 /// `pgharden apply --pgdata … --pki … --host localhost --host 127.0.0.1 --yes`, which must succeed
 /// (with `--allow-missing-pgaudit` when the cluster's build has no pgaudit: 14 and 16 here).
-pub fn harden(cluster: &pgharden_testcluster::Cluster, pki: &TestPki) {
+pub(crate) fn harden(cluster: &pgharden_testcluster::Cluster, pki: &TestPki) {
     let accept: &[&str] = if has_pgaudit(cluster.install()) { &[] } else { &["--allow-missing-pgaudit"] };
-    harden_with(cluster.data_dir(), pki, accept)
+    harden_with(cluster.data_dir(), pki, accept);
 }
 
 fn harden_with(data_dir: &Path, pki: &TestPki, extra: &[&str]) {
@@ -214,7 +214,7 @@ fn harden_with(data_dir: &Path, pki: &TestPki, extra: &[&str]) {
 
 /// Whether an installation has pgaudit's library (Debian: `/usr/lib/postgresql/N/lib`; the
 /// relocatable builds: `native/lib/postgresql`).
-pub fn has_pgaudit(install: &pgharden_testcluster::Installation) -> bool {
+pub(crate) fn has_pgaudit(install: &pgharden_testcluster::Installation) -> bool {
     let lib = install.bindir().parent().map(|p| p.join("lib")).unwrap_or_default();
     [lib.join("pgaudit.so"), lib.join("postgresql/pgaudit.so")].iter().any(|p| p.exists())
 }
@@ -227,14 +227,14 @@ pub fn has_pgaudit(install: &pgharden_testcluster::Installation) -> bool {
 // ---------------------------------------------------------------------------------------------
 
 /// The `postgres` OS account, which owns every test cluster and plays the attacker.
-pub fn attacker() -> pgharden_testcluster::OsUser {
+pub(crate) fn attacker() -> pgharden_testcluster::OsUser {
     pgharden_testcluster::OsUser::by_name(pgharden_testcluster::DEFAULT_ROOT_OS_USER)
         .expect("the postgres OS account must exist (apt-get install postgresql-15)")
 }
 
 /// A command that runs as `user`, with its own uid and gid and (std drops them when root switches
 /// uid) no supplementary groups, and a minimal environment.
-pub fn as_user(user: &pgharden_testcluster::OsUser, program: &str) -> Command {
+pub(crate) fn as_user(user: &pgharden_testcluster::OsUser, program: &str) -> Command {
     use std::os::unix::process::CommandExt;
     let mut cmd = Command::new(program);
     cmd.uid(user.uid)
@@ -249,7 +249,7 @@ pub fn as_user(user: &pgharden_testcluster::OsUser, program: &str) -> Command {
 }
 
 /// Run `program args` as `user` to completion (within 30 s) and insist on success.
-pub fn as_user_ok(user: &pgharden_testcluster::OsUser, program: &str, args: &[&str]) {
+pub(crate) fn as_user_ok(user: &pgharden_testcluster::OsUser, program: &str, args: &[&str]) {
     let mut cmd = as_user(user, program);
     cmd.args(args);
     let out = run_bounded(&mut cmd, std::time::Duration::from_secs(30));
@@ -258,19 +258,19 @@ pub fn as_user_ok(user: &pgharden_testcluster::OsUser, program: &str, args: &[&s
 
 /// As `user`, atomically replace (or create) `link` with a symbolic link to `target`, the way an
 /// attacker swaps a file under a running program: a new link under a temporary name, renamed over.
-pub fn attacker_symlink(user: &pgharden_testcluster::OsUser, target: &Path, link: &Path) {
+pub(crate) fn attacker_symlink(user: &pgharden_testcluster::OsUser, target: &Path, link: &Path) {
     let script = r#"my ($t, $l) = @ARGV; my $tmp = "$l.attack-$$";
         symlink($t, $tmp) or die "symlink $tmp: $!\n"; rename($tmp, $l) or die "rename $tmp: $!\n";"#;
     as_user_ok(user, "/usr/bin/perl", &["-e", script, target.to_str().unwrap(), link.to_str().unwrap()]);
 }
 
 /// As `user`, make a FIFO at `path`.
-pub fn attacker_fifo(user: &pgharden_testcluster::OsUser, path: &Path) {
+pub(crate) fn attacker_fifo(user: &pgharden_testcluster::OsUser, path: &Path) {
     as_user_ok(user, "mkfifo", &["-m", "0600", path.to_str().unwrap()]);
 }
 
 /// A directory (mode 0755) that belongs to `user`, created by root inside `parent`.
-pub fn owned_dir(user: &pgharden_testcluster::OsUser, parent: &Path, name: &str) -> PathBuf {
+pub(crate) fn owned_dir(user: &pgharden_testcluster::OsUser, parent: &Path, name: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let dir = parent.join(name);
     fs::create_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
@@ -282,7 +282,7 @@ pub fn owned_dir(user: &pgharden_testcluster::OsUser, parent: &Path, name: &str)
 /// What a bounded run produced. At most [`KEPT_OUTPUT`] bytes of each stream are kept; the lengths
 /// count everything that was written.
 #[derive(Debug)]
-pub struct Bounded {
+pub(crate) struct Bounded {
     /// The exit code; `None` when killed by a signal (see `signal`) or when it hung.
     pub code: Option<i32>,
     pub signal: Option<i32>,
@@ -296,21 +296,21 @@ pub struct Bounded {
 }
 
 /// How much of each output stream a bounded run keeps.
-pub const KEPT_OUTPUT: usize = 4 << 20;
+pub(crate) const KEPT_OUTPUT: usize = 4 << 20;
 
 impl Bounded {
     /// stdout then stderr, lossily decoded.
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         format!("{}{}", String::from_utf8_lossy(&self.stdout), String::from_utf8_lossy(&self.stderr))
     }
 
     /// Everything written to stdout and stderr, in bytes.
-    pub fn output_len(&self) -> u64 {
+    pub(crate) fn output_len(&self) -> u64 {
         self.stdout_len + self.stderr_len
     }
 
     /// Exit status, time and (the first 8 KiB of) the output, for assertion messages.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let mut text = self.text();
         if text.len() > 8192 {
             let mut cut = 8192;
@@ -336,7 +336,7 @@ impl Bounded {
 
 /// Spawn `cmd` (stdin from /dev/null) in a process group of its own, collect its output, and kill
 /// the whole group if it has not finished within `limit`.
-pub fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> Bounded {
+pub(crate) fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> Bounded {
     use std::io::Read;
     use std::os::unix::process::{CommandExt, ExitStatusExt};
     use std::process::Stdio;
@@ -402,7 +402,7 @@ pub fn run_bounded(cmd: &mut Command, limit: std::time::Duration) -> Bounded {
 /// One entry of a [`Snapshot`]: type, owner, mode and (for regular files) content, not following
 /// symbolic links.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntryState {
+pub(crate) struct EntryState {
     pub kind: &'static str,
     pub uid: u32,
     pub gid: u32,
@@ -412,7 +412,7 @@ pub struct EntryState {
 }
 
 /// The state of one path, `None` when nothing is there.
-pub fn entry_state(path: &Path) -> Option<EntryState> {
+pub(crate) fn entry_state(path: &Path) -> Option<EntryState> {
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let meta = fs::symlink_metadata(path).ok()?;
     let ft = meta.file_type();
@@ -439,13 +439,13 @@ pub fn entry_state(path: &Path) -> Option<EntryState> {
 
 /// A directory and everything directly in it, to compare before and after an attack.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub dir: Option<EntryState>,
     pub entries: std::collections::BTreeMap<String, EntryState>,
 }
 
 /// Take a [`Snapshot`] of `dir` (not following a symlinked `dir`).
-pub fn snapshot(dir: &Path) -> Snapshot {
+pub(crate) fn snapshot(dir: &Path) -> Snapshot {
     let mut entries = std::collections::BTreeMap::new();
     if let Ok(list) = fs::read_dir(dir) {
         for e in list.flatten() {
@@ -460,24 +460,24 @@ pub fn snapshot(dir: &Path) -> Snapshot {
 /// A root-owned directory (mode 0755, so the server's account can read what it is meant to) in
 /// which the tests put root-owned victim files.
 #[derive(Debug)]
-pub struct RootDir {
+pub(crate) struct RootDir {
     pub tmp: TempDir,
 }
 
 impl RootDir {
-    pub fn new() -> RootDir {
+    pub(crate) fn new() -> Self {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::Builder::new().prefix("pgharden-rootdir-").tempdir().unwrap();
         fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        RootDir { tmp }
+        Self { tmp }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.tmp.path()
     }
 
     /// A root-owned file with exactly `mode`.
-    pub fn file(&self, name: &str, contents: &[u8], mode: u32) -> PathBuf {
+    pub(crate) fn file(&self, name: &str, contents: &[u8], mode: u32) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let path = self.path().join(name);
         fs::write(&path, contents).unwrap();
@@ -487,7 +487,7 @@ impl RootDir {
     }
 
     /// A root-owned empty subdirectory with mode 0755.
-    pub fn subdir(&self, name: &str) -> PathBuf {
+    pub(crate) fn subdir(&self, name: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
         let path = self.path().join(name);
         fs::create_dir(&path).unwrap();
@@ -495,36 +495,36 @@ impl RootDir {
         path
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub(crate) fn snapshot(&self) -> Snapshot {
         snapshot(self.path())
     }
 }
 
 /// Violations collected over a test, reported together so one run shows every broken promise.
 #[derive(Debug, Default)]
-pub struct Violations(pub Vec<String>);
+pub(crate) struct Violations(pub Vec<String>);
 
 impl Violations {
-    pub fn check(&mut self, ok: bool, what: impl Into<String>) {
+    pub(crate) fn check(&mut self, ok: bool, what: impl Into<String>) {
         if !ok {
             self.0.push(what.into());
         }
     }
 
     /// Panic with every violation, and `context` (the command's output, say), if there is any.
-    pub fn assert_none(self, context: &str) {
+    pub(crate) fn assert_none(self, context: &str) {
         assert!(self.0.is_empty(), "{}\n--- context ---\n{context}", self.0.join("\n"));
     }
 }
 
 /// Whether `haystack` contains `needle`, ignoring ASCII case.
-pub fn contains_ci(haystack: &str, needle: &str) -> bool {
+pub(crate) fn contains_ci(haystack: &str, needle: &str) -> bool {
     haystack.to_ascii_lowercase().contains(&needle.to_ascii_lowercase())
 }
 
 /// Whether `text` names `path`, as given or canonicalized (the temporary directory may be reached
 /// through a symlink on some systems).
-pub fn names_path(text: &str, path: &Path) -> bool {
+pub(crate) fn names_path(text: &str, path: &Path) -> bool {
     if text.contains(&*path.to_string_lossy()) {
         return true;
     }
@@ -539,7 +539,7 @@ pub fn names_path(text: &str, path: &Path) -> bool {
 /// regular file in its place, so a hung reader (the server, a killed run's leftovers) cannot keep
 /// a test cluster from shutting down.
 #[derive(Debug)]
-pub struct FifoGuard(pub PathBuf);
+pub(crate) struct FifoGuard(pub PathBuf);
 
 impl Drop for FifoGuard {
     fn drop(&mut self) {
@@ -554,7 +554,7 @@ impl Drop for FifoGuard {
 
 impl EntryState {
     /// `file root:root 0644 "ROOT-VICTIM\n"`, for messages.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut s = format!("{} {}:{} {:04o}", self.kind, self.uid, self.gid, self.mode);
         if let Some(c) = &self.content {
             let text = String::from_utf8_lossy(&c[..c.len().min(120)]).into_owned();
@@ -568,7 +568,7 @@ impl EntryState {
 }
 
 /// What changed between two snapshots of a directory, in words; `None` when nothing did.
-pub fn snapshot_changes(before: &Snapshot, after: &Snapshot) -> Option<String> {
+pub(crate) fn snapshot_changes(before: &Snapshot, after: &Snapshot) -> Option<String> {
     let show = |e: Option<&EntryState>| e.map_or("(nothing)".to_string(), EntryState::summary);
     let mut changes = Vec::new();
     if before.dir != after.dir {
@@ -594,11 +594,14 @@ pub fn snapshot_changes(before: &Snapshot, after: &Snapshot) -> Option<String> {
 // ---------------------------------------------------------------------------------------------
 
 /// How long one audit may take before it counts as hung (the probe included).
-pub const AUDIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+pub(crate) const AUDIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
 
 /// `pgharden audit --pgdata DIR --scope cluster --format json EXTRA…`: its exit code and the parsed
 /// report. An audit that hangs, is killed or prints no JSON is a broken run, and panics saying so.
-pub fn audit_json(cluster: &pgharden_testcluster::Cluster, extra: &[&str]) -> (i32, serde_json::Value) {
+pub(crate) fn audit_json(
+    cluster: &pgharden_testcluster::Cluster,
+    extra: &[&str],
+) -> (i32, serde_json::Value) {
     let mut cmd = pgharden();
     cmd.args(["audit", "--pgdata", cluster.data_dir().to_str().unwrap()])
         .args(["--scope", "cluster", "--format", "json"])
@@ -612,7 +615,7 @@ pub fn audit_json(cluster: &pgharden_testcluster::Cluster, extra: &[&str]) -> (i
 }
 
 /// The finding of `rule` in a report; a rule missing from the report is a broken audit.
-pub fn finding<'a>(report: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
+pub(crate) fn finding<'a>(report: &'a serde_json::Value, rule: &str) -> &'a serde_json::Value {
     report["findings"]
         .as_array()
         .unwrap_or_else(|| panic!("the report has no findings array: {report}"))
@@ -622,12 +625,12 @@ pub fn finding<'a>(report: &'a serde_json::Value, rule: &str) -> &'a serde_json:
 }
 
 /// The status of `rule`: `pass`, `fail`, `not-checked` or `manual`.
-pub fn status<'a>(report: &'a serde_json::Value, rule: &str) -> &'a str {
+pub(crate) fn status<'a>(report: &'a serde_json::Value, rule: &str) -> &'a str {
     finding(report, rule)["status"].as_str().unwrap_or_else(|| panic!("{rule} has no status"))
 }
 
 /// The evidence of `rule`, one line per item.
-pub fn evidence(report: &serde_json::Value, rule: &str) -> String {
+pub(crate) fn evidence(report: &serde_json::Value, rule: &str) -> String {
     finding(report, rule)["evidence"]
         .as_array()
         .unwrap_or_else(|| panic!("{rule} has no evidence array"))

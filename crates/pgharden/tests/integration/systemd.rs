@@ -32,7 +32,7 @@ struct Encrypted {
 }
 
 impl Encrypted {
-    fn new() -> Encrypted {
+    fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let pass = tmp.path().join("ca-passphrase");
         fs::write(&pass, "a passphrase for the systemd test\n").unwrap();
@@ -52,7 +52,7 @@ impl Encrypted {
             "--passphrase-file",
             p,
         ]);
-        Encrypted { pki: TestPki { tmp, dir }, pass }
+        Self { pki: TestPki { tmp, dir }, pass }
     }
 
     fn dir(&self) -> &str {
@@ -252,7 +252,7 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    fn of(service: &str) -> Sandbox {
+    fn of(service: &str) -> Self {
         assert_eq!(values(service, "ProtectSystem"), ["strict"], "{service}");
         assert_eq!(values(service, "NoNewPrivileges"), ["yes"], "{service}");
         let words = |key: &str| -> Vec<String> {
@@ -261,7 +261,7 @@ impl Sandbox {
         let writable = words("ReadWritePaths");
         assert!(writable.iter().all(|w| !w.contains(['"', '%'])), "test paths need no quoting: {writable:?}");
         let umask = values(service, "UMask").first().expect("UMask=").to_string();
-        Sandbox { writable, capabilities: words("CapabilityBoundingSet"), umask }
+        Self { writable, capabilities: words("CapabilityBoundingSet"), umask }
     }
 
     /// Run pgharden with `args` as the service would: every mount read-only but the writable
@@ -296,7 +296,7 @@ exec setpriv --no-new-privs --inh-caps=-all --bounding-set="$bounding" -- "$@"
         run_bounded(&mut cmd, Duration::from_secs(120))
     }
 
-    fn without(&self, path: &Path) -> Sandbox {
+    fn without(&self, path: &Path) -> Self {
         let writable = self.writable.iter().filter(|w| Path::new(w) != path).cloned().collect::<Vec<_>>();
         assert_eq!(
             writable.len() + 1,
@@ -305,7 +305,7 @@ exec setpriv --no-new-privs --inh-caps=-all --bounding-set="$bounding" -- "$@"
             path.display(),
             self.writable
         );
-        Sandbox { writable, capabilities: self.capabilities.clone(), umask: self.umask.clone() }
+        Self { writable, capabilities: self.capabilities.clone(), umask: self.umask.clone() }
     }
 }
 

@@ -44,7 +44,7 @@ pub(super) fn crl(
                 authority_key_id = aki.key_identifier.as_ref().map(|ki| colon_hex(ki.0));
             }
             ParsedExtension::ParseError { error } => {
-                notes.push(format!("extension {} could not be decoded: {error}", oid_name(&ext.oid)))
+                notes.push(format!("extension {} could not be decoded: {error}", oid_name(&ext.oid)));
             }
             _ => {}
         }

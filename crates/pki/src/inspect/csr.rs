@@ -42,13 +42,13 @@ pub(super) fn csr(index: usize, pem_label: Option<String>, der: &[u8]) -> Result
                     bc.path_len_constraint.map(|p| format!(", pathlen={p}")).unwrap_or_default()
                 )),
                 ParsedExtension::KeyUsage(ku) => {
-                    requested_extensions.push(format!("key usage: {}", key_usage_names(ku).join(", ")))
+                    requested_extensions.push(format!("key usage: {}", key_usage_names(ku).join(", ")));
                 }
                 ParsedExtension::ExtendedKeyUsage(e) => {
-                    requested_extensions.push(format!("extended key usage: {}", eku_names(e).join(", ")))
+                    requested_extensions.push(format!("extended key usage: {}", eku_names(e).join(", ")));
                 }
                 ParsedExtension::SubjectKeyIdentifier(ki) => {
-                    requested_extensions.push(format!("subject key identifier: {}", colon_hex(ki.0)))
+                    requested_extensions.push(format!("subject key identifier: {}", colon_hex(ki.0)));
                 }
                 ParsedExtension::UnsupportedExtension { oid } => {
                     requested_extensions.push(format!("other: {}", oid_name(oid)));

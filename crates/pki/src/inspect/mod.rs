@@ -501,12 +501,12 @@ impl Item {
     /// The item's position in its file, counting from 1.
     pub fn index(&self) -> usize {
         match self {
-            Item::Certificate(c) => c.index,
-            Item::CertificateRequest(c) => c.index,
-            Item::Crl(c) => c.index,
-            Item::PrivateKey(k) => k.index,
-            Item::PublicKey(k) => k.index,
-            Item::Unknown(u) => u.index,
+            Self::Certificate(c) => c.index,
+            Self::CertificateRequest(c) => c.index,
+            Self::Crl(c) => c.index,
+            Self::PrivateKey(k) => k.index,
+            Self::PublicKey(k) => k.index,
+            Self::Unknown(u) => u.index,
         }
     }
 }

@@ -19,7 +19,7 @@ struct Section {
 
 impl Section {
     fn new(title: &str) -> Self {
-        Section { title: pgharden_text::line(title).into_owned(), rows: Vec::new() }
+        Self { title: pgharden_text::line(title).into_owned(), rows: Vec::new() }
     }
     fn row(&mut self, label: &'static str, value: impl AsRef<str>) {
         self.rows.push((label, vec![pgharden_text::line(value.as_ref()).into_owned()]));

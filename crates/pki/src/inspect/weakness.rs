@@ -48,19 +48,19 @@ pub enum Weakness {
 impl fmt::Display for Weakness {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Weakness::ShortRsaKey { bits } => write!(
+            Self::ShortRsaKey { bits } => write!(
                 f,
                 "RSA key shorter than {MIN_RSA_BITS} bits ({bits} bits): OpenSSL refuses it at security level 2 and above (the default on Debian and Ubuntu)"
             ),
-            Weakness::WeakSignature { algorithm } => write!(
+            Self::WeakSignature { algorithm } => write!(
                 f,
                 "weak signature algorithm {algorithm}: OpenSSL 3 rejects MD5 and SHA-1 signatures at security level 1 and above (Debian and Ubuntu default to 2)"
             ),
-            Weakness::SmallEcCurve { curve, bits } => write!(
+            Self::SmallEcCurve { curve, bits } => write!(
                 f,
                 "EC curve {curve} ({bits} bits) is smaller than {MIN_EC_BITS} bits: OpenSSL refuses it at security level 2 and above (the default on Debian and Ubuntu)"
             ),
-            Weakness::DsaKey => f.write_str(
+            Self::DsaKey => f.write_str(
                 "DSA key: FIPS 186-5 no longer approves DSA for signatures, and TLS 1.3 cannot use it",
             ),
         }

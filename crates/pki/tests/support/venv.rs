@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 
 /// The environment's directory: `${XDG_CACHE_HOME:-$HOME/.cache}/pgharden-test-venv`, as
 /// `scripts/deps` spells it (an empty `XDG_CACHE_HOME` counts as unset, as in the shell).
-pub fn dir() -> PathBuf {
+pub(super) fn dir() -> PathBuf {
     let cache = match std::env::var_os("XDG_CACHE_HOME") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => {
@@ -28,13 +28,13 @@ pub fn dir() -> PathBuf {
 }
 
 /// The environment's Python, after checking once that `cryptography` and sslyze import in it.
-pub fn python() -> PathBuf {
+pub(super) fn python() -> PathBuf {
     static CHECKED: OnceLock<PathBuf> = OnceLock::new();
     CHECKED.get_or_init(check).clone()
 }
 
 /// The environment's `sslyze` command.
-pub fn sslyze() -> PathBuf {
+pub(super) fn sslyze() -> PathBuf {
     let python = python();
     python.with_file_name("sslyze")
 }

@@ -175,34 +175,34 @@ impl SuiteWeakness {
     /// Plain words.
     pub fn label(self) -> &'static str {
         match self {
-            SuiteWeakness::Anonymous => "anonymous (no server authentication)",
-            SuiteWeakness::Null => "NULL encryption",
-            SuiteWeakness::Export => "EXPORT-grade key",
-            SuiteWeakness::Rc4 => "RC4",
-            SuiteWeakness::Des => "single DES",
-            SuiteWeakness::TripleDes => "3DES (64-bit blocks)",
-            SuiteWeakness::Unapproved => "a cipher NIST does not approve",
-            SuiteWeakness::NoForwardSecrecy => "no forward secrecy",
-            SuiteWeakness::Md5Mac => "MD5 MAC",
-            SuiteWeakness::Sha1Mac => "SHA-1 MAC",
+            Self::Anonymous => "anonymous (no server authentication)",
+            Self::Null => "NULL encryption",
+            Self::Export => "EXPORT-grade key",
+            Self::Rc4 => "RC4",
+            Self::Des => "single DES",
+            Self::TripleDes => "3DES (64-bit blocks)",
+            Self::Unapproved => "a cipher NIST does not approve",
+            Self::NoForwardSecrecy => "no forward secrecy",
+            Self::Md5Mac => "MD5 MAC",
+            Self::Sha1Mac => "SHA-1 MAC",
         }
     }
 }
 
 impl Suite {
     /// The suite with IANA code `code`, when the table knows it.
-    pub fn by_code(code: u16) -> Option<&'static Suite> {
+    pub fn by_code(code: u16) -> Option<&'static Self> {
         table::SUITES.binary_search_by_key(&code, |s| s.code).ok().map(|i| &table::SUITES[i])
     }
 
     /// Every suite the table knows, by code.
-    pub fn all() -> &'static [Suite] {
+    pub fn all() -> &'static [Self] {
         table::SUITES
     }
 
     /// The suites a ClientHello for `version` may offer: TLS 1.3's own for TLS 1.3, every other
     /// one whose minimum version is at most `version` below it.
-    pub fn for_version(version: TlsVersionName) -> Vec<&'static Suite> {
+    pub fn for_version(version: TlsVersionName) -> Vec<&'static Self> {
         table::SUITES.iter().filter(|s| s.usable_in(version)).collect()
     }
 

@@ -11,11 +11,11 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The STIG script's name for the file, in the current directory.
-pub const DEFAULT: &str = ".restore_login";
+pub(super) const DEFAULT: &str = ".restore_login";
 
 /// Where the restore file went.
 #[derive(Debug)]
-pub enum Written {
+pub(super) enum Written {
     /// Where it was asked for (or the default place).
     At(PathBuf),
     /// In the state directory, because `wanted` could not be written (`cause`).
@@ -26,7 +26,7 @@ pub enum Written {
 
 /// Whether a file can be created at `path`: a probe created next to it (never through a link)
 /// and removed again. The cause is one sentence, named once.
-pub fn check(path: &Path) -> Result<(), String> {
+pub(super) fn check(path: &Path) -> Result<(), String> {
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if meta.file_type().is_symlink() {
             return Err("it is a symbolic link, which pgharden does not write through".into());
@@ -55,7 +55,7 @@ pub fn check(path: &Path) -> Result<(), String> {
 
 /// Write `bytes` (mode 0600, atomically, never through a link) to `explicit` or the default
 /// place; where that fails, to `restore_login-DATABASE-TIME` in the state directory.
-pub fn write(explicit: Option<&Path>, database: &str, bytes: &[u8]) -> Written {
+pub(super) fn write(explicit: Option<&Path>, database: &str, bytes: &[u8]) -> Written {
     let wanted = explicit.map_or_else(|| PathBuf::from(DEFAULT), Path::to_path_buf);
     let cause = match write_at(&wanted, bytes) {
         Ok(path) => return Written::At(path),

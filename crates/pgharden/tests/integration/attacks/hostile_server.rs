@@ -34,7 +34,7 @@ struct Hostile {
 }
 
 impl Hostile {
-    fn start(behaviour: Behaviour) -> Hostile {
+    fn start(behaviour: Behaviour) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -57,13 +57,13 @@ impl Hostile {
                         }
                     }
                     Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        std::thread::sleep(Duration::from_millis(20))
+                        std::thread::sleep(Duration::from_millis(20));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
         });
-        Hostile { port, stop, thread: Some(thread) }
+        Self { port, stop, thread: Some(thread) }
     }
 }
 

@@ -29,13 +29,13 @@ use pgharden_testcluster::Cluster;
 use crate::support::{Bounded, TestPki, pgharden, run_bounded};
 
 /// The names the test PKI's server certificate carries.
-pub const HOSTS: [&str; 4] = ["--host", "localhost", "--host", "127.0.0.1"];
+pub(crate) const HOSTS: [&str; 4] = ["--host", "localhost", "--host", "127.0.0.1"];
 
 /// Generous bound for one `apply` (a restart included): a hang is a failure, not a wait.
-pub const APPLY_LIMIT: Duration = Duration::from_secs(180);
+pub(crate) const APPLY_LIMIT: Duration = Duration::from_secs(180);
 
 /// A PKI and a running fresh cluster with the roles the PKI has certificates for.
-pub fn fresh() -> (TestPki, Cluster) {
+pub(crate) fn fresh() -> (TestPki, Cluster) {
     let pki = TestPki::new("p384");
     let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     cluster.psql("CREATE ROLE bob LOGIN; CREATE ROLE alice LOGIN;").unwrap();
@@ -43,12 +43,12 @@ pub fn fresh() -> (TestPki, Cluster) {
 }
 
 /// `pgharden apply --pgdata … --pki … --host localhost --host 127.0.0.1 EXTRA…`, bounded.
-pub fn apply(cluster: &Cluster, pki: &TestPki, extra: &[&str]) -> Bounded {
+pub(crate) fn apply(cluster: &Cluster, pki: &TestPki, extra: &[&str]) -> Bounded {
     apply_within(cluster, pki, extra, APPLY_LIMIT)
 }
 
 /// [`apply`] with its own bound.
-pub fn apply_within(cluster: &Cluster, pki: &TestPki, extra: &[&str], limit: Duration) -> Bounded {
+pub(crate) fn apply_within(cluster: &Cluster, pki: &TestPki, extra: &[&str], limit: Duration) -> Bounded {
     let mut cmd = pgharden();
     cmd.args(["apply", "--pgdata", cluster.data_dir().to_str().unwrap(), "--pki", &pki.p("")])
         .args(HOSTS)
@@ -57,7 +57,7 @@ pub fn apply_within(cluster: &Cluster, pki: &TestPki, extra: &[&str], limit: Dur
 }
 
 /// `pgharden ARGS…`, bounded.
-pub fn pgharden_within(args: &[&str], limit: Duration) -> Bounded {
+pub(crate) fn pgharden_within(args: &[&str], limit: Duration) -> Bounded {
     let mut cmd = pgharden();
     cmd.args(args);
     run_bounded(&mut cmd, limit)
@@ -65,11 +65,11 @@ pub fn pgharden_within(args: &[&str], limit: Duration) -> Bounded {
 
 /// A racing attacker process, killed (it is ours) when the test ends however it ends.
 #[derive(Debug)]
-pub struct Racer(pub Child);
+pub(crate) struct Racer(pub Child);
 
 impl Racer {
     /// Whether it is still running (it must race for the whole test, or the test proves nothing).
-    pub fn alive(&mut self) -> bool {
+    pub(crate) fn alive(&mut self) -> bool {
         matches!(self.0.try_wait(), Ok(None))
     }
 }

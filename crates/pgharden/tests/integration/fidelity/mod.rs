@@ -35,7 +35,7 @@ const SETTLE: Duration = Duration::from_secs(10);
 
 /// A fresh cluster, hardened as the review's baseline B: a PKI (server certificate for localhost and
 /// 127.0.0.1, client certificates for alice and bob) and `pgharden apply`.
-pub fn hardened() -> (TestPki, Cluster) {
+pub(crate) fn hardened() -> (TestPki, Cluster) {
     let pki = TestPki::new("p256");
     let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
     harden(&cluster, &pki);
@@ -43,24 +43,24 @@ pub fn hardened() -> (TestPki, Cluster) {
 }
 
 /// Run SQL as the superuser in database `postgres`; it must succeed.
-pub fn sql(c: &Cluster, statements: &str) -> String {
+pub(crate) fn sql(c: &Cluster, statements: &str) -> String {
     sql_db(c, "postgres", statements)
 }
 
 /// Run SQL as the superuser in database `db`; it must succeed.
-pub fn sql_db(c: &Cluster, db: &str, statements: &str) -> String {
+pub(crate) fn sql_db(c: &Cluster, db: &str, statements: &str) -> String {
     c.psql_db(db, statements).unwrap_or_else(|e| panic!("setup SQL in {db} failed: {statements}\n{e}"))
 }
 
 /// A string as an SQL literal.
-pub fn literal(s: &str) -> String {
+pub(crate) fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
 /// The value a new session gets for `name` from the server's configuration: `reset_val` (not the
 /// show hook, which answers 0 for the `tcp_keepalives_*` over a Unix socket) in `template1`, a
 /// database no case overrides settings in.
-pub fn system_value(c: &Cluster, name: &str) -> String {
+pub(crate) fn system_value(c: &Cluster, name: &str) -> String {
     // Bracketed, because psql's output is trimmed and a prefix may end in a space.
     let q = format!("SELECT '[' || reset_val || ']' FROM pg_settings WHERE name = {}", literal(name));
     let out = sql_db(c, "template1", &q);
@@ -69,7 +69,7 @@ pub fn system_value(c: &Cluster, name: &str) -> String {
 }
 
 /// Wait until new sessions see `name = want`; panics naming both values if they never do.
-pub fn wait_for_value(c: &Cluster, name: &str, want: &str) {
+pub(crate) fn wait_for_value(c: &Cluster, name: &str, want: &str) {
     let deadline = Instant::now() + SETTLE;
     loop {
         let seen = system_value(c, name);
@@ -83,7 +83,7 @@ pub fn wait_for_value(c: &Cluster, name: &str, want: &str) {
 
 /// `ALTER SYSTEM SET name = 'value'` and a reload, waited for. Returns the value before, for
 /// [`reset_system`].
-pub fn set_system(c: &Cluster, name: &str, value: &str) -> String {
+pub(crate) fn set_system(c: &Cluster, name: &str, value: &str) -> String {
     let before = system_value(c, name);
     sql(c, &format!("ALTER SYSTEM SET {name} = {}", literal(value)));
     reload_ok(c);
@@ -92,7 +92,7 @@ pub fn set_system(c: &Cluster, name: &str, value: &str) -> String {
 }
 
 /// `ALTER SYSTEM RESET name` and a reload, waited for until the value is `before` again.
-pub fn reset_system(c: &Cluster, name: &str, before: &str) {
+pub(crate) fn reset_system(c: &Cluster, name: &str, before: &str) {
     sql(c, &format!("ALTER SYSTEM RESET {name}"));
     reload_ok(c);
     wait_for_value(c, name, before);
@@ -115,7 +115,7 @@ fn log_from(path: &Path, offset: u64) -> String {
 /// value checks are the proof). Returns what the server logged meanwhile, where a refused
 /// pg_hba.conf, pg_ident.conf or TLS file is reported: the postmaster writes those lines in the
 /// same reload, before any session can see the new load time.
-pub fn reload(c: &Cluster) -> String {
+pub(crate) fn reload(c: &Cluster) -> String {
     let log = current_log(c);
     let offset = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     let before = c.conf_load_time().unwrap();
@@ -129,7 +129,7 @@ pub fn reload(c: &Cluster) -> String {
 }
 
 /// [`reload`], and the server must have accepted every file.
-pub fn reload_ok(c: &Cluster) {
+pub(crate) fn reload_ok(c: &Cluster) {
     let log = reload(c);
     let refused: Vec<&str> =
         log.lines().filter(|l| l.contains("was not reloaded") || l.contains("contains errors")).collect();
@@ -138,21 +138,21 @@ pub fn reload_ok(c: &Cluster) {
 
 /// A file or directory setting of the server (`ssl_crl_file`, `hba_file`…) as a path; relative
 /// ones are in PGDATA.
-pub fn setting_path(c: &Cluster, name: &str) -> PathBuf {
+pub(crate) fn setting_path(c: &Cluster, name: &str) -> PathBuf {
     let value = sql(c, &format!("SHOW {name}"));
     assert!(!value.is_empty(), "setup: {name} is set");
     c.data_dir().join(value)
 }
 
 /// Give `path` to the cluster's OS account.
-pub fn chown_to_owner(c: &Cluster, path: &Path) {
+pub(crate) fn chown_to_owner(c: &Cluster, path: &Path) {
     let owner = c.os_user();
     std::os::unix::fs::chown(path, Some(owner.uid), Some(owner.gid))
         .unwrap_or_else(|e| panic!("setup: chown {}: {e}", path.display()));
 }
 
 /// A new directory beside PGDATA, owned by the cluster's OS account, mode 0700.
-pub fn owned_dir(c: &Cluster, name: &str) -> PathBuf {
+pub(crate) fn owned_dir(c: &Cluster, name: &str) -> PathBuf {
     let dir = c.root_dir().join(name);
     fs::create_dir(&dir).unwrap_or_else(|e| panic!("setup: mkdir {}: {e}", dir.display()));
     chown_to_owner(c, &dir);
@@ -161,7 +161,7 @@ pub fn owned_dir(c: &Cluster, name: &str) -> PathBuf {
 }
 
 /// A new file in `dir` (one of [`owned_dir`]'s), owned by the cluster's OS account, with `mode`.
-pub fn owned_file(c: &Cluster, dir: &Path, name: &str, contents: &str, mode: u32) -> PathBuf {
+pub(crate) fn owned_file(c: &Cluster, dir: &Path, name: &str, contents: &str, mode: u32) -> PathBuf {
     let file = dir.join(name);
     fs::write(&file, contents).unwrap_or_else(|e| panic!("setup: writing {}: {e}", file.display()));
     chown_to_owner(c, &file);
@@ -169,19 +169,19 @@ pub fn owned_file(c: &Cluster, dir: &Path, name: &str, contents: &str, mode: u32
     file
 }
 
-pub fn chmod(path: &Path, mode: u32) {
+pub(crate) fn chmod(path: &Path, mode: u32) {
     fs::set_permissions(path, fs::Permissions::from_mode(mode))
         .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
 }
 
 /// The permission bits of `path`.
-pub fn mode_of(path: &Path) -> u32 {
+pub(crate) fn mode_of(path: &Path) -> u32 {
     crate::support::mode(path)
 }
 
 /// What a rule's verdict must be.
 #[derive(Debug, Clone, Copy)]
-pub enum Want<'a> {
+pub(crate) enum Want<'a> {
     /// `fail`, and the evidence names each of these (see [`names`]).
     Fails(&'a [&'a str]),
     /// `pass` or `manual`: never `fail`, and never `not-checked` on a running cluster.
@@ -192,7 +192,7 @@ pub enum Want<'a> {
 
 /// Whether `text` names `name`: a path (given or canonicalized), or an identifier as a whole word
 /// (so `app` is not found in "apply"), or else the text as is.
-pub fn names(text: &str, name: &str) -> bool {
+pub(crate) fn names(text: &str, name: &str) -> bool {
     if name.contains('/') {
         return names_path(text, Path::new(name));
     }
@@ -208,7 +208,7 @@ pub fn names(text: &str, name: &str) -> bool {
 }
 
 /// Every way `report` departs from `wants`, one line each; empty when it meets them all.
-pub fn mismatches(report: &serde_json::Value, wants: &[(&str, Want<'_>)]) -> Vec<String> {
+pub(crate) fn mismatches(report: &serde_json::Value, wants: &[(&str, Want<'_>)]) -> Vec<String> {
     let mut out = Vec::new();
     for (rule, want) in wants {
         let got = status(report, rule);
@@ -226,7 +226,7 @@ pub fn mismatches(report: &serde_json::Value, wants: &[(&str, Want<'_>)]) -> Vec
 }
 
 /// `PGH-AUD-08 fails naming ["alice"], PGH-AUD-05 holds`, for case names.
-pub fn describe(wants: &[(&str, Want<'_>)]) -> String {
+pub(crate) fn describe(wants: &[(&str, Want<'_>)]) -> String {
     let one = |(rule, want): &(&str, Want<'_>)| match want {
         Want::Fails([]) => format!("{rule} fails"),
         Want::Fails(named) => format!("{rule} fails naming {named:?}"),
@@ -237,7 +237,7 @@ pub fn describe(wants: &[(&str, Want<'_>)]) -> String {
 }
 
 /// After mending `what`: every rule `wants` expected to fail is no longer `fail`.
-pub fn mended(cases: &mut Cases, c: &Cluster, what: &str, wants: &[(&str, Want<'_>)]) {
+pub(crate) fn mended(cases: &mut Cases, c: &Cluster, what: &str, wants: &[(&str, Want<'_>)]) {
     let rules: Vec<(&str, Want<'_>)> =
         wants.iter().filter(|(_, w)| matches!(w, Want::Fails(_))).map(|(r, _)| (*r, Want::NotFail)).collect();
     if rules.is_empty() {
@@ -249,7 +249,7 @@ pub fn mended(cases: &mut Cases, c: &Cluster, what: &str, wants: &[(&str, Want<'
 }
 
 /// Audit (with `extra` flags) and judge; panics listing every mismatch. Returns the report.
-pub fn judge(c: &Cluster, extra: &[&str], wants: &[(&str, Want<'_>)]) -> serde_json::Value {
+pub(crate) fn judge(c: &Cluster, extra: &[&str], wants: &[(&str, Want<'_>)]) -> serde_json::Value {
     let (_, report) = audit_json(c, extra);
     let wrong = mismatches(&report, wants);
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
@@ -259,19 +259,19 @@ pub fn judge(c: &Cluster, extra: &[&str], wants: &[(&str, Want<'_>)]) -> serde_j
 /// The verdicts of one group: each case's judgement runs under `catch_unwind`, so a wrong verdict
 /// is recorded and the next case still runs; [`Cases::finish`] fails the test if any was wrong.
 #[derive(Debug)]
-pub struct Cases {
+pub(crate) struct Cases {
     group: &'static str,
     results: Vec<(String, Option<String>)>,
 }
 
 impl Cases {
-    pub fn new(group: &'static str) -> Cases {
-        Cases { group, results: Vec::new() }
+    pub(crate) fn new(group: &'static str) -> Self {
+        Self { group, results: Vec::new() }
     }
 
     /// Run `verdict` (audits and assertions on their reports) and record whether it held. Setup is
     /// never done in here: a broken setup must stop the group, not be counted as a verdict.
-    pub fn check(&mut self, case: &str, verdict: impl FnOnce()) {
+    pub(crate) fn check(&mut self, case: &str, verdict: impl FnOnce()) {
         let outcome = catch_unwind(AssertUnwindSafe(verdict)).err().map(|payload| {
             payload
                 .downcast_ref::<String>()
@@ -283,7 +283,7 @@ impl Cases {
     }
 
     /// Print every case's outcome and fail if any verdict was wrong.
-    pub fn finish(self) {
+    pub(crate) fn finish(self) {
         let mut summary = format!("fidelity, {}:\n", self.group);
         for (case, outcome) in &self.results {
             let word = if outcome.is_none() { "ok   " } else { "WRONG" };

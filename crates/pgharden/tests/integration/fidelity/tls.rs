@@ -323,7 +323,7 @@ fn server_certificate(cases: &mut Cases, c: &Cluster, pki: &TestPki) {
 
 /// Put a certificate chain and its key where the server's settings name them: one file (the
 /// profile's `server.pem`, key first) when both settings name the same file, else two.
-fn install_pair(cert_path: &std::path::Path, key_path: &std::path::Path, chain: &str, key: &str) {
+fn install_pair(cert_path: &Path, key_path: &Path, chain: &str, key: &str) {
     if cert_path == key_path {
         fs::write(cert_path, format!("{key}{chain}")).unwrap();
     } else {

@@ -48,23 +48,23 @@ macro_rules! pg_test {
 pub(crate) use pg_test;
 
 /// One major of the matrix, as a test body sees it.
-pub struct Pg {
+pub(crate) struct Pg {
     pub install: Installation,
     notes: RefCell<Vec<String>>,
 }
 
 impl Pg {
-    pub fn major(&self) -> u32 {
+    pub(crate) fn major(&self) -> u32 {
         self.install.major()
     }
 
     /// Whether this installation has pgaudit (the npm builds of 14 and 16 do not).
-    pub fn has_pgaudit(&self) -> bool {
+    pub(crate) fn has_pgaudit(&self) -> bool {
         crate::support::has_pgaudit(&self.install)
     }
 
     /// Where the server comes from, and whether it has pgaudit, for the README's table.
-    pub fn build(&self) -> String {
+    pub(crate) fn build(&self) -> String {
         let from = if self.install.bindir().starts_with("/usr/lib/postgresql") {
             format!("Debian postgresql-{}", self.major())
         } else {
@@ -74,14 +74,14 @@ impl Pg {
     }
 
     /// A started cluster of this major.
-    pub fn cluster(&self) -> Cluster {
+    pub(crate) fn cluster(&self) -> Cluster {
         Cluster::start(ClusterOptions::new(self.install.clone()))
             .unwrap_or_else(|e| panic!("starting a PostgreSQL {} cluster: {e}", self.major()))
     }
 
     /// A fresh cluster with roles alice and bob, and a PKI with their certificates and one for
     /// `postgres`, hardened by `pgharden apply --yes` (with `--allow-missing-pgaudit` where there is none).
-    pub fn hardened(&self) -> (TestPki, Cluster) {
+    pub(crate) fn hardened(&self) -> (TestPki, Cluster) {
         let pki = TestPki::new("p256");
         pki.ok(&["pki", "client", "--role", "postgres"]);
         let cluster = self.cluster();
@@ -98,7 +98,7 @@ impl Pg {
 
     /// Runs `apply --pgdata … --pki … --host localhost --host 127.0.0.1 EXTRA…`, accepting a
     /// missing pgaudit explicitly when this installation has none.
-    pub fn apply(&self, cluster: &Cluster, pki: &TestPki, extra: &[&str]) -> std::process::Output {
+    pub(crate) fn apply(&self, cluster: &Cluster, pki: &TestPki, extra: &[&str]) -> std::process::Output {
         let mut args: Vec<String> = ["apply", "--pgdata"].map(String::from).to_vec();
         args.push(cluster.data_dir().to_string_lossy().into_owned());
         args.extend(["--pki".into(), pki.p(""), "--host".into(), "localhost".into()]);
@@ -111,13 +111,13 @@ impl Pg {
     }
 
     /// A line for the README's table cell of this test and major.
-    pub fn note(&self, text: impl Into<String>) {
+    pub(crate) fn note(&self, text: impl Into<String>) {
         self.notes.borrow_mut().push(text.into());
     }
 }
 
 /// Runs `body` for `major`, and records the outcome whether it passes or panics.
-pub fn run(test: &str, label: &str, major: u32, body: fn(&Pg)) {
+pub(crate) fn run(test: &str, label: &str, major: u32, body: fn(&Pg)) {
     let install = Installation::for_major(major).unwrap_or_else(|e| panic!("PostgreSQL {major}: {e}"));
     let pg = Pg { install, notes: RefCell::new(Vec::new()) };
     let record = Record { test, label, pg: &pg };

@@ -10,7 +10,7 @@ use super::{Pg, pg_test};
 use crate::support::{Psql, TestPki, psql};
 
 /// The verify-full connection string of `user` with `cert_of`'s certificate, plus `extra`.
-pub fn conninfo(cluster: &Cluster, pki: &TestPki, user: &str, cert_of: &str, extra: &str) -> String {
+pub(super) fn conninfo(cluster: &Cluster, pki: &TestPki, user: &str, cert_of: &str, extra: &str) -> String {
     format!(
         "host=localhost port={} dbname=postgres user={user} sslmode=verify-full sslrootcert={} sslcrl={} \
          sslcert={} sslkey={} {extra}",

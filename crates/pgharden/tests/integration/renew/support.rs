@@ -21,19 +21,19 @@ use x509_parser::revocation_list::CertificateRevocationList;
 
 use crate::support::{Bounded, Psql, TestPki, openssl, pgharden, run_bounded};
 
-pub const HOUR: i64 = 3600;
-pub const DAY: i64 = 86_400;
+pub(super) const HOUR: i64 = 3600;
+pub(super) const DAY: i64 = 86_400;
 
 /// How long one pgharden run may take on a loaded two-core machine before it counts as hung.
-pub const RUN_LIMIT: Duration = Duration::from_secs(240);
+pub(super) const RUN_LIMIT: Duration = Duration::from_secs(240);
 /// How long a query in a kept session may take.
 const QUERY_LIMIT: Duration = Duration::from_secs(60);
 
 /// The role that logs in with a client certificate.
-pub const ROLE: &str = "alice";
+pub(super) const ROLE: &str = "alice";
 
 /// The files renew and apply own in the data directory, and the configuration they edit.
-pub const WATCHED: [&str; 7] = [
+pub(super) const WATCHED: [&str; 7] = [
     "server.pem",
     "root.crt",
     "root.crl",
@@ -45,7 +45,7 @@ pub const WATCHED: [&str; 7] = [
 
 /// A hardened cluster, its PKI, and the clock they all read. Fields drop in this order: the
 /// server stops before its clock's file goes.
-pub struct Rig {
+pub(super) struct Rig {
     pub cluster: Cluster,
     pub pki: TestPki,
     pub clock: FakeClock,
@@ -56,14 +56,14 @@ impl Rig {
     /// alice (each `--valid` when given), a cluster with the role alice, `apply`, and the server
     /// restarted by testcluster so that it runs under the clock (apply restarts it with pg_ctl and
     /// a fixed environment when it adds pgaudit).
-    pub fn new(server_valid: Option<&str>, client_valid: Option<&str>) -> Rig {
+    pub(super) fn new(server_valid: Option<&str>, client_valid: Option<&str>) -> Self {
         let clock = FakeClock::new().expect("libfaketime must be installed (apt-get install libfaketime)");
         let tmp = tempfile::tempdir().expect("tempdir");
         let pki = TestPki { dir: tmp.path().join("pki"), tmp };
         let cluster = Cluster::start(ClusterOptions::for_tests().unwrap().envs(clock.env()))
             .unwrap_or_else(|e| panic!("{e}"));
         cluster.psql(&format!("CREATE ROLE {ROLE} LOGIN")).unwrap();
-        let mut rig = Rig { cluster, pki, clock };
+        let mut rig = Self { cluster, pki, clock };
         let dir = rig.pki.dir.to_str().unwrap().to_owned();
         rig.ok(&["pki", "init", "--dir", &dir, "--no-passphrase"]);
         let mut server = vec!["pki", "server", "--dir", &dir, "--host", "localhost", "--host", "127.0.0.1"];
@@ -85,7 +85,7 @@ impl Rig {
     }
 
     /// Stop the server, whoever started it, and start it again under the clock; it must come up.
-    pub fn restart(&mut self) {
+    pub(super) fn restart(&mut self) {
         self.cluster.restart().unwrap_or_else(|e| panic!("the server does not start again: {e}"));
         let pid = self.pid();
         let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
@@ -97,31 +97,31 @@ impl Rig {
     }
 
     /// Move every clock to the real time plus `offset` seconds.
-    pub fn at(&self, offset: i64) {
+    pub(super) fn at(&self, offset: i64) {
         self.clock.set(offset).unwrap();
     }
 
     /// The binary under test, on the fake clock.
-    pub fn pgharden(&self) -> Command {
+    pub(super) fn pgharden(&self) -> Command {
         let mut cmd = pgharden();
         cmd.envs(self.clock.env());
         cmd
     }
 
     /// Run pgharden with `args`, bounded by [`RUN_LIMIT`].
-    pub fn run(&self, args: &[&str]) -> Bounded {
+    pub(super) fn run(&self, args: &[&str]) -> Bounded {
         run_bounded(self.pgharden().args(args), RUN_LIMIT)
     }
 
     /// Run pgharden with `args`; it must exit 0.
-    pub fn ok(&self, args: &[&str]) -> Bounded {
+    pub(super) fn ok(&self, args: &[&str]) -> Bounded {
         let out = self.run(args);
         assert_eq!(out.code, Some(0), "pgharden {args:?}: {}", out.describe());
         out
     }
 
     /// `renew --pki PKI --pgdata DATA --json EXTRA…` with its exit code and its report.
-    pub fn renew_with(&self, extra: &[&str]) -> (Bounded, serde_json::Value) {
+    pub(super) fn renew_with(&self, extra: &[&str]) -> (Bounded, serde_json::Value) {
         let data = self.cluster.data_dir().to_str().unwrap();
         let pki = self.pki.p("");
         let mut args = vec!["renew", "--pki", &pki, "--pgdata", data, "--json"];
@@ -133,7 +133,7 @@ impl Rig {
     }
 
     /// [`Rig::renew_with`] that must succeed; the report.
-    pub fn renew(&self, extra: &[&str]) -> serde_json::Value {
+    pub(super) fn renew(&self, extra: &[&str]) -> serde_json::Value {
         let (out, report) = self.renew_with(extra);
         assert_eq!(out.code, Some(0), "renew {extra:?}: {}", out.describe());
         assert_eq!(report["format"], 1, "{report:#}");
@@ -141,14 +141,14 @@ impl Rig {
     }
 
     /// `pki list --json`.
-    pub fn ledger(&self) -> Vec<serde_json::Value> {
+    pub(super) fn ledger(&self) -> Vec<serde_json::Value> {
         let out = self.ok(&["pki", "list", "--dir", &self.pki.p(""), "--json"]);
         let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         list.as_array().unwrap_or_else(|| panic!("pki list --json is not an array: {list}")).clone()
     }
 
     /// The one valid certificate of `kind` named `name` in the ledger.
-    pub fn current(&self, kind: &str, name: &str) -> serde_json::Value {
+    pub(super) fn current(&self, kind: &str, name: &str) -> serde_json::Value {
         let ledger = self.ledger();
         let valid: Vec<&serde_json::Value> = ledger
             .iter()
@@ -159,7 +159,7 @@ impl Rig {
     }
 
     /// The ledger entry with `serial`.
-    pub fn entry(&self, serial: &str) -> serde_json::Value {
+    pub(super) fn entry(&self, serial: &str) -> serde_json::Value {
         let ledger = self.ledger();
         ledger
             .into_iter()
@@ -168,18 +168,18 @@ impl Rig {
     }
 
     /// A file in the data directory.
-    pub fn data(&self, name: &str) -> PathBuf {
+    pub(super) fn data(&self, name: &str) -> PathBuf {
         self.cluster.data_dir().join(name)
     }
 
     /// The running postmaster's pid.
-    pub fn pid(&self) -> u32 {
+    pub(super) fn pid(&self) -> u32 {
         self.cluster.pid().expect("the server runs")
     }
 
     /// `sslmode=verify-full` as alice with the PKI's own certificate files (and `crl` as sslcrl,
     /// when given), on the fake clock, selecting current_user.
-    pub fn login(&self, crl: Option<&str>) -> Psql {
+    pub(super) fn login(&self, crl: Option<&str>) -> Psql {
         let mut conninfo = format!(
             "{} sslrootcert={} sslcert={} sslkey={}",
             self.conninfo(),
@@ -194,12 +194,12 @@ impl Rig {
     }
 
     /// `sslmode=verify-full` as alice with what `pgharden client` installed in `home`.
-    pub fn login_from_home(&self, home: &Path) -> Psql {
+    pub(super) fn login_from_home(&self, home: &Path) -> Psql {
         self.psql(&self.conninfo(), Some(home))
     }
 
     /// host, port, user, database and `sslmode=verify-full`.
-    pub fn conninfo(&self) -> String {
+    pub(super) fn conninfo(&self) -> String {
         format!(
             "host=localhost port={} user={ROLE} dbname=postgres sslmode=verify-full connect_timeout=30",
             self.cluster.port()
@@ -224,7 +224,7 @@ impl Rig {
 
     /// The serial of the certificate the server sends, as `openssl s_client -starttls postgres`
     /// sees it (normalised, see [`serial`]).
-    pub fn served_serial(&self) -> String {
+    pub(super) fn served_serial(&self) -> String {
         let connect = format!("127.0.0.1:{}", self.cluster.port());
         let mut cmd = Command::new("openssl");
         cmd.args(["s_client", "-connect", &connect, "-starttls", "postgres"]);
@@ -242,7 +242,7 @@ impl Rig {
     }
 
     /// Every regular file below the PKI directory but its lock, with its bytes.
-    pub fn pki_tree(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+    pub(super) fn pki_tree(&self) -> BTreeMap<PathBuf, Vec<u8>> {
         let mut out = BTreeMap::new();
         tree(&self.pki.dir, &mut out);
         out.retain(|p, _| p.file_name().is_none_or(|n| n != ".lock"));
@@ -250,7 +250,7 @@ impl Rig {
     }
 
     /// [`WATCHED`] files of the data directory, with bytes and modification time.
-    pub fn data_files(&self) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
+    pub(super) fn data_files(&self) -> BTreeMap<String, (Vec<u8>, SystemTime)> {
         WATCHED
             .iter()
             .filter_map(|name| {
@@ -262,7 +262,7 @@ impl Rig {
     }
 
     /// The server's own log files (logging_collector writes them in DATA/log) and testcluster's.
-    pub fn server_log(&self) -> String {
+    pub(super) fn server_log(&self) -> String {
         let mut text = self.cluster.log();
         if let Ok(entries) = std::fs::read_dir(self.data("log")) {
             let mut paths: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).collect();
@@ -288,7 +288,7 @@ fn tree(dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
 }
 
 /// The actions of a report with `"action": kind`.
-pub fn actions<'a>(report: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
+pub(super) fn actions<'a>(report: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_json::Value> {
     report["actions"]
         .as_array()
         .unwrap_or_else(|| panic!("the report has no actions array: {report:#}"))
@@ -298,7 +298,7 @@ pub fn actions<'a>(report: &'a serde_json::Value, kind: &str) -> Vec<&'a serde_j
 }
 
 /// The CAs of the report's `crl` actions, sorted.
-pub fn crl_cas(report: &serde_json::Value) -> Vec<String> {
+pub(super) fn crl_cas(report: &serde_json::Value) -> Vec<String> {
     let mut cas: Vec<String> =
         actions(report, "crl").iter().map(|a| a["ca"].as_str().unwrap_or("?").to_string()).collect();
     cas.sort();
@@ -306,21 +306,21 @@ pub fn crl_cas(report: &serde_json::Value) -> Vec<String> {
 }
 
 /// The report's only cluster.
-pub fn only_cluster(report: &serde_json::Value) -> &serde_json::Value {
+pub(super) fn only_cluster(report: &serde_json::Value) -> &serde_json::Value {
     let clusters = report["clusters"].as_array().unwrap_or_else(|| panic!("no clusters array: {report:#}"));
     assert_eq!(clusters.len(), 1, "{report:#}");
     &clusters[0]
 }
 
 /// Whether the report names `data` as a cluster (as given or canonicalized).
-pub fn same_dir(value: &serde_json::Value, data: &Path) -> bool {
+pub(super) fn same_dir(value: &serde_json::Value, data: &Path) -> bool {
     let Some(named) = value.as_str() else { return false };
     let named = Path::new(named);
     named == data || named.canonicalize().ok() == data.canonicalize().ok()
 }
 
 /// File names of a deploy action's `files` (paths in the data directory).
-pub fn file_names(action: &serde_json::Value) -> Vec<String> {
+pub(super) fn file_names(action: &serde_json::Value) -> Vec<String> {
     action["files"]
         .as_array()
         .unwrap_or_else(|| panic!("no files array: {action}"))
@@ -333,14 +333,14 @@ pub fn file_names(action: &serde_json::Value) -> Vec<String> {
 }
 
 /// An RFC 3339 time of a report, in Unix seconds.
-pub fn unix(value: &serde_json::Value) -> i64 {
+pub(super) fn unix(value: &serde_json::Value) -> i64 {
     let text = value.as_str().unwrap_or_else(|| panic!("not a time: {value}"));
     OffsetDateTime::parse(text, &Rfc3339).unwrap_or_else(|e| panic!("{text}: {e}")).unix_timestamp()
 }
 
 /// A serial in one spelling: lowercase hex without leading zeros (openssl drops them, a DER
 /// integer may carry one).
-pub fn serial(hex: &str) -> String {
+pub(super) fn serial(hex: &str) -> String {
     let s = hex.trim().trim_start_matches("serial=").to_ascii_lowercase().replace(':', "");
     let s = s.trim_start_matches('0');
     if s.is_empty() { "0".to_string() } else { s.to_string() }
@@ -363,7 +363,7 @@ fn pem_blocks_of(bytes: &[u8], what: &str) -> Vec<(String, Vec<u8>)> {
 
 /// The PEM blocks of a file; every one must parse as what its label says (certificates and CRLs
 /// by x509-parser, private keys by `openssl pkey`). A half-written file fails here.
-pub fn pem_file(path: &Path) -> Vec<(String, Vec<u8>)> {
+pub(super) fn pem_file(path: &Path) -> Vec<(String, Vec<u8>)> {
     let what = path.display().to_string();
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{what}: {e}"));
     let blocks = pem_blocks_of(&bytes, &what);
@@ -386,12 +386,12 @@ pub fn pem_file(path: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 /// The DER certificates of a PEM file, in order.
-pub fn certificates(path: &Path) -> Vec<Vec<u8>> {
+pub(super) fn certificates(path: &Path) -> Vec<Vec<u8>> {
     pem_file(path).into_iter().filter(|(l, _)| l == "CERTIFICATE").map(|(_, d)| d).collect()
 }
 
 /// The serial of the first certificate in a PEM file, by `openssl x509` (normalised).
-pub fn file_serial(path: &Path) -> String {
+pub(super) fn file_serial(path: &Path) -> String {
     let (ok, text) = openssl(&["x509", "-in", path.to_str().unwrap(), "-noout", "-serial"]);
     assert!(ok, "{}: {text}", path.display());
     serial(text.lines().next().unwrap_or_default())
@@ -400,7 +400,7 @@ pub fn file_serial(path: &Path) -> String {
 /// Whether the private key in `path` belongs to the first certificate in it: their public keys,
 /// as `openssl pkey -pubout` and `openssl x509 -pubkey` print them, are the same. Returns the
 /// public key.
-pub fn key_matches_certificate(path: &Path) -> Result<String, String> {
+pub(super) fn key_matches_certificate(path: &Path) -> Result<String, String> {
     let p = path.to_str().unwrap();
     let (ok_key, from_key) = openssl(&["pkey", "-in", p, "-pubout"]);
     let (ok_cert, from_cert) = openssl(&["x509", "-in", p, "-noout", "-pubkey"]);
@@ -415,7 +415,7 @@ pub fn key_matches_certificate(path: &Path) -> Result<String, String> {
 
 /// What a CRL says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CrlFacts {
+pub(super) struct CrlFacts {
     /// The issuing CA's subject, DER.
     pub issuer: Vec<u8>,
     pub this_update: i64,
@@ -425,7 +425,7 @@ pub struct CrlFacts {
 }
 
 /// Every CRL in a PEM file, in order.
-pub fn crls(path: &Path) -> Vec<CrlFacts> {
+pub(super) fn crls(path: &Path) -> Vec<CrlFacts> {
     pem_file(path)
         .into_iter()
         .filter(|(l, _)| l == "X509 CRL")
@@ -449,7 +449,7 @@ pub fn crls(path: &Path) -> Vec<CrlFacts> {
 
 /// The CRLs of `path` by CA (`root`, `server-ca`, `client-ca`, matched on the issuer against the
 /// PKI's CA certificates).
-pub fn crls_by_ca(pki: &TestPki, path: &Path) -> BTreeMap<String, CrlFacts> {
+pub(super) fn crls_by_ca(pki: &TestPki, path: &Path) -> BTreeMap<String, CrlFacts> {
     let subjects: Vec<(String, Vec<u8>)> = ["root", "server-ca", "client-ca"]
         .iter()
         .map(|ca| {
@@ -470,7 +470,7 @@ pub fn crls_by_ca(pki: &TestPki, path: &Path) -> BTreeMap<String, CrlFacts> {
 }
 
 /// The CRLs the PKI holds now, one file per CA.
-pub fn pki_crls(pki: &TestPki) -> BTreeMap<String, CrlFacts> {
+pub(super) fn pki_crls(pki: &TestPki) -> BTreeMap<String, CrlFacts> {
     ["root", "server-ca", "client-ca"]
         .iter()
         .map(|ca| {
@@ -483,7 +483,7 @@ pub fn pki_crls(pki: &TestPki) -> BTreeMap<String, CrlFacts> {
 
 /// A psql session over TLS kept open across a renewal: it reads statements from a pipe and
 /// answers each with one line.
-pub struct Session {
+pub(super) struct Session {
     child: Child,
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
@@ -492,7 +492,7 @@ pub struct Session {
 
 impl Session {
     /// Log in as alice with `sslmode=verify-full` and the PKI's files (CRLs included), on the clock.
-    pub fn open(rig: &Rig) -> Session {
+    pub(super) fn open(rig: &Rig) -> Self {
         let conninfo = format!(
             "{} sslrootcert={} sslcrl={} sslcert={} sslkey={}",
             rig.conninfo(),
@@ -526,11 +526,11 @@ impl Session {
             let _ = std::io::Read::read_to_string(&mut err, &mut text);
             sink.lock().unwrap_or_else(|p| p.into_inner()).push_str(&text);
         });
-        Session { child, stdin, lines, stderr }
+        Self { child, stdin, lines, stderr }
     }
 
     /// Run one statement (without its semicolon) that returns one row of one column; its value.
-    pub fn query(&mut self, sql: &str) -> String {
+    pub(super) fn query(&mut self, sql: &str) -> String {
         let stdin = self.stdin.as_mut().expect("the session is open");
         writeln!(stdin, "{sql};").and_then(|()| stdin.flush()).unwrap_or_else(|e| {
             panic!("the session is gone ({e}): {}", self.stderr.lock().unwrap_or_else(|p| p.into_inner()))
@@ -563,7 +563,7 @@ impl Drop for Session {
 
 /// A directory holding a `pgharden` that is the binary under test, for running the commands renew
 /// prints as an operator would (`pgharden …` found on PATH).
-pub fn path_with_pgharden(parent: &Path) -> String {
+pub(super) fn path_with_pgharden(parent: &Path) -> String {
     let bin = parent.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let link = bin.join("pgharden");
