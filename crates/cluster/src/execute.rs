@@ -95,16 +95,8 @@ pub fn execute_proven(
         ));
     }
     let _lock = ApplyLock::take(cluster)?;
-    let now = time::OffsetDateTime::now_utc();
-    let stamp = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
+    // The format has only numeric fields, so formatting cannot fail.
+    let stamp = time::OffsetDateTime::now_utc().format(BACKUP_STAMP).unwrap_or_default();
     let mut journal = Journal::new(plan.backup_tag.clone().unwrap_or(stamp));
     let mut dirs: Vec<&Path> = plan.files.iter().filter_map(|f| f.path.parent()).collect();
     dirs.sort();
@@ -163,6 +155,10 @@ pub fn execute_proven(
         warnings,
     })
 }
+
+/// The suffix of a backup, `20261202T132935Z`: UTC, and sorting by name sorts by time.
+const BACKUP_STAMP: &[time::format_description::FormatItem<'_>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// One apply at a time per cluster: an exclusive `flock` on the data directory itself, released
 /// when dropped (or when the process ends, however it ends). Locking the directory creates

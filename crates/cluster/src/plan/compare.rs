@@ -58,29 +58,6 @@ const KEYWORDS: &[&str] = &[
     "pgaudit.log_statement_once",
 ];
 
-/// The tz-database names whose zone is UTC (the server looks names up without regard to case):
-/// `log_timezone = 'Etc/UTC'`, Debian's default, is the profile's `UTC`.
-const UTC_ZONES: &[&str] = &[
-    "UTC",
-    "Etc/UTC",
-    "UCT",
-    "Etc/UCT",
-    "Universal",
-    "Etc/Universal",
-    "Zulu",
-    "Etc/Zulu",
-    "GMT",
-    "Etc/GMT",
-    "GMT0",
-    "Etc/GMT0",
-    "GMT+0",
-    "GMT-0",
-    "Etc/GMT+0",
-    "Etc/GMT-0",
-    "Greenwich",
-    "Etc/Greenwich",
-];
-
 /// Whether `current` (as the server or a file has it, quotes removed) meets the `wanted` value of
 /// parameter `name` under `accept`.
 pub(crate) fn satisfies(accept: Accept, name: &str, current: &str, wanted: &str) -> bool {
@@ -137,7 +114,7 @@ pub(crate) fn same_setting(name: &str, current: &str, wanted: &str) -> bool {
         return a == b;
     }
     if name == "log_timezone" || name == "timezone" {
-        let utc = |v: &str| UTC_ZONES.iter().any(|z| z.eq_ignore_ascii_case(v.trim()));
+        let utc = |v: &str| pgharden_conf::postgresql_conf::is_utc_zone(v.trim());
         return (utc(current) && utc(wanted)) || current.trim().eq_ignore_ascii_case(wanted.trim());
     }
     if is(KEYWORDS) { same_value(current, wanted) } else { current == wanted }

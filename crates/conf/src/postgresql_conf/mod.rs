@@ -10,6 +10,7 @@ mod lexer;
 mod lists;
 mod tree;
 mod value;
+mod zones;
 
 use std::fmt;
 use std::ops::Range;
@@ -19,6 +20,7 @@ pub use crate::include::SkippedInclude;
 pub use lists::{ConnectionLogAspect, ListError, log_connections, log_connections_value, split_identifiers};
 pub use tree::{ConfTree, Occurrence, Resolution};
 pub use value::Value;
+pub use zones::{UTC_ZONE_NAMES, is_utc_zone};
 
 pub use crate::include::IncludeKind;
 

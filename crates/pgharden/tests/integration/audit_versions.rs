@@ -399,7 +399,8 @@ fn oauth_lines_need_oauth_validator_libraries_on_18() {
                     "{case}: never a pass without the server's reading\n{my_evidence}"
                 );
                 assert!(
-                    my_evidence.contains("permission denied for view pg_hba_file_rules"),
+                    my_evidence
+                        .contains("pg_hba_file_rules: permission denied: reading it needs a superuser"),
                     "{case}: {my_evidence}"
                 );
                 assert!(my_evidence.contains("audit as a superuser"), "{case}: {my_evidence}");
@@ -452,7 +453,10 @@ fn the_servers_reading_needs_a_superuser() {
     let findings = audit(&[&conninfo, "--no-probe"]);
     let (status, evidence) = rule(&findings, "PGH-PRIV-01");
     assert_eq!(status, "not-checked", "{evidence}");
-    assert!(evidence.contains("permission denied for view pg_hba_file_rules"), "{evidence}");
+    assert!(
+        evidence.contains("pg_hba_file_rules: permission denied: reading it needs a superuser"),
+        "{evidence}"
+    );
     let findings = audit_files(&cluster);
     let (status, evidence) = rule(&findings, "PGH-PRIV-01");
     assert_eq!(status, "manual", "{evidence}");

@@ -84,17 +84,14 @@ fn file_name(database: &str) -> String {
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() || "_-.".contains(c) { c } else { '_' })
         .collect();
-    let now = time::OffsetDateTime::now_utc();
-    format!(
-        "restore_login-{db}-{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    )
+    // The format has only numeric fields, so formatting cannot fail.
+    let stamp = time::OffsetDateTime::now_utc().format(STAMP).unwrap_or_default();
+    format!("restore_login-{db}-{stamp}")
 }
+
+/// `20261202T132935Z`: UTC, sortable, no characters a shell or a file system treats specially.
+const STAMP: &[time::format_description::FormatItem<'_>] =
+    time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
 
 /// `$XDG_STATE_HOME` when it is set to an absolute path, else `~/.local/state` ($HOME, else the
 /// home in the password database).
