@@ -112,7 +112,7 @@ impl ProbeOptions {
 /// Resolve the target and send it one SSLRequest. Every later probe starts the same way, so when
 /// this fails (nothing listening, no route, no such name, no answer in time) a report would hold
 /// only errors: the caller reports the target as not answering instead.
-pub fn first_contact(opts: &ProbeOptions) -> Result<(), Box<pgharden_wire::Error>> {
+pub(crate) fn first_contact(opts: &ProbeOptions) -> Result<(), Box<pgharden_wire::Error>> {
     pgharden_wire::ssl_request(&opts.target()?).map_err(Box::new)?;
     Ok(())
 }
@@ -140,7 +140,7 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
 
 /// Refused by pg_hba.conf (SQLSTATE 28000, or a TLS alert instead of an answer), let through to
 /// authentication, or neither (`None`: an answer that says nothing about pg_hba.conf).
-pub fn refused_by_hba(answer: &StartupAnswer) -> Option<bool> {
+pub(crate) fn refused_by_hba(answer: &StartupAnswer) -> Option<bool> {
     match &answer.reply {
         StartupReply::Refused(m) => Some(m.code == "28000"),
         StartupReply::Authentication(_) => Some(false),

@@ -121,7 +121,7 @@ pub fn run(id: CheckId, ev: &Evidence, policy: &Policy) -> Outcome {
 
 /// Combine outcomes: any failure fails, else anything unknown is unknown, else pass. Evidence two
 /// checks share (the same missing fact, say) is said once.
-pub fn all(outcomes: &[Outcome]) -> Outcome {
+pub(crate) fn all(outcomes: &[Outcome]) -> Outcome {
     let mut evidence: Vec<String> = Vec::new();
     for e in outcomes.iter().flat_map(|o| &o.evidence) {
         if !evidence.contains(e) {

@@ -24,7 +24,7 @@ use pgharden_wire::TlsVersionName;
 
 pub use files::from_files;
 pub use settings::{Override, Setting, Settings, Where};
-pub use sql::{Connector, from_sql};
+pub(crate) use sql::from_sql;
 
 /// Why a fact is missing. Each says what was not possible; the report's problems say why once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -388,7 +388,7 @@ impl Evidence {
 const MAX_PROBLEM: usize = 4000;
 
 /// The kernel's FIPS flag; a kernel without the flag has no FIPS mode, so it is off.
-pub fn fips_mode() -> Fact<bool> {
+pub(crate) fn fips_mode() -> Fact<bool> {
     match std::fs::read_to_string("/proc/sys/crypto/fips_enabled") {
         Ok(t) => Ok(t.trim() == "1"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
