@@ -45,8 +45,10 @@ pub struct ProbeReport {
     pub target: String,
     /// The address probed.
     pub address: String,
+    /// The answer to an SSLRequest (`S`, `N`, or an error message).
     #[serde(serialize_with = "json::probed")]
     pub ssl_request: Probed<SslAnswer>,
+    /// The answer to a GSSENCRequest.
     #[serde(serialize_with = "json::probed")]
     pub gssenc_request: Probed<SslAnswer>,
     /// Every version, suite and group the server accepts.
@@ -55,6 +57,7 @@ pub struct ProbeReport {
     /// The chain served, and what it is worth.
     #[serde(serialize_with = "json::probed")]
     pub chain: Probed<ChainFacts>,
+    /// A TLS ClientHello sent straight away, without an SSLRequest (PostgreSQL 17's direct TLS).
     #[serde(serialize_with = "json::direct_tls")]
     pub direct_tls: Probed<DirectTlsAnswer>,
     /// A StartupMessage as `--user`/`--dbname` without TLS.
@@ -68,9 +71,13 @@ pub struct ProbeReport {
 /// Probe options.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
+    /// The host name or address to connect to.
     pub host: String,
+    /// The TCP port.
     pub port: u16,
+    /// The role named in the startup messages.
     pub user: String,
+    /// The database named in the startup messages.
     pub dbname: String,
     /// Roots to check the served chain against (verify-ca and verify-full).
     pub sslrootcert: Option<PathBuf>,

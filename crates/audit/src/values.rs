@@ -174,12 +174,19 @@ fn split_identifiers(value: &str) -> Result<Vec<String>, Problem> {
 /// A pgaudit statement class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AuditClass {
+    /// `read`: SELECT and COPY from a relation.
     Read,
+    /// `write`: INSERT, UPDATE, DELETE, TRUNCATE and COPY to a relation.
     Write,
+    /// `function`: function calls and DO blocks.
     Function,
+    /// `role`: GRANT, REVOKE and CREATE/ALTER/DROP ROLE.
     Role,
+    /// `ddl`: every other DDL statement.
     Ddl,
+    /// `misc`: DISCARD, FETCH, CHECKPOINT, VACUUM, SET and the like.
     Misc,
+    /// `misc_set`: SET and friends, on their own.
     MiscSet,
 }
 

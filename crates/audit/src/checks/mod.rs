@@ -21,7 +21,9 @@ use crate::model::Status;
 /// One check's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// The verdict: `Pass`, `Fail` or `NotChecked` (a check never answers `Manual`).
     pub status: Status,
+    /// What the check looked at and what it found, one line each, for the finding.
     pub evidence: Vec<String>,
 }
 
