@@ -133,7 +133,7 @@ pub struct Report {
 pub struct Audited {
     /// The data directory; `None` when it was neither given nor found.
     pub data_dir: Option<String>,
-    /// The host the network probe used; `None` when the server has no TCP listener to probe.
+    /// The host the network probe used; `None` when there was nothing to probe.
     pub host: Option<String>,
     /// The port the network probe used; `None` with `host`.
     pub port: Option<u16>,

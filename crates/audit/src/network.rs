@@ -45,7 +45,7 @@ pub struct ProbeReport {
     pub target: String,
     /// The address probed.
     pub address: String,
-    /// The answer to an SSLRequest (`S`, `N`, or an error message).
+    /// The answer to an SSLRequest: accepted (`S`), refused (`N`) or an ErrorResponse.
     #[serde(serialize_with = "json::probed")]
     pub ssl_request: Probed<SslAnswer>,
     /// The answer to a GSSENCRequest.

@@ -174,7 +174,7 @@ fn split_identifiers(value: &str) -> Result<Vec<String>, Problem> {
 /// A pgaudit statement class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AuditClass {
-    /// `read`: SELECT and COPY from a relation.
+    /// `read`: SELECT, and COPY from a relation or query.
     Read,
     /// `write`: INSERT, UPDATE, DELETE, TRUNCATE and COPY to a relation.
     Write,
@@ -186,7 +186,7 @@ pub enum AuditClass {
     Ddl,
     /// `misc`: DISCARD, FETCH, CHECKPOINT, VACUUM, SET and the like.
     Misc,
-    /// `misc_set`: SET and friends, on their own.
+    /// `misc_set`: SET commands (SET ROLE and the like), on their own.
     MiscSet,
 }
 

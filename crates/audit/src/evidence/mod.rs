@@ -32,7 +32,7 @@ pub enum Missing {
     /// No connection to the server could be made, so no server fact was read.
     #[error("no database connection (see the report's problems)")]
     NoConnection,
-    /// The cluster's files could not be read (no data directory found, or it was unreadable).
+    /// The cluster's files could not be read or located (the report's problems say why).
     #[error("the files were not read (see the report's problems)")]
     NoFiles,
     /// Nothing tried to gather the fact ([`Evidence::empty`] before any source filled it).
