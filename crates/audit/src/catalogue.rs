@@ -31,6 +31,7 @@ pub struct Rule {
     pub also: &'static [&'static str],
     /// The highest severity the families give it.
     pub severity: Severity,
+    /// The area the text report lists it under, and the code in its id.
     pub area: Area,
     /// `Host` for requirements on the machine rather than the cluster (FIPS mode, packages,
     /// ownership of the installed software).

@@ -9,7 +9,10 @@ macro_rules! check_ids {
     ($($name:ident => $what:literal,)*) => {
         /// An automated check.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        pub enum CheckId { $($name,)* }
+        pub enum CheckId {
+            // Each variant's doc is the sentence `what` returns, so the two cannot drift apart.
+            $(#[doc = concat!("Passes when ", $what, ".")] $name,)*
+        }
 
         impl CheckId {
             /// Every check.

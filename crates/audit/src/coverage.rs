@@ -40,8 +40,11 @@ pub struct FamilyCoverage {
     pub manual: u32,
     /// The InSpec profile the next numbers are from (a repository of github.com/mitre).
     pub inspec_profile: &'static str,
+    /// Ids the profile decides with automated tests alone.
     pub inspec_automated: u32,
+    /// Ids the profile decides partly, with a manual step beside its tests.
     pub inspec_mixed: u32,
+    /// Ids the profile leaves to a person.
     pub inspec_manual: u32,
     /// Ids of the family the profile has no control for.
     pub inspec_unmapped: u32,
@@ -49,33 +52,69 @@ pub struct FamilyCoverage {
 
 /// One line of the bundled InSpec table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct InspecCounts {
-    pub family: &'static str,
-    pub profile: &'static str,
-    pub automated: u32,
-    pub mixed: u32,
-    pub manual: u32,
-    pub unmapped: u32,
+pub(crate) struct InspecCounts {
+    pub(crate) family: &'static str,
+    pub(crate) profile: &'static str,
+    pub(crate) automated: u32,
+    pub(crate) mixed: u32,
+    pub(crate) manual: u32,
+    pub(crate) unmapped: u32,
 }
 
 /// What is wrong with an InSpec table; `line` counts from 1.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum CoverageError {
+    /// A line has another number of columns than the 6 expected.
     #[error(
         "line {line}: {found} tab-separated columns where 6 are expected (family, profile, automated, mixed, manual, unmapped)"
     )]
-    Columns { line: usize, found: usize },
+    Columns {
+        /// The line, from 1.
+        line: usize,
+        /// How many columns it has.
+        found: usize,
+    },
+    /// The first column is none of [`FAMILIES`].
     #[error("line {line}: unknown STIG family {family:?} (expected one of PGS9, CD12, CD16)")]
-    UnknownFamily { line: usize, family: String },
+    UnknownFamily {
+        /// The line, from 1.
+        line: usize,
+        /// The family column as written.
+        family: String,
+    },
+    /// The profile column is empty.
     #[error("line {line}: the profile name is empty")]
-    EmptyProfile { line: usize },
+    EmptyProfile {
+        /// The line, from 1.
+        line: usize,
+    },
+    /// A count column is not a non-negative whole number.
     #[error("line {line}: the {column} count {value:?} is not a whole number")]
-    Count { line: usize, column: &'static str, value: String },
+    Count {
+        /// The line, from 1.
+        line: usize,
+        /// The column's name (`automated`, `mixed`, `manual` or `unmapped`).
+        column: &'static str,
+        /// The count as written.
+        value: String,
+    },
+    /// A family has a second line.
     #[error("line {line}: family {family} is already counted on line {first}")]
-    Duplicate { line: usize, family: &'static str, first: usize },
+    Duplicate {
+        /// The second line, from 1.
+        line: usize,
+        /// The family counted twice.
+        family: &'static str,
+        /// The line that counted it first.
+        first: usize,
+    },
+    /// A family has no line at all.
     #[error("no line for STIG family {family}")]
-    MissingFamily { family: &'static str },
+    MissingFamily {
+        /// The family without a line.
+        family: &'static str,
+    },
 }
 
 /// How pgharden decides one STIG id.
@@ -151,7 +190,7 @@ fn family_of(id: &str) -> Option<&'static str> {
 
 /// Parse an InSpec table (the format of `data/inspec_coverage.tsv`): one line per family, in any
 /// order, returned in [`FAMILIES`] order; every family exactly once.
-pub fn parse_inspec(text: &'static str) -> Result<Vec<InspecCounts>, CoverageError> {
+pub(crate) fn parse_inspec(text: &'static str) -> Result<Vec<InspecCounts>, CoverageError> {
     let mut found: Vec<(usize, InspecCounts)> = Vec::new();
     for (index, raw) in text.lines().enumerate() {
         let line = index + 1;

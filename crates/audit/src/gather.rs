@@ -18,15 +18,21 @@ use crate::model::Audited;
 /// What to audit.
 #[derive(Debug, Clone)]
 pub enum Source {
+    /// A data directory (`--pgdata`): its files, and its server over the local socket when it runs.
     PgData(PathBuf),
+    /// A libpq connection string (`--conninfo`): what that server shows; its files are read only
+    /// when they are on this machine.
     Conninfo(String),
 }
 
 /// Evidence plus a description of what was audited.
 #[derive(Debug)]
 pub struct Gathered {
+    /// Every fact gathered, and why the others are missing.
     pub evidence: Evidence,
+    /// What was audited, for the report.
     pub target: Audited,
+    /// The cluster as discovery found it; `None` when its files could not be located.
     pub cluster: Option<Cluster>,
     /// host and port a network probe should use.
     pub probe: Option<(String, u16)>,

@@ -1,7 +1,9 @@
 //! `pgharden audit`: the STIG rule catalogue, evidence, findings and reports.
 
+#![warn(missing_docs)]
+
 pub mod catalogue;
-pub mod check_id;
+mod check_id;
 pub mod checks;
 pub mod coverage;
 pub mod evidence;

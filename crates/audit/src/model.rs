@@ -12,8 +12,11 @@ pub const REPORT_FORMAT: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// CAT III.
     Low,
+    /// CAT II.
     Medium,
+    /// CAT I.
     High,
 }
 
@@ -21,14 +24,23 @@ pub enum Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Area {
+    /// TLS settings, certificates and what the server accepts on the wire.
     Tls,
+    /// pg_hba.conf, pg_ident.conf and password storage.
     Authentication,
+    /// The server log: what it records and who can read it.
     Logging,
+    /// pgaudit.
     Audit,
+    /// Encryption at rest and of data (pgcrypto).
     Encryption,
+    /// Ownership and modes of the cluster's and the installation's files.
     Files,
+    /// Roles, their attributes and grants.
     Privileges,
+    /// The host the cluster runs on (FIPS mode, packages).
     Host,
+    /// Everything else.
     Other,
 }
 
@@ -36,7 +48,9 @@ pub enum Area {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
+    /// The cluster: its settings, files and server.
     Cluster,
+    /// The host: judged once, whichever cluster is audited.
     Host,
 }
 
@@ -57,9 +71,13 @@ pub enum Status {
 /// The same requirement in the three STIG families (PGS9 / CD12 / CD16 ids, e.g. `PGS9-00-011600`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StigIds {
+    /// The SRG requirement (`SRG-APP-…`).
     pub srg: String,
+    /// The PostgreSQL 9.x STIG id; `None` when that family has no rule for it.
     pub pgs9: Option<String>,
+    /// The Crunchy Data PostgreSQL STIG id; `None` when that family has no rule for it.
     pub cd12: Option<String>,
+    /// The Crunchy Data Postgres 16 STIG id; `None` when that family has no rule for it.
     pub cd16: Option<String>,
 }
 
@@ -68,11 +86,17 @@ pub struct StigIds {
 pub struct Finding {
     /// pgharden's rule id (stable).
     pub rule: String,
+    /// The rule's short statement.
     pub title: String,
+    /// The rule's area.
     pub area: Area,
+    /// Whether the rule is about the cluster or the host.
     pub scope: Scope,
+    /// The rule's severity.
     pub severity: Severity,
+    /// The rule's ids in the STIG families.
     pub stig: StigIds,
+    /// The verdict.
     pub status: Status,
     /// What was looked at and what it said (file:line, setting values, server answers).
     pub evidence: Vec<String>,
@@ -83,13 +107,17 @@ pub struct Finding {
 /// A whole audit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Report {
+    /// [`REPORT_FORMAT`] of the producer.
     pub format: u32,
+    /// The producing tool's name (`pgharden`).
     pub tool: String,
+    /// The producing tool's version.
     pub version: String,
     /// RFC 3339 UTC.
     pub generated_at: String,
     /// What was audited: data directory, host:port, server version.
     pub target: Audited,
+    /// One finding per rule in scope, in catalogue order.
     pub findings: Vec<Finding>,
     /// Why whole groups of evidence could not be gathered, each said once (the findings that
     /// depend on it point here instead of repeating it).
@@ -103,10 +131,16 @@ pub struct Report {
 /// The audited cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Audited {
+    /// The data directory; `None` when it was neither given nor found.
     pub data_dir: Option<String>,
+    /// The host the network probe used; `None` when there was nothing to probe.
     pub host: Option<String>,
+    /// The port the network probe used; `None` with `host`.
     pub port: Option<u16>,
+    /// The server's version (`15.4`), or the data directory's major version when the server
+    /// could not be asked; `None` when neither was found.
     pub server_version: Option<String>,
+    /// The machine's host name (`/proc/sys/kernel/hostname`); `None` when it could not be read.
     pub host_name: Option<String>,
 }
 

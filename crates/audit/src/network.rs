@@ -45,8 +45,10 @@ pub struct ProbeReport {
     pub target: String,
     /// The address probed.
     pub address: String,
+    /// The answer to an SSLRequest: accepted (`S`), refused (`N`) or an ErrorResponse.
     #[serde(serialize_with = "json::probed")]
     pub ssl_request: Probed<SslAnswer>,
+    /// The answer to a GSSENCRequest.
     #[serde(serialize_with = "json::probed")]
     pub gssenc_request: Probed<SslAnswer>,
     /// Every version, suite and group the server accepts.
@@ -55,6 +57,7 @@ pub struct ProbeReport {
     /// The chain served, and what it is worth.
     #[serde(serialize_with = "json::probed")]
     pub chain: Probed<ChainFacts>,
+    /// A TLS ClientHello sent straight away, without an SSLRequest (PostgreSQL 17's direct TLS).
     #[serde(serialize_with = "json::direct_tls")]
     pub direct_tls: Probed<DirectTlsAnswer>,
     /// A StartupMessage as `--user`/`--dbname` without TLS.
@@ -68,9 +71,13 @@ pub struct ProbeReport {
 /// Probe options.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
+    /// The host name or address to connect to.
     pub host: String,
+    /// The TCP port.
     pub port: u16,
+    /// The role named in the startup messages.
     pub user: String,
+    /// The database named in the startup messages.
     pub dbname: String,
     /// Roots to check the served chain against (verify-ca and verify-full).
     pub sslrootcert: Option<PathBuf>,
@@ -112,7 +119,7 @@ impl ProbeOptions {
 /// Resolve the target and send it one SSLRequest. Every later probe starts the same way, so when
 /// this fails (nothing listening, no route, no such name, no answer in time) a report would hold
 /// only errors: the caller reports the target as not answering instead.
-pub fn first_contact(opts: &ProbeOptions) -> Result<(), Box<pgharden_wire::Error>> {
+pub(crate) fn first_contact(opts: &ProbeOptions) -> Result<(), Box<pgharden_wire::Error>> {
     pgharden_wire::ssl_request(&opts.target()?).map_err(Box::new)?;
     Ok(())
 }
@@ -140,7 +147,7 @@ pub fn probe(opts: &ProbeOptions) -> Result<ProbeReport, Box<pgharden_wire::Erro
 
 /// Refused by pg_hba.conf (SQLSTATE 28000, or a TLS alert instead of an answer), let through to
 /// authentication, or neither (`None`: an answer that says nothing about pg_hba.conf).
-pub fn refused_by_hba(answer: &StartupAnswer) -> Option<bool> {
+pub(crate) fn refused_by_hba(answer: &StartupAnswer) -> Option<bool> {
     match &answer.reply {
         StartupReply::Refused(m) => Some(m.code == "28000"),
         StartupReply::Authentication(_) => Some(false),

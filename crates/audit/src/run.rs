@@ -16,6 +16,7 @@ use crate::model::{Finding, Scope, Severity, Status, StigIds};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ScopeFilter {
+    /// Every rule, the host's too.
     All,
     /// Only rules about the cluster (leave out host rules such as FIPS mode).
     Cluster,

@@ -174,12 +174,19 @@ fn split_identifiers(value: &str) -> Result<Vec<String>, Problem> {
 /// A pgaudit statement class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum AuditClass {
+    /// `read`: SELECT, and COPY from a relation or query.
     Read,
+    /// `write`: INSERT, UPDATE, DELETE, TRUNCATE and COPY to a relation.
     Write,
+    /// `function`: function calls and DO blocks.
     Function,
+    /// `role`: GRANT, REVOKE and CREATE/ALTER/DROP ROLE.
     Role,
+    /// `ddl`: every other DDL statement.
     Ddl,
+    /// `misc`: DISCARD, FETCH, CHECKPOINT, VACUUM, SET and the like.
     Misc,
+    /// `misc_set`: SET commands (SET ROLE and the like), on their own.
     MiscSet,
 }
 
@@ -282,7 +289,7 @@ pub fn parse_bool(v: &str) -> Option<bool> {
 // log_connections (PostgreSQL 18)
 // ---------------------------------------------------------------------------
 
-pub use pgharden_conf::postgresql_conf::ConnectionLogAspect;
+pub(crate) use pgharden_conf::postgresql_conf::ConnectionLogAspect;
 
 /// The aspects a PostgreSQL 18 `log_connections` value logs, as backend_startup.c's
 /// `check_log_connections` reads it ([`pgharden_conf::postgresql_conf::log_connections`], shared
@@ -290,7 +297,7 @@ pub use pgharden_conf::postgresql_conf::ConnectionLogAspect;
 ///
 /// Before PostgreSQL 18 the setting is a boolean: use [`parse_bool`] (the server shows `on`/`off`,
 /// which both readings agree on).
-pub fn log_connections(v: &str) -> Result<BTreeSet<ConnectionLogAspect>, ValueError> {
+pub(crate) fn log_connections(v: &str) -> Result<BTreeSet<ConnectionLogAspect>, ValueError> {
     pgharden_conf::postgresql_conf::log_connections(v).map_err(|e| ValueError::new(v, e.into()))
 }
 

@@ -21,7 +21,9 @@ use crate::model::Status;
 /// One check's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
+    /// The verdict: `Pass`, `Fail` or `NotChecked` (a check never answers `Manual`).
     pub status: Status,
+    /// What the check looked at and what it found, one line each, for the finding.
     pub evidence: Vec<String>,
 }
 
@@ -121,7 +123,7 @@ pub fn run(id: CheckId, ev: &Evidence, policy: &Policy) -> Outcome {
 
 /// Combine outcomes: any failure fails, else anything unknown is unknown, else pass. Evidence two
 /// checks share (the same missing fact, say) is said once.
-pub fn all(outcomes: &[Outcome]) -> Outcome {
+pub(crate) fn all(outcomes: &[Outcome]) -> Outcome {
     let mut evidence: Vec<String> = Vec::new();
     for e in outcomes.iter().flat_map(|o| &o.evidence) {
         if !evidence.contains(e) {

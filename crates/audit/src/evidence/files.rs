@@ -26,7 +26,8 @@ const MAX_CRL_FILES: usize = 1_000;
 /// `base/` can number millions and are made by the server with the same mode).
 const DATA_SUBDIRS: &[&str] = &["global", "pg_wal", "pg_tblspc"];
 
-/// Gather what the files show (after [`super::from_sql`], whose settings name the TLS and log files).
+/// Gather what the files show, once `ev.settings` holds the server's settings: they name the TLS and
+/// log files.
 pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
     ev.owner_uid = Some(cluster.owner.uid);
     ev.data_dir = stat(files, &cluster.data_dir);

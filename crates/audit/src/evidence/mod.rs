@@ -24,15 +24,18 @@ use pgharden_wire::TlsVersionName;
 
 pub use files::from_files;
 pub use settings::{Override, Setting, Settings, Where};
-pub use sql::{Connector, from_sql};
+pub(crate) use sql::from_sql;
 
 /// Why a fact is missing. Each says what was not possible; the report's problems say why once.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Missing {
+    /// No connection to the server could be made, so no server fact was read.
     #[error("no database connection (see the report's problems)")]
     NoConnection,
+    /// The cluster's files could not be read or located (the report's problems say why).
     #[error("the files were not read (see the report's problems)")]
     NoFiles,
+    /// Nothing tried to gather the fact ([`Evidence::empty`] before any source filled it).
     #[error("not gathered")]
     NotGathered,
     /// The server has no such setting (an extension not loaded, an older major version).
@@ -40,16 +43,33 @@ pub enum Missing {
     NoSuchSetting(String),
     /// The setting exists, but the auditing role may not read it (SQLSTATE 42501).
     #[error("{name} is not readable by role {role} (needs pg_read_all_settings)")]
-    HiddenSetting { name: String, role: String },
+    HiddenSetting {
+        /// The setting.
+        name: String,
+        /// The role the audit connected as.
+        role: String,
+    },
     /// `pg_settings` does not show the setting to a role that lacks pg_read_all_settings, and
     /// the server was not asked whether it exists.
     #[error("the server shows role {role} no setting {name} (without pg_read_all_settings it may be hidden)")]
-    MaybeHiddenSetting { name: String, role: String },
+    MaybeHiddenSetting {
+        /// The setting.
+        name: String,
+        /// The role the audit connected as.
+        role: String,
+    },
     /// A query or a file read failed; `what` names it.
     #[error("{what}: {reason}")]
-    Failed { what: String, reason: String },
+    Failed {
+        /// The query or file, as the report names it.
+        what: String,
+        /// The error it failed with.
+        reason: String,
+    },
+    /// The network probe was not run; the text says why (`--no-probe`, no TCP listener).
     #[error("no network probe was made ({0})")]
     NotProbed(String),
+    /// The network probe ran and could not reach or talk to the server; the text is its error.
     #[error("the network probe failed: {0}")]
     ProbeFailed(String),
 }
@@ -66,20 +86,28 @@ pub type Fact<T> = Result<T, Missing>;
 /// What kind of file system entry a path is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
+    /// A regular file.
     File,
+    /// A directory.
     Dir,
+    /// A symbolic link (never followed).
     Symlink,
+    /// Anything else: a FIFO, socket or device.
     Other,
 }
 
 /// Owner, group, mode and kind of one path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFacts {
+    /// The path as it was looked at.
     pub path: PathBuf,
+    /// The owning user id.
     pub uid: u32,
+    /// The owning group id.
     pub gid: u32,
     /// Permission bits only (`& 0o7777`).
     pub mode: u32,
+    /// What the entry is.
     pub kind: EntryKind,
 }
 
@@ -88,11 +116,17 @@ pub struct FileFacts {
 pub enum FileRole {
     /// postgresql.conf, an included file, or postgresql.auto.conf.
     Config,
+    /// pg_hba.conf, or a file it includes.
     Hba,
+    /// pg_ident.conf, or a file it includes.
     Ident,
+    /// `ssl_cert_file`.
     SslCert,
+    /// `ssl_key_file`.
     SslKey,
+    /// `ssl_ca_file`.
     SslCa,
+    /// `ssl_crl_file`.
     SslCrl,
     /// A file in `ssl_crl_dir`, or the directory itself.
     SslCrlDir,
@@ -101,6 +135,7 @@ pub enum FileRole {
 }
 
 impl FileRole {
+    /// How the report names the role: the setting or file name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Config => "configuration file",
@@ -124,23 +159,31 @@ impl FileRole {
 /// A file PostgreSQL trusts, or the directory holding it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trusted {
+    /// Why PostgreSQL reads it.
     pub role: FileRole,
     /// For a directory: the roles of the files it holds (TLS, configuration, or both).
     pub holds: Vec<FileRole>,
     /// A directory further up than the one holding the files: whoever can rename its entries
     /// can swap the whole subtree, unless the sticky bit stops them.
     pub ancestor: bool,
+    /// Its owner and mode, or why they could not be read.
     pub facts: Fact<FileFacts>,
 }
 
 /// A role and the attributes the STIG asks about (`pg_roles`, predefined `pg_*` roles left out).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoleFacts {
+    /// The role's name.
     pub name: String,
+    /// `rolsuper`.
     pub superuser: bool,
+    /// `rolcreaterole`.
     pub createrole: bool,
+    /// `rolcreatedb`.
     pub createdb: bool,
+    /// `rolbypassrls`.
     pub bypassrls: bool,
+    /// `rolcanlogin`.
     pub login: bool,
     /// -1 is unlimited.
     pub connlimit: i64,
@@ -151,6 +194,7 @@ pub struct RoleFacts {
 /// What one database holds that the privilege rules look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseFacts {
+    /// The database's name.
     pub name: String,
     /// Schemas in which PUBLIC may CREATE.
     pub public_create_schemas: Vec<String>,
@@ -158,6 +202,7 @@ pub struct DatabaseFacts {
     pub public_create_database: bool,
     /// Untrusted procedural languages installed (not `c` or `internal`).
     pub untrusted_languages: Vec<String>,
+    /// The extensions installed in it, by name.
     pub extensions: Vec<String>,
     /// SECURITY DEFINER functions outside the system schemas that do not fix their search_path.
     pub definers_without_search_path: Vec<String>,
@@ -178,7 +223,9 @@ pub struct TlsFiles {
 /// The log files on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogFiles {
+    /// The log directory (`log_directory`, under PGDATA when relative).
     pub dir: FileFacts,
+    /// The entries in it.
     pub files: Vec<FileFacts>,
     /// Entries left unlisted because the directory held more than the audit reads.
     pub truncated: bool,
@@ -204,9 +251,11 @@ pub struct NetworkFacts {
 /// One line a server refuses in an authentication file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineError {
+    /// The file holding the line (pg_hba.conf, pg_ident.conf or a file they include).
     pub file: PathBuf,
     /// 1-based; 0 for the file as a whole ("contains no entries").
     pub line: usize,
+    /// The server's error for the line, as it reported it.
     pub message: String,
 }
 
@@ -270,27 +319,41 @@ pub struct Evidence {
     /// The server's major version: `server_version_num / 10000` from the server, or the data
     /// directory's `PG_VERSION` when the server could not be asked.
     pub major: Fact<u32>,
+    /// Every setting the server reports, with where each was set.
     pub settings: Fact<Settings>,
+    /// Every role but the predefined `pg_*` ones.
     pub roles: Fact<Vec<RoleFacts>>,
     /// Roles with an MD5 password hash (needs superuser: pg_authid).
     pub md5_roles: Fact<Vec<String>>,
+    /// Every database that allows connections (`datallowconn`).
     pub databases: Fact<Vec<DatabaseFacts>>,
     /// pgaudit's installed files (`pgaudit.so`, control and SQL files) and the directories holding them.
     pub pgaudit_files: Fact<Vec<FileFacts>>,
     /// The installation's bin, lib, include and share directories and the programs in bin.
     pub software_files: Fact<Vec<FileFacts>>,
+    /// The lines of pg_hba.conf and its includes, as pgharden parses them from disk.
     pub hba_rules: Fact<Vec<HbaRule>>,
+    /// The maps of pg_ident.conf and its includes, as pgharden parses them from disk.
     pub ident_mappings: Fact<Vec<Mapping>>,
+    /// Whether the server accepts pg_hba.conf as it is on disk.
     pub hba_reading: Reading,
+    /// Whether the server accepts pg_ident.conf as it is on disk.
     pub ident_reading: Reading,
     /// PGDATA itself, then the entries checked inside it.
     pub data_dir: Fact<FileFacts>,
+    /// The entries inside PGDATA.
     pub data_entries: Fact<Vec<FileFacts>>,
+    /// The configuration, authentication and TLS files the server reads, and their directories.
     pub trusted: Fact<Vec<Trusted>>,
+    /// The cluster owner's uid, as discovery found it; `None` when the files were not read.
     pub owner_uid: Option<u32>,
+    /// The TLS files the settings name.
     pub tls: TlsFiles,
+    /// The log directory and its files.
     pub logs: Fact<LogFiles>,
+    /// Whether the host runs in FIPS mode (`/proc/sys/crypto/fips_enabled`).
     pub fips: Fact<bool>,
+    /// What the network probe saw.
     pub network: Fact<NetworkFacts>,
     /// Why whole groups of facts are missing, each said once (the facts point here).
     pub problems: Vec<String>,
@@ -388,7 +451,7 @@ impl Evidence {
 const MAX_PROBLEM: usize = 4000;
 
 /// The kernel's FIPS flag; a kernel without the flag has no FIPS mode, so it is off.
-pub fn fips_mode() -> Fact<bool> {
+pub(crate) fn fips_mode() -> Fact<bool> {
     match std::fs::read_to_string("/proc/sys/crypto/fips_enabled") {
         Ok(t) => Ok(t.trim() == "1"),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),

@@ -19,6 +19,7 @@ use super::{Fact, Missing};
 /// A setting's cluster-wide value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
+    /// The value as `pg_settings.setting` shows it (or the files, when `masked`).
     pub value: String,
     /// `pg_settings.source`: default, configuration file, command line, environment variable…
     pub source: String,
@@ -44,9 +45,17 @@ impl Setting {
 /// Whom an override applies to.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Where {
+    /// Every session of one role (`ALTER ROLE … SET`).
     Role(String),
+    /// Every session in one database (`ALTER DATABASE … SET`).
     Database(String),
-    RoleInDatabase { role: String, database: String },
+    /// One role's sessions in one database (`ALTER ROLE … IN DATABASE … SET`).
+    RoleInDatabase {
+        /// The role.
+        role: String,
+        /// The database.
+        database: String,
+    },
 }
 
 impl std::fmt::Display for Where {
@@ -64,9 +73,11 @@ impl std::fmt::Display for Where {
 /// One `pg_db_role_setting` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Override {
+    /// Whose sessions it applies to.
     pub at: Where,
     /// Lower case, as GUC names compare.
     pub name: String,
+    /// The value it sets.
     pub value: String,
 }
 
@@ -74,6 +85,7 @@ pub struct Override {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Settings {
     values: BTreeMap<String, Setting>,
+    /// Every `pg_db_role_setting` entry, of any setting.
     pub overrides: Vec<Override>,
     /// The auditing role when it may not read every setting (neither superuser nor a member of
     /// pg_read_all_settings): `pg_settings` then leaves out the superuser-only ones.
@@ -110,6 +122,7 @@ impl Settings {
         self
     }
 
+    /// The cluster-wide setting `name` (any case), or `None` when the server did not show it.
     pub fn get(&self, name: &str) -> Option<&Setting> {
         self.values.get(&name.to_ascii_lowercase())
     }

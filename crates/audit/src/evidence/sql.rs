@@ -12,13 +12,13 @@ use pgharden_cluster::Sql;
 use super::{DatabaseFacts, EntryKind, Evidence, Fact, FileFacts, Missing, RoleFacts, settings};
 
 /// Opens a connection to another database of the same server.
-pub type Connector<'a> = dyn FnMut(&str) -> Result<Box<dyn Sql>, String> + 'a;
+pub(crate) type Connector<'a> = dyn FnMut(&str) -> Result<Box<dyn Sql>, String> + 'a;
 
 /// At most this many databases are visited; more makes the per-database facts "not checked".
 const MAX_DATABASES: usize = 500;
 
 /// Gather what a database connection shows, and what each database holds through `connect`.
-pub fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_>) {
+pub(crate) fn from_sql(ev: &mut Evidence, sql: &mut dyn Sql, connect: &mut Connector<'_>) {
     ev.settings = settings::gather(sql);
     ev.major = major(ev);
     super::reading::from_server(ev, sql);

@@ -20,6 +20,7 @@ use super::{ProbeOptions, Probed};
 pub enum ChainSource {
     /// A completed TLS 1.2/1.3 handshake, with what it negotiated.
     Handshake {
+        /// The version negotiated.
         version: TlsVersionName,
         /// IANA name of the suite negotiated.
         cipher_suite: String,
@@ -27,7 +28,10 @@ pub enum ChainSource {
         group: Option<String>,
     },
     /// The ServerHello flight of the scan at this version (the handshake was not completed).
-    Scan { version: TlsVersionName },
+    Scan {
+        /// The version offered.
+        version: TlsVersionName,
+    },
 }
 
 /// One check of verify-ca / verify-full that failed.
@@ -35,12 +39,14 @@ pub enum ChainSource {
 pub struct FailedCheck {
     /// `validity`, `purpose`, `chain`, `crls`, `revocation`, `host name`.
     pub check: String,
+    /// Why it failed, in a sentence.
     pub detail: String,
 }
 
 /// verify-ca or verify-full, as libpq would judge the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChainVerdict {
+    /// Whether libpq would accept the chain.
     pub accepted: bool,
     /// Whether revocation was part of the verdict (CRLs were given with `--sslcrl`).
     pub crls_checked: bool,
@@ -51,6 +57,7 @@ pub struct ChainVerdict {
 /// The certificate chain as served, explained.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainFacts {
+    /// Where the chain was read.
     pub source: ChainSource,
     /// The certificates, DER, leaf first, exactly as sent.
     #[serde(skip)]
@@ -61,6 +68,7 @@ pub struct ChainFacts {
     /// Against `--sslrootcert`, when given.
     #[serde(serialize_with = "super::json::probed_opt")]
     pub verify_ca: Option<Probed<ChainVerdict>>,
+    /// Against `--sslrootcert` and the host name probed, when a root was given.
     #[serde(serialize_with = "super::json::probed_opt")]
     pub verify_full: Option<Probed<ChainVerdict>>,
     /// Each certificate against `--sslcrl`, when given.

@@ -18,15 +18,19 @@ use super::{FORMAT, ProbeOptions, ProbeReport};
 /// One target's outcome.
 #[derive(Debug, Clone)]
 pub enum ProbeResult {
+    /// The target answered; what it said.
     Answered(Box<ProbeReport>),
     /// Nothing answered the first SSLRequest (or the name did not resolve): why.
     Failed {
+        /// The target as given (`host:port`).
         target: String,
+        /// Why nothing answered.
         error: String,
     },
 }
 
 impl ProbeResult {
+    /// The target as given (`host:port`).
     pub fn target(&self) -> &str {
         match self {
             Self::Answered(r) => &r.target,
@@ -71,19 +75,27 @@ impl Serialize for ProbeResult {
 /// A version older than TLS 1.2 that a target accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetVersion {
+    /// The target as given (`host:port`).
     pub target: String,
+    /// The version accepted.
     pub version: TlsVersionName,
 }
 
 /// A suite a target accepts at a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TargetSuite {
+    /// The target as given (`host:port`).
     pub target: String,
+    /// The version it was accepted at.
     pub version: TlsVersionName,
+    /// The IANA code point (`0x1301`).
     #[serde(serialize_with = "hex_code")]
     pub code: u16,
+    /// The IANA name.
     pub name: String,
+    /// OpenSSL's name for it; `None` when OpenSSL has none.
     pub openssl_name: Option<&'static str>,
+    /// Everything wrong with it.
     pub weaknesses: Vec<SuiteWeakness>,
 }
 
@@ -94,12 +106,15 @@ fn hex_code<S: Serializer>(code: &u16, s: S) -> Result<S::Ok, S::Error> {
 /// What the targets add up to.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
+    /// How many targets were probed.
     pub targets: usize,
+    /// How many answered.
     pub answered: usize,
     /// The targets that did not answer, in the order given.
     pub failed: Vec<String>,
     /// Versions older than TLS 1.2 accepted.
     pub old_versions: Vec<TargetVersion>,
+    /// Suites accepted without forward secrecy (a static key exchange).
     pub without_forward_secrecy: Vec<TargetSuite>,
     /// Suites with a weakness other than the lack of forward secrecy (anonymous, NULL, EXPORT, RC4,
     /// DES, 3DES, a cipher NIST does not approve, an MD5 or SHA-1 MAC).
@@ -198,11 +213,14 @@ fn list(out: &mut String, what: &str, items: &[String]) {
 /// The reports of a run, in the order the targets were given, and their summary.
 #[derive(Debug, Clone)]
 pub struct ProbeRun {
+    /// One result per target.
     pub results: Vec<ProbeResult>,
+    /// What they add up to.
     pub summary: Summary,
 }
 
 impl ProbeRun {
+    /// A run of these results, summed up.
     pub fn new(results: Vec<ProbeResult>) -> Self {
         Self { summary: Summary::of(&results), results }
     }

@@ -21,9 +21,11 @@ use super::chain::pem_of;
 pub struct CertRevocation {
     /// Its position in the chain served, from 1 (the leaf).
     pub position: usize,
+    /// Its subject's distinguished name.
     pub subject: String,
     /// Lowercase hex, as `pgharden pki list` and `openssl x509 -serial` (in upper case) show it.
     pub serial: String,
+    /// What the CRLs say about it.
     #[serde(flatten)]
     pub status: RevocationStatus,
 }
@@ -34,30 +36,49 @@ pub struct CertRevocation {
 pub enum RevocationStatus {
     /// On its issuer's CRL (revocation is final: a stale CRL still proves it).
     Revoked {
+        /// The CRL issuer's distinguished name.
         crl_issuer: String,
         /// RFC 3339.
         revoked_at: String,
+        /// The CRL entry's reason code; `None` when it gives none.
         reason: Option<String>,
+        /// Whether the CRL is past its next update.
         crl_stale: bool,
     },
     /// Its issuer's CRL is current and does not list it.
     NotRevoked {
+        /// The CRL issuer's distinguished name.
         crl_issuer: String,
         /// RFC 3339; `None` when the CRL names no next update.
         next_update: Option<String>,
     },
     /// Its issuer's CRL does not list it, but is past its next update: OpenSSL (and so PostgreSQL
     /// and libpq) refuses the chain.
-    CrlStale { crl_issuer: String, next_update: String },
+    CrlStale {
+        /// The CRL issuer's distinguished name.
+        crl_issuer: String,
+        /// The CRL's next update (RFC 3339), now past.
+        next_update: String,
+    },
     /// No CRL from its issuer was given: with CRL checking on, the chain is refused.
-    NoCrl { issuer: String },
+    NoCrl {
+        /// The issuer's distinguished name.
+        issuer: String,
+    },
     /// A CRL names its issuer, but its signature does not verify with the issuer's key.
-    CrlNotVerified { issuer: String },
+    CrlNotVerified {
+        /// The issuer's distinguished name.
+        issuer: String,
+    },
     /// Its issuer is neither served nor in `--sslrootcert`, so no CRL can be checked.
-    IssuerUnknown { issuer: String },
+    IssuerUnknown {
+        /// The issuer's distinguished name.
+        issuer: String,
+    },
 }
 
 impl RevocationStatus {
+    /// Whether a CRL lists the certificate.
     pub fn is_revoked(&self) -> bool {
         matches!(self, Self::Revoked { .. })
     }

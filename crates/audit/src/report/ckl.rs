@@ -32,7 +32,9 @@ pub enum CklError {
     /// The benchmark is not well-formed XML.
     #[error("the benchmark is not well-formed XML (near byte {position}): {source}")]
     Xml {
+        /// The byte offset the parser stopped at.
         position: u64,
+        /// The parser's error.
         #[source]
         source: quick_xml::Error,
     },
@@ -53,7 +55,12 @@ pub enum CklError {
     NoRules,
     /// A `Rule` lacks something a checklist entry needs.
     #[error("benchmark rule {rule:?} has no {what}")]
-    MissingField { rule: String, what: &'static str },
+    MissingField {
+        /// The rule's `id` attribute (its `<version>` when the id is what is missing).
+        rule: String,
+        /// The missing part (`<version>`, `id attribute`, …).
+        what: &'static str,
+    },
 }
 
 /// Renders a STIG Viewer checklist of `report` against `benchmark_xml` (the XCCDF text).

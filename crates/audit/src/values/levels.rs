@@ -16,17 +16,29 @@ use super::{Problem, ValueError};
 /// ([`server_log_includes`], [`client_receives`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MessageLevel {
+    /// `debug5`, the most verbose.
     Debug5,
+    /// `debug4`.
     Debug4,
+    /// `debug3`.
     Debug3,
+    /// `debug2` (`debug` is its alias).
     Debug2,
+    /// `debug1`.
     Debug1,
+    /// `log`: between `error` and `fatal` in the server log, between `debug1` and `notice` for the client.
     Log,
+    /// `info`.
     Info,
+    /// `notice`.
     Notice,
+    /// `warning`.
     Warning,
+    /// `error`.
     Error,
+    /// `fatal`.
     Fatal,
+    /// `panic`.
     Panic,
 }
 
