@@ -139,5 +139,10 @@ fn offer(target: &ProbeTarget, roots: &[Vec<u8>], client: &ClientCert) -> Result
 /// The serial of a DER certificate, lowercase hex (`?` when it does not parse).
 pub(crate) fn serial_of(der: &[u8]) -> String {
     use x509_parser::prelude::{FromDer, X509Certificate};
-    X509Certificate::from_der(der).map(|(_, c)| hex::encode(c.raw_serial())).unwrap_or_else(|_| "?".into())
+    // In the ledger's form (no sign byte: DER gives a serial with its high bit set a leading 00), so
+    // it compares equal to the serial the PKI, the plan and openssl print.
+    X509Certificate::from_der(der)
+        .ok()
+        .and_then(|(_, c)| pgharden_pki::normalize_serial(&hex::encode(c.raw_serial())).ok())
+        .unwrap_or_else(|| "?".into())
 }
