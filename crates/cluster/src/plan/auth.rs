@@ -10,7 +10,7 @@
 
 use pgharden_conf::Token;
 use pgharden_conf::hba::{AuthOption, ConnType, HbaFile, Method, Position, Record, Rule, RuleSpec};
-use pgharden_conf::ident::IdentFile;
+use pgharden_conf::ident::{IdentFile, REMOVED_MARKER};
 use pgharden_pki::{Kind, Pki, Status};
 
 use super::{FILE_MODE, FileChange, mode_now, text_change};
@@ -206,10 +206,28 @@ pub(super) fn ident_change(
         path,
         "certificate name to role map",
         &old,
-        ident.to_string(),
+        without_removed_copies(&ident.to_string()),
         mode_now(files, path)?,
         FILE_MODE,
     )))
+}
+
+/// The text of pg_ident.conf without the `pgharden` map's lines that pgharden itself commented
+/// out (`#pgharden … # removed by pgharden`): the map is pgharden's, so such a copy records nothing
+/// an operator wrote, and keeping it would pile up a copy each time a level without the map is
+/// applied and `mutual` again (or a client certificate comes and goes). The file's previous version
+/// is kept as a backup.
+fn without_removed_copies(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|line| {
+            let line = line.trim_end();
+            let copy = line
+                .strip_prefix('#')
+                .and_then(|rest| rest.strip_prefix(IDENT_MAP))
+                .is_some_and(|rest| rest.starts_with([' ', '\t']));
+            !(copy && line.ends_with(REMOVED_MARKER))
+        })
+        .collect()
 }
 
 /// The CN of an RFC 4514 subject such as `CN=bob,O=Example` or `CN=Smith\, John,O=Example`, its
@@ -304,6 +322,16 @@ mod tests {
         assert!(lines[0].starts_with("local") && lines[0].ends_with("peer"), "{lines:?}");
         assert!(lines.iter().any(|l| l.contains("clientcert=verify-full") && l.contains("map=pgharden")));
         assert!(lines.last().unwrap().contains("reject"));
+    }
+
+    #[test]
+    fn only_pghardens_own_removed_map_lines_are_dropped() {
+        let text = "# MAPNAME SYSTEM PG\n#pgharden  /^(.*)$  \\1 # removed by pgharden\nother a b\n\
+                    #pgharden2 x y # removed by pgharden\n# pgharden kept by hand\n";
+        assert_eq!(
+            without_removed_copies(text),
+            "# MAPNAME SYSTEM PG\nother a b\n#pgharden2 x y # removed by pgharden\n# pgharden kept by hand\n"
+        );
     }
 
     #[test]

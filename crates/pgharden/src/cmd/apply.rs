@@ -137,7 +137,8 @@ fn client_connection(args: &ApplyArgs, port: Option<u16>) -> ClientConnection {
             None,
             match &args.pki {
                 Some(dir) => format!(
-                    "a client certificate: {} installs ROLE's in ~/.postgresql and prints its connection                      string (sslmode=verify-full)",
+                    "a client certificate: {} installs ROLE's in ~/.postgresql and prints its connection \
+                     string (sslmode=verify-full)",
                     crate::invocation::command(&[
                         "client",
                         "--pki",
@@ -145,17 +146,21 @@ fn client_connection(args: &ApplyArgs, port: Option<u16>) -> ClientConnection {
                         "--role",
                         "ROLE",
                         "--host",
-                        host
+                        host,
+                        "--port",
+                        &port.unwrap_or(5432).to_string(),
                     ])
                 ),
-                None => "a client certificate from the CA in --ca, as sslcert and sslkey, with                          sslmode=verify-full and sslrootcert set to the root CA of the server certificate"
+                None => "a client certificate from the CA in --ca, as sslcert and sslkey, with \
+                         sslmode=verify-full and sslrootcert set to the root CA of the server certificate"
                     .to_string(),
             },
         ),
         Level::VerifyServer => (
             root.as_ref().map(|r| format!("{base} sslmode=verify-full sslrootcert={}", conninfo_value(r))),
             format!(
-                "user=ROLE and the role's password (a SCRAM one: set it with ALTER ROLE … PASSWORD or psql's                  \\password; a password stored as MD5 before no longer logs in){}",
+                "user=ROLE and the role's password (a SCRAM one: set it with ALTER ROLE … PASSWORD or psql's \
+                 \\password; a password stored as MD5 before no longer logs in){}",
                 if root.is_some() {
                     ""
                 } else {
@@ -165,7 +170,9 @@ fn client_connection(args: &ApplyArgs, port: Option<u16>) -> ClientConnection {
         ),
         Level::Encrypt => (
             Some(format!("{base} sslmode=require")),
-            "user=ROLE and the role's SCRAM password. sslmode=require encrypts but does NOT authenticate the              server: use verify-full with sslrootcert (--level verify-server's strings) wherever a man in              the middle is possible"
+            "user=ROLE and the role's SCRAM password. sslmode=require encrypts but does NOT authenticate the \
+             server: use verify-full with sslrootcert (--level verify-server's strings) wherever a man in \
+             the middle is possible"
                 .to_string(),
         ),
     };
