@@ -42,7 +42,7 @@ What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
        for each --allow network (with --level verify-server or encrypt: `hostssl … scram-sha-256`),
        `hostnossl … reject`; every other line is commented out, not deleted.
   pg_ident.conf: map pgharden: every certificate CN to the role of the same name, plus the
-       CN of each `pki client --cn` certificate (from the PKI ledger) to its role.
+       CN of each `pki client --cn` certificate (from the PKI ledger) to its role (mutual only).
   Logging (Appendix C), pgaudit (Appendix B), pgcrypto (Appendix E), scram-sha-256. Values chosen
        per major version: PostgreSQL 18 gets ssl_tls13_ciphers and ssl_groups, and keeps a
        log_connections list that logs at least receipt, authentication and authorization; 14 to 17
@@ -445,7 +445,7 @@ pub(crate) struct ApplyArgs {
     /// Host names clients connect to; the server certificate must carry them all (repeat).
     #[arg(long = "host", required = true, value_name = "NAME_OR_IP")]
     pub hosts: Vec<String>,
-    /// Networks allowed to connect with a client certificate (repeat; default: loopback, as Appendix G).
+    /// Networks allowed to connect over TLS (repeat; default: loopback, as Appendix G).
     #[arg(long = "allow", value_name = "CIDR", default_values_t = ["127.0.0.1/32".to_string(), "::1/128".to_string()])]
     pub allow: Vec<String>,
     /// How TCP logins authenticate: mutual (the STIG's, default), verify-server or encrypt.
@@ -453,12 +453,14 @@ pub(crate) struct ApplyArgs {
     /// mutual: `hostssl … cert clientcert=verify-full map=pgharden`; every login presents a client
     /// certificate (install one with `pgharden client`), and the pg_ident.conf map pgharden names
     /// each certificate's role.
+    ///
     /// verify-server and encrypt: `hostssl … scram-sha-256` (a SCRAM password, never md5 or
     /// password), no client certificate, no pg_ident.conf map. Both write the SAME server
     /// configuration, because a server cannot make a client check its certificate: the difference
     /// is the client's sslmode, which apply prints. verify-server clients use
     /// `sslmode=verify-full sslrootcert=ROOT_CA` and so refuse a man in the middle; encrypt clients
     /// use `sslmode=require`, which encrypts but does NOT authenticate the server.
+    ///
     /// At every level plaintext is refused (`hostnossl … reject`), the server presents its
     /// certificate and the TLS settings are the same. A lower level fails the STIG rules that
     /// demand PKI authentication; the plan names each (PGH-AUTH-01, PGH-AUTH-06, PGH-AUTH-08,

@@ -254,3 +254,25 @@ fn confirm(yes: bool) -> anyhow::Result<()> {
     std::io::stdin().read_line(&mut answer)?;
     if matches!(answer.trim(), "y" | "Y" | "yes") { Ok(()) } else { bail!("nothing changed (not confirmed)") }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_level_costs_name_the_catalogues_rules_and_stig_ids() {
+        for cost in pgharden_cluster::plan::level::LOWER_LEVEL_COSTS {
+            let rule = pgharden_audit::catalogue::by_id(cost.rule)
+                .unwrap_or_else(|| panic!("{} is not in the catalogue", cost.rule));
+            assert_eq!(rule.stig_ids().collect::<Vec<_>>(), cost.stig, "{}", cost.rule);
+        }
+    }
+
+    #[test]
+    fn conninfo_values_are_quoted_as_libpq_reads_them() {
+        assert_eq!(conninfo_value("/etc/pki/root/ca.crt"), "/etc/pki/root/ca.crt");
+        assert_eq!(conninfo_value("/my pki/ca.crt"), "'/my pki/ca.crt'");
+        assert_eq!(conninfo_value("it's\\"), "'it\\'s\\\\'");
+        assert_eq!(conninfo_value(""), "''");
+    }
+}
