@@ -3,9 +3,10 @@
 //! to do (an empty plan).
 //!
 //! Owns: comparing the cluster with the `stig` profile — TLS files in PGDATA, postgresql.conf (edited
-//! where the winning line is, auto.conf included), pg_hba.conf (mutual TLS lines first, every other
-//! operator line commented out once, never deleted; a line saying what a profile line says, or one
-//! pgharden wrote for a network no longer allowed, is replaced), pg_ident.conf (the `pgharden` map),
+//! where the winning line is, auto.conf included), pg_hba.conf (the lines of the protection level
+//! ([`level`]) first, every other operator line commented out once, never deleted; a line saying
+//! what a profile line says, or one pgharden wrote for a network or level no longer chosen, is
+//! replaced), pg_ident.conf (the `pgharden` map, at the `mutual` level only),
 //! every configuration file mode 0600 and owned by the cluster owner (a Debian postgresql.conf keeps
 //! 0644 unless the operator refuses Debian's conventions: [`debian`]), and what each database needs
 //! ([`databases`]) — what of
@@ -34,6 +35,7 @@ mod auth;
 mod compare;
 pub mod databases;
 pub mod debian;
+pub mod level;
 mod live;
 mod render;
 pub mod tls;
@@ -41,6 +43,7 @@ pub mod unmet;
 
 pub(crate) use compare::satisfies;
 pub use debian::Convention;
+pub use level::{Level, LevelCost, LevelSummary};
 pub(crate) use live::{decoded, live, overridden_note};
 pub use unmet::{InstallCommand, Unmet, UnmetKind};
 
@@ -140,6 +143,9 @@ pub struct Plan {
     /// The Debian conventions this plan keeps on a Debian cluster, each with the audit rules it
     /// costs (empty elsewhere).
     pub debian_conventions: Vec<Convention>,
+    /// The protection level the plan is for, with the audit rules it fails; `None` for a plan of
+    /// the TLS files alone (renew), which leaves pg_hba.conf as it is.
+    pub level: Option<LevelSummary>,
     /// The tag of the backups the files' old versions are kept under (`FILE.pgharden-TAG`): `None`,
     /// a timestamp (apply keeps every version); a fixed tag keeps only the latest (renew, which runs
     /// on a timer, must not pile up old keys).
@@ -233,7 +239,7 @@ pub fn plan(
         None => cluster.owner.name.clone(),
     };
     changes.extend(auth::hba_change(cluster, files, &profile, &owner_role)?);
-    changes.extend(auth::ident_change(cluster, files, pki)?);
+    changes.extend(auth::ident_change(cluster, files, pki, profile.level)?);
     for path in [&cluster.config_file, &cluster.hba_file, &cluster.ident_file] {
         if !changes.iter().any(|c| &c.path == path) {
             changes.extend(mode_change(cluster, files, path, keep)?);
@@ -270,6 +276,7 @@ pub fn plan(
         notes,
         unmet,
         debian_conventions,
+        level: Some(profile.level.summary()),
         backup_tag: None,
     })
 }

@@ -2,16 +2,19 @@
 //!
 //! Owns: the settings of STIG Appendix C (logging: where, what, when), Appendix B (pgaudit),
 //! Appendix G 2.7.2 (TLS files and `ssl_*`), password hashing, the STIG checks' own values
-//! (`client_min_messages`, `statement_timeout`, `tcp_keepalives_*`), the pg_ident.conf map of
-//! mutual TLS (its pg_hba.conf lines are the plan's `hba_specs`) and, on a Debian cluster, the
-//! collector's fixed log file — each with the reason an operator reads in the plan, chosen for the
-//! server's major version; and reading durations as postgresql.conf spells them.
+//! (`client_min_messages`, `statement_timeout`, `tcp_keepalives_*`), the protection level (which
+//! pg_hba.conf lines the plan's `hba_specs` write; the pg_ident.conf map of mutual TLS) and, on a
+//! Debian cluster, the collector's fixed log file — each with the reason an operator reads in the
+//! plan, chosen for the server's major version; and reading durations as postgresql.conf spells
+//! them.
 //! Must not: read or write files (the plan compares this with what is there).
 
 use std::fmt;
 use std::str::FromStr;
 
 use serde::Serialize;
+
+pub use crate::plan::level::Level;
 
 /// The server's key followed by its certificate chain, in the data directory: both `ssl_cert_file`
 /// and `ssl_key_file` name it, so the pair is replaced by one atomic rename and can never mismatch
@@ -75,6 +78,9 @@ pub struct ProfileOptions {
     /// The one log file the collector writes (Debian's, set by the plan when conventions are
     /// kept); `None`: weekday files in PGDATA/log.
     pub log_file: Option<LogFile>,
+    /// How TCP logins authenticate: client certificates (`mutual`, the STIG's) or, at a lower
+    /// level, a SCRAM password over TLS.
+    pub level: Level,
 }
 
 /// A fixed log file for the collector: Debian's `/var/log/postgresql/postgresql-VERSION-NAME.log`.
@@ -100,6 +106,7 @@ impl Default for ProfileOptions {
             statement_timeout: StatementTimeout::default(),
             debian_conventions: true,
             log_file: None,
+            level: Level::Mutual,
         }
     }
 }

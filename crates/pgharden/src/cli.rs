@@ -39,9 +39,10 @@ What the stig profile sets (Appendices B, C, E and G of the STIG supplement):
        PGDATA; ssl = on, ssl_min_protocol_version = TLSv1.2, strong ssl_ciphers. The certificates come
        from --pki, or from another CA with --cert, --key, --ca and --crl.
   pg_hba.conf: the owner's `local … peer` line first, `hostssl … cert clientcert=verify-full map=pgharden`
-       for each --allow network, `hostnossl … reject`; every other line is commented out, not deleted.
+       for each --allow network (with --level verify-server or encrypt: `hostssl … scram-sha-256`),
+       `hostnossl … reject`; every other line is commented out, not deleted.
   pg_ident.conf: map pgharden: every certificate CN to the role of the same name, plus the
-       CN of each `pki client --cn` certificate (from the PKI ledger) to its role.
+       CN of each `pki client --cn` certificate (from the PKI ledger) to its role (mutual only).
   Logging (Appendix C), pgaudit (Appendix B), pgcrypto (Appendix E), scram-sha-256. Values chosen
        per major version: PostgreSQL 18 gets ssl_tls13_ciphers and ssl_groups, and keeps a
        log_connections list that logs at least receipt, authentication and authorization; 14 to 17
@@ -71,6 +72,8 @@ Examples:
   sudo pgharden apply --pgdata /var/lib/pgsql/15/data --pki pki --host db1 --allow 10.0.0.0/8 --yes
   sudo pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1 --yes \\
       --no-debian-conventions
+  sudo pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1 --yes \\
+      --level verify-server      # passwords over verify-full TLS; the plan names the STIG rules it fails
   sudo pgharden apply --pgdata /var/lib/postgresql/15/main --host db1.example.com --yes \\
       --cert /etc/step/db.crt --key /etc/step/db.key --ca /etc/step/clients_ca.crt --crl /etc/step/clients.crl")]
     Apply(ApplyArgs),
@@ -442,9 +445,29 @@ pub(crate) struct ApplyArgs {
     /// Host names clients connect to; the server certificate must carry them all (repeat).
     #[arg(long = "host", required = true, value_name = "NAME_OR_IP")]
     pub hosts: Vec<String>,
-    /// Networks allowed to connect with a client certificate (repeat; default: loopback, as Appendix G).
+    /// Networks allowed to connect over TLS (repeat; default: loopback, as Appendix G).
     #[arg(long = "allow", value_name = "CIDR", default_values_t = ["127.0.0.1/32".to_string(), "::1/128".to_string()])]
     pub allow: Vec<String>,
+    /// How TCP logins authenticate: mutual (the STIG's, default), verify-server or encrypt.
+    ///
+    /// mutual: `hostssl … cert clientcert=verify-full map=pgharden`; every login presents a client
+    /// certificate (install one with `pgharden client`), and the pg_ident.conf map pgharden names
+    /// each certificate's role.
+    ///
+    /// verify-server and encrypt: `hostssl … scram-sha-256` (a SCRAM password, never md5 or
+    /// password), no client certificate, no pg_ident.conf map. Both write the SAME server
+    /// configuration, because a server cannot make a client check its certificate: the difference
+    /// is the client's sslmode, which apply prints. verify-server clients use
+    /// `sslmode=verify-full sslrootcert=ROOT_CA` and so refuse a man in the middle; encrypt clients
+    /// use `sslmode=require`, which encrypts but does NOT authenticate the server.
+    ///
+    /// At every level plaintext is refused (`hostnossl … reject`), the server presents its
+    /// certificate and the TLS settings are the same. A lower level fails the STIG rules that
+    /// demand PKI authentication; the plan names each (PGH-AUTH-01, PGH-AUTH-06, PGH-AUTH-08,
+    /// PGH-TLS-02) and `pgharden audit` fails them. Applying another level later replaces
+    /// pgharden's lines; nothing piles up.
+    #[arg(long, value_name = "LEVEL", default_value = "mutual")]
+    pub level: pgharden_cluster::plan::Level,
     /// Log to syslog (facility LOCAL0) instead of the logging collector's files.
     #[arg(long)]
     pub syslog: bool,

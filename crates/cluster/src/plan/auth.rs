@@ -1,25 +1,33 @@
-//! The authentication files of the plan: pg_hba.conf (the profile's mutual TLS lines first, every
-//! other operator line commented out once) and pg_ident.conf (the `pgharden` map: each client
-//! certificate's CN to its role, written as pg_ident's tokenizer reads it back).
+//! The authentication files of the plan: pg_hba.conf (the profile's lines for its level first —
+//! mutual TLS, or SCRAM over TLS at a lower level — every other operator line commented out once)
+//! and pg_ident.conf (the `pgharden` map of mutual TLS: each client certificate's CN to its role,
+//! written as pg_ident's tokenizer reads it back; removed at a lower level, which maps nothing).
 //!
-//! Owns: which pg_hba.conf lines are the profile's, which pgharden wrote itself (replaced, never
-//! commented again), and reading a CN out of an RFC 4514 subject.
+//! Owns: which pg_hba.conf lines are the profile's, which pgharden wrote itself at any level
+//! (replaced, never commented again, so switching levels back and forth piles nothing up), and
+//! reading a CN out of an RFC 4514 subject.
 //! Must not: write anything (the plan's caller does), or guess a CN it cannot read exactly.
 
 use pgharden_conf::Token;
 use pgharden_conf::hba::{AuthOption, ConnType, HbaFile, Method, Position, Record, Rule, RuleSpec};
-use pgharden_conf::ident::IdentFile;
+use pgharden_conf::ident::{IdentFile, REMOVED_MARKER};
 use pgharden_pki::{Kind, Pki, Status};
 
 use super::{FILE_MODE, FileChange, mode_now, text_change};
 use crate::discover::Cluster;
 use crate::error::{Error, Result};
 use crate::files::Files;
-use crate::profile::{IDENT_MAP, ProfileOptions};
+use crate::profile::{IDENT_MAP, Level, ProfileOptions};
 
-/// The rules of the profile, as pg_hba.conf lines.
+/// The rules of the profile at its level, as pg_hba.conf lines: the owner's `local … peer`; for
+/// each allowed network `hostssl` lines for all databases and replication (`cert` with
+/// `clientcert=verify-full map=pgharden` at `mutual`, `scram-sha-256` at a lower level); and
+/// `hostnossl … reject` at every level.
 pub(crate) fn hba_specs(opts: &ProfileOptions, owner_role: &str) -> Vec<RuleSpec> {
-    let cert_options = cert_options();
+    let (method, options) = match opts.level {
+        Level::Mutual => (Method::Cert, cert_options()),
+        Level::VerifyServer | Level::Encrypt => (Method::ScramSha256, Vec::new()),
+    };
     let mut specs = vec![RuleSpec {
         conn_type: ConnType::Local,
         databases: vec![Token::keyword("all")],
@@ -35,8 +43,8 @@ pub(crate) fn hba_specs(opts: &ProfileOptions, owner_role: &str) -> Vec<RuleSpec
                 databases: vec![Token::keyword(db)],
                 users: vec![Token::keyword("all")],
                 address: Some(net.clone()),
-                method: Method::Cert,
-                options: cert_options.clone(),
+                method: method.clone(),
+                options: options.clone(),
             });
         }
     }
@@ -119,16 +127,21 @@ pub(super) fn hba_change(
     )))
 }
 
-/// A rule of the shape only pgharden writes: mutual TLS through the `pgharden` map, for all
-/// databases or replication, for every user (whatever its network).
+/// A rule of the shape pgharden writes at some level, for all databases or replication, for every
+/// user (whatever its network): mutual TLS through the `pgharden` map, or a lower level's
+/// `hostssl … scram-sha-256` without options. The second shape is also what an operator may have
+/// written by hand; such a line is removed rather than commented out (its words are the profile's,
+/// and the file's previous version is kept as a backup), so that going from a lower level back to
+/// `mutual` and down again never piles up commented copies.
 fn written_by_pgharden(rule: &Rule) -> bool {
     let keyword = |items: &[pgharden_conf::Item], words: &[&str]| match items {
         [item] => item.token().is_some_and(|t| !t.quoted && words.contains(&t.text.as_str())),
         _ => false,
     };
+    let profile_method = (rule.method == Method::Cert && rule.options == cert_options())
+        || (rule.method == Method::ScramSha256 && rule.options.is_empty());
     rule.conn_type == ConnType::HostSsl
-        && rule.method == Method::Cert
-        && rule.options == cert_options()
+        && profile_method
         && keyword(&rule.databases, &["all", "replication"])
         && keyword(&rule.users, &["all"])
 }
@@ -141,18 +154,25 @@ fn cert_options() -> Vec<AuthOption> {
     ]
 }
 
-/// pg_ident.conf: the `pgharden` map holds exactly the profile's lines; other maps are untouched.
+/// pg_ident.conf: the `pgharden` map holds exactly the profile's lines (none at a lower level, whose
+/// hba lines name no map); other maps are untouched.
 pub(super) fn ident_change(
     cluster: &Cluster,
     files: &Files,
     pki: Option<&Pki>,
+    level: Level,
 ) -> Result<Option<FileChange>> {
     let path = &cluster.ident_file;
     // PostgreSQL starts without a pg_ident.conf; any other failure to read it is an error.
     let old = files.read_text_if_exists(path)?.unwrap_or_default();
     let mut ident = IdentFile::parse(&old, path);
-    let mut wanted: Vec<(Token, Token)> = vec![(Token::regex("^(.*)$"), Token::literal("\\1"))];
-    for l in pki.map(Pki::list).unwrap_or_default() {
+    let mut wanted: Vec<(Token, Token)> = Vec::new();
+    if level.client_certificates() {
+        wanted.push((Token::regex("^(.*)$"), Token::literal("\\1")));
+    }
+    let clients =
+        if level.client_certificates() { pki.map(Pki::list).unwrap_or_default() } else { Vec::new() };
+    for l in clients {
         if l.entry.kind != Kind::Client || !matches!(l.status, Status::Valid) {
             continue;
         }
@@ -186,10 +206,28 @@ pub(super) fn ident_change(
         path,
         "certificate name to role map",
         &old,
-        ident.to_string(),
+        without_removed_copies(&ident.to_string()),
         mode_now(files, path)?,
         FILE_MODE,
     )))
+}
+
+/// The text of pg_ident.conf without the `pgharden` map's lines that pgharden itself commented
+/// out (`#pgharden … # removed by pgharden`): the map is pgharden's, so such a copy records nothing
+/// an operator wrote, and keeping it would pile up a copy each time a level without the map is
+/// applied and `mutual` again (or a client certificate comes and goes). The file's previous version
+/// is kept as a backup.
+fn without_removed_copies(text: &str) -> String {
+    text.split_inclusive('\n')
+        .filter(|line| {
+            let line = line.trim_end();
+            let copy = line
+                .strip_prefix('#')
+                .and_then(|rest| rest.strip_prefix(IDENT_MAP))
+                .is_some_and(|rest| rest.starts_with([' ', '\t']));
+            !(copy && line.ends_with(REMOVED_MARKER))
+        })
+        .collect()
 }
 
 /// The CN of an RFC 4514 subject such as `CN=bob,O=Example` or `CN=Smith\, John,O=Example`, its
@@ -284,5 +322,40 @@ mod tests {
         assert!(lines[0].starts_with("local") && lines[0].ends_with("peer"), "{lines:?}");
         assert!(lines.iter().any(|l| l.contains("clientcert=verify-full") && l.contains("map=pgharden")));
         assert!(lines.last().unwrap().contains("reject"));
+    }
+
+    #[test]
+    fn only_pghardens_own_removed_map_lines_are_dropped() {
+        let text = "# MAPNAME SYSTEM PG\n#pgharden  /^(.*)$  \\1 # removed by pgharden\nother a b\n\
+                    #pgharden2 x y # removed by pgharden\n# pgharden kept by hand\n";
+        assert_eq!(
+            without_removed_copies(text),
+            "# MAPNAME SYSTEM PG\nother a b\n#pgharden2 x y # removed by pgharden\n# pgharden kept by hand\n"
+        );
+    }
+
+    #[test]
+    fn lower_levels_write_scram_over_tls_and_still_refuse_plaintext() {
+        for level in [Level::VerifyServer, Level::Encrypt] {
+            let opts = ProfileOptions { level, ..Default::default() };
+            let specs = hba_specs(&opts, "postgres");
+            let lines: Vec<String> = specs.iter().map(RuleSpec::render).collect();
+            let tcp: Vec<&String> = lines.iter().filter(|l| l.starts_with("hostssl")).collect();
+            assert_eq!(tcp.len(), 4, "{lines:?}");
+            assert!(tcp.iter().all(|l| l.ends_with("scram-sha-256")), "{lines:?}");
+            assert!(
+                !lines.iter().any(|l| l.contains("map=") || l.contains(" md5") || l.contains("password"))
+            );
+            assert_eq!(
+                lines.iter().filter(|l| l.starts_with("hostnossl") && l.ends_with("reject")).count(),
+                2
+            );
+            // What a lower level writes is recognised as pgharden's, so another level replaces it.
+            let hba = HbaFile::parse(&lines.join("\n"), "/x/pg_hba.conf");
+            let tcp_rules: Vec<&Rule> = hba.rules().filter(|r| r.conn_type == ConnType::HostSsl).collect();
+            assert!(tcp_rules.iter().all(|r| written_by_pgharden(r)), "{lines:?}");
+        }
+        let operator = HbaFile::parse("hostssl app all 10.0.0.0/8 scram-sha-256\n", "/x/pg_hba.conf");
+        assert!(!written_by_pgharden(operator.rules().next().unwrap()), "an operator's own database");
     }
 }

@@ -1,5 +1,6 @@
-//! The plan in words: settings, file diffs, SQL, what the server will do, notes, and what of the
-//! profile stays unmet — every value that came from the cluster escaped.
+//! The plan in words: settings, file diffs, SQL, what the server will do, notes, what of the
+//! profile stays unmet, and the protection level with the audit rules a lower one fails — every
+//! value that came from the cluster escaped.
 //! Must not: compute anything (the plan is made in the parent module).
 
 use std::path::Path;
@@ -12,8 +13,27 @@ impl Plan {
     /// be redrawn by escape sequences or faked by a line break in a value.
     pub fn render_text(&self) -> String {
         let mut out = self.render_changes();
+        out.push_str(&self.render_level());
         out.push_str(&self.render_conventions());
         out
+    }
+
+    /// The "Protection level:" section: one line at `mutual`; at a lower level what the server and
+    /// the clients do, the audit rules it fails and how to have the STIG's instead. Empty for a
+    /// plan of the TLS files alone.
+    pub fn render_level(&self) -> String {
+        self.level.as_ref().map(super::LevelSummary::render).unwrap_or_default()
+    }
+
+    /// "stig profile", or at a lower level "stig profile at the LEVEL level": what the
+    /// one-line verdicts say the cluster has.
+    fn profile_words(&self) -> String {
+        match &self.level {
+            Some(l) if !l.costs.is_empty() => {
+                format!("stig profile at the {} level (lower than the STIG's, see below)", l.level)
+            }
+            _ => "stig profile".to_string(),
+        }
     }
 
     /// The "Debian conventions kept:" section (empty on other clusters): what is kept, what it
@@ -43,14 +63,16 @@ impl Plan {
         let path = |p: &Path| line(&p.display().to_string()).into_owned();
         if self.is_empty() && self.unmet.is_empty() {
             return format!(
-                "Nothing to change: {} already has the stig profile.\n",
-                path(&self.cluster.data_dir)
+                "Nothing to change: {} already has the {}.\n",
+                path(&self.cluster.data_dir),
+                self.profile_words()
             );
         }
         if self.is_empty() {
             return format!(
-                "Nothing left that apply can change in {}, but it does NOT have the whole stig profile:\n{}",
+                "Nothing left that apply can change in {}, but it does NOT have the whole {}:\n{}",
                 path(&self.cluster.data_dir),
+                self.profile_words(),
                 self.render_unmet()
             );
         }

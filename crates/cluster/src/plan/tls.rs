@@ -94,6 +94,7 @@ pub fn tls_plan(
         notes,
         unmet: Vec::new(),
         debian_conventions: Vec::new(),
+        level: None,
         backup_tag: Some(TLS_BACKUP_TAG.into()),
     })
 }
