@@ -241,6 +241,42 @@ pub fn evaluate_as(major: u32, rules: &[Rule], conn: &Connection<'_>) -> Evaluat
     Evaluation { outcome, matched: None, why, rejected_by_reject_rule: false, checked, undecidable }
 }
 
+/// Every rule that, taken alone, certainly matches `conn` (connection type, address, database and
+/// user), in server order, as PostgreSQL `major` reads them. The server uses only the first (if no
+/// earlier rule is undecidable, see [`evaluate_as`]); the others are lines this connection never
+/// reaches, the usual reason a `hostssl` line "does nothing" behind a `host` line.
+pub fn matching_as(major: u32, rules: &[Rule], conn: &Connection<'_>) -> Vec<RuleRef> {
+    rules.iter().filter(|r| rule_matches(major, r, conn) == Ok(Tri::Yes)).map(|r| r.at.clone()).collect()
+}
+
+/// The roles whose membership evaluating `conn` against `rules` may ask about: every `+group` of a
+/// user field and, for `samerole`/`samegroup` in a database field, the database name (each once,
+/// in order of first use). A caller with a server looks these up and answers
+/// [`Connection::user_groups`] from the result.
+pub fn membership_roles(rules: &[Rule], conn: &Connection<'_>) -> Vec<String> {
+    let tokens = |items: &[Item]| -> Vec<Token> {
+        items
+            .iter()
+            .flat_map(|i| match i {
+                Item::Token(t) => vec![t.clone()],
+                Item::File { tokens, .. } => tokens.clone().unwrap_or_default(),
+            })
+            .collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for rule in rules {
+        let from_users = tokens(&rule.users).into_iter().filter_map(|t| t.member_check().map(str::to_owned));
+        let same = tokens(&rule.databases).iter().any(|t| t.is_keyword("samerole") || t.is_keyword("samegroup"));
+        let from_db = same.then(|| conn.database.to_owned());
+        for role in from_users.chain(from_db) {
+            if !out.contains(&role) {
+                out.push(role);
+            }
+        }
+    }
+    out
+}
+
 fn matched(
     rule: &Rule,
     conn: &Connection<'_>,

@@ -366,3 +366,20 @@ fn every_rendered_line_aligns_and_removal_leaves_no_trace() {
     assert_eq!(f.to_string(), "# header\nhost all all 10.0.0.0/8 md5\n");
     assert_eq!(f.rules().next().unwrap().at.line, 2);
 }
+
+#[test]
+fn every_matching_rule_and_the_roles_membership_needs() {
+    let f = hba("host all all 127.0.0.0/8 scram-sha-256\nhostssl all all 127.0.0.1/32 cert\n\
+        host samerole +admins,bob 0.0.0.0/0 md5\nhost all all 10.0.0.0/8 reject\n\
+        local all +ops,+admins peer\n");
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+    let tls = Connection::tcp("app", "alice", ip("127.0.0.1")).with_ssl(true);
+    let lines = |refs: Vec<RuleRef>| refs.iter().map(|r| r.line).collect::<Vec<_>>();
+    // Without membership the third line is undecidable, so it is not a certain match.
+    assert_eq!(lines(matching_as(15, &rules, &tls)), vec![1, 2]);
+    assert_eq!(lines(matching_as(15, &rules, &Connection { ssl: false, ..tls })), vec![1]);
+    let members = |role: &str| role == "admins" || role == "app";
+    let known = Connection { user_groups: Some(&members), ..tls };
+    assert_eq!(lines(matching_as(15, &rules, &known)), vec![1, 2, 3]);
+    assert_eq!(membership_roles(&rules, &tls), vec!["admins".to_owned(), "app".to_owned(), "ops".to_owned()]);
+}
