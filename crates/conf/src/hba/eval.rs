@@ -266,7 +266,8 @@ pub fn membership_roles(rules: &[Rule], conn: &Connection<'_>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for rule in rules {
         let from_users = tokens(&rule.users).into_iter().filter_map(|t| t.member_check().map(str::to_owned));
-        let same = tokens(&rule.databases).iter().any(|t| t.is_keyword("samerole") || t.is_keyword("samegroup"));
+        let same =
+            tokens(&rule.databases).iter().any(|t| t.is_keyword("samerole") || t.is_keyword("samegroup"));
         let from_db = same.then(|| conn.database.to_owned());
         for role in from_users.chain(from_db) {
             if !out.contains(&role) {
