@@ -383,3 +383,22 @@ fn every_matching_rule_and_the_roles_membership_needs() {
     assert_eq!(lines(matching_as(15, &rules, &known)), vec![1, 2, 3]);
     assert_eq!(membership_roles(&rules, &tls), vec!["admins".to_owned(), "app".to_owned(), "ops".to_owned()]);
 }
+
+#[test]
+fn rules_taken_between_earlier_rules_are_unreachable() {
+    let f = hba(
+        "hostnossl all all 0.0.0.0/0 reject\nhostssl all all 0.0.0.0/0 cert\nhost all all 10.0.0.0/8 md5\n\
+        hostssl all all 10.0.0.0/8 trust\nhostgssenc all all ::/0 gss\nhost all all ::/0 md5\n\
+        hostssl db u ::1/128 cert\nlocal all all peer\n",
+    );
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+    let found: Vec<(usize, Vec<usize>)> = unreachable_as(15, &rules)
+        .into_iter()
+        .map(|(r, by)| (r.line, by.iter().map(|b| b.line).collect()))
+        .collect();
+    // Line 3 is taken by lines 1 and 2 together; 4 by line 2 alone (a shadow); 6 only in part (TLS
+    // and plaintext IPv6 are left); 7 by line 6.
+    assert_eq!(found, [(3, vec![1, 2]), (4, vec![2]), (7, vec![6])]);
+    let single: Vec<usize> = shadowed_as(15, &rules).into_iter().map(|(r, _)| r.line).collect();
+    assert_eq!(single, [4, 7], "shadowed_as keeps to single rules");
+}

@@ -3,7 +3,7 @@
 //!
 //! Owns: opening the cluster as apply and audit do (as its owner; a running server names its
 //! pg_hba.conf), asking a running server for role membership as hba.c counts it, and putting the
-//! conf crate's evaluation ([`pgharden_conf::hba::evaluate_as`], `matching_as`, `shadowed_as`)
+//! conf crate's evaluation ([`pgharden_conf::hba::evaluate_as`], `matching_as`, `unreachable_as`)
 //! into words and JSON. Must not: evaluate rules itself (the conf crate does), connect to the
 //! server as the described client, or change anything.
 
@@ -84,10 +84,16 @@ struct ShadowView {
     file: PathBuf,
     line: usize,
     text: String,
-    /// The earlier line that takes every connection it would.
-    by_file: PathBuf,
-    by_line: usize,
-    by_text: String,
+    /// The earlier lines that take every connection it would: one for a shadowed line, several
+    /// when each takes one kind (TLS, GSSAPI, plaintext) of its connections.
+    by: Vec<ByView>,
+}
+
+#[derive(Debug, Serialize)]
+struct ByView {
+    file: PathBuf,
+    line: usize,
+    text: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -176,15 +182,16 @@ fn explain(args: &HbaExplainArgs) -> anyhow::Result<Exit> {
     let also = hba::matching_as(major, &rules, &conn);
     let root = cluster.hba_file.clone();
     let lines = line_views(&rules, &evaluation, &also, &described);
-    let shadowed = hba::shadowed_as(major, &rules)
+    let shadowed = hba::unreachable_as(major, &rules)
         .into_iter()
         .map(|(line, by)| ShadowView {
             file: line.file.clone(),
             line: line.line,
             text: render_at(&rules, &line),
-            by_file: by.file.clone(),
-            by_line: by.line,
-            by_text: render_at(&rules, &by),
+            by: by
+                .iter()
+                .map(|b| ByView { file: b.file.clone(), line: b.line, text: render_at(&rules, b) })
+                .collect(),
         })
         .collect();
     let problems = set

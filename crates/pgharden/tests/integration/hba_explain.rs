@@ -61,7 +61,10 @@ fn explain_names_the_line_the_server_uses() {
              host app all 127.0.0.1/32 reject\n\
              host all +admins 127.0.0.1/32 reject\n\
              host all all 127.0.0.1/32 trust\n\
-             host all bob 127.0.0.1/32 reject\n"
+             host all bob 127.0.0.1/32 reject\n\
+             hostssl postgres bob 10.0.0.0/8 trust\n\
+             hostnossl postgres bob 10.0.0.0/8 reject\n\
+             host postgres bob 10.0.0.0/8 scram-sha-256\n"
         ))
         .unwrap();
     cluster.reload().unwrap();
@@ -73,14 +76,18 @@ fn explain_names_the_line_the_server_uses() {
     let (_, doc) = explain(&cluster, &["--user", "bob", "--address", "127.0.0.1"]);
     let mine: Vec<String> = doc["lines"].as_array().unwrap().iter().map(|l| l["line"].to_string()).collect();
     assert_eq!(mine.join(","), server_lines);
-    // Shadowed: the hostssl line behind the host line, and the line after `all all`.
-    let shadowed: Vec<(u64, u64)> = doc["shadowed"]
+    // Unreachable: the hostssl line behind the host line, the line after `all all`, and the host
+    // line that a hostssl and a hostnossl line leave nothing to.
+    let shadowed: Vec<(u64, Vec<u64>)> = doc["shadowed"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["line"].as_u64().unwrap(), s["by_line"].as_u64().unwrap()))
+        .map(|s| {
+            let by = s["by"].as_array().unwrap().iter().map(|b| b["line"].as_u64().unwrap()).collect();
+            (s["line"].as_u64().unwrap(), by)
+        })
         .collect();
-    assert_eq!(shadowed, [(4, 3), (8, 7)], "{doc:#}");
+    assert_eq!(shadowed, [(4, vec![3]), (8, vec![7]), (11, vec![9, 10])], "{doc:#}");
     assert!(doc["problems"].as_array().unwrap().is_empty(), "{doc:#}");
 
     // bob to postgres: `all all` takes it; the reject line for bob is never reached.
@@ -155,7 +162,11 @@ fn explain_names_the_line_the_server_uses() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("Result: line 3 decides: trust authentication"), "{text}");
     assert!(text.contains("would match too, but line 3 takes the connection first"), "{text}");
-    assert!(text.contains("shadowed by line 3"), "{text}");
+    assert!(
+        text.contains("shadowed by line 3  host all alice 127.0.0.1/32 trust (a host line takes"),
+        "{text}"
+    );
+    assert!(text.contains("taken between line 9 and line 10"), "{text}");
 
     // Stopped: membership cannot be asked, so carol's fate is undecidable, and says why.
     cluster.stop().unwrap();

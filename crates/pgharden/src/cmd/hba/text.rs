@@ -83,28 +83,43 @@ pub(super) fn render(e: &Explanation) -> String {
     if let Some(m) = &e.server_message {
         out.push_str(&format!("  the server logs and the client sees: {}\n", shown(m)));
     }
-    out.push_str("\nLines no connection can reach (an earlier line takes every connection they would):\n");
+    out.push_str("\nLines no connection can reach (earlier lines take every connection they would):\n");
     if e.shadowed.is_empty() {
         out.push_str("  none\n");
     }
+    let at = |f: &Path, n: usize| {
+        if f == e.hba_file { format!("line {n}") } else { format!("{}:{n}", shown(f.display())) }
+    };
     for s in &e.shadowed {
-        let at = |f: &Path, n: usize| {
-            if f == e.hba_file { format!("line {n}") } else { format!("{}:{n}", shown(f.display())) }
-        };
-        let why = if s.text.starts_with("hostssl ") && s.by_text.starts_with("host ") {
-            " (a host line takes TLS and plaintext connections alike)"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "  {}  {}\n      shadowed by {}  {}{why}\n      fix: move it above {}, or delete it if {} is what you mean\n",
-            at(&s.file, s.line),
-            shown(&s.text),
-            at(&s.by_file, s.by_line),
-            shown(&s.by_text),
-            at(&s.by_file, s.by_line),
-            at(&s.by_file, s.by_line),
-        ));
+        out.push_str(&format!("  {}  {}\n", at(&s.file, s.line), shown(&s.text)));
+        match s.by.as_slice() {
+            [one] => {
+                let why = if s.text.starts_with("hostssl ") && one.text.starts_with("host ") {
+                    " (a host line takes TLS and plaintext connections alike)"
+                } else {
+                    ""
+                };
+                let by = at(&one.file, one.line);
+                out.push_str(&format!("      shadowed by {by}  {}{why}\n", shown(&one.text)));
+                out.push_str(&format!(
+                    "      fix: move it above {by}, or delete it if {by} is what you mean\n"
+                ));
+            }
+            several => {
+                let names: Vec<String> = several.iter().map(|b| at(&b.file, b.line)).collect();
+                out.push_str(&format!(
+                    "      taken between {}: each takes one kind (TLS, GSSAPI, plaintext) of its connections\n",
+                    names.join(" and ")
+                ));
+                for b in several {
+                    out.push_str(&format!("        {}  {}\n", at(&b.file, b.line), shown(&b.text)));
+                }
+                out.push_str(&format!(
+                    "      fix: move it above {}, or delete it if those lines are what you mean\n",
+                    names.first().map_or("them", String::as_str)
+                ));
+            }
+        }
     }
     if !e.problems.is_empty() {
         out.push_str("\nWhat the server would refuse or misread in these files:\n");
