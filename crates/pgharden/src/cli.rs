@@ -464,7 +464,7 @@ pub(crate) struct HbaExplainArgs {
     pub gss: bool,
     /// A physical replication connection (`replication=true`, pg_basebackup): only the
     /// `replication` keyword matches it in the database field.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "database")]
     pub replication: bool,
     /// Print the explanation as JSON.
     #[arg(long)]

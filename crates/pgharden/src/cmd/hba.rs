@@ -457,22 +457,20 @@ fn server_message(outcome: &Outcome, d: &Described) -> Option<String> {
     } else {
         "no encryption"
     };
-    let who = if d.replication {
-        format!("replication connection from host \"{host}\", user \"{}\", {encryption}", d.user)
+    // auth.c words the two messages differently for a replication connection.
+    let (rejects, entry) = if d.replication {
+        let tail = format!("host \"{host}\", user \"{}\", {encryption}", d.user);
+        (format!("replication connection for {tail}"), format!("replication connection from {tail}"))
     } else {
-        format!("host \"{host}\", user \"{}\", database \"{}\", {encryption}", d.user, d.database)
+        let tail = format!("host \"{host}\", user \"{}\", database \"{}\", {encryption}", d.user, d.database);
+        (format!("connection for {tail}"), tail)
     };
     match outcome {
-        Outcome::Reject => Some(format!("pg_hba.conf rejects {}", reject_target(&who, d))),
-        Outcome::ImplicitReject => Some(format!("no pg_hba.conf entry for {who}")),
+        Outcome::Reject => Some(format!("pg_hba.conf rejects {rejects}")),
+        Outcome::ImplicitReject => Some(format!("no pg_hba.conf entry for {entry}")),
         Outcome::CertificateRequired => Some("connection requires a valid client certificate".to_owned()),
         _ => None,
     }
-}
-
-/// auth.c says "rejects connection for host …" but "rejects replication connection for host …".
-fn reject_target(who: &str, d: &Described) -> String {
-    if d.replication { who.to_owned() } else { format!("connection for {who}") }
 }
 
 /// `line N` in the root file, `FILE:N` in an included one.

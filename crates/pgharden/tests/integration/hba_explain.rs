@@ -54,7 +54,7 @@ fn explain_names_the_line_the_server_uses() {
     let su = cluster.superuser().to_owned();
     cluster
         .write_hba(&format!(
-            "# explain test\n\
+            "hostssl certdb all 127.0.0.1/32 cert\n\
              local all {su} peer\n\
              host all alice 127.0.0.1/32 trust\n\
              hostssl all alice 127.0.0.1/32 reject\n\
@@ -151,6 +151,30 @@ fn explain_names_the_line_the_server_uses() {
         format!("host={} port={} user=alice dbname=postgres", cluster.socket_dir().display(), cluster.port());
     let said = psql(&cluster, &socket, "SELECT 1");
     assert!(!said.ok && said.stderr.contains(doc["server_message"].as_str().unwrap()), "{said:?} vs {doc:#}");
+
+    // A physical replication connection: `all` does not take it, and the server says so its way.
+    let (code, doc) = explain(&cluster, &["--user", "bob", "--address", "127.0.0.1", "--replication"]);
+    assert_eq!((code, &doc["outcome"]), (1, &"implicit_reject".into()), "{doc:#}");
+    assert!(line(&doc, 7)["reason"].as_str().unwrap().contains("replication keyword"), "{doc:#}");
+    let said = psql(
+        &cluster,
+        &format!("{} replication=true", tcp(&cluster, "bob", "postgres", "disable")),
+        "SELECT 1",
+    );
+    assert!(!said.ok && said.stderr.contains(doc["server_message"].as_str().unwrap()), "{said:?} vs {doc:#}");
+
+    // A cert line and a TLS client without a certificate: refused there, later lines not tried.
+    let (code, doc) =
+        explain(&cluster, &["--user", "bob", "--database", "certdb", "--address", "127.0.0.1", "--ssl"]);
+    assert_eq!(
+        (code, &doc["outcome"], &doc["matched"]["line"]),
+        (1, &"certificate_required".into(), &1.into())
+    );
+    let said = psql(&cluster, &tcp(&cluster, "bob", "certdb", "require"), "SELECT 1");
+    assert!(!said.ok && said.stderr.contains(doc["server_message"].as_str().unwrap()), "{said:?} vs {doc:#}");
+    let (code, doc) =
+        explain(&cluster, &["--user", "bob", "--database", "certdb", "--address", "127.0.0.1", "--cert"]);
+    assert_eq!((code, &doc["method"], doc["connection"]["ssl"].as_bool()), (0, &"cert".into(), Some(true)));
 
     // The text form says the same, and teaches.
     let out = pgharden()
