@@ -57,7 +57,9 @@ struct Membership {
     why_unknown: Option<String>,
     /// Whether the role exists on the server (None when the server was not asked).
     role_exists: Option<bool>,
-    /// Every role the user is a member of, itself included, among those the rules name.
+    /// The roles the rules ask about (`+group` names, the database name for `samerole`).
+    asked: Vec<String>,
+    /// Those of them the user is a member of (itself included), as pg_hba.conf counts membership.
     member_of: Vec<String>,
 }
 
@@ -169,6 +171,7 @@ fn explain(args: &HbaExplainArgs) -> anyhow::Result<Exit> {
             source: "unknown",
             why_unknown: Some(why.unwrap_or_else(|| "the server is not running".to_owned())),
             role_exists: None,
+            asked: wanted.clone(),
             member_of: Vec::new(),
         },
     };
@@ -287,6 +290,7 @@ fn ask_membership(db: &mut Db, user: &str, wanted: &[String]) -> Membership {
                 source: "server",
                 why_unknown: None,
                 role_exists: Some(count.as_deref() != Some("0")),
+                asked: wanted.to_vec(),
                 member_of: wanted.iter().filter(|w| all.contains(*w)).cloned().collect(),
             }
         }
@@ -294,6 +298,7 @@ fn ask_membership(db: &mut Db, user: &str, wanted: &[String]) -> Membership {
             source: "unknown",
             why_unknown: Some(format!("asking the server for role membership failed: {e}")),
             role_exists: None,
+            asked: wanted.to_vec(),
             member_of: Vec::new(),
         },
     }
@@ -398,13 +403,13 @@ fn no_match_words(reason: &NoMatchReason, rule: &Rule, d: &Described) -> String 
 
 /// What the matching line does with the connection (as the conf crate's evaluation decides it).
 fn matched_words(rule: &Rule, d: &Described, earlier_undecidable: bool) -> String {
-    let prefix = if earlier_undecidable { "matches, unless an undecidable line above does: " } else { "" };
+    let unless = if earlier_undecidable { ", unless an undecidable line above does" } else { "" };
     let method = rule.effective_method();
     let words = if method == Method::Reject {
-        "MATCHES and rejects the connection; no later line is tried".to_owned()
+        "rejects the connection; no later line is tried".to_owned()
     } else if rule.requires_client_cert() && !d.client_cert {
-        "MATCHES and needs a client certificate (cert, or clientcert=verify-ca|verify-full), which the \
-         connection does not present: authentication fails; no later line is tried"
+        "needs a client certificate (cert, or clientcert=verify-ca|verify-full), which the connection \
+         does not present: authentication fails; no later line is tried"
             .to_owned()
     } else {
         let note = match method {
@@ -418,9 +423,9 @@ fn matched_words(rule: &Rule, d: &Described, earlier_undecidable: bool) -> Strin
             }
             _ => "",
         };
-        format!("MATCHES: {} authentication{note}", method.keyword())
+        format!("{} authentication{note}", method.keyword())
     };
-    format!("{prefix}{words}")
+    format!("MATCHES{unless}: {words}")
 }
 
 fn summary(ev: &Evaluation, root: &Path) -> String {

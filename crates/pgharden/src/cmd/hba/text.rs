@@ -44,7 +44,7 @@ pub(super) fn render(e: &Explanation) -> String {
             shown(&d.user)
         ));
     }
-    if let Some(why) = &e.membership.why_unknown {
+    if let (Some(why), false) = (&e.membership.why_unknown, e.membership.asked.is_empty()) {
         out.push_str(&format!(
             "{}\n",
             dim(&format!(
@@ -122,7 +122,14 @@ pub(super) fn render(e: &Explanation) -> String {
         }
     }
     if !e.problems.is_empty() {
-        out.push_str("\nWhat the server would refuse or misread in these files:\n");
+        out.push_str("\nWhat the server would refuse or misread in these files");
+        if e.problems.iter().any(|p| p.severity == "error") {
+            // hba.c loads the file whole or not at all.
+            out.push_str(
+                " (with an error the server takes none of it: a reload keeps the rules loaded before, a start fails)",
+            );
+        }
+        out.push_str(":\n");
         for p in &e.problems {
             out.push_str(&format!(
                 "  {}:{}: {}: {}\n",
