@@ -159,6 +159,9 @@ one is reported and its rows are not read, so a row someone inserted there re-en
     /// Row-level security by security label (STIG supplement, Appendix D).
     #[command(subcommand)]
     Rls(RlsCommand),
+    /// pg_hba.conf as the server reads it: which line a connection meets, and the lines none can reach.
+    #[command(subcommand)]
+    Hba(HbaCommand),
     /// Install a role's certificate for libpq: ~/.postgresql/{root.crt,postgresql.crt,postgresql.key,root.crl}.
     #[command(after_help = "\
 Every file is written with mode 0600 in a 0700 directory, owned by the owner of the home directory
@@ -393,6 +396,93 @@ changed. Needs a superuser (or a role that is a member of every label role's mem
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum HbaCommand {
+    /// Which pg_hba.conf line a connection meets, why every earlier line did not, and every line no
+    /// connection can ever reach.
+    #[command(after_help = HBA_EXPLAIN_HELP)]
+    Explain(HbaExplainArgs),
+}
+
+const HBA_EXPLAIN_HELP: &str = "\
+The server tries the lines of pg_hba.conf in order and takes the first whose connection type,
+database, user and address all fit; that line's method decides, and a failure there (a reject
+line, a cert line without a client certificate, a wrong password) does not fall through to later
+lines. explain walks the lines the same way, as the cluster's major version reads them (include,
+include_if_exists and include_dir are followed on PostgreSQL 16 and later; before 16 they are
+errors), and prints for every line what it did with this connection, then the lines no connection
+can reach because an earlier line takes everything they would.
+
+The connection is described, not made: without --address it is a Unix-socket (`local`)
+connection; with --address it comes over TCP from that IP, in plaintext unless --ssl (TLS) or
+--gss (GSSAPI encryption). --cert says the client presents a certificate the server's CA accepts
+(it implies --ssl). The user defaults to the cluster owner's name and the database to the user,
+as libpq's defaults would be for that OS user.
+
+`+group` users and `samerole` databases need role membership: when the server runs, explain asks
+it (as the cluster owner, over the Unix socket), counting memberships as pg_hba.conf does
+(superuser status does not make a role a member of anything); when it is stopped such lines are
+reported as undecidable, and so are host names, samehost and samenet, which need DNS or the
+server's interfaces.
+
+Exit codes: 0 a line admits the connection to authentication (its method then decides); 1 the
+connection is refused by pg_hba.conf (a reject line, a certificate it lacks, no line at all) or
+the answer cannot be decided here; 2 usage or runtime error (no such data directory, a
+pg_hba.conf that cannot be read).
+
+Examples:
+  sudo pgharden hba explain --pgdata /var/lib/postgresql/15/main --user app --database app \\
+      --address 10.0.0.7 --ssl --cert
+  sudo pgharden hba explain --pgdata $PGDATA --user alice --address 127.0.0.1
+  sudo pgharden hba explain --pgdata $PGDATA --user postgres            # a local (socket) connection
+  sudo pgharden hba explain --pgdata $PGDATA --user repl --replication --address 10.0.0.9 --ssl --json";
+
+#[derive(Debug, Args)]
+pub(crate) struct HbaExplainArgs {
+    /// The cluster's data directory; its files are read as the cluster owner, and a running server
+    /// names the pg_hba.conf it uses.
+    #[arg(long, value_name = "DIR")]
+    pub pgdata: PathBuf,
+    /// The role the client asks for (default: the cluster owner's name).
+    #[arg(long, short = 'U', value_name = "ROLE")]
+    pub user: Option<String>,
+    /// The database the client asks for (default: the role's name, as libpq's default).
+    #[arg(long, short = 'd', value_name = "DB")]
+    pub database: Option<String>,
+    /// The client's IP address: a TCP connection from it (host, hostssl, … lines). Without it, a
+    /// Unix-socket connection (local lines).
+    #[arg(long, value_name = "IP", value_parser = parse_client_address)]
+    pub address: Option<std::net::IpAddr>,
+    /// The connection uses TLS (hostssl lines fit it, hostnossl lines do not).
+    #[arg(long, requires = "address", conflicts_with = "gss")]
+    pub ssl: bool,
+    /// The client presents a certificate the server's CA accepts (implies --ssl): what `cert`
+    /// and `clientcert=verify-ca|verify-full` lines need.
+    #[arg(long, requires = "address", conflicts_with = "gss")]
+    pub cert: bool,
+    /// The connection uses GSSAPI encryption (hostgssenc lines fit it).
+    #[arg(long, requires = "address")]
+    pub gss: bool,
+    /// A physical replication connection (`replication=true`, pg_basebackup): only the
+    /// `replication` keyword matches it in the database field.
+    #[arg(long, conflicts_with = "database")]
+    pub replication: bool,
+    /// Print the explanation as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// An IP address; a host name is refused with why (pg_hba.conf matches the address the server
+/// sees, and a host name would have to be resolved first).
+fn parse_client_address(value: &str) -> Result<std::net::IpAddr, String> {
+    value.parse().map_err(|_| {
+        format!(
+            "expected the client's IP address (e.g. 10.0.0.7 or ::1), got {value:?}: the server matches \
+             pg_hba.conf against the address it sees, so resolve a host name first"
+        )
+    })
 }
 
 #[derive(Debug, Args)]

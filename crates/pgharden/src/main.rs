@@ -46,6 +46,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Lock(args) => cmd::lock::lock(&args),
         Command::Restore(args) => cmd::lock::restore(&args),
         Command::Rls(cmd) => cmd::rls::run(cmd),
+        Command::Hba(cmd) => cmd::hba::run(cmd),
         Command::Renew(args) => cmd::renew::run(&args),
         Command::Deploy(args) => cmd::deploy::run(&args),
         Command::Completions { shell } => {

@@ -241,6 +241,43 @@ pub fn evaluate_as(major: u32, rules: &[Rule], conn: &Connection<'_>) -> Evaluat
     Evaluation { outcome, matched: None, why, rejected_by_reject_rule: false, checked, undecidable }
 }
 
+/// Every rule that, taken alone, certainly matches `conn` (connection type, address, database and
+/// user), in server order, as PostgreSQL `major` reads them. The server uses only the first (if no
+/// earlier rule is undecidable, see [`evaluate_as`]); the others are lines this connection never
+/// reaches, the usual reason a `hostssl` line "does nothing" behind a `host` line.
+pub fn matching_as(major: u32, rules: &[Rule], conn: &Connection<'_>) -> Vec<RuleRef> {
+    rules.iter().filter(|r| rule_matches(major, r, conn) == Ok(Tri::Yes)).map(|r| r.at.clone()).collect()
+}
+
+/// The roles whose membership evaluating `conn` against `rules` may ask about: every `+group` of a
+/// user field and, for `samerole`/`samegroup` in a database field, the database name (each once,
+/// in order of first use). A caller with a server looks these up and answers
+/// [`Connection::user_groups`] from the result.
+pub fn membership_roles(rules: &[Rule], conn: &Connection<'_>) -> Vec<String> {
+    let tokens = |items: &[Item]| -> Vec<Token> {
+        items
+            .iter()
+            .flat_map(|i| match i {
+                Item::Token(t) => vec![t.clone()],
+                Item::File { tokens, .. } => tokens.clone().unwrap_or_default(),
+            })
+            .collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for rule in rules {
+        let from_users = tokens(&rule.users).into_iter().filter_map(|t| t.member_check().map(str::to_owned));
+        let same =
+            tokens(&rule.databases).iter().any(|t| t.is_keyword("samerole") || t.is_keyword("samegroup"));
+        let from_db = same.then(|| conn.database.to_owned());
+        for role in from_users.chain(from_db) {
+            if !out.contains(&role) {
+                out.push(role);
+            }
+        }
+    }
+    out
+}
+
 fn matched(
     rule: &Rule,
     conn: &Connection<'_>,
@@ -413,13 +450,61 @@ pub fn shadowed_as(major: u32, rules: &[Rule]) -> Vec<(RuleRef, RuleRef)> {
     out
 }
 
-fn covers(major: u32, a: &Rule, b: &Rule) -> bool {
-    conn_type_covers(a.conn_type, b.conn_type)
-        && match (&a.address, &b.address) {
-            (Some(x), Some(y)) => x.covers(y),
-            (None, None) => true,
-            _ => false,
+/// Rules no connection can reach, as PostgreSQL `major` reads them: those [`shadowed_as`] finds
+/// (one earlier rule takes every connection they would), and those that several earlier rules take
+/// between them, each for one kind of connection: `hostssl X` and `hostnossl X` leave nothing for a
+/// later `host X`. Each comes with the earlier rules that take its connections (one for a shadowed
+/// rule), in file order. As conservative as `shadowed_as`.
+pub fn unreachable_as(major: u32, rules: &[Rule]) -> Vec<(RuleRef, Vec<RuleRef>)> {
+    let mut out = Vec::new();
+    for (i, later) in rules.iter().enumerate() {
+        let earlier = &rules[..i];
+        if let Some(one) = earlier.iter().find(|a| covers(major, a, later)) {
+            out.push((later.at.clone(), vec![one.at.clone()]));
+            continue;
         }
+        // Every kind of connection the later rule admits must be taken by some earlier rule that
+        // also covers its address, databases and users.
+        let mut by: Vec<RuleRef> = Vec::new();
+        let all_taken = kinds(later.conn_type).iter().all(|kind| {
+            let taker =
+                earlier.iter().find(|a| kinds(a.conn_type).contains(kind) && fields_cover(major, a, later));
+            taker.inspect(|a| by.push(a.at.clone())).is_some()
+        });
+        if all_taken {
+            by.sort();
+            by.dedup();
+            out.push((later.at.clone(), by));
+        }
+    }
+    out
+}
+
+/// The kinds of connection a connection type admits: a Unix socket, or TCP with TLS, with GSSAPI
+/// encryption, or with neither (a session has at most one of the two).
+fn kinds(t: ConnType) -> &'static [&'static str] {
+    match t {
+        ConnType::Local => &["local"],
+        ConnType::Host => &["tls", "gss", "plain"],
+        ConnType::HostSsl => &["tls"],
+        ConnType::HostNoSsl => &["gss", "plain"],
+        ConnType::HostGssEnc => &["gss"],
+        ConnType::HostNoGssEnc => &["tls", "plain"],
+    }
+}
+
+fn covers(major: u32, a: &Rule, b: &Rule) -> bool {
+    conn_type_covers(a.conn_type, b.conn_type) && fields_cover(major, a, b)
+}
+
+/// `a`'s address, databases and users take every connection `b`'s would.
+fn fields_cover(major: u32, a: &Rule, b: &Rule) -> bool {
+    let address = match (&a.address, &b.address) {
+        (Some(x), Some(y)) => x.covers(y),
+        (None, None) => true,
+        _ => false,
+    };
+    address
         && list_covers(major, &a.databases, &b.databases, true)
         && list_covers(major, &a.users, &b.users, false)
 }

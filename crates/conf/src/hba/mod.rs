@@ -1,6 +1,6 @@
 //! `pg_hba.conf`: lossless parsing and editing (`HbaFile`), the include tree as the server reads it
 //! (`HbaSet`), version-specific validation (`validate`, `validate_with`), rule evaluation
-//! (`evaluate`) and shadowed rules (`shadowed`).
+//! (`evaluate`, `matching_as`) and shadowed or unreachable rules (`shadowed`, `unreachable_as`).
 //!
 //! Owns the record grammar of hba.c (`parse_hba_line`), version-independently: the parse accepts
 //! what PostgreSQL 18 accepts, and `validate(major)` reports what a given major version rejects
@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 pub use address::Address;
 pub use eval::{
     Connection, ConnectionKind, Evaluation, NoMatchReason, Outcome, Undecidable, evaluate, evaluate_as,
-    shadowed, shadowed_as,
+    matching_as, membership_roles, shadowed, shadowed_as, unreachable_as,
 };
 pub use server::ServerSettings;
 pub use set::HbaSet;

@@ -366,3 +366,39 @@ fn every_rendered_line_aligns_and_removal_leaves_no_trace() {
     assert_eq!(f.to_string(), "# header\nhost all all 10.0.0.0/8 md5\n");
     assert_eq!(f.rules().next().unwrap().at.line, 2);
 }
+
+#[test]
+fn every_matching_rule_and_the_roles_membership_needs() {
+    let f = hba("host all all 127.0.0.0/8 scram-sha-256\nhostssl all all 127.0.0.1/32 cert\n\
+        host samerole +admins,bob 0.0.0.0/0 md5\nhost all all 10.0.0.0/8 reject\n\
+        local all +ops,+admins peer\n");
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+    let tls = Connection::tcp("app", "alice", ip("127.0.0.1")).with_ssl(true);
+    let lines = |refs: Vec<RuleRef>| refs.iter().map(|r| r.line).collect::<Vec<_>>();
+    // Without membership the third line is undecidable, so it is not a certain match.
+    assert_eq!(lines(matching_as(15, &rules, &tls)), vec![1, 2]);
+    assert_eq!(lines(matching_as(15, &rules, &Connection { ssl: false, ..tls })), vec![1]);
+    let members = |role: &str| role == "admins" || role == "app";
+    let known = Connection { user_groups: Some(&members), ..tls };
+    assert_eq!(lines(matching_as(15, &rules, &known)), vec![1, 2, 3]);
+    assert_eq!(membership_roles(&rules, &tls), vec!["admins".to_owned(), "app".to_owned(), "ops".to_owned()]);
+}
+
+#[test]
+fn rules_taken_between_earlier_rules_are_unreachable() {
+    let f = hba(
+        "hostnossl all all 0.0.0.0/0 reject\nhostssl all all 0.0.0.0/0 cert\nhost all all 10.0.0.0/8 md5\n\
+        hostssl all all 10.0.0.0/8 trust\nhostgssenc all all ::/0 gss\nhost all all ::/0 md5\n\
+        hostssl db u ::1/128 cert\nlocal all all peer\n",
+    );
+    let rules: Vec<Rule> = f.rules().cloned().collect();
+    let found: Vec<(usize, Vec<usize>)> = unreachable_as(15, &rules)
+        .into_iter()
+        .map(|(r, by)| (r.line, by.iter().map(|b| b.line).collect()))
+        .collect();
+    // Line 3 is taken by lines 1 and 2 together; 4 by line 2 alone (a shadow); 6 only in part (TLS
+    // and plaintext IPv6 are left); 7 by line 6.
+    assert_eq!(found, [(3, vec![1, 2]), (4, vec![2]), (7, vec![6])]);
+    let single: Vec<usize> = shadowed_as(15, &rules).into_iter().map(|(r, _)| r.line).collect();
+    assert_eq!(single, [4, 7], "shadowed_as keeps to single rules");
+}

@@ -14,6 +14,7 @@ mod crl_number;
 mod debian;
 mod deploy;
 mod fidelity;
+mod hba_explain;
 mod levels;
 mod lock;
 mod matrix;
