@@ -63,6 +63,13 @@ fn classify(e: &Error) -> (Vec<&'static str>, String) {
             TlsError::ReadCrl { .. } => (vec!["server-chain"], "the CRL file is unusable".into()),
             _ => (vec!["client-cert"], "the client certificate or key is unusable".into()),
         },
+        // The server chose a password method and none was given: pgconn's words for libpq's
+        // "fe_sendauth: no password supplied".
+        Error::Connect(_) if e.to_string().contains("password missing") => (
+            vec!["pg-hba"],
+            "the server asks for a password (the pg_hba.conf line it matched wants one) and none was given"
+                .into(),
+        ),
         Error::Connect(c) => match c.last().map(|a| &a.failure) {
             Some(Failure::Certificate { .. }) => {
                 let text = e.to_string();

@@ -15,11 +15,13 @@ use crate::network::NetFacts;
 use crate::server::Facts;
 use crate::{Step, Verdict};
 
-/// Step 7, and for step 8 the line that would admit this connection in plaintext.
+/// Step 7, and for step 8 whether this connection would be admitted in plaintext.
 #[derive(Debug)]
 pub(crate) struct HbaOutcome {
     pub(crate) step: Step,
-    pub(crate) plaintext_admitted: Option<String>,
+    /// `None`: not known (no server files); `Some(None)`: refused; `Some(Some(line))`: the line
+    /// that admits it.
+    pub(crate) plaintext: Option<Option<String>>,
 }
 
 fn rule_words(server: &Facts, rule: &Rule) -> String {
@@ -39,18 +41,18 @@ pub(crate) fn step(
             "which line matches needs the server's files",
             Some("run again with --pgdata DIR (the server's data directory)".into()),
         );
-        return HbaOutcome { step, plaintext_admitted: None };
+        return HbaOutcome { step, plaintext: None };
     };
     let rules = match &server.hba.value {
         Ok((rules, _)) => rules,
         Err(e) => {
             step.judge(Verdict::Skipped, format!("{}: {e}", server.hba.path.display()), None);
-            return HbaOutcome { step, plaintext_admitted: None };
+            return HbaOutcome { step, plaintext: None };
         }
     };
     let Some(address) = net.local else {
         step.judge(Verdict::Skipped, "the client address is unknown (no TCP connection, step 2)", None);
-        return HbaOutcome { step, plaintext_admitted: None };
+        return HbaOutcome { step, plaintext: None };
     };
     let ssl = settings.sslmode != SslMode::Disable && net.ssl_accepted == Some(true);
     let cert = client.sent && client.accepted != Some(false);
@@ -100,7 +102,7 @@ pub(crate) fn step(
                 server.reload_command()
             )),
         );
-        return HbaOutcome { step, plaintext_admitted };
+        return HbaOutcome { step, plaintext: Some(plaintext_admitted) };
     };
     let rule = &rules[index];
     step.saw(format!("matches {}", rule_words(server, rule)));
@@ -129,7 +131,7 @@ pub(crate) fn step(
                 rule.at.file.display()
             )),
         );
-        return HbaOutcome { step, plaintext_admitted };
+        return HbaOutcome { step, plaintext: Some(plaintext_admitted) };
     }
     match &eval.outcome {
         Outcome::Reject => step.judge(
@@ -137,13 +139,21 @@ pub(crate) fn step(
             format!("{} rejects the connection: the server says 'pg_hba.conf rejects connection'", rule.at),
             None,
         ),
+        Outcome::CertificateRequired if client.step.verdict == Verdict::Fail => step.judge(
+            Verdict::Fail,
+            format!("{} demands a client certificate the server accepts, and the one of step 6 is not", rule.at),
+            Some("the fix of step 6".into()),
+        ),
         Outcome::CertificateRequired => step.judge(
             Verdict::Fail,
             format!(
-                "{} demands a client certificate the server accepts, and this connection has none (step 6): the server says 'connection requires a valid client certificate'",
+                "{} demands a client certificate the server accepts, and this connection has none: the server says 'connection requires a valid client certificate'",
                 rule.at
             ),
-            Some("sslcert=FILE sslkey=FILE naming a client certificate of the server's CA whose CN is the role (pgharden pki client --role ROLE)".into()),
+            Some(format!(
+                "sslcert=FILE sslkey=FILE naming a client certificate of the server's CA whose CN is the role (pgharden pki client --dir PKI_DIR --role {})",
+                settings.user
+            )),
         ),
         Outcome::Authenticate(Method::Trust) => step.judge(
             Verdict::Warn,
@@ -162,5 +172,5 @@ pub(crate) fn step(
             step.judge(Verdict::Warn, eval.why.clone(), None);
         }
     }
-    HbaOutcome { step, plaintext_admitted }
+    HbaOutcome { step, plaintext: Some(plaintext_admitted) }
 }

@@ -198,12 +198,13 @@ pub fn diagnose(opts: &Options<'_>) -> Result<Report, Error> {
     let server = opts.server.as_ref().map(server::Facts::load);
     let mut steps = Vec::new();
     let net = network::steps(&settings, opts.timeout, &mut steps);
-    let chain = server_cert::steps(&settings, &net, server.as_ref(), &mut steps);
+    let default_root = opts.env.home().map(|h| h.join(".postgresql").join("root.crt"));
+    let chain = server_cert::steps(&settings, &net, server.as_ref(), default_root.as_deref(), &mut steps);
     let client = client::step(&settings, server.as_ref());
     let hba = hba::step(&settings, &net, &client, server.as_ref());
     steps.push(client.step);
     steps.push(hba.step);
-    steps.push(sslmode::step(&settings, &net, chain.root_file_exists, hba.plaintext_admitted.as_deref()));
+    steps.push(sslmode::step(&settings, &net, chain.root_file_exists, hba.plaintext.as_ref()));
     let connection = connect::attempt(&settings, &steps);
     Ok(Report {
         format: FORMAT,

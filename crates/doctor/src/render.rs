@@ -37,3 +37,52 @@ pub(crate) fn text(report: &Report) -> String {
     let _ = writeln!(out, "\nSummary: {fails} failed, {warns} warned");
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use crate::{Connection, Report, Step, Verdict};
+
+    fn report(fact: &str) -> Report {
+        let mut step = Step::new(4, "server-chain", "server certificate chain against sslrootcert");
+        step.saw(fact);
+        step.judge(Verdict::Fail, "wrong CA", Some("sslrootcert=FILE".into()));
+        Report {
+            format: crate::FORMAT,
+            conninfo: "host=db".into(),
+            pgdata: None,
+            steps: vec![step],
+            connection: Connection {
+                connected: false,
+                result: "x\n4. fake [ok]".into(),
+                explained_by: Some("server-chain"),
+                meaning: "m".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn text_escapes_what_certificates_and_servers_say() {
+        let r = report("served #1: 'CN=evil\r\n5. host name [ok]\u{1b}[2J'");
+        let text = r.render_text();
+        assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+        assert_eq!(
+            text.lines().filter(|l| l.contains("[ok]")).count(),
+            2,
+            "both stay inside their lines: {text}"
+        );
+        assert!(text.lines().all(|l| !l.starts_with("5.") && !l.starts_with("4. fake")), "{text}");
+        assert!(text.contains("4. server certificate chain against sslrootcert [FAIL]"), "{text}");
+        assert!(text.contains("   fix: sslrootcert=FILE"), "{text}");
+        assert!(r.problem_found());
+    }
+
+    #[test]
+    fn json_keeps_ids_and_verdicts_stable() {
+        let v = serde_json::to_value(report("fact")).unwrap();
+        assert_eq!(v["format"], 1);
+        assert_eq!(v["steps"][0]["id"], "server-chain");
+        assert_eq!(v["steps"][0]["verdict"], "fail");
+        assert_eq!(v["connection"]["explained_by"], "server-chain");
+    }
+}

@@ -32,6 +32,9 @@ pub(crate) struct Read<T> {
     pub(crate) value: Result<T, String>,
 }
 
+/// The pg_hba.conf rules in server order, and the text of each file read (to quote lines).
+pub(crate) type HbaFiles = (Vec<Rule>, Vec<(PathBuf, String)>);
+
 /// What the server's files say.
 #[derive(Debug)]
 pub(crate) struct Facts {
@@ -44,7 +47,7 @@ pub(crate) struct Facts {
     /// `ssl_cert_file`.
     pub(crate) cert_file: PathBuf,
     /// The pg_hba.conf rules, with the text of each file for quoting lines.
-    pub(crate) hba: Read<(Vec<Rule>, Vec<(PathBuf, String)>)>,
+    pub(crate) hba: Read<HbaFiles>,
 }
 
 impl Facts {

@@ -56,6 +56,7 @@ pub(crate) fn steps(
     settings: &Settings,
     net: &NetFacts,
     server: Option<&Facts>,
+    default_root: Option<&Path>,
     steps: &mut Vec<Step>,
 ) -> ChainOutcome {
     let mut out = ChainOutcome::default();
@@ -91,15 +92,8 @@ pub(crate) fn steps(
     }
     let verifies =
         settings.sslmode >= SslMode::VerifyCa || (settings.sslmode >= SslMode::Allow && out.root_file_exists);
-    judge_chain(
-        &mut chain_step,
-        settings,
-        &chain,
-        root_path.as_deref(),
-        out.root_file_exists,
-        verifies,
-        server,
-    );
+    let ctx = Context { settings, chain: &chain, server, default_root };
+    judge_chain(&mut chain_step, &ctx, root_path.as_deref(), out.root_file_exists, verifies);
     steps.push(chain_step);
     judge_host(&mut host_step, settings, &chain[0]);
     steps.push(host_step);
@@ -124,11 +118,28 @@ fn server_root_candidate(server: Option<&Facts>, chain: &[Vec<u8>]) -> Option<St
     Some(ca.path.display().to_string())
 }
 
-fn root_fix(server: Option<&Facts>, chain: &[Vec<u8>], top_issuer: &str, root: Option<&Path>) -> String {
-    let dest = root.map_or_else(|| "~/.postgresql/root.crt".to_string(), |p| p.display().to_string());
-    match server_root_candidate(server, chain) {
+/// What step 4 judges with.
+struct Context<'a> {
+    settings: &'a Settings,
+    chain: &'a [Vec<u8>],
+    server: Option<&'a Facts>,
+    /// `~/.postgresql/root.crt`, where libpq looks without `sslrootcert`.
+    default_root: Option<&'a Path>,
+}
+
+fn root_fix(ctx: &Context<'_>, top_issuer: &str, root: Option<&Path>) -> String {
+    // Copying over a file the user named would change what other connections trust; only the
+    // default location is offered as a copy target.
+    let copy = |file: &str| match (root, ctx.default_root) {
+        (Some(r), Some(d)) if r == d => {
+            format!(", or copy it where libpq looks: install -D -m 0644 '{file}' '{}'", d.display())
+        }
+        _ => String::new(),
+    };
+    match server_root_candidate(ctx.server, ctx.chain) {
         Some(file) => format!(
-            "sslrootcert={file} in the connection string (it holds the root that signed this chain), or copy it where libpq looks: install -D -m 0644 '{file}' '{dest}'"
+            "sslrootcert={file} in the connection string (it holds the root that signed this chain){}",
+            copy(&file)
         ),
         None => format!(
             "sslrootcert=FILE in the connection string, where FILE holds the root CA certificate '{top_issuer}' (for a pgharden PKI: PKI_DIR/root/ca.crt)"
@@ -136,16 +147,8 @@ fn root_fix(server: Option<&Facts>, chain: &[Vec<u8>], top_issuer: &str, root: O
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn judge_chain(
-    step: &mut Step,
-    settings: &Settings,
-    chain: &[Vec<u8>],
-    root: Option<&Path>,
-    root_exists: bool,
-    verifies: bool,
-    server: Option<&Facts>,
-) {
+fn judge_chain(step: &mut Step, ctx: &Context<'_>, root: Option<&Path>, root_exists: bool, verifies: bool) {
+    let (settings, chain, server) = (ctx.settings, ctx.chain, ctx.server);
     let top = chain.last().and_then(|d| names(d));
     let top_issuer = top.as_ref().map(|t| t.1.clone()).unwrap_or_default();
     let severity = if verifies { Verdict::Fail } else { Verdict::Warn };
@@ -159,7 +162,7 @@ fn judge_chain(
             step.judge(
                 severity,
                 "without a root certificate the server cannot be authenticated",
-                Some(root_fix(server, chain, &top_issuer, None)),
+                Some(root_fix(ctx, &top_issuer, None)),
             );
         }
         return;
@@ -181,7 +184,7 @@ fn judge_chain(
                 settings.sslmode
             )
         };
-        step.judge(severity, why, Some(root_fix(server, chain, &top_issuer, Some(root))));
+        step.judge(severity, why, Some(root_fix(ctx, &top_issuer, Some(root))));
         return;
     }
     let mut trust = Trust::default();
@@ -190,7 +193,7 @@ fn judge_chain(
         step.judge(
             severity,
             "the root certificate file is unusable",
-            Some(root_fix(server, chain, &top_issuer, Some(root))),
+            Some(root_fix(ctx, &top_issuer, Some(root))),
         );
         return;
     }
@@ -234,7 +237,7 @@ fn judge_chain(
     } else if let Some(c) = failed("chain") {
         let (same_name, signed) =
             chain.last().map_or((false, false), |top| issued_by_root(top, &trust.roots));
-        let same_name = same_name || root_names.iter().any(|r| *r == top_issuer);
+        let same_name = same_name || root_names.contains(&top_issuer);
         let (why, fix) = if signed {
             (format!("the chain leads to a trusted root but does not verify: {}", c.detail), None)
         } else if chain.len() == 1 && top.as_ref().is_some_and(|t| !t.2) {
@@ -255,7 +258,7 @@ fn judge_chain(
                     subjects(&trust.roots),
                     if same_name { " (a root of the same name but another key: a different CA)" } else { "" }
                 ),
-                Some(root_fix(server, chain, &top_issuer, Some(root))),
+                Some(root_fix(ctx, &top_issuer, Some(root))),
             )
         };
         step.judge(severity, why, fix);

@@ -10,16 +10,18 @@ use pgharden_pgconn::{Settings, SslMode};
 use crate::network::NetFacts;
 use crate::{Step, Verdict};
 
+/// `plaintext`: whether the server admits this connection without TLS (`None`: not known; the
+/// inner value is the line that admits it).
 pub(crate) fn step(
     settings: &Settings,
     net: &NetFacts,
     root_exists: bool,
-    plaintext_line: Option<&str>,
+    plaintext: Option<&Option<String>>,
 ) -> Step {
     let mut step = Step::new(8, "sslmode", "sslmode and downgrade risk");
     let mode = settings.sslmode;
     step.saw(format!("sslmode={mode}"));
-    if let Some(line) = plaintext_line {
+    if let Some(Some(line)) = plaintext {
         step.saw(format!("the server admits this user and database without TLS: {line}"));
     }
     let strict = "sslmode=verify-full sslrootcert=FILE in the connection string".to_string();
@@ -35,8 +37,11 @@ pub(crate) fn step(
             } else {
                 "prefer falls back to plaintext whenever TLS fails, and an attacker who answers 'N' to the SSLRequest makes it fail"
             };
-            let why = match plaintext_line {
-                Some(_) => format!("downgrade: {first}; and the server admits this connection in plaintext"),
+            let why = match plaintext {
+                Some(Some(_)) => format!("downgrade: {first}; and the server admits this connection in plaintext"),
+                Some(None) => format!(
+                    "downgrade risk: {first}; this server refuses plaintext for this user and database, so a downgrade fails instead of leaking, but a server that changes its pg_hba.conf (or an impostor) gets it"
+                ),
                 None => format!("downgrade risk: {first}; the server's files (--pgdata) say whether it admits plaintext"),
             };
             step.judge(Verdict::Warn, why, Some(strict));

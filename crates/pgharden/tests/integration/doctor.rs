@@ -62,6 +62,7 @@ fn doctor(cluster: &Cluster, home: &Path, conninfo: &str) -> Doctor {
     let json: Value = serde_json::from_slice(&jout.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&jout.stderr)));
     assert_eq!(out.status.code(), jout.status.code(), "text and --json agree:\n{text}");
+    eprintln!("=== {conninfo}\n{text}");
     Doctor { code: out.status.code(), json, text }
 }
 
@@ -161,6 +162,29 @@ fn doctor_names_what_psql_hides_and_its_fix_makes_psql_connect() {
     assert!(fix.contains(&format!("sslrootcert={}", server_root.display())), "{fix}");
     assert_eq!(d.json["connection"]["explained_by"], "server-chain");
     assert!(psql(&cluster, &c.bob(&format!("sslrootcert={}", server_root.display())), PROBE).ok);
+
+    // A CA without a CRL on the client's side: sslcrl lacks the server intermediate's CRL.
+    let bad = c.bob(&format!("sslcrl={}", pki.p("root/crl.pem")));
+    let p = psql(&cluster, &bad, PROBE);
+    assert!(!p.ok && p.stderr.contains("certificate verify failed"), "{}", p.stderr);
+    let d = doctor(&cluster, home.path(), &bad);
+    let fix = d.expect("server-chain", "fail", "a CA without a CRL");
+    assert!(d.step("server-chain")["why"].as_str().unwrap().contains("Server Intermediate CA"), "{}", d.text);
+    assert!(fix.contains("crls.pem"), "{fix}");
+    assert!(psql(&cluster, &c.bob(&format!("sslcrl={}", pki.p("crls.pem"))), PROBE).ok);
+
+    // require connects where verify-full fails (no root file: encryption only, no name check);
+    // doctor says why that is weaker than it looks.
+    let weak = c
+        .bob("host=db.example.com hostaddr=127.0.0.1 sslmode=require")
+        .replace(&format!("sslrootcert={}", pki.p("root/ca.crt")), "")
+        .replace(&format!("sslcrl={}", pki.p("crls.pem")), "");
+    let p = psql(&cluster, &weak, PROBE);
+    assert!(p.ok && p.stdout == "bob|t", "{}", p.stderr);
+    let d = doctor(&cluster, home.path(), &weak);
+    d.expect("host-name", "warn", "verify-full would refuse it");
+    d.expect("sslmode", "warn", "encryption only");
+    assert_eq!(d.json["connection"]["connected"], true, "{}", d.text);
 
     // Key file mode: a key readable by everyone (root-owned: 0640 is the most libpq allows).
     let key = home.path().join("bob.key");
