@@ -35,19 +35,19 @@ pub(crate) fn attempt(settings: &Settings, steps: &[Step]) -> Connection {
         }
         Err(e) => {
             let (ids, meaning) = classify(&e);
-            let by = ids
-                .iter()
-                .find_map(|id| steps.iter().find(|s| s.id == *id && s.verdict == Verdict::Fail))
-                .or_else(|| steps.iter().find(|s| s.verdict == Verdict::Fail));
-            Connection {
-                connected: false,
-                result: e.to_string(),
-                explained_by: by.map(|s| s.id),
-                meaning: match by {
-                    Some(s) => format!("{meaning}: step {} ({}) names the cause", s.number, s.id),
-                    None => format!("{meaning}; no step above explains it"),
-                },
-            }
+            let by = ids.iter().find_map(|id| steps.iter().find(|s| s.id == *id && s.verdict == Verdict::Fail));
+            let first = steps.iter().find(|s| s.verdict == Verdict::Fail);
+            // An error of no known kind is most likely the first problem found; an error of a
+            // known kind whose steps all passed is not explained by an unrelated failure.
+            let by = if ids.is_empty() { first } else { by };
+            let meaning = match (by, first) {
+                (Some(s), _) => format!("{meaning}: step {} ({}) names the cause", s.number, s.id),
+                (None, Some(f)) => {
+                    format!("{meaning}; no step above names this cause (the first problem found is step {}, {})", f.number, f.id)
+                }
+                (None, None) => format!("{meaning}; no step above explains it"),
+            };
+            Connection { connected: false, result: e.to_string(), explained_by: by.map(|s| s.id), meaning }
         }
     }
 }

@@ -30,7 +30,11 @@ pub(crate) fn text(report: &Report) -> String {
     }
     let c = &report.connection;
     let _ = writeln!(out, "\nConnection [{}]", if c.connected { "connected" } else { "FAILED" });
-    let _ = writeln!(out, "   {}", line(&c.result));
+    // libpq's messages have lines of their own (a hint after the error): each is escaped alone,
+    // and the later ones are marked as continuations so a server's text cannot pose as a step.
+    for (i, l) in c.result.lines().enumerate() {
+        let _ = writeln!(out, "   {}{}", if i == 0 { "" } else { "| " }, line(l));
+    }
     let _ = writeln!(out, "   {}", line(&c.meaning));
     let fails = report.steps.iter().filter(|s| s.verdict == Verdict::Fail).count();
     let warns = report.steps.iter().filter(|s| s.verdict == Verdict::Warn).count();
@@ -74,6 +78,7 @@ mod tests {
         assert!(text.lines().all(|l| !l.starts_with("5.") && !l.starts_with("4. fake")), "{text}");
         assert!(text.contains("4. server certificate chain against sslrootcert [FAIL]"), "{text}");
         assert!(text.contains("   fix: sslrootcert=FILE"), "{text}");
+        assert!(text.contains("\n   x\n   | 4. fake [ok]\n"), "a continuation, marked: {text}");
         assert!(r.problem_found());
     }
 

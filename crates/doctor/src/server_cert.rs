@@ -81,7 +81,25 @@ pub(crate) fn steps(
             return out;
         }
         None => {
-            steps.extend([skipped(chain_step, "no TLS (step 3)"), skipped(host_step, "no TLS (step 3)")]);
+            // libpq looks for the root file before it connects: a missing one is the error even
+            // when the server cannot be reached.
+            match root_path.as_deref() {
+                Some(root) if settings.sslmode >= SslMode::VerifyCa && !out.root_file_exists => {
+                    chain_step.saw(format!("sslrootcert is {}: it does not exist", root.display()));
+                    let ctx = Context { settings, chain: &[], server, default_root };
+                    chain_step.judge(
+                        Verdict::Fail,
+                        format!(
+                            "sslmode={} needs a root certificate and {} does not exist: libpq stops before it connects",
+                            settings.sslmode,
+                            root.display()
+                        ),
+                        Some(root_fix(&ctx, "the server's root CA", Some(root))),
+                    );
+                }
+                _ => chain_step.judge(Verdict::Skipped, "no TLS (step 3)", None),
+            }
+            steps.extend([chain_step, skipped(host_step, "no TLS (step 3)")]);
             return out;
         }
     };

@@ -140,7 +140,7 @@ setting:
                   ssl_crl_file, a CA of its chain without a CRL there
   7 pg-hba        with --pgdata: the pg_hba.conf line this connection matches, and the later lines
                   it shadows (a host line before hostssl ... cert)
-  8 sslmode       plaintext, the downgrade prefer and allow allow, require without server authentication
+  8 sslmode       plaintext, prefer's and allow's downgrade, require without server authentication
 Then it connects for real, with libpq's rules, and names the step that explains the error.
 No password is sent except in that last connection, the one you asked for.
 
@@ -152,8 +152,8 @@ Exit codes: 0 every step is ok and the connection works; 1 a step failed or warn
 connection failed; 2 doctor could not run (a bad connection string, a Unix socket).
 
 Examples:
-  pgharden doctor 'host=db1.example.com dbname=app user=bob sslmode=verify-full sslrootcert=root.crt'
-  pgharden doctor 'host=db1 user=bob sslmode=verify-full sslcert=bob.crt sslkey=bob.key' --pgdata /var/lib/postgresql/15/main
+  pgharden doctor 'host=db1.example.com user=bob sslmode=verify-full sslrootcert=root.crt'
+  pgharden doctor 'host=db1 user=bob sslcert=bob.crt sslkey=bob.key' --pgdata $PGDATA
   pgharden doctor 'postgresql://bob@db1/app?sslmode=require' --json")]
     Doctor(DoctorArgs),
     /// Emergency lockout (STIG PGS9-00-011600): every login role but yours and --keep becomes NOLOGIN.
