@@ -27,9 +27,15 @@ pub(crate) struct NetFacts {
 
 pub(crate) fn steps(settings: &Settings, timeout: Duration, steps: &mut Vec<Step>) -> NetFacts {
     let mut facts = NetFacts::default();
-    let host = &settings.hosts[0];
+    let Some(host) = settings.hosts.first() else { return facts };
     let name = host_name(settings);
     let mut resolve = Step::new(1, "resolve", "name resolution");
+    if settings.hosts.len() > 1 {
+        resolve.saw(format!(
+            "only the first of {} hosts is examined; run doctor with host= naming each one to examine the others",
+            settings.hosts.len()
+        ));
+    }
     let addrs: Vec<SocketAddr> = if let Some(addr) = host.hostaddr {
         resolve.saw(format!("hostaddr={addr} is given: libpq connects there without resolving host"));
         if !name.is_empty() {

@@ -294,3 +294,15 @@ fn leaf_only(pem: &str) -> String {
     assert_eq!(certs, 2, "server.pem holds the leaf and its intermediate: {pem}");
     out
 }
+
+#[test]
+fn doctor_refuses_what_it_cannot_examine_with_exit_2() {
+    let out = pgharden().args(["doctor", "host=/var/run/postgresql"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/var/run/postgresql is a Unix socket") && err.contains("host=NAME"), "{err}");
+    let out = pgharden().args(["doctor", "host=db sslmode=bogus"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("sslmode") && err.contains("bogus"), "names the value: {err}");
+}
