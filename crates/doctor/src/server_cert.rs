@@ -358,7 +358,7 @@ fn judge_host(step: &mut Step, settings: &Settings, leaf_der: &[u8]) {
         if full {
             "sslmode=verify-full checks the name, require and verify-ca do not: that is why they connect and verify-full does not"
         } else {
-            "this sslmode does not check the name, so it connects, but verify-full would refuse it"
+            "This sslmode does not check the name, so it connects, but verify-full would refuse it"
         },
         check.libpq_message.clone().unwrap_or_default()
     );
