@@ -126,6 +126,39 @@ Examples:
   pgharden probe db1.example.com:5432 --sslrootcert pki/root/ca.crt --sslcrl pki/crls.pem
   pgharden probe db1:5432 db2:5433 --targets fleet.txt --jobs 16 --timeout 5 --json")]
     Probe(ProbeArgs),
+    /// Explain a connection that fails (or works weaker than it looks), step by step, with the fix for each.
+    #[command(after_help = "\
+Takes the connection string psql was given and follows it as a DBA would, step by step; each step
+prints what it saw, its verdict (ok, warn, FAIL, skipped) and the fix, as a command or an exact
+setting:
+  1 resolve       the host name and the addresses tried (or hostaddr)
+  2 tcp           the TCP connection, and the client address the server sees
+  3 ssl-request   the server's answer to an SSLRequest: 'S' (TLS) or 'N' (ssl = off)
+  4 server-chain  the served chain against sslrootcert (default ~/.postgresql/root.crt): missing
+                  file, wrong CA, intermediate not sent, expired, revoked, a CA without a CRL in sslcrl
+  5 host-name     the host against the certificate's SANs (the CN only when there is no SAN of the
+                  host's type): why verify-full fails where require works
+  6 client-cert   sslcert/sslkey: libpq's key file mode rule (0600, or 0640 owned by root),
+                  clientAuth, and with --pgdata: issued by a CA of ssl_ca_file, revoked per
+                  ssl_crl_file, a CA of its chain without a CRL there
+  7 pg-hba        with --pgdata: the pg_hba.conf line this connection matches, and the later lines
+                  it shadows (a host line before hostssl ... cert)
+  8 sslmode       plaintext, prefer's and allow's downgrade, require without server authentication
+Then it connects for real, with libpq's rules, and names the step that explains the error.
+No password is sent except in that last connection, the one you asked for.
+
+--pgdata reads the server's postgresql.conf, pg_hba.conf, ssl_ca_file and ssl_crl_file (as the
+data directory's owner when run as root). --json prints {\"format\": 1, \"steps\": [...],
+\"connection\": {...}}.
+
+Exit codes: 0 every step is ok and the connection works; 1 a step failed or warned, or the
+connection failed; 2 doctor could not run (a bad connection string, a Unix socket).
+
+Examples:
+  pgharden doctor 'host=db1.example.com user=bob sslmode=verify-full sslrootcert=root.crt'
+  pgharden doctor 'host=db1 user=bob sslcert=bob.crt sslkey=bob.key' --pgdata $PGDATA
+  pgharden doctor 'postgresql://bob@db1/app?sslmode=require' --json")]
+    Doctor(DoctorArgs),
     /// Emergency lockout (STIG PGS9-00-011600): every login role but yours and --keep becomes NOLOGIN.
     #[command(after_help = "\
 Needs a superuser connection; any other is refused before anything changes, and so is a --keep
@@ -323,6 +356,21 @@ pub(crate) struct ProbeArgs {
     #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
     /// Print the facts as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// The connection that fails: a libpq keyword string or URI, as given to psql (PG* variables apply).
+    pub conninfo: String,
+    /// The server's data directory: adds pg_hba.conf, ssl_ca_file and ssl_crl_file to the diagnosis.
+    #[arg(long, value_name = "DIR")]
+    pub pgdata: Option<PathBuf>,
+    /// The deadline of each network probe, in seconds.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+    /// Print the steps as JSON.
     #[arg(long)]
     pub json: bool,
 }

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     // The audit and the probe give a verdict, which they compute before printing and keep when
     // the reader goes away; any error that still reaches here from them is an error (exit 2),
     // never a pass. Other commands treat a closed pipe as success, as ripgrep does.
-    let verdict = matches!(cli.command, Command::Audit(_) | Command::Probe(_));
+    let verdict = matches!(cli.command, Command::Audit(_) | Command::Probe(_) | Command::Doctor(_));
     match run(cli) {
         Ok(Outcome::Success) => ExitCode::from(0),
         Ok(Outcome::Found) => ExitCode::from(1),
@@ -43,6 +43,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Quickstart(args) => cmd::quickstart::run(&args),
         Command::Audit(args) => cmd::audit::run(&args),
         Command::Probe(args) => cmd::probe::run(&args),
+        Command::Doctor(args) => cmd::doctor::run(&args),
         Command::Lock(args) => cmd::lock::lock(&args),
         Command::Restore(args) => cmd::lock::restore(&args),
         Command::Rls(cmd) => cmd::rls::run(cmd),

@@ -4,6 +4,7 @@ pub(crate) mod apply;
 pub(crate) mod audit;
 pub(crate) mod client;
 pub(crate) mod deploy;
+pub(crate) mod doctor;
 pub(crate) mod hba;
 pub(crate) mod lock;
 pub(crate) mod man;

@@ -13,6 +13,7 @@ mod certinfo;
 mod crl_number;
 mod debian;
 mod deploy;
+mod doctor;
 mod fidelity;
 mod hba_explain;
 mod levels;
