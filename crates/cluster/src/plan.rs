@@ -219,8 +219,12 @@ pub fn plan(
     if !cluster.extensions.pgaudit {
         unmet.push(Unmet::pgaudit(cluster.major));
     }
-    let mut changes = tls::tls_files(cluster, files, &req.tls)?;
-    let wanted = wanted_settings(cluster, files, &profile)?;
+    let protection = tls::protection(cluster, files, &req.tls)?;
+    let mut changes = tls::tls_files(cluster, files, &req.tls, protection.as_ref())?;
+    let mut wanted = wanted_settings(cluster, files, &profile)?;
+    if let Some(p) = &protection {
+        wanted.extend(profile::passphrase_settings(&p.command));
+    }
     let (conf_files, mut settings) = conf_changes(cluster, files, &wanted, keep)?;
     changes.extend(conf_files);
     let owner_role = match sql {

@@ -52,6 +52,8 @@ collector writes the log pg_lsclusters shows (/var/log/postgresql/postgresql-VER
 pg_ctlcluster creates 0640 for group adm and Debian's logrotate rotates), and postgresql.conf stays
 readable by all (0644).
 The plan's \"Debian conventions kept:\" section names the audit rules each one costs.
+With --server-key-passphrase-file the key in server.pem is encrypted and the server reads the
+passphrase from server.key.pass beside postgresql.conf (see that option for the trade-off).
 Every changed file is kept as FILE.pgharden-TIMESTAMP. The server checks the new files before it
 loads them; if it refuses them, or the reload or restart fails, every file is put back (and the
 error quotes the server's FATAL line).
@@ -71,6 +73,8 @@ Examples:
   sudo pgharden apply --pgdata /var/lib/pgsql/15/data --pki pki --host db1 --allow 10.0.0.0/8 --yes
   sudo pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1 --yes \\
       --no-debian-conventions
+  sudo pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1 --yes \\
+      --server-key-passphrase-file /root/db1-key-passphrase
   sudo pgharden apply --pgdata /var/lib/postgresql/15/main --host db1.example.com --yes \\
       --cert /etc/step/db.crt --key /etc/step/db.key --ca /etc/step/clients_ca.crt --crl /etc/step/clients.crl")]
     Apply(ApplyArgs),
@@ -439,6 +443,23 @@ pub(crate) struct ApplyArgs {
     /// With --cert: a CRL (PEM or DER) for ssl_crl_file; repeat for every CA of the client chain.
     #[arg(long = "crl", value_name = "FILE", requires = "cert")]
     pub crls: Vec<PathBuf>,
+    /// Encrypt the server key in PGDATA under the passphrase on the first line of FILE.
+    ///
+    /// server.pem then holds the key as encrypted PKCS#8 (PBKDF2-HMAC-SHA256, AES-256-CBC), so a
+    /// copy of PGDATA (a backup, a stolen disk image of it) does not give the key away. The
+    /// passphrase is copied to server.key.pass beside postgresql.conf (mode 0600, the cluster
+    /// owner's), and ssl_passphrase_command (/bin/cat of that file) with
+    /// ssl_passphrase_command_supports_reload = on lets the server unlock the key at every start and
+    /// reload: the command line, postgresql.conf, `ps` and the log name the file, never the
+    /// passphrase. Trade-off: the server can restart unattended only while that file is there, so
+    /// anyone who can read the owner's files can still read the key; what it protects are copies
+    /// of PGDATA without the configuration directory (on Debian, /etc/postgresql/VERSION/NAME holds
+    /// the passphrase, PGDATA the key). Without this flag, the systemd credential
+    /// pgharden-server-key-passphrase ($CREDENTIALS_DIRECTORY) is used when present; a key
+    /// encrypted by an earlier apply stays encrypted, and renew and deploy encrypt a new key under
+    /// the same passphrase.
+    #[arg(long, value_name = "FILE")]
+    pub server_key_passphrase_file: Option<PathBuf>,
     /// Host names clients connect to; the server certificate must carry them all (repeat).
     #[arg(long = "host", required = true, value_name = "NAME_OR_IP")]
     pub hosts: Vec<String>,
