@@ -254,3 +254,64 @@ pub fn crls_as_pem(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use super::*;
+    use crate::KeyType;
+
+    /// A self-signed server certificate for localhost and its key (PKCS#8 PEM, as rcgen writes it).
+    fn self_signed(kt: KeyType) -> (String, rcgen::KeyPair) {
+        let key = kt.generate().unwrap();
+        let cert =
+            rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
+        (cert.pem(), key)
+    }
+
+    fn pair(cert: &str, key_pem: &[u8]) -> ServerPair {
+        ServerPair::from_pem(cert.as_bytes(), key_pem, Path::new("c.pem"), Path::new("k.pem")).unwrap()
+    }
+
+    #[test]
+    fn an_encrypted_file_is_recognised_by_what_it_decrypts_to_never_by_its_bytes() {
+        let pass = Passphrase::new("correct horse battery").unwrap();
+        for kt in [KeyType::P256, KeyType::Ed25519] {
+            let (cert, key) = self_signed(kt);
+            let p = pair(&cert, key.serialize_pem().as_bytes());
+            let one = p.combined_pem_encrypted(&pass).unwrap();
+            let two = p.combined_pem_encrypted(&pass).unwrap();
+            assert_ne!(one.as_slice(), two.as_slice(), "{kt}: a fresh salt and IV each time");
+            assert!(String::from_utf8_lossy(&one).starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+            assert!(p.is_held_by(&one, Some(&pass)) && p.is_held_by(&two, Some(&pass)), "{kt}");
+            assert!(!p.is_held_by(&one, None), "{kt}: an encrypted file is not the plain one");
+            let wrong = Passphrase::new("battery staple").unwrap();
+            assert!(!p.is_held_by(&one, Some(&wrong)), "{kt}: another passphrase");
+            assert!(!p.is_held_by(&p.combined_pem(), Some(&pass)), "{kt}: a plain file is not encrypted");
+            assert!(p.is_held_by(&p.combined_pem(), None), "{kt}");
+            let (other_cert, other_key) = self_signed(kt);
+            let other = pair(&other_cert, other_key.serialize_pem().as_bytes());
+            assert!(!other.is_held_by(&one, Some(&pass)), "{kt}: another pair");
+        }
+    }
+
+    #[test]
+    fn a_pkcs1_rsa_key_is_encrypted_as_pkcs8_that_decrypts_to_the_same_key() {
+        use pkcs8::PrivateKeyInfoRef;
+        let (cert, key) = self_signed(KeyType::Rsa2048);
+        let der = key.serialized_der();
+        let pkcs1 = PrivateKeyInfoRef::try_from(der).unwrap().private_key.as_bytes().to_vec();
+        let pkcs1_pem = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", pkcs1));
+        let p = pair(&cert, pkcs1_pem.as_bytes());
+        assert!(String::from_utf8_lossy(&p.combined_pem()).starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let pass = Passphrase::new("correct horse battery").unwrap();
+        let file = p.combined_pem_encrypted(&pass).unwrap();
+        assert!(p.is_held_by(&file, Some(&pass)));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.pem");
+        std::fs::write(&path, file.as_slice()).unwrap();
+        let (back, kt) = key::load_key(&path, Some(&pass)).unwrap();
+        assert_eq!(kt, KeyType::Rsa2048);
+        assert_eq!(back.public_key_raw(), key.public_key_raw());
+    }
+}

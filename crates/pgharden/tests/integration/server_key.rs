@@ -94,6 +94,21 @@ fn all_logs(cluster: &Cluster) -> String {
     text
 }
 
+/// How often the server has logged that it kept its old TLS configuration.
+fn not_reloaded(cluster: &Cluster) -> usize {
+    all_logs(cluster).matches("SSL configuration was not reloaded").count()
+}
+
+/// `pg_reload_conf()`, awaited until the server's configuration load time moves.
+fn reload_and_wait(cluster: &Cluster) {
+    let before = cluster.psql("SELECT pg_conf_load_time()").unwrap();
+    cluster.psql("SELECT pg_reload_conf()").unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while cluster.psql("SELECT pg_conf_load_time()").unwrap() == before {
+        assert!(std::time::Instant::now() < deadline, "the server did not reload");
+    }
+}
+
 fn pgharden_ok(args: &[&str]) -> String {
     let out = pgharden().args(args).stdin(Stdio::null()).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -175,14 +190,9 @@ fn an_encrypted_server_key_serves_tls_survives_restart_reload_and_deploy_and_its
     assert!(c.ok && c.stdout == "bob", "after a restart: {}", c.stderr);
 
     // A reload unlocks the key again (the log would say "SSL configuration was not reloaded").
-    let offset = cluster.log_len();
-    let before = cluster.psql("SELECT pg_conf_load_time()").unwrap();
-    cluster.psql("SELECT pg_reload_conf()").unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while cluster.psql("SELECT pg_conf_load_time()").unwrap() == before {
-        assert!(std::time::Instant::now() < deadline, "the server did not reload");
-    }
-    assert!(!cluster.log_since(offset).contains("not reloaded"), "{}", cluster.log_since(offset));
+    let refusals = not_reloaded(&cluster);
+    reload_and_wait(&cluster);
+    assert_eq!(not_reloaded(&cluster), refusals, "the reload could not unlock the key");
     let c = bob_connects(&cluster, &pki);
     assert!(c.ok && c.stdout == "bob", "after a reload: {}", c.stderr);
 
@@ -237,6 +247,29 @@ fn an_encrypted_server_key_serves_tls_survives_restart_reload_and_deploy_and_its
     let evidence = crate::support::evidence(&report, "PGH-TLS-04");
     assert!(evidence.contains("encrypted") && evidence.contains("supports_reload"), "{evidence}");
     assert!(!report.to_string().contains(PASSPHRASE));
+    assert_eq!(crate::support::status(&report, "PGH-TLS-04"), "pass", "{evidence}");
+
+    // Reloads that cannot unlock the key: the server keeps its old TLS configuration, and the
+    // audit fails the key rule saying why. Set back, a reload unlocks it again.
+    cluster.psql("ALTER SYSTEM SET ssl_passphrase_command_supports_reload = off").unwrap();
+    let refusals = not_reloaded(&cluster);
+    reload_and_wait(&cluster);
+    // The collector writes the log through a pipe: await the line.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while not_reloaded(&cluster) == refusals {
+        assert!(std::time::Instant::now() < deadline, "with supports_reload off a reload took the key");
+    }
+    let (_, report) = crate::support::audit_json(&cluster, &[]);
+    assert_eq!(crate::support::status(&report, "PGH-TLS-04"), "fail");
+    let evidence = crate::support::evidence(&report, "PGH-TLS-04");
+    assert!(
+        evidence.contains("supports_reload = off") && evidence.contains("reload cannot unlock"),
+        "{evidence}"
+    );
+    cluster.psql("ALTER SYSTEM RESET ssl_passphrase_command_supports_reload").unwrap();
+    reload_and_wait(&cluster);
+    let (_, report) = crate::support::audit_json(&cluster, &[]);
+    assert_eq!(crate::support::status(&report, "PGH-TLS-04"), "pass");
 
     assert!(!all_logs(&cluster).contains(PASSPHRASE), "the server log holds the passphrase");
 }
