@@ -244,6 +244,7 @@ pub fn plan(
         }
     }
     notes.extend(tls::legacy_note(cluster, files, &settings)?);
+    notes.extend(tls::encryption_note(cluster, files, protection.as_ref())?);
     let config_mode = match changes.iter().find(|c| c.path == cluster.config_file) {
         Some(c) => c.mode,
         None => mode_now(files, &cluster.config_file)?.unwrap_or(FILE_MODE),

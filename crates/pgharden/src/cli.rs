@@ -793,6 +793,8 @@ root.crl; each file replaced atomically, the key and its certificate in one file
 match), checked by the server, and loaded with a reload: open sessions survive and the postmaster
 keeps its pid. A handshake then proves the server serves the new certificate and accepts a client
 certificate; if it does not, the old files are put back.
+A key that `apply --server-key-passphrase-file` encrypted stays encrypted: the new key is encrypted
+under the passphrase in server.key.pass beside postgresql.conf, which the reload unlocks.
 A second run finds nothing due and changes nothing. --plan --json lists the `actions` (an empty
 array when nothing is due) and `next_due`, when the next one falls due.
 
@@ -817,7 +819,9 @@ intermediates) and its key become PGDATA/server.pem (mode 0600, key and chain in
 crash can never leave a key beside a certificate it does not belong to), --ca becomes root.crt and
 the --crl files root.crl; ssl_cert_file, ssl_key_file (and ssl_ca_file, ssl_crl_file when given)
 are pointed at them. The server checks the files, reloads (no restart), and a handshake proves it
-serves the new certificate; on any failure the old files are put back.
+serves the new certificate; on any failure the old files are put back. A key that
+`apply --server-key-passphrase-file` encrypted stays encrypted: the new key is encrypted under the
+passphrase in server.key.pass beside postgresql.conf.
 
 Made for the hooks other tools run after they renew:
   step ca renew --daemon --exec \"pgharden deploy --pgdata /var/lib/postgresql/15/main \\

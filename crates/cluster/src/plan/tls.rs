@@ -117,6 +117,34 @@ pub(crate) fn tls_files(
     Ok(out)
 }
 
+/// When the key is newly encrypted: the backup apply keeps of the old `server.pem` holds the key
+/// in the clear, and pgharden deletes nothing in PGDATA, so the operator is told to.
+pub(crate) fn encryption_note(
+    cluster: &Cluster,
+    files: &Files,
+    protection: Option<&Protection>,
+) -> Result<Option<String>> {
+    if protection.is_none() {
+        return Ok(None);
+    }
+    let path = cluster.data_dir.join(profile::SERVER_PEM);
+    if files.stat(&path, false)?.is_none() {
+        return Ok(None);
+    }
+    let bytes = Zeroizing::new(files.read(&path)?);
+    let plain = pem::parse_many(bytes.as_slice()).is_ok_and(|blocks| {
+        blocks.iter().any(|b| b.tag().ends_with("PRIVATE KEY") && !b.tag().starts_with("ENCRYPTED"))
+    });
+    Ok(plain.then(|| {
+        format!(
+            "{} holds the key unencrypted now; the copy kept of it ({}.pgharden-*) still does: delete it \
+             (and any other copy of the old file) once the server runs on the encrypted key",
+            path.display(),
+            path.display()
+        )
+    }))
+}
+
 /// The passphrase file, where it is missing, differs, or has the wrong owner or mode. Its contents
 /// are never shown.
 fn passphrase_file(cluster: &Cluster, files: &Files, p: &Protection) -> Result<Option<FileChange>> {
@@ -203,6 +231,7 @@ pub fn tls_plan(
     if let Some(p) = &protection {
         wanted.extend(profile::passphrase_settings(&p.command));
     }
+    let encrypting = encryption_note(cluster, files, protection.as_ref())?;
     // A renewal changes no file's mode the operator's apply chose (Debian's postgresql.conf keeps
     // its own, never loosened).
     let (conf_files, mut settings) = conf_changes(cluster, files, &wanted, cluster.debian)?;
@@ -217,6 +246,7 @@ pub fn tls_plan(
         files.check_target(&change.path)?;
     }
     notes.extend(legacy_note(cluster, files, &settings)?);
+    notes.extend(encrypting);
     if let Some(s) = settings.iter().find(|s| s.restart) {
         return Err(Error::Rejected {
             reason: format!("{} would need a restart; TLS files are only ever changed with a reload", s.name),

@@ -273,3 +273,44 @@ fn an_encrypted_server_key_serves_tls_survives_restart_reload_and_deploy_and_its
 
     assert!(!all_logs(&cluster).contains(PASSPHRASE), "the server log holds the passphrase");
 }
+
+#[test]
+fn encrypting_the_key_of_a_hardened_cluster_says_which_copy_still_holds_it_in_the_clear() {
+    let pki = TestPki::new("p256");
+    let cluster = Cluster::start_default().unwrap_or_else(|e| panic!("{e}"));
+    cluster.psql("CREATE ROLE bob LOGIN").unwrap();
+    crate::support::harden(&cluster, &pki);
+    let data = cluster.data_dir().to_path_buf();
+    let pem = data.join("server.pem");
+    assert!(fs::read_to_string(&pem).unwrap().contains("-----BEGIN PRIVATE KEY-----"));
+    let (_, report) = crate::support::audit_json(&cluster, &[]);
+    let evidence = crate::support::evidence(&report, "PGH-TLS-04");
+    assert!(evidence.contains("not encrypted"), "the evidence says the key is not encrypted: {evidence}");
+
+    let secrets = tempfile::tempdir().unwrap();
+    let pass_file = secrets.path().join("pass");
+    fs::write(&pass_file, format!("{PASSPHRASE}\n")).unwrap();
+    let (ok, text, _) = apply_watched(&cluster, &pki, &pass_file, &[]);
+    assert!(ok, "{text}");
+    assert!(text.contains("holds the key unencrypted now") && text.contains("delete it"), "{text}");
+    assert!(!text.contains(PASSPHRASE), "{text}");
+    assert!(fs::read_to_string(&pem).unwrap().contains("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+    let c = bob_connects(&cluster, &pki);
+    assert!(c.ok && c.stdout == "bob", "a reload took the encrypted key: {}", c.stderr);
+
+    // Without its passphrase file, a later apply cannot encrypt a new key and says so, naming it.
+    let stored = data.join("server.key.pass");
+    fs::remove_file(&stored).unwrap();
+    let out = pgharden()
+        .args(["apply", "--pgdata", data.to_str().unwrap(), "--pki", &pki.p(""), "--host", "localhost"])
+        .args(["--host", "127.0.0.1", "--plan"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(stored.to_str().unwrap()) && text.contains("--server-key-passphrase-file"),
+        "{text}"
+    );
+}
