@@ -116,7 +116,7 @@ mod tests {
     use pgharden_pki::key::{key_pem, load_key};
 
     /// A key file encrypted with `secret`: a passphrase is right when it opens it.
-    fn key_locked_with(dir: &Path, secret: &str) -> PathBuf {
+    fn key_locked_with(dir: &Path, secret: &str) -> std::path::PathBuf {
         let key = KeyType::P256.generate().unwrap();
         let pem = key_pem(&key, Some(&Passphrase::new(secret).unwrap())).unwrap();
         let path = dir.join("ca.key");
@@ -137,6 +137,22 @@ mod tests {
         std::fs::write(credential_file(&creds), "correct horse battery staple\n").unwrap();
         let other = from_credentials(&creds).unwrap().unwrap();
         assert!(load_key(&key, Some(&other)).is_err(), "a different line is a different passphrase");
+    }
+
+    #[test]
+    fn the_server_key_credential_is_its_own_and_a_file_wins() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(CREDENTIAL), "the CA's\n").unwrap();
+        assert!(credential(tmp.path(), SERVER_KEY_CREDENTIAL).unwrap().is_none(), "not the CA's");
+        std::fs::write(tmp.path().join(SERVER_KEY_CREDENTIAL), "server key passphrase\n").unwrap();
+        let pass = credential(tmp.path(), SERVER_KEY_CREDENTIAL).unwrap().unwrap();
+        assert_eq!(pass.file_contents().as_slice(), b"server key passphrase\n");
+        let file = tmp.path().join("given");
+        std::fs::write(&file, "from the file\n").unwrap();
+        let pass = server_key(Some(&file)).unwrap().unwrap();
+        assert_eq!(pass.file_contents().as_slice(), b"from the file\n");
+        let err = format!("{:#}", server_key(Some(&tmp.path().join("absent"))).unwrap_err());
+        assert!(err.contains("absent"), "{err}");
     }
 
     #[test]

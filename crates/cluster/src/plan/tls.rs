@@ -5,7 +5,7 @@
 //! the profile.
 //!
 //! Owns: comparing what is in PGDATA with a [`Material`] (an encrypted key by what it decrypts to,
-//! since every encryption has a fresh salt), choosing the key's [`Protection`] (the operator's
+//! since every encryption has a fresh salt), choosing the key's protection (the operator's
 //! passphrase, else the one a cluster pgharden encrypted holds, so renew and deploy keep the key
 //! encrypted), describing certificate changes by what the certificates say (a key and a passphrase
 //! are never shown), and the TLS-only plan (files plus the `ssl_*` settings that point at them, all
