@@ -32,6 +32,7 @@ check_ids! {
     TlsCiphers => "ssl_ciphers excludes NULL, export, RC4, 3DES and MD5 suites, and static RSA key exchange",
     ServerCertificate => "every certificate in ssl_cert_file is valid now and for the warning window, with an approved key size and signature, and the key file has a safe mode and owner",
     ServedCertificate => "over the network, the server serves the certificate in ssl_cert_file (it did not keep an old one after refusing a reload)",
+    ServerKeyUnlock => "the server key is either unencrypted (then its mode and owner alone protect it, and the evidence says so) or encrypted with an ssl_passphrase_command that does not hold the passphrase itself and ssl_passphrase_command_supports_reload on, so every start and reload can unlock it",
     TlsFileModes => "ssl_cert_file, ssl_key_file, ssl_ca_file, the CRLs and the directories holding them belong to the cluster owner or root and no other account can write them",
     CrlConfigured => "ssl_crl_file or ssl_crl_dir is set, readable, and every CRL in it is current for the warning window",
     ClientCaConfigured => "ssl_ca_file is set, so client certificates are verified",

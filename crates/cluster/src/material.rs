@@ -5,13 +5,14 @@
 //! Owns: choosing and reading that material, checked before anything is touched (the key belongs
 //! to the leaf, the leaf covers every host and is valid now, the CA and CRL files parse), and reading
 //! back which leaf a cluster's data directory holds. The key and chain become one file
-//! ([`pgharden_pki::ServerPair`] says why).
+//! ([`pgharden_pki::ServerPair`] says why), its key encrypted when the operator gives a passphrase
+//! ([`Material::with_key_passphrase`]).
 //! Must not: write anything (the plan and `execute` do).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use pgharden_pki::{Entry, Kind, Pki, ServerPair, Status};
+use pgharden_pki::{Entry, Kind, Passphrase, Pki, ServerPair, Status};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -31,6 +32,10 @@ pub struct Material {
     pub crl: Option<Vec<u8>>,
     /// Where it came from, for plans and errors.
     pub source: Source,
+    /// The passphrase to encrypt the server key under in PGDATA (the server then reads it with
+    /// `ssl_passphrase_command`); `None` keeps what the cluster has: a key pgharden encrypted
+    /// before stays encrypted under the passphrase the cluster holds, any other is written plain.
+    pub key_passphrase: Option<Passphrase>,
 }
 
 /// The origin of a [`Material`].
@@ -81,6 +86,7 @@ impl Material {
                 serial: entry.serial.clone(),
                 name: entry.name.clone(),
             },
+            key_passphrase: None,
         })
     }
 
@@ -116,7 +122,19 @@ impl Material {
             }
             Some(all)
         };
-        Ok(Self { pair, ca, crl, source: Source::Files { cert: cert.to_path_buf(), key: key.to_path_buf() } })
+        Ok(Self {
+            pair,
+            ca,
+            crl,
+            source: Source::Files { cert: cert.to_path_buf(), key: key.to_path_buf() },
+            key_passphrase: None,
+        })
+    }
+
+    /// The same material, its key to be encrypted under `pass` in PGDATA.
+    pub fn with_key_passphrase(mut self, pass: Passphrase) -> Self {
+        self.key_passphrase = Some(pass);
+        self
     }
 
     /// The leaf certificate, DER.

@@ -225,8 +225,12 @@ pub fn plan(
     if !cluster.extensions.pgaudit {
         unmet.push(Unmet::pgaudit(cluster.major));
     }
-    let mut changes = tls::tls_files(cluster, files, &req.tls)?;
-    let wanted = wanted_settings(cluster, files, &profile)?;
+    let protection = tls::protection(cluster, files, &req.tls)?;
+    let mut changes = tls::tls_files(cluster, files, &req.tls, protection.as_ref())?;
+    let mut wanted = wanted_settings(cluster, files, &profile)?;
+    if let Some(p) = &protection {
+        wanted.extend(profile::passphrase_settings(&p.command));
+    }
     let (conf_files, mut settings) = conf_changes(cluster, files, &wanted, keep)?;
     changes.extend(conf_files);
     let owner_role = match sql {
@@ -246,6 +250,7 @@ pub fn plan(
         }
     }
     notes.extend(tls::legacy_note(cluster, files, &settings)?);
+    notes.extend(tls::encryption_note(cluster, files, protection.as_ref())?);
     let config_mode = match changes.iter().find(|c| c.path == cluster.config_file) {
         Some(c) => c.mode,
         None => mode_now(files, &cluster.config_file)?.unwrap_or(FILE_MODE),

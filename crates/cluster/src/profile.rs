@@ -23,6 +23,14 @@ pub use crate::plan::level::Level;
 pub const SERVER_PEM: &str = "server.pem";
 /// Where earlier pgharden releases (and Appendix G) put the server certificate.
 pub const LEGACY_SERVER_CERT: &str = "server.crt";
+/// The server key's passphrase, when the key is encrypted: in the directory of postgresql.conf
+/// (PGDATA, or /etc/postgresql/VERSION/NAME on Debian, where a base backup of PGDATA does not copy it
+/// along with the encrypted key), mode 0600, owned by the cluster owner, read by
+/// [`passphrase_command`] at every start and reload.
+pub const SERVER_KEY_PASSPHRASE: &str = "server.key.pass";
+/// The program `ssl_passphrase_command` runs: it prints the file it is given, so the command line
+/// (in postgresql.conf, `SHOW`, `ps`) names only the file, never the passphrase.
+pub const CAT: &str = "/bin/cat";
 /// Root CA and client intermediate: the CAs a client certificate may chain to.
 pub const CA_FILE: &str = "root.crt";
 /// Every CA's CRL, root included (OpenSSL checks revocation for the whole chain).
@@ -313,6 +321,35 @@ pub fn tls_settings(ca: bool, crl: bool) -> Vec<Wanted> {
     out
 }
 
+/// The `ssl_passphrase_command` that prints the passphrase file at `path`: [`CAT`] with the path
+/// quoted for the shell that runs it (`'…'`) and `%` doubled (the server replaces `%p` and `%%`).
+/// `None` for a path that is not UTF-8 or holds control characters (no quoting makes those safe in
+/// both postgresql.conf and a shell).
+pub fn passphrase_command(path: &std::path::Path) -> Option<String> {
+    let text = path.to_str().filter(|t| !t.chars().any(char::is_control))?;
+    let shell = format!("'{}'", text.replace('\'', r"'\''"));
+    Some(format!("{CAT} {}", shell.replace('%', "%%")))
+}
+
+/// The settings that let the server unlock an encrypted key with `command` (from
+/// [`passphrase_command`]) at start and at every reload; both change with a reload.
+pub fn passphrase_settings(command: &str) -> Vec<Wanted> {
+    vec![
+        w(
+            "ssl_passphrase_command",
+            q(command),
+            "the server key is encrypted: the server reads its passphrase from a file only the cluster \
+             owner can read (the command names the file, never the passphrase)",
+        ),
+        w(
+            "ssl_passphrase_command_supports_reload",
+            "on",
+            "reloads (apply, renew, deploy) unlock the encrypted key too; off, a reload keeps the old \
+             TLS configuration and only a restart takes a new key",
+        ),
+    ]
+}
+
 /// The settings of the profile for a server of `major` version.
 pub fn settings(opts: &ProfileOptions, major: u32) -> Vec<Wanted> {
     let mut out = tls_settings(true, true);
@@ -563,6 +600,20 @@ mod tests {
         assert_eq!(connections(17).accept, Accept::Same);
         assert_eq!(connections(18).accept, Accept::ConnectionAspects);
         assert_eq!(connections(18).value, "on");
+    }
+
+    #[test]
+    fn the_passphrase_command_quotes_the_path_for_the_shell_and_the_server() {
+        let cmd = |p: &str| passphrase_command(std::path::Path::new(p));
+        assert_eq!(
+            cmd("/etc/postgresql/15/main/server.key.pass").unwrap(),
+            "/bin/cat '/etc/postgresql/15/main/server.key.pass'"
+        );
+        assert_eq!(cmd("/srv/it's 100%/k.pass").unwrap(), r"/bin/cat '/srv/it'\''s 100%%/k.pass'");
+        assert_eq!(cmd("/srv/new\nline"), None);
+        let settings = passphrase_settings("/bin/cat '/a'");
+        assert_eq!(settings[0].value, "'/bin/cat ''/a'''");
+        assert_eq!(settings[1].value, "on");
     }
 
     #[test]

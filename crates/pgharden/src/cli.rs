@@ -53,6 +53,8 @@ collector writes the log pg_lsclusters shows (/var/log/postgresql/postgresql-VER
 pg_ctlcluster creates 0640 for group adm and Debian's logrotate rotates), and postgresql.conf stays
 readable by all (0644).
 The plan's \"Debian conventions kept:\" section names the audit rules each one costs.
+With --server-key-passphrase-file the key in server.pem is encrypted and the server reads the
+passphrase from server.key.pass beside postgresql.conf (see that option for the trade-off).
 Every changed file is kept as FILE.pgharden-TIMESTAMP. The server checks the new files before it
 loads them; if it refuses them, or the reload or restart fails, every file is put back (and the
 error quotes the server's FATAL line).
@@ -74,6 +76,8 @@ Examples:
       --no-debian-conventions
   sudo pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1 --yes \\
       --level verify-server      # passwords over verify-full TLS; the plan names the STIG rules it fails
+  sudo pgharden apply --pgdata /var/lib/postgresql/15/main --pki /etc/pgharden/pki --host db1 --yes \\
+      --server-key-passphrase-file /root/db1-key-passphrase
   sudo pgharden apply --pgdata /var/lib/postgresql/15/main --host db1.example.com --yes \\
       --cert /etc/step/db.crt --key /etc/step/db.key --ca /etc/step/clients_ca.crt --crl /etc/step/clients.crl")]
     Apply(ApplyArgs),
@@ -580,6 +584,23 @@ pub(crate) struct ApplyArgs {
     /// With --cert: a CRL (PEM or DER) for ssl_crl_file; repeat for every CA of the client chain.
     #[arg(long = "crl", value_name = "FILE", requires = "cert")]
     pub crls: Vec<PathBuf>,
+    /// Encrypt the server key in PGDATA under the passphrase on the first line of FILE.
+    ///
+    /// server.pem then holds the key as encrypted PKCS#8 (PBKDF2-HMAC-SHA256, AES-256-CBC), so a
+    /// copy of PGDATA (a backup, a stolen disk image of it) does not give the key away. The
+    /// passphrase is copied to server.key.pass beside postgresql.conf (mode 0600, the cluster
+    /// owner's), and ssl_passphrase_command (/bin/cat of that file) with
+    /// ssl_passphrase_command_supports_reload = on lets the server unlock the key at every start and
+    /// reload: the command line, postgresql.conf, `ps` and the log name the file, never the
+    /// passphrase. Trade-off: the server can restart unattended only while that file is there, so
+    /// anyone who can read the owner's files can still read the key; what it protects are copies
+    /// of PGDATA without the configuration directory (on Debian, /etc/postgresql/VERSION/NAME holds
+    /// the passphrase, PGDATA the key). Without this flag, the systemd credential
+    /// pgharden-server-key-passphrase ($CREDENTIALS_DIRECTORY) is used when present; a key
+    /// encrypted by an earlier apply stays encrypted, and renew and deploy encrypt a new key under
+    /// the same passphrase.
+    #[arg(long, value_name = "FILE")]
+    pub server_key_passphrase_file: Option<PathBuf>,
     /// Host names clients connect to; the server certificate must carry them all (repeat).
     #[arg(long = "host", required = true, value_name = "NAME_OR_IP")]
     pub hosts: Vec<String>,
@@ -933,6 +954,8 @@ root.crl; each file replaced atomically, the key and its certificate in one file
 match), checked by the server, and loaded with a reload: open sessions survive and the postmaster
 keeps its pid. A handshake then proves the server serves the new certificate and accepts a client
 certificate; if it does not, the old files are put back.
+A key that `apply --server-key-passphrase-file` encrypted stays encrypted: the new key is encrypted
+under the passphrase in server.key.pass beside postgresql.conf, which the reload unlocks.
 A second run finds nothing due and changes nothing. --plan --json lists the `actions` (an empty
 array when nothing is due) and `next_due`, when the next one falls due.
 
@@ -957,7 +980,9 @@ intermediates) and its key become PGDATA/server.pem (mode 0600, key and chain in
 crash can never leave a key beside a certificate it does not belong to), --ca becomes root.crt and
 the --crl files root.crl; ssl_cert_file, ssl_key_file (and ssl_ca_file, ssl_crl_file when given)
 are pointed at them. The server checks the files, reloads (no restart), and a handshake proves it
-serves the new certificate; on any failure the old files are put back.
+serves the new certificate; on any failure the old files are put back. A key that
+`apply --server-key-passphrase-file` encrypted stays encrypted: the new key is encrypted under the
+passphrase in server.key.pass beside postgresql.conf.
 
 Made for the hooks other tools run after they renew:
   step ca renew --daemon --exec \"pgharden deploy --pgdata /var/lib/postgresql/15/main \\

@@ -2,10 +2,12 @@
 //! the systemd credential [`CREDENTIAL`] (in `$CREDENTIALS_DIRECTORY`, where systemd puts what a
 //! unit's `LoadCredential=` loads), else a prompt on the terminal (never echoed). Without any of
 //! them and no terminal, a clear error that names them all.
+//! The server key's passphrase (`apply --server-key-passphrase-file`) comes from that file, else
+//! the systemd credential [`SERVER_KEY_CREDENTIAL`], else nowhere (the key is not newly encrypted).
 //! Must not: print, log or keep the passphrase beyond the [`Passphrase`] it returns.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use pgharden_pki::Passphrase;
@@ -15,6 +17,9 @@ pub(crate) const ENV: &str = "PGHARDEN_CA_PASSPHRASE";
 
 /// The name of the systemd credential holding the CA passphrase (`LoadCredential=NAME:FILE`).
 pub(crate) const CREDENTIAL: &str = "pgharden-ca-passphrase";
+
+/// The name of the systemd credential holding the server key's passphrase.
+pub(crate) const SERVER_KEY_CREDENTIAL: &str = "pgharden-server-key-passphrase";
 
 /// The variable systemd sets to the directory holding a service's credentials.
 const CREDENTIALS_DIRECTORY: &str = "CREDENTIALS_DIRECTORY";
@@ -43,21 +48,41 @@ pub(crate) fn obtain(file: Option<&Path>) -> anyhow::Result<Passphrase> {
     Ok(Passphrase::new(secret)?)
 }
 
+/// The passphrase to encrypt the server key under: the first line of `file`, else the systemd
+/// credential [`SERVER_KEY_CREDENTIAL`]; `None` when neither is given.
+pub(crate) fn server_key(file: Option<&Path>) -> anyhow::Result<Option<Passphrase>> {
+    if let Some(path) = file {
+        return Passphrase::from_file(path)
+            .map(Some)
+            .with_context(|| format!("reading the server key passphrase from {}", path.display()));
+    }
+    match std::env::var_os(CREDENTIALS_DIRECTORY) {
+        Some(dir) => credential(Path::new(&dir), SERVER_KEY_CREDENTIAL),
+        None => Ok(None),
+    }
+}
+
 /// The credential file in a service's credentials directory.
-fn credential_file(dir: &Path) -> PathBuf {
+#[cfg(test)]
+fn credential_file(dir: &Path) -> std::path::PathBuf {
     dir.join(CREDENTIAL)
 }
 
 /// The passphrase in `dir`'s [`CREDENTIAL`] file (its first line, as `--passphrase-file` reads),
 /// or `None` when the directory holds no such credential (the service was given others).
 fn from_credentials(dir: &Path) -> anyhow::Result<Option<Passphrase>> {
-    let path = credential_file(dir);
+    credential(dir, CREDENTIAL)
+}
+
+/// The passphrase in credential `name` of `dir`, `None` when there is no such credential.
+fn credential(dir: &Path, name: &str) -> anyhow::Result<Option<Passphrase>> {
+    let path = dir.join(name);
     match std::fs::symlink_metadata(&path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e).with_context(|| format!("reading the systemd credential {}", path.display())),
         Ok(_) => Passphrase::from_file(&path)
             .map(Some)
-            .with_context(|| format!("reading the systemd credential {CREDENTIAL}")),
+            .with_context(|| format!("reading the systemd credential {name}")),
     }
 }
 
@@ -91,7 +116,7 @@ mod tests {
     use pgharden_pki::key::{key_pem, load_key};
 
     /// A key file encrypted with `secret`: a passphrase is right when it opens it.
-    fn key_locked_with(dir: &Path, secret: &str) -> PathBuf {
+    fn key_locked_with(dir: &Path, secret: &str) -> std::path::PathBuf {
         let key = KeyType::P256.generate().unwrap();
         let pem = key_pem(&key, Some(&Passphrase::new(secret).unwrap())).unwrap();
         let path = dir.join("ca.key");
@@ -112,6 +137,22 @@ mod tests {
         std::fs::write(credential_file(&creds), "correct horse battery staple\n").unwrap();
         let other = from_credentials(&creds).unwrap().unwrap();
         assert!(load_key(&key, Some(&other)).is_err(), "a different line is a different passphrase");
+    }
+
+    #[test]
+    fn the_server_key_credential_is_its_own_and_a_file_wins() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(CREDENTIAL), "the CA's\n").unwrap();
+        assert!(credential(tmp.path(), SERVER_KEY_CREDENTIAL).unwrap().is_none(), "not the CA's");
+        std::fs::write(tmp.path().join(SERVER_KEY_CREDENTIAL), "server key passphrase\n").unwrap();
+        let pass = credential(tmp.path(), SERVER_KEY_CREDENTIAL).unwrap().unwrap();
+        assert_eq!(pass.file_contents().as_slice(), b"server key passphrase\n");
+        let file = tmp.path().join("given");
+        std::fs::write(&file, "from the file\n").unwrap();
+        let pass = server_key(Some(&file)).unwrap().unwrap();
+        assert_eq!(pass.file_contents().as_slice(), b"from the file\n");
+        let err = format!("{:#}", server_key(Some(&tmp.path().join("absent"))).unwrap_err());
+        assert!(err.contains("absent"), "{err}");
     }
 
     #[test]

@@ -138,10 +138,25 @@ impl Passphrase {
     /// Read a passphrase from the first line of a file.
     pub fn from_file(path: &Path) -> Result<Self> {
         let bytes = Zeroizing::new(crate::files::read(path)?);
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// The passphrase on the first line of `bytes`, the contents of the file at `path` (named in
+    /// errors), for a file read some other way (as a cluster's owner, say).
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
         let text =
-            std::str::from_utf8(&bytes).map_err(|_| Error::bad_file(path, "passphrase file is not UTF-8"))?;
+            std::str::from_utf8(bytes).map_err(|_| Error::bad_file(path, "passphrase file is not UTF-8"))?;
         let first = text.lines().next().unwrap_or_default();
         Self::new(first).map_err(|_| Error::bad_file(path, "passphrase file is empty"))
+    }
+
+    /// The contents of a passphrase file a program reads it from (`ssl_passphrase_command`,
+    /// OpenSSL's `-passin file:`): the passphrase and a newline, which both strip.
+    pub fn file_contents(&self) -> Zeroizing<Vec<u8>> {
+        let mut out = Zeroizing::new(Vec::with_capacity(self.0.len() + 1));
+        out.extend_from_slice(self.0.as_bytes());
+        out.push(b'\n');
+        out
     }
 
     fn expose(&self) -> &[u8] {
@@ -173,15 +188,34 @@ pub fn key_pem(key: &KeyPair, passphrase: Option<&Passphrase>) -> Result<Zeroizi
     let Some(pass) = passphrase else {
         return Ok(Zeroizing::new(pem::encode(&pem::Pem::new("PRIVATE KEY", der.to_vec()))));
     };
+    encrypt_pkcs8(&der, pass)
+}
+
+/// A PKCS#8 key (DER) as an `ENCRYPTED PRIVATE KEY` PEM block (PBES2: PBKDF2-HMAC-SHA256 with
+/// [`PBKDF2_ITERATIONS`], AES-256-CBC), fresh salt and IV each time.
+pub fn encrypt_pkcs8(der: &[u8], pass: &Passphrase) -> Result<Zeroizing<String>> {
     let mut salt = [0u8; 16];
     let mut iv = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     rand::rng().fill_bytes(&mut iv);
     let params = pkcs5::pbes2::Parameters::generate_pbkdf2_sha256_aes256cbc(PBKDF2_ITERATIONS, &salt, iv)
         .map_err(|e| Error::Encrypt(e.to_string()))?;
-    let info = PrivateKeyInfoRef::try_from(der.as_slice()).map_err(|e| Error::Encrypt(e.to_string()))?;
+    let info = PrivateKeyInfoRef::try_from(der).map_err(|e| Error::Encrypt(e.to_string()))?;
     let doc = info.encrypt_with_params(params, pass.expose()).map_err(|e| Error::Encrypt(e.to_string()))?;
     doc.to_pem("ENCRYPTED PRIVATE KEY", LineEnding::LF).map_err(|e| Error::Encrypt(e.to_string()))
+}
+
+/// The PKCS#8 key (DER) inside an `ENCRYPTED PRIVATE KEY` block's contents; `path` names the file
+/// in errors. A wrong passphrase is [`Error::WrongPassphrase`].
+pub fn decrypt_pkcs8(path: &Path, contents: &[u8], pass: &Passphrase) -> Result<Zeroizing<Vec<u8>>> {
+    let enc = EncryptedPrivateKeyInfoRef::try_from(contents)
+        .map_err(|e| Error::bad_file(path, format!("corrupt encrypted key: {e}")))?;
+    let doc = enc.decrypt(pass.expose()).map_err(|_| Error::WrongPassphrase { path: path.into() })?;
+    // A wrong passphrase can, rarely, still produce valid padding: the result then is not PKCS#8.
+    if PrivateKeyInfoRef::try_from(doc.as_bytes()).is_err() {
+        return Err(Error::WrongPassphrase { path: path.into() });
+    }
+    Ok(Zeroizing::new(doc.as_bytes().to_vec()))
 }
 
 /// Whether the key file at `path` is encrypted (without needing the passphrase).
@@ -208,14 +242,7 @@ pub fn load_key(path: &Path, passphrase: Option<&Passphrase>) -> Result<(KeyPair
         "PRIVATE KEY" => Zeroizing::new(block.contents().to_vec()),
         "ENCRYPTED PRIVATE KEY" => {
             let pass = passphrase.ok_or_else(|| Error::PassphraseRequired { path: path.into() })?;
-            let enc = EncryptedPrivateKeyInfoRef::try_from(block.contents())
-                .map_err(|e| Error::bad_file(path, format!("corrupt encrypted key: {e}")))?;
-            let doc = enc.decrypt(pass.expose()).map_err(|_| Error::WrongPassphrase { path: path.into() })?;
-            // A wrong passphrase can, rarely, still produce valid padding: the result then is not PKCS#8.
-            if PrivateKeyInfoRef::try_from(doc.as_bytes()).is_err() {
-                return Err(Error::WrongPassphrase { path: path.into() });
-            }
-            Zeroizing::new(doc.as_bytes().to_vec())
+            decrypt_pkcs8(path, block.contents(), pass)?
         }
         other => {
             return Err(Error::bad_file(

@@ -6,7 +6,10 @@
 //! skips the blocks it is not looking for), and one file is replaced by one atomic rename, so a
 //! server can never start, reload or crash into a key beside a certificate it does not belong to.
 //! Owns: parsing the chain (leaf first) and the key (PKCS#8, PKCS#1 RSA or SEC1 EC, unencrypted),
-//! the key-matches-certificate check, and the combined file's bytes.
+//! the key-matches-certificate check, and the combined file's bytes — with the key as it came, or
+//! encrypted under a passphrase as PKCS#8 (which OpenSSL, and so PostgreSQL with
+//! `ssl_passphrase_command`, reads inside the same file) — and telling whether a file on disk
+//! already holds this pair.
 //! Must not: decide where the file goes or with which mode.
 
 use std::path::Path;
@@ -21,11 +24,14 @@ use time::OffsetDateTime;
 use crate::error::{Error, Result};
 use crate::files;
 use crate::hostname;
+use crate::key::{self, Passphrase};
 
 /// A certificate chain (leaf first) and the key of its leaf.
 pub struct ServerPair {
     chain: Vec<Vec<u8>>,
     key_pem: Zeroizing<String>,
+    /// The key as PKCS#8 v1 DER, whatever form it came in: what an encrypted file holds.
+    pkcs8: Zeroizing<Vec<u8>>,
 }
 
 impl std::fmt::Debug for ServerPair {
@@ -76,8 +82,10 @@ impl ServerPair {
         if public.as_slice() != x509.public_key().subject_public_key.data.as_ref() {
             return Err(Error::KeyMismatch { path: key.to_path_buf(), cert: cert.to_path_buf() });
         }
+        let pkcs8 = pkcs8_v1_of(&der)
+            .ok_or_else(|| Error::bad_file(key, "the private key cannot be re-encoded as PKCS#8"))?;
         let block = pem_block_of(&der);
-        Ok(Self { chain, key_pem: Zeroizing::new(pem::encode(&block)) })
+        Ok(Self { chain, key_pem: Zeroizing::new(pem::encode(&block)), pkcs8 })
     }
 
     /// The server's certificate, DER.
@@ -137,6 +145,58 @@ impl ServerPair {
         }
         out
     }
+
+    /// As [`ServerPair::combined_pem`], with the key encrypted under `pass` as an `ENCRYPTED
+    /// PRIVATE KEY` (PKCS#8, PBES2). The salt and IV are fresh each time, so two calls never give
+    /// the same bytes: compare with [`ServerPair::is_held_by`].
+    pub fn combined_pem_encrypted(&self, pass: &Passphrase) -> Result<Zeroizing<Vec<u8>>> {
+        let key = key::encrypt_pkcs8(&self.pkcs8, pass)?;
+        let mut out = Zeroizing::new(key.as_bytes().to_vec());
+        for der in &self.chain {
+            out.extend(pem::encode(&pem::Pem::new("CERTIFICATE", der.clone())).into_bytes());
+        }
+        Ok(out)
+    }
+
+    /// Whether `bytes` (a combined file) hold exactly this chain and key: with `pass`, the key
+    /// encrypted under it; without, the key unencrypted as [`ServerPair::combined_pem`] writes it.
+    pub fn is_held_by(&self, bytes: &[u8], pass: Option<&Passphrase>) -> bool {
+        let Some(pass) = pass else { return bytes == self.combined_pem().as_slice() };
+        let Ok(blocks) = pem::parse_many(bytes) else { return false };
+        let mut keys = blocks.iter().filter(|b| b.tag().ends_with("PRIVATE KEY"));
+        let (Some(key_block), None) = (keys.next(), keys.next()) else { return false };
+        if key_block.tag() != "ENCRYPTED PRIVATE KEY" {
+            return false;
+        }
+        let certs: Vec<&[u8]> =
+            blocks.iter().filter(|b| b.tag() == "CERTIFICATE").map(|b| b.contents()).collect();
+        if certs.len() != self.chain.len() || certs.iter().zip(&self.chain).any(|(a, b)| *a != b.as_slice()) {
+            return false;
+        }
+        key::decrypt_pkcs8(Path::new("server key"), key_block.contents(), pass)
+            .is_ok_and(|der| der.as_slice() == self.pkcs8.as_slice())
+    }
+}
+
+/// The key as PKCS#8 v1 DER (v1: OpenSSL 3.0 refuses Ed25519 keys in the v2 form).
+fn pkcs8_v1_of(der: &PrivateKeyDer<'_>) -> Option<Zeroizing<Vec<u8>>> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    let bytes = der.secret_der();
+    let doc = |d: aws_lc_rs::pkcs8::Document| Zeroizing::new(d.as_ref().to_vec());
+    for alg in [&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &signature::ECDSA_P384_SHA384_ASN1_SIGNING] {
+        if let Ok(k) = signature::EcdsaKeyPair::from_private_key_der(alg, bytes) {
+            return k.to_pkcs8v1().ok().map(doc);
+        }
+    }
+    if let Ok(k) = signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(bytes) {
+        return k.to_pkcs8v1().ok().map(doc);
+    }
+    let rsa = match der {
+        PrivateKeyDer::Pkcs1(_) => signature::RsaKeyPair::from_der(bytes).ok(),
+        _ => signature::RsaKeyPair::from_pkcs8(bytes).ok(),
+    }?;
+    let encoded: Pkcs8V1Der<'static> = rsa.as_der().ok()?;
+    Some(Zeroizing::new(encoded.as_ref().to_vec()))
 }
 
 /// The public key a private key signs for, in the form a certificate's subjectPublicKey holds.
@@ -192,5 +252,66 @@ pub fn crls_as_pem(path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
             parse(bytes)?;
             Ok(pem::encode(&pem::Pem::new("X509 CRL", bytes.to_vec())).into_bytes())
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may panic on failure
+mod tests {
+    use super::*;
+    use crate::KeyType;
+
+    /// A self-signed server certificate for localhost and its key (PKCS#8 PEM, as rcgen writes it).
+    fn self_signed(kt: KeyType) -> (String, rcgen::KeyPair) {
+        let key = kt.generate().unwrap();
+        let cert =
+            rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().self_signed(&key).unwrap();
+        (cert.pem(), key)
+    }
+
+    fn pair(cert: &str, key_pem: &[u8]) -> ServerPair {
+        ServerPair::from_pem(cert.as_bytes(), key_pem, Path::new("c.pem"), Path::new("k.pem")).unwrap()
+    }
+
+    #[test]
+    fn an_encrypted_file_is_recognised_by_what_it_decrypts_to_never_by_its_bytes() {
+        let pass = Passphrase::new("correct horse battery").unwrap();
+        for kt in [KeyType::P256, KeyType::Ed25519] {
+            let (cert, key) = self_signed(kt);
+            let p = pair(&cert, key.serialize_pem().as_bytes());
+            let one = p.combined_pem_encrypted(&pass).unwrap();
+            let two = p.combined_pem_encrypted(&pass).unwrap();
+            assert_ne!(one.as_slice(), two.as_slice(), "{kt}: a fresh salt and IV each time");
+            assert!(String::from_utf8_lossy(&one).starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+            assert!(p.is_held_by(&one, Some(&pass)) && p.is_held_by(&two, Some(&pass)), "{kt}");
+            assert!(!p.is_held_by(&one, None), "{kt}: an encrypted file is not the plain one");
+            let wrong = Passphrase::new("battery staple").unwrap();
+            assert!(!p.is_held_by(&one, Some(&wrong)), "{kt}: another passphrase");
+            assert!(!p.is_held_by(&p.combined_pem(), Some(&pass)), "{kt}: a plain file is not encrypted");
+            assert!(p.is_held_by(&p.combined_pem(), None), "{kt}");
+            let (other_cert, other_key) = self_signed(kt);
+            let other = pair(&other_cert, other_key.serialize_pem().as_bytes());
+            assert!(!other.is_held_by(&one, Some(&pass)), "{kt}: another pair");
+        }
+    }
+
+    #[test]
+    fn a_pkcs1_rsa_key_is_encrypted_as_pkcs8_that_decrypts_to_the_same_key() {
+        use pkcs8::PrivateKeyInfoRef;
+        let (cert, key) = self_signed(KeyType::Rsa2048);
+        let der = key.serialized_der();
+        let pkcs1 = PrivateKeyInfoRef::try_from(der).unwrap().private_key.as_bytes().to_vec();
+        let pkcs1_pem = pem::encode(&pem::Pem::new("RSA PRIVATE KEY", pkcs1));
+        let p = pair(&cert, pkcs1_pem.as_bytes());
+        assert!(String::from_utf8_lossy(&p.combined_pem()).starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+        let pass = Passphrase::new("correct horse battery").unwrap();
+        let file = p.combined_pem_encrypted(&pass).unwrap();
+        assert!(p.is_held_by(&file, Some(&pass)));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.pem");
+        std::fs::write(&path, file.as_slice()).unwrap();
+        let (back, kt) = key::load_key(&path, Some(&pass)).unwrap();
+        assert_eq!(kt, KeyType::Rsa2048);
+        assert_eq!(back.public_key_raw(), key.public_key_raw());
     }
 }

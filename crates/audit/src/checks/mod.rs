@@ -58,6 +58,7 @@ pub fn run(id: CheckId, ev: &Evidence, policy: &Policy) -> Outcome {
         C::TlsCiphers => settings::ciphers(ev),
         C::ServerCertificate => tls::server_certificate(ev, policy),
         C::ServedCertificate => tls::served_certificate(ev),
+        C::ServerKeyUnlock => tls::server_key_unlock(ev),
         C::TlsFileModes => files::tls_files(ev),
         C::CrlConfigured => tls::crl(ev, policy),
         C::ClientCaConfigured => settings::non_empty(ev, "ssl_ca_file"),

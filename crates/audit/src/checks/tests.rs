@@ -455,3 +455,57 @@ fn the_fips_fix_says_what_applies_on_debian_and_ubuntu() {
     assert!(rule.fix.contains("pro enable fips"), "{}", rule.fix);
     assert!(rule.fix.contains("Debian itself has no supported FIPS mode"), "{}", rule.fix);
 }
+
+fn with_key(encrypted: bool, settings: &[(&str, &str)]) -> Evidence {
+    let mut ev = with(settings);
+    ev.tls.key = Ok(crate::evidence::FileFacts {
+        path: "/data/server.pem".into(),
+        uid: 999,
+        gid: 999,
+        mode: 0o600,
+        kind: crate::evidence::EntryKind::File,
+    });
+    ev.tls.key_encrypted = Ok(encrypted);
+    ev
+}
+
+#[test]
+fn an_encrypted_key_passes_only_when_every_start_and_reload_can_unlock_it_without_a_literal() {
+    let plain = run_default(CheckId::ServerKeyUnlock, &with_key(false, &[]));
+    assert_eq!(plain.status, Status::Pass);
+    assert!(plain.evidence[0].contains("not encrypted"), "{plain:?}");
+
+    let command = "/bin/cat '/etc/postgresql/15/main/server.key.pass'";
+    let good = with_key(
+        true,
+        &[("ssl_passphrase_command", command), ("ssl_passphrase_command_supports_reload", "on")],
+    );
+    let out = run_default(CheckId::ServerKeyUnlock, &good);
+    assert_eq!(out.status, Status::Pass, "{out:?}");
+    assert!(out.evidence[0].contains("is encrypted") && out.evidence[0].contains(command), "{out:?}");
+
+    let no_reload = with_key(
+        true,
+        &[("ssl_passphrase_command", command), ("ssl_passphrase_command_supports_reload", "off")],
+    );
+    let out = run_default(CheckId::ServerKeyUnlock, &no_reload);
+    assert_eq!(out.status, Status::Fail);
+    assert!(out.evidence[0].contains("supports_reload = off"), "{out:?}");
+
+    let no_command =
+        with_key(true, &[("ssl_passphrase_command", ""), ("ssl_passphrase_command_supports_reload", "on")]);
+    let out = run_default(CheckId::ServerKeyUnlock, &no_command);
+    assert_eq!(out.status, Status::Fail);
+    assert!(out.evidence[0].contains("not set"), "{out:?}");
+
+    let literal = with_key(
+        true,
+        &[("ssl_passphrase_command", "echo hunter2"), ("ssl_passphrase_command_supports_reload", "on")],
+    );
+    let out = run_default(CheckId::ServerKeyUnlock, &literal);
+    assert_eq!(out.status, Status::Fail);
+    assert!(!out.evidence[0].contains("hunter2"), "the evidence must not repeat the passphrase: {out:?}");
+
+    let unknown = with_key(true, &[]);
+    assert_eq!(run_default(CheckId::ServerKeyUnlock, &unknown).status, Status::NotChecked);
+}

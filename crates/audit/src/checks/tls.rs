@@ -122,6 +122,70 @@ pub(super) fn server_certificate_at(ev: &Evidence, policy: &Policy, now: i64) ->
     })
 }
 
+/// The server key: unencrypted (a pass, the evidence saying that only its mode protects it), or
+/// encrypted with a passphrase command that does not hold the passphrase and that reloads run too.
+/// An encrypted key the server cannot unlock unattended fails: a restart waits on a terminal,
+/// and a reload keeps the old key (renewed certificates never take effect).
+pub(super) fn server_key_unlock(ev: &Evidence) -> Outcome {
+    let key = match &ev.tls.key {
+        Ok(k) => k,
+        Err(why) => return unknown(why),
+    };
+    let path = key.path.display();
+    let encrypted = match &ev.tls.key_encrypted {
+        Ok(e) => *e,
+        Err(why) => return unknown(why),
+    };
+    if !encrypted {
+        return pass(format!(
+            "{path}: the private key is not encrypted; its mode and owner alone protect it (a copy of the \
+             file is the key: `pgharden apply --server-key-passphrase-file FILE` encrypts it)"
+        ));
+    }
+    let command = match ev.setting("ssl_passphrase_command") {
+        Ok(c) => c.to_string(),
+        Err(why) => return unknown(&why),
+    };
+    if command.trim().is_empty() {
+        return fail(format!(
+            "{path}: the private key is encrypted but ssl_passphrase_command is not set: the server asks \
+             for the passphrase on a terminal at start (an unattended start fails) and no reload can load a \
+             new key"
+        ));
+    }
+    if passphrase_in_command(&command) {
+        return fail(format!(
+            "ssl_passphrase_command prints a literal ({}): the passphrase is in postgresql.conf, SHOW and ps; \
+             print it from a file only the cluster owner can read (`pgharden apply \
+             --server-key-passphrase-file FILE` sets that up)",
+            command.split_whitespace().next().unwrap_or_default()
+        ));
+    }
+    let reload = match ev.setting("ssl_passphrase_command_supports_reload") {
+        Ok(r) => r.to_string(),
+        Err(why) => return unknown(&why),
+    };
+    if crate::values::parse_bool(&reload) != Some(true) {
+        return fail(format!(
+            "{path}: the private key is encrypted and ssl_passphrase_command_supports_reload = {reload}: a \
+             reload cannot unlock it, so the server keeps its old TLS configuration until a restart \
+             (renewed or deployed certificates do not take effect)"
+        ));
+    }
+    pass(format!(
+        "{path}: the private key is encrypted; ssl_passphrase_command ({command}) unlocks it at start, and \
+         ssl_passphrase_command_supports_reload = on at every reload"
+    ))
+}
+
+/// Whether a passphrase command prints a literal given on its own command line (`echo secret`,
+/// `printf '%s' secret`), which puts the passphrase in the configuration and in `ps`.
+fn passphrase_in_command(command: &str) -> bool {
+    let program = command.split_whitespace().next().unwrap_or_default();
+    let name = program.rsplit('/').next().unwrap_or(program);
+    matches!(name, "echo" | "printf")
+}
+
 /// The first certificate of a PEM file, as DER.
 fn first_certificate(bytes: &[u8]) -> Option<Vec<u8>> {
     pem::parse_many(bytes).ok()?.into_iter().find(|p| p.tag() == "CERTIFICATE").map(|p| p.into_contents())

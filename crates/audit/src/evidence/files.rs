@@ -105,6 +105,11 @@ pub fn from_files(ev: &mut Evidence, cluster: &Cluster, files: &Files) {
             None if settings_known => Err(Missing::failed("ssl_key_file", "is not set")),
             None => Err(Missing::NoConnection),
         },
+        key_encrypted: match &key {
+            Some(p) => key_encrypted(files, p),
+            None if settings_known => Err(Missing::failed("ssl_key_file", "is not set")),
+            None => Err(Missing::NoConnection),
+        },
         crls: if settings_known {
             crls(files, crl.as_deref(), crl_dir.as_deref(), crl_dir_files)
         } else {
@@ -218,6 +223,19 @@ fn stat_if_there(files: &Files, path: &Path) -> Fact<Option<FileFacts>> {
 
 fn read(files: &Files, path: &Path) -> Fact<Vec<u8>> {
     files.read(path).map_err(|e| Missing::failed(path.display().to_string(), e))
+}
+
+/// Whether the key file's private key is encrypted, from its PEM labels: the bytes are read as the
+/// owner, zeroized once looked at, and nothing of the key is kept.
+fn key_encrypted(files: &Files, path: &Path) -> Fact<bool> {
+    let bytes = zeroize::Zeroizing::new(read(files, path)?);
+    let blocks = pem::parse_many(bytes.as_slice())
+        .map_err(|e| Missing::failed(path.display().to_string(), format!("not a PEM file: {e}")))?;
+    let key = blocks.iter().find(|b| b.tag().ends_with("PRIVATE KEY")).ok_or_else(|| {
+        Missing::failed(path.display().to_string(), "holds no PEM private key (DER keys are not judged)")
+    })?;
+    let legacy = key.headers().get("Proc-Type").is_some_and(|v| v.contains("ENCRYPTED"));
+    Ok(key.tag() == "ENCRYPTED PRIVATE KEY" || legacy)
 }
 
 /// PGDATA's own entries and those of the small directories the server keeps beside the relations.

@@ -215,6 +215,9 @@ pub struct TlsFiles {
     pub cert: Fact<(PathBuf, Vec<u8>)>,
     /// `ssl_key_file`'s owner and mode.
     pub key: Fact<FileFacts>,
+    /// Whether the private key in `ssl_key_file` is encrypted (an `ENCRYPTED PRIVATE KEY` or a
+    /// legacy `Proc-Type: 4,ENCRYPTED` block); only the PEM labels are kept, never the key.
+    pub key_encrypted: Fact<bool>,
     /// Every CRL file the server loads: `ssl_crl_file` and each file in `ssl_crl_dir`. `Err` when
     /// the configured file or directory could not be read (a missing one is `Failed`).
     pub crls: Fact<Vec<(PathBuf, Vec<u8>)>>,
@@ -381,7 +384,7 @@ impl Evidence {
             data_entries: no(),
             trusted: no(),
             owner_uid: None,
-            tls: TlsFiles { cert: no(), key: no(), crls: no() },
+            tls: TlsFiles { cert: no(), key: no(), key_encrypted: no(), crls: no() },
             logs: no(),
             fips: no(),
             network: Err(Missing::NotProbed("the probe was not run".into())),
@@ -442,7 +445,7 @@ impl Evidence {
         self.data_dir = no();
         self.data_entries = no();
         self.trusted = no();
-        self.tls = TlsFiles { cert: no(), key: no(), crls: no() };
+        self.tls = TlsFiles { cert: no(), key: no(), key_encrypted: no(), crls: no() };
         self.logs = no();
     }
 }

@@ -231,6 +231,7 @@ const AUDITED: &[&str] = &[
     "ssl_crl_file",
     "ssl_crl_dir",
     "ssl_passphrase_command",
+    "ssl_passphrase_command_supports_reload",
     "hba_file",
     "ident_file",
     "config_file",

@@ -1,6 +1,7 @@
 //! `pgharden apply`: plan, confirm, apply, and prove that a second plan is empty — and say, in
 //! the text, the JSON and the exit status, what of the profile stays unmet (pgaudit missing), and,
-//! once applied, how clients connect at the chosen protection level.
+//! once applied, how clients connect at the chosen protection level. With a server key passphrase,
+//! the key is installed encrypted (the plan never shows the passphrase).
 
 use std::io::{IsTerminal, Write};
 
@@ -41,6 +42,10 @@ pub(crate) fn run(args: &ApplyArgs) -> anyhow::Result<Outcome> {
             time::OffsetDateTime::now_utc(),
         )?,
         _ => bail!("give --pki DIR, or --cert FILE --key FILE --ca FILE from another CA"),
+    };
+    let tls = match crate::passphrase::server_key(args.server_key_passphrase_file.as_deref())? {
+        Some(pass) => tls.with_key_passphrase(pass),
+        None => tls,
     };
     let req = Request {
         tls,

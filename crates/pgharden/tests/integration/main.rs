@@ -29,6 +29,7 @@ mod probe;
 mod quickstart;
 mod renew;
 mod rls;
+mod server_key;
 mod support;
 mod systemd;
 mod text_safety;
