@@ -26,13 +26,6 @@ pub(crate) struct ClientOutcome {
     pub(crate) accepted: Option<bool>,
 }
 
-/// libpq's key file rule (fe-secure-openssl.c): group or world access is refused, except that a
-/// root-owned key may be group-readable.
-fn key_mode_ok(uid: u32, mode: u32) -> bool {
-    let forbidden = if uid == 0 { 0o037 } else { 0o077 };
-    mode & forbidden == 0
-}
-
 pub(crate) fn step(settings: &Settings, server: Option<&Facts>) -> ClientOutcome {
     let mut step = Step::new(6, "client-cert", "client certificate and key");
     let out = |step: Step, sent: bool, accepted: Option<bool>| ClientOutcome { step, sent, accepted };
@@ -64,7 +57,7 @@ pub(crate) fn step(settings: &Settings, server: Option<&Facts>) -> ClientOutcome
         Ok(meta) => {
             let mode = meta.mode() & 0o7777;
             step.saw(format!("sslkey {}: mode {mode:04o}, owner uid {}", key.display(), meta.uid()));
-            if !key_mode_ok(meta.uid(), meta.mode()) {
+            if !pgharden_pgconn::tls::key_mode_ok(meta.uid(), meta.mode()) {
                 let fix = if meta.uid() == 0 { "0640" } else { "0600" };
                 step.judge(
                     Verdict::Fail,
@@ -231,23 +224,4 @@ fn own_facts(der: &[u8]) -> Option<String> {
         return Some("its extendedKeyUsage does not allow clientAuth: it is not a client certificate".into());
     }
     None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::key_mode_ok;
-
-    #[test]
-    fn libpq_key_mode_rule() {
-        for ok in [0o600, 0o400, 0o700] {
-            assert!(key_mode_ok(1000, ok), "{ok:o}");
-        }
-        for bad in [0o640, 0o644, 0o604, 0o660] {
-            assert!(!key_mode_ok(1000, bad), "{bad:o}");
-        }
-        assert!(key_mode_ok(0, 0o640), "root-owned may be group-readable");
-        for bad in [0o644, 0o660, 0o604] {
-            assert!(!key_mode_ok(0, bad), "{bad:o}");
-        }
-    }
 }

@@ -11,10 +11,15 @@ use pgharden_conf::Source;
 use pgharden_conf::hba::{HbaSet, Rule};
 use pgharden_conf::postgresql_conf::ConfTree;
 
-/// A data directory and the way to read its files.
+/// A data directory, the files the server reads its configuration from, and the way to read them.
 pub struct ServerFiles<'a> {
-    /// The data directory (postgresql.conf is read there).
+    /// The data directory (relative paths in postgresql.conf are relative to it; the server's
+    /// `postgresql.auto.conf` is there).
     pub pgdata: PathBuf,
+    /// The server's `config_file` (Debian's is in `/etc/postgresql/N/NAME`, not in PGDATA).
+    pub config_file: PathBuf,
+    /// The server's `hba_file` as the running server (or, stopped, postgresql.conf) names it.
+    pub hba_file: PathBuf,
     /// Reads the files (pgharden's binary passes one acting as the cluster owner).
     pub source: &'a dyn Source,
 }
@@ -60,7 +65,7 @@ impl Facts {
             .and_then(|b| String::from_utf8_lossy(&b).trim().parse().ok())
             .unwrap_or(pgharden_conf::NEWEST_MAJOR);
         let conf = ConfTree::load_with_auto_conf_from(
-            pgdata.join("postgresql.conf"),
+            files.config_file.clone(),
             pgdata.join("postgresql.auto.conf"),
             src,
         )
@@ -89,7 +94,7 @@ impl Facts {
         let ca = get("ssl_ca_file").map(|v| pem_file(at(v), "CERTIFICATE"));
         let crl = get("ssl_crl_file").map(|v| pem_file(at(v), "X509 CRL"));
         let cert_file = at(get("ssl_cert_file").unwrap_or("server.crt"));
-        let hba_path = at(get("hba_file").unwrap_or("pg_hba.conf"));
+        let hba_path = files.hba_file.clone();
         let hba = match HbaSet::load_for(major, &hba_path, src) {
             Ok(set) => {
                 let texts = set

@@ -102,7 +102,7 @@ fn check_key_file(path: &Path) -> Result<(), TlsError> {
 /// libpq: root-owned keys may be group-readable (0640), others must be 0600 or stricter. The
 /// owner is not compared with the current user: if we can read a 0600 file, it is ours (or we
 /// are root, and libpq deliberately lets root use another user's key).
-pub(crate) fn key_mode_ok(uid: u32, mode: u32) -> bool {
+pub fn key_mode_ok(uid: u32, mode: u32) -> bool {
     let forbidden = if uid == 0 { 0o037 } else { 0o077 };
     mode & forbidden == 0
 }

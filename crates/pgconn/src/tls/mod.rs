@@ -20,6 +20,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, SupportedProtocolVersion};
 use rustls_pki_types::ServerName;
 
+pub use client_cert::key_mode_ok;
 pub use verifier::{CertificateFailure, TlsOutcome, VERIFY_FAILED};
 
 use self::trust::Trust;

@@ -1,6 +1,7 @@
 //! `pgharden doctor CONNINFO [--pgdata DIR] [--json]`: a failing connection explained step by step.
 //!
-//! Owns: reading the server's files as the data directory's owner when run as root (so root never
+//! Owns: finding the server's configuration files (`open_local`: the running server's own, a
+//! Debian cluster's in /etc/postgresql) and reading them as the data directory's owner when run as root (so root never
 //! reads through a file the owner controls) or as this process otherwise, printing the report so
 //! a closed pipe keeps the verdict, and the exit code: 0 every step ok and connected, 1 a problem
 //! found. Must not: diagnose itself (that is `pgharden_doctor`).
@@ -25,14 +26,22 @@ pub(crate) fn run(args: &DoctorArgs) -> anyhow::Result<Outcome> {
             } else {
                 Files::as_self()
             };
-            Some((dir.clone(), files))
+            // The server's own file names (a Debian cluster keeps them in /etc/postgresql).
+            let opened = pgharden_cluster::open_local(dir, &files)
+                .with_context(|| format!("finding the configuration files of {}", dir.display()))?;
+            Some((opened.cluster, files))
         }
         None => None,
     };
     let opts = Options {
         conninfo: &args.conninfo,
         env: Env::from_process(),
-        server: files.as_ref().map(|(dir, files)| ServerFiles { pgdata: dir.clone(), source: files }),
+        server: files.as_ref().map(|(cluster, files)| ServerFiles {
+            pgdata: cluster.data_dir.clone(),
+            config_file: cluster.config_file.clone(),
+            hba_file: cluster.hba_file.clone(),
+            source: files,
+        }),
         timeout: Duration::from_secs(args.timeout),
     };
     let report = pgharden_doctor::diagnose(&opts)?;

@@ -179,6 +179,21 @@ fn a_debian_cluster_keeps_debian_conventions_after_apply() {
         assert!(psql.status.success(), "{role} (CN {cn:?}) cannot log in: {}", text(&psql));
         assert_eq!(String::from_utf8_lossy(&psql.stdout).trim(), *role);
     }
+    // doctor finds the server's own files (postgresql.conf and pg_hba.conf in the Debian
+    // configuration directory, not in PGDATA) and judges the login that just worked as sound.
+    let conninfo = format!(
+        "host=localhost port={port} dbname=postgres user=smith sslmode=verify-full sslrootcert={} \
+         sslcert={} sslkey={} sslcrl={}",
+        pki.p("root/ca.crt"),
+        pki.p("clients/smith/client.crt"),
+        pki.p("clients/smith/client.key"),
+        pki.p("crls.pem"),
+    );
+    let doctor = pgharden().args(["doctor", &conninfo, "--pgdata", data.to_str().unwrap()]).output().unwrap();
+    let said = text(&doctor);
+    assert!(said.contains(&format!("{}:", conf_dir.join("pg_hba.conf").display())), "doctor: {said}");
+    assert_eq!(doctor.status.code(), Some(0), "doctor: {said}");
+
     let log = std::fs::read_to_string(&logfile).unwrap();
     assert!(
         log.contains("connection authorized: user=smith"),
