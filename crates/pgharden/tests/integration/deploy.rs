@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 
 use pgharden_testcluster::Cluster;
 
-use crate::support::{TestPki, harden, pgharden, psql};
+use crate::support::{TestPki, harden, pgharden, psql, served_serial};
 
 /// A CA made with the openssl CLI: root, an intermediate, and leaves it signs.
 struct OpensslCa {
@@ -123,19 +123,6 @@ fn deploy(cluster: &Cluster, cert: &Path, key: &Path, extra: &[&str]) -> (i32, S
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.code().unwrap_or(-1), text)
-}
-
-/// The serial `openssl s_client` sees, lowercase hex.
-fn served_serial(cluster: &Cluster) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl s_client -connect 127.0.0.1:{} -starttls postgres </dev/null 2>/dev/null | openssl x509 -noout -serial",
-            cluster.port()
-        ))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("serial=").to_ascii_lowercase()
 }
 
 fn alice_connects(cluster: &Cluster, pki: &TestPki, root: &Path) -> crate::support::Psql {

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use pgharden_testcluster::Cluster;
 
-use crate::support::{TestPki, mode, openssl, pgharden, psql};
+use crate::support::{TestPki, mode, openssl, pgharden, psql, served_serial};
 
 /// A passphrase no file, command line or log of the test would hold by chance.
 const PASSPHRASE: &str = "kq7-Vandal-Oboe-passphrase-3141";
@@ -26,19 +26,6 @@ fn bob_connects(cluster: &Cluster, pki: &TestPki) -> crate::support::Psql {
         pki.p("clients/bob/client.key"),
     );
     psql(cluster, &conninfo, "SELECT current_user")
-}
-
-/// The serial `openssl s_client` sees, lowercase hex without separators.
-fn served_serial(cluster: &Cluster) -> String {
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "openssl s_client -connect 127.0.0.1:{} -starttls postgres </dev/null 2>/dev/null | openssl x509 -noout -serial",
-            cluster.port()
-        ))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("serial=").to_ascii_lowercase()
 }
 
 /// The serial of a certificate file's first certificate, as `served_serial` spells it.

@@ -639,3 +639,16 @@ pub(crate) fn evidence(report: &serde_json::Value, rule: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The serial `openssl s_client` sees, lowercase hex without separators.
+pub(crate) fn served_serial(cluster: &pgharden_testcluster::Cluster) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect 127.0.0.1:{} -starttls postgres </dev/null 2>/dev/null | openssl x509 -noout -serial",
+            cluster.port()
+        ))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().trim_start_matches("serial=").to_ascii_lowercase()
+}
