@@ -22,8 +22,6 @@ use super::{
     BasicConstraintsInfo, CertificateInfo, Item, colon_hex, human_duration, rfc3339, serial_hex, weakness,
 };
 
-// ---------------------------------------------------------------------------
-
 pub(super) fn certificate(
     index: usize,
     pem_label: Option<String>,

@@ -13,8 +13,6 @@ use super::oid::{oid_name, reason_name, signature_algorithm_name};
 use super::weakness::{self, Weakness};
 use super::{CrlInfo, Item, RevokedEntry, colon_hex, human_duration, rfc3339, serial_hex};
 
-// ---------------------------------------------------------------------------
-
 pub(super) fn crl(
     index: usize,
     pem_label: Option<String>,
@@ -85,9 +83,6 @@ pub(super) fn crl(
         spki_sha256: None,
     })
 }
-
-// ---------------------------------------------------------------------------
-// Keys
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may panic on failure

@@ -15,8 +15,6 @@ use super::oid::{oid_name, signature_algorithm_name};
 use super::public_key::spki_summary;
 use super::{CsrInfo, Item, colon_hex, weakness};
 
-// ---------------------------------------------------------------------------
-
 pub(super) fn csr(index: usize, pem_label: Option<String>, der: &[u8]) -> Result<Decoded, String> {
     let (rest, req) = X509CertificationRequest::from_der(der).map_err(|e| e.to_string())?;
     if pem_label.is_none() && !rest.is_empty() {
@@ -86,9 +84,6 @@ pub(super) fn csr(index: usize, pem_label: Option<String>, der: &[u8]) -> Result
         spki_sha256: Some(spki_sha256),
     })
 }
-
-// ---------------------------------------------------------------------------
-// CRLs
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may panic on failure

@@ -14,9 +14,6 @@ use super::pem::PemBlock;
 use super::public_key::{pkcs1_public_key, spki_public_key};
 use super::{Item, UnknownBlock};
 
-// Decoding items
-// ---------------------------------------------------------------------------
-
 /// An item plus what linking needs.
 pub(super) struct Decoded {
     pub(super) item: Item,
@@ -99,5 +96,3 @@ pub(super) fn decode_der(der: &[u8], now: OffsetDateTime) -> Option<Decoded> {
         .or_else(|| spki_public_key(1, None, der).ok())
         .or_else(|| pkcs1_public_key(1, None, der).ok())
 }
-
-// ---------------------------------------------------------------------------

@@ -10,8 +10,6 @@ use super::certificate::signature_outcome;
 use super::decode::Decoded;
 use super::{IssuerLink, Item};
 
-// ---------------------------------------------------------------------------
-
 pub(super) fn link_items(decoded: &mut [Decoded]) {
     // Which certificate issued which certificate or CRL.
     let mut links: Vec<(usize, IssuerLink)> = Vec::new();

@@ -108,9 +108,6 @@ fn escape_rfc4514(s: &str) -> String {
     out
 }
 
-// ---------------------------------------------------------------------------
-// Certificate requests
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may panic on failure
 mod tests {

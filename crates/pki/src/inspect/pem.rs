@@ -86,8 +86,6 @@ fn describe_pem_error(e: &pem::PemError) -> String {
     }
 }
 
-// ---------------------------------------------------------------------------
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may panic on failure
 mod tests {
