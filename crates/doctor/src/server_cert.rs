@@ -145,6 +145,21 @@ struct Context<'a> {
     default_root: Option<&'a Path>,
 }
 
+/// Re-issue the server certificate for the host this connection names, then deploy it.
+fn reissue_fix(settings: &Settings) -> String {
+    let host = settings.hosts.first().map(pgharden_pgconn::Host::host_str).unwrap_or_default();
+    format!(
+        "issue and deploy a new server certificate for {host}: pgharden pki server --dir PKI_DIR --host {}, then pgharden apply (or pgharden deploy for another CA's)",
+        shell_word(&host)
+    )
+}
+
+/// `s` as one POSIX shell word.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:@%+,".contains(c));
+    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
+}
+
 fn root_fix(ctx: &Context<'_>, top_issuer: &str, root: Option<&Path>) -> String {
     // Copying over a file the user named would change what other connections trust; only the
     // default location is offered as a copy target.
@@ -250,7 +265,7 @@ fn judge_chain(step: &mut Step, ctx: &Context<'_>, root: Option<&Path>, root_exi
         step.judge(
             severity,
             format!("the server certificate is {}: psql says 'certificate verify failed: certificate has expired'", c.detail),
-            Some("issue and deploy a new server certificate: pgharden pki server --host HOST, then pgharden apply".into()),
+            Some(reissue_fix(settings)),
         );
     } else if let Some(c) = failed("chain") {
         let (same_name, signed) =
@@ -292,11 +307,7 @@ fn judge_chain(step: &mut Step, ctx: &Context<'_>, root: Option<&Path>, root_exi
             Some("sslcrl must hold the CRL of every CA in the chain, the root included (pgharden pki crl writes them all to PKI_DIR/crls.pem)".into()),
         );
     } else if let Some(c) = failed("revocation").filter(|_| crl_given) {
-        step.judge(
-            severity,
-            format!("revoked: {}", c.detail),
-            Some("issue and deploy a new server certificate: pgharden pki server --host HOST, then pgharden apply".into()),
-        );
+        step.judge(severity, format!("revoked: {}", c.detail), Some(reissue_fix(settings)));
     } else if verifies {
         let crl_words = if crl_given {
             ", and no certificate of it is revoked"
