@@ -10,6 +10,7 @@
 mod client_certificates;
 mod crash;
 mod crl;
+mod encrypted_key;
 mod idempotent;
 mod lockout;
 mod server_certificate;
