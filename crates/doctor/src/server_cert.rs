@@ -150,14 +150,8 @@ fn reissue_fix(settings: &Settings) -> String {
     let host = settings.hosts.first().map(pgharden_pgconn::Host::host_str).unwrap_or_default();
     format!(
         "issue and deploy a new server certificate for {host}: pgharden pki server --dir PKI_DIR --host {}, then pgharden apply (or pgharden deploy for another CA's)",
-        shell_word(&host)
+        pgharden_text::shell_word(&host)
     )
-}
-
-/// `s` as one POSIX shell word.
-fn shell_word(s: &str) -> String {
-    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:@%+,".contains(c));
-    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
 }
 
 fn root_fix(ctx: &Context<'_>, top_issuer: &str, root: Option<&Path>) -> String {

@@ -2,7 +2,8 @@
 //! pgharden prints at run time (next steps, hints in errors) runs as printed when pasted into a shell.
 //!
 //! Owns: the program name (`pgharden` only when that name on PATH is this very binary, else its
-//! real path, relative to the working directory when it lies below it) and POSIX-shell quoting.
+//! real path, relative to the working directory when it lies below it); the POSIX-shell quoting
+//! is `pgharden_text::shell_word`, shared with the libraries that print commands.
 //! Must not: decide what a command does or which arguments it takes (the printers do that), or
 //! escape text for the terminal (quoting here already keeps every byte of a value on its line).
 
@@ -54,51 +55,12 @@ fn is_executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
-/// `value` as one word of a POSIX shell: as is when it holds only characters no shell treats
-/// specially, else in single quotes; with control characters, in bash's `$'…'` so that the
-/// printed line stays one line and still means exactly `value`.
-pub(crate) fn quote(value: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c);
-    if !value.is_empty() && value.chars().all(plain) {
-        return value.to_string();
-    }
-    if !value.chars().any(char::is_control) {
-        return format!("'{}'", value.replace('\'', "'\\''"));
-    }
-    let mut out = String::from("$'");
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => {
-                let mut buf = [0u8; 4];
-                for b in c.encode_utf8(&mut buf).bytes() {
-                    out.push_str(&format!("\\x{b:02x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
+/// `value` as one word of a POSIX shell (the quoting every printer shares).
+pub(crate) use pgharden_text::shell_word as quote;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plain_words_stay_and_others_are_quoted() {
-        assert_eq!(quote("/var/lib/postgresql/15/main"), "/var/lib/postgresql/15/main");
-        assert_eq!(quote("my dir"), "'my dir'");
-        assert_eq!(quote("O'Brien"), "'O'\\''Brien'");
-        assert_eq!(quote(""), "''");
-        assert_eq!(quote("a\nb\u{1b}"), "$'a\\nb\\x1b'");
-        assert_eq!(quote("host=/run dbname=postgres"), "'host=/run dbname=postgres'");
-    }
 
     #[test]
     fn the_binary_is_named_as_the_shell_finds_it() {

@@ -170,7 +170,7 @@ pub fn renew(
              their copy passes its next update: install {} there (`pgharden client --pki {} --role ROLE --force` \
              does, with the client certificate)",
             pki.dir().join(pgharden_pki::CRL_BUNDLE).display(),
-            shell_quote(&pki.dir().display().to_string())
+            pgharden_text::shell_word(&pki.dir().display().to_string())
         ));
     }
     let mut clusters = Vec::new();
@@ -305,14 +305,9 @@ fn install_args(pki_dir: &str, role: &str, host: Option<&str>) -> Vec<String> {
 /// `pgharden` and `args`, each quoted for a POSIX shell.
 fn command_line(args: &[String]) -> String {
     std::iter::once("pgharden".to_string())
-        .chain(args.iter().map(|a| shell_quote(a)))
+        .chain(args.iter().map(|a| pgharden_text::shell_word(a)))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn shell_quote(s: &str) -> String {
-    let plain = !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:@%+,".contains(c));
-    if plain { s.to_string() } else { format!("'{}'", s.replace('\'', "'\\''")) }
 }
 
 /// Bring one cluster onto the PKI's current certificate and CRLs.

@@ -2,7 +2,8 @@
 //!
 //! Owns: turning a string that came from a file, a catalog or the network into one that cannot
 //! drive a terminal or fake a line of a report. [`line()`] is for one value on one line, [`block`] for
-//! multi-line text whose line breaks are meant, [`cut`] bounds a value's length.
+//! multi-line text whose line breaks are meant, [`cut`] bounds a value's length, [`shell_word`]
+//! quotes a value for a printed shell command.
 //!
 //! Why: colour is stripped on a pipe by `anstream`, but a CR or LF in a certificate's subject still
 //! starts a new line there, and on a terminal ESC sequences clear the screen or hide text, and
@@ -14,13 +15,17 @@
 //! also escapes quotes and backslashes and leaves the bidirectional controls alone, and the terminal
 //! sanitisers on crates.io strip rather than show, so a DBA would not see that something was hidden.
 //!
-//! Must not: strip anything (an escaped character is shown, not dropped), touch backslashes (so
-//! escaping is idempotent: text escaped twice reads the same as text escaped once), or depend on
-//! anything beyond `std`.
+//! Must not: strip anything (an escaped character is shown, not dropped), touch backslashes in
+//! [`line()`] and [`block`] (so escaping is idempotent: text escaped twice reads the same as text
+//! escaped once), or depend on anything beyond `std`.
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod shell;
+
 use std::borrow::Cow;
+
+pub use shell::shell_word;
 use std::fmt::Write as _;
 
 /// One value on one line: every control character is escaped — C0 including `\n` `\r` `\t`, DEL,
